@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cleanup.h"
+#include "error.h"
+
+#define ELEMENTSOF(a) (sizeof(a) / sizeof((a)[0]))
+#define STREQ(a, b)   (strcmp((a), (b)) == 0)
+
+/* Allocation aborts on OOM (crun, bubblewrap): every size taken from untrusted input is bounded first. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+size_t strv_length(char *const *v);
+char **strv_copy(char *const *v);
+/* Appends a copy of s to the NULL-terminated array *v. */
+void strv_push(char ***v, const char *s);
+
+bool str_has_prefix(const char *s, const char *prefix);
+
+/* Parses a decimal unsigned integer; -EINVAL on junk, -ERANGE on overflow. */
+int parse_uint64(const char *s, uint64_t *ret);
+int parse_int64(const char *s, int64_t *ret);
+
+/* Writes all of buf, retrying on EINTR and short writes; -errno. */
+int write_all(int fd, const void *buf, size_t len);
+/* Reads the whole of fd (at most max bytes, -EFBIG beyond) into a NUL-terminated buffer. */
+int read_all_fd(int fd, size_t max, char **ret, size_t *ret_len);
+int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
+/* Writes a whole file atomically: temporary file, fsync, rename, fsync of the directory. */
+int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode);
+/* Writes s to an existing file (no O_CREAT), as for sysfs/procfs/cgroupfs. */
+int write_file_at(int dirfd, const char *path, const char *s);
+
+/* Creates directory path and its parents with mode; existing ones are fine. */
+int mkdir_p(const char *path, mode_t mode);
+/* Removes a directory tree below dirfd/name, without crossing mount points or following symlinks. */
+int rm_rf_at(int dirfd, const char *name);
+
+/* Current time as RFC 3339 with nanoseconds, UTC, as Go's time.RFC3339Nano writes it. */
+char *now_rfc3339nano(void);
+
+/* The start time of a process (field 22 of /proc/PID/stat), used to detect pid reuse. 0 if gone. */
+uint64_t proc_start_time(pid_t pid);

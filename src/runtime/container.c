@@ -1,0 +1,1051 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "container.h"
+#include "hooks.h"
+#include "json-util.h"
+#include "log.h"
+#include "mount.h"
+#include "process.h"
+#include "state.h"
+#include "sync.h"
+#include "syscalls.h"
+#include "terminal.h"
+#include "util.h"
+
+/* Everything the two children of `create` need; filled by the runtime before it forks. */
+typedef struct InitCtx {
+        const OciSpec *spec;
+        const char *rootfs;
+        int sync;               /* child end of the sync socketpair */
+        int exec_listen;        /* listening exec.sock */
+        int console;            /* console socket, or -1 */
+        int *idmap_fds;
+        int close_fds[2];       /* the runtime's state fds: the flock must not live on in the init */
+        bool no_pivot;
+        int preserve_fds;
+} InitCtx;
+
+static _Noreturn void child_fail(int sync, Error *e)
+{
+        sync_send_error(sync, e);
+        _exit(1);
+}
+
+static int sync_expect(int sock, SyncType want, char **payload, Error **err)
+{
+        SyncMsg m;
+        int r = sync_recv(sock, &m, payload, NULL);
+        if (r < 0)
+                return error_set(err, -r, "waiting for the runtime");
+        if (m.type != want)
+                return error_setx(err, EPROTO, "unexpected sync message %u (wanted %u)", m.type, want);
+        return 0;
+}
+
+/* Opens the host's /dev/null and checks it really is the 1:3 character device (CVE-2025-31133). */
+static int open_devnull(Error **err)
+{
+        struct stat st;
+        int fd = open("/dev/null", O_PATH | O_CLOEXEC | O_NOFOLLOW);
+
+        if (fd < 0)
+                return error_set(err, errno, "opening /dev/null");
+        if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+                close(fd);
+                return error_setx(err, EPERM, "/dev/null is not the null device");
+        }
+        return fd;
+}
+
+/* Stage 2: the container's init, pid 1 of its pid namespace. Never returns. */
+static _Noreturn void init_stage2(InitCtx *c)
+{
+        const OciSpec *s = c->spec;
+        const OciProcess *p = s->process;
+        _cleanup_free_ char *state_json = NULL, *exe = NULL;
+        RootfsCtx rc = { .spec = s, .rootfs = c->rootfs, .rootfd = -1, .devnull_fd = -1,
+                         .idmap_fds = c->idmap_fds, .terminal = p->terminal };
+        Error *e = NULL;
+        int conn;
+        char go;
+
+        rc.userns = s->ns[NS_USER].enabled;
+        rc.cgroupns = s->ns[NS_CGROUP].enabled && !s->ns[NS_CGROUP].path;
+
+        if (sync_expect(c->sync, SYNC_GO, NULL, &e) < 0)
+                child_fail(c->sync, e);
+        /* The cgroup namespace is rooted at the cgroup the runtime just put us in. */
+        if (s->ns[NS_CGROUP].enabled) {
+                if (s->ns[NS_CGROUP].path) {
+                        int fd = open(s->ns[NS_CGROUP].path, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0 || setns(fd, CLONE_NEWCGROUP) < 0) {
+                                error_set(&e, errno, "linux.namespaces: joining cgroup namespace %s",
+                                          s->ns[NS_CGROUP].path);
+                                child_fail(c->sync, e);
+                        }
+                        close(fd);
+                } else if (unshare(CLONE_NEWCGROUP) < 0) {
+                        error_set(&e, errno, "creating the cgroup namespace");
+                        child_fail(c->sync, e);
+                }
+        }
+        if (setsid() < 0) {
+                error_set(&e, errno, "setsid");
+                child_fail(c->sync, e);
+        }
+        /* Opened here, not by the runtime: a bind source must be in our own mount namespace. */
+        rc.devnull_fd = open_devnull(&e);
+        if (rc.devnull_fd < 0 || rootfs_prepare(&rc, &e) < 0)
+                child_fail(c->sync, e);
+        if (sync_send(c->sync, SYNC_HOOKS_REQ, 0, NULL, 0, -1) < 0 ||
+            sync_expect(c->sync, SYNC_HOOKS_DONE, &state_json, &e) < 0) {
+                if (!e)
+                        error_setx(&e, EPIPE, "lost the runtime");
+                child_fail(c->sync, e);
+        }
+        if (hooks_run(s, HOOK_CREATE_CONTAINER, state_json, &e) < 0)
+                child_fail(c->sync, e);
+        if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+                error_set(&e, errno, "hostname: sethostname(\"%s\")", s->hostname);
+                child_fail(c->sync, e);
+        }
+        if (s->domainname && setdomainname(s->domainname, strlen(s->domainname)) < 0) {
+                error_set(&e, errno, "domainname: setdomainname(\"%s\")", s->domainname);
+                child_fail(c->sync, e);
+        }
+        if (rootfs_protect(&rc, &e) < 0 || rootfs_pivot(&rc, c->no_pivot, &e) < 0)
+                child_fail(c->sync, e);
+        if (p->terminal && terminal_setup(p, c->console, true, &e) < 0)
+                child_fail(c->sync, e);
+        if (c->console >= 0)
+                close(c->console);
+        if (rootfs_finalize(&rc, &e) < 0)
+                child_fail(c->sync, e);
+        if (process_setup_rlimits(p, &e) < 0 || process_setup_identity(p, rc.userns, &e) < 0 ||
+            process_setup_cwd(p, &e) < 0 || process_find_executable(p, &exe, &e) < 0)
+                child_fail(c->sync, e);
+        if (sync_send(c->sync, SYNC_READY, 0, NULL, 0, -1) < 0)
+                _exit(1);
+        close(c->sync);
+
+        /* Created: wait for `start`. */
+        do
+                conn = accept4(c->exec_listen, NULL, NULL, SOCK_CLOEXEC);
+        while (conn < 0 && errno == EINTR);
+        if (conn < 0)
+                _exit(1);
+        close(c->exec_listen);
+        if (read(conn, &go, 1) != 1)
+                _exit(1);
+        if (hooks_run(s, HOOK_START_CONTAINER, state_json, &e) < 0 || process_exec(p, exe, c->preserve_fds, &e) < 0) {
+                (void)write_all(conn, e->msg, strlen(e->msg));
+                _exit(127);
+        }
+        _exit(127);
+}
+
+/* Stage 1: joins and creates namespaces, then forks the init. Never returns. */
+static _Noreturn void init_stage1(InitCtx *c)
+{
+        const OciSpec *s = c->spec;
+        Error *e = NULL;
+        int flags = 0;
+        pid_t pid;
+
+        (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        for (size_t i = 0; i < ELEMENTSOF(c->close_fds); i++)
+                if (c->close_fds[i] >= 0)
+                        close(c->close_fds[i]);
+        if (s->ns[NS_USER].enabled) {
+                if (s->ns[NS_USER].path) {
+                        int fd = open(s->ns[NS_USER].path, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) {
+                                error_set(&e, errno, "linux.namespaces: joining user namespace %s",
+                                          s->ns[NS_USER].path);
+                                child_fail(c->sync, e);
+                        }
+                        close(fd);
+                } else {
+                        if (unshare(CLONE_NEWUSER) < 0) {
+                                error_set(&e, errno, "linux.namespaces: creating the user namespace");
+                                child_fail(c->sync, e);
+                        }
+                        if (sync_send(c->sync, SYNC_USERMAP_REQ, 0, NULL, 0, -1) < 0 ||
+                            sync_expect(c->sync, SYNC_USERMAP_DONE, NULL, &e) < 0)
+                                _exit(1);
+                }
+                /* Become the namespace's root, if it is mapped, to own what we create. */
+                (void)setresgid(0, 0, 0);
+                (void)setresuid(0, 0, 0);
+        }
+        for (int t = 0; t < _NS_MAX; t++) {
+                if (t == NS_USER || t == NS_CGROUP || !s->ns[t].enabled)
+                        continue;
+                if (s->ns[t].path) {
+                        int fd = open(s->ns[t].path, O_RDONLY | O_CLOEXEC);
+                        if (fd < 0 || setns(fd, ns_clone_flags[t]) < 0) {
+                                error_set(&e, errno, "linux.namespaces: joining %s namespace %s", ns_type_names[t],
+                                          s->ns[t].path);
+                                child_fail(c->sync, e);
+                        }
+                        close(fd);
+                } else
+                        flags |= ns_clone_flags[t];
+        }
+        if (flags && unshare(flags) < 0) {
+                error_set(&e, errno, "linux.namespaces: creating namespaces (unshare 0x%x)", (unsigned)flags);
+                child_fail(c->sync, e);
+        }
+        if (s->n_time_offsets) {
+                _cleanup_free_ char *text = xstrdup("");
+                for (size_t i = 0; i < s->n_time_offsets; i++) {
+                        char *t = xasprintf("%s%s %lld %u\n", text, s->time_offsets[i].clock,
+                                            (long long)s->time_offsets[i].secs, s->time_offsets[i].nanosecs);
+                        free(text);
+                        text = t;
+                }
+                int r = write_file_at(AT_FDCWD, "/proc/self/timens_offsets", text);
+                if (r < 0) {
+                        error_set(&e, -r, "linux.timeOffsets: writing /proc/self/timens_offsets");
+                        child_fail(c->sync, e);
+                }
+        }
+        pid = fork();
+        if (pid < 0) {
+                error_set(&e, errno, "forking the container's init");
+                child_fail(c->sync, e);
+        }
+        if (pid == 0)
+                init_stage2(c);
+        (void)sync_send(c->sync, SYNC_PID, pid, NULL, 0, -1);
+        _exit(0);
+}
+
+static int write_id_maps(pid_t pid, const OciSpec *s, Error **err)
+{
+        const char *files[] = { "gid_map", "uid_map" };
+        const OciIdMap *maps[] = { s->gid_mappings, s->uid_mappings };
+        size_t ns[] = { s->n_gid_mappings, s->n_uid_mappings };
+
+        for (int k = 0; k < 2; k++) {
+                _cleanup_free_ char *text = xstrdup(""), *path = xasprintf("/proc/%d/%s", (int)pid, files[k]);
+                for (size_t i = 0; i < ns[k]; i++) {
+                        char *t = xasprintf("%s%u %u %u\n", text, maps[k][i].container_id, maps[k][i].host_id,
+                                            maps[k][i].size);
+                        free(text);
+                        text = t;
+                }
+                int r = write_file_at(AT_FDCWD, path, text);
+                if (r < 0)
+                        return error_set(err, -r, "linux.%s: writing %s", k ? "uidMappings" : "gidMappings", path);
+        }
+        return 0;
+}
+
+static char *oci_state_json(const ContainerState *st, ContainerStatus status)
+{
+        _cleanup_json_ json_t *j = state_to_oci_json(st, status);
+        return jx_dump(j, false);
+}
+
+static int write_pid_file(const char *path, pid_t pid, Error **err)
+{
+        _cleanup_free_ char *dir = xstrdup(path), *base = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        char buf[32];
+        char *slash = strrchr(dir, '/');
+        int r;
+
+        if (slash) {
+                base = xstrdup(slash + 1);
+                *(slash == dir ? slash + 1 : slash) = '\0';
+        } else {
+                base = xstrdup(path);
+                free(dir);
+                dir = xstrdup(".");
+        }
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return error_set(err, errno, "--pid-file: opening directory %s", dir);
+        snprintf(buf, sizeof(buf), "%d", (int)pid);
+        r = write_file_atomic(dfd, base, buf, strlen(buf), 0644);
+        if (r < 0)
+                return error_set(err, -r, "--pid-file: writing %s", path);
+        return 0;
+}
+
+static int listen_exec_sock(int dirfd, Error **err)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/exec.sock", dirfd);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return error_set(err, errno, "socket");
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || fchmodat(dirfd, "exec.sock", 0600, 0) < 0 ||
+            listen(fd, 1) < 0) {
+                int e = errno;
+                close(fd);
+                return error_set(err, e, "creating exec.sock");
+        }
+        return fd;
+}
+
+static int wait_gone(pid_t pid, int pidfd)
+{
+        if (pidfd >= 0) {
+                struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                (void)poll(&p, 1, 10000);
+        }
+        return waitpid(pid, NULL, WNOHANG);
+}
+
+/*
+ * The runtime side of create.  On success the init waits for `start` and, when ret_console is given
+ * (foreground run with a terminal), *ret_console is the pty master.
+ */
+static int do_create(const char *root, const char *id, const CreateOpts *o, bool internal_console, int *ret_console,
+                     pid_t *ret_pid, Error **err)
+{
+        _cleanup_free_ char *bundle = NULL, *config_path = NULL, *rootfs = NULL, *cfg = NULL, *rootfs_abs = NULL;
+        _cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF, console = -EBADF, console_peer = -EBADF;
+        _cleanup_close_ int exec_listen = -EBADF, pidfd = -EBADF;
+        int sv[2] = { -1, -1 };
+        int *idmap_fds = NULL;
+        OciSpec *spec = NULL;
+        ContainerState st = { 0 };
+        pid_t c1 = -1, c2 = -1;
+        bool dir_made = false;
+        int r;
+
+        r = state_validate_id(id, err);
+        if (r < 0)
+                return r;
+        bundle = realpath(o->bundle ? o->bundle : ".", NULL);
+        if (!bundle)
+                return error_set(err, errno, "--bundle %s", o->bundle ? o->bundle : ".");
+        config_path = xasprintf("%s/config.json", bundle);
+        r = oci_spec_load(config_path, &spec, err);
+        if (r < 0)
+                return r;
+        if (!spec->process) {
+                r = error_setx(err, EINVAL, "process: required to create a container");
+                goto fail;
+        }
+        /* Seccomp and AppArmor arrive with their own subsystem; until then refuse rather than run unconfined. */
+        if (spec->seccomp) {
+                r = error_setx(err, ENOTSUP, "linux.seccomp: seccomp filters are not supported by this build yet");
+                goto fail;
+        }
+        if (spec->process->apparmor_profile && *spec->process->apparmor_profile) {
+                r = error_setx(err, ENOTSUP, "process.apparmorProfile: AppArmor is not supported by this build yet");
+                goto fail;
+        }
+        if (!spec->ns[NS_MOUNT].enabled || spec->ns[NS_MOUNT].path) {
+                r = error_setx(err, EINVAL, "linux.namespaces: a new mount namespace is required");
+                goto fail;
+        }
+        rootfs = spec->root_path[0] == '/' ? xstrdup(spec->root_path) : xasprintf("%s/%s", bundle, spec->root_path);
+        rootfs_abs = realpath(rootfs, NULL);
+        if (!rootfs_abs) {
+                r = error_set(err, errno, "root.path: %s", rootfs);
+                goto fail;
+        }
+        if (spec->process->terminal && !o->console_socket && !internal_console) {
+                r = error_setx(err, EINVAL, "process.terminal is true: --console-socket is required");
+                goto fail;
+        }
+        /* Relative mount sources are relative to the bundle, as in runc. */
+        if (chdir(bundle) < 0) {
+                r = error_set(err, errno, "chdir to the bundle %s", bundle);
+                goto fail;
+        }
+        r = state_open_root(root, true, &rootfd, err);
+        if (r < 0)
+                goto fail;
+        r = state_create_dir(rootfd, id, &dirfd, err);
+        if (r < 0)
+                goto fail;
+        dir_made = true;
+        cfg = jx_dump(spec->json, false);
+        r = write_file_atomic(dirfd, "config.json", cfg, strlen(cfg), 0600);
+        if (r < 0) {
+                error_set(err, -r, "saving config.json in the state directory");
+                goto fail;
+        }
+        if (spec->process->terminal) {
+                if (o->console_socket) {
+                        r = console_socket_connect(o->console_socket, &console, err);
+                        if (r < 0)
+                                goto fail;
+                } else {
+                        int p[2];
+                        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
+                                r = error_set(err, errno, "socketpair");
+                                goto fail;
+                        }
+                        console = p[1];
+                        console_peer = p[0];
+                }
+        }
+        idmap_fds = xcalloc(spec->n_mounts + 1, sizeof(int));
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                MountOpts mo;
+                idmap_fds[i] = -1;
+                if (mount_opts_parse(spec->mounts[i].options, &mo, err) < 0) {
+                        r = error_wrap(err, "mounts[%zu] (%s)", i, spec->mounts[i].destination);
+                        goto fail;
+                }
+                if (spec->mounts[i].n_uid_mappings || mo.idmap)
+                        r = idmap_prepare_mount(&spec->mounts[i], &mo, &idmap_fds[i], err);
+                mount_opts_done(&mo);
+                if (r < 0) {
+                        error_wrap(err, "mounts[%zu] (%s)", i, spec->mounts[i].destination);
+                        goto fail;
+                }
+        }
+        r = listen_exec_sock(dirfd, err);
+        if (r < 0)
+                goto fail;
+        exec_listen = r;
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+                r = error_set(err, errno, "socketpair");
+                goto fail;
+        }
+        /* Orphaned when stage 1 exits, the init is re-parented to us, so failures can reap it. */
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+        InitCtx ic = { .spec = spec, .rootfs = rootfs_abs, .sync = sv[1], .exec_listen = exec_listen,
+                       .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .no_pivot = o->no_pivot,
+                       .preserve_fds = o->preserve_fds };
+        c1 = fork();
+        if (c1 < 0) {
+                r = error_set(err, errno, "fork");
+                goto fail;
+        }
+        if (c1 == 0) {
+                close(sv[0]);
+                init_stage1(&ic);
+        }
+        close(sv[1]);
+        sv[1] = -1;
+
+        st.id = (char *)id;
+        st.bundle = bundle;
+        st.rootfs = rootfs_abs;
+        st.created = now_rfc3339nano();
+        st.owner = getuid();
+        st.annotations = spec->annotations;
+        st.pid_ns_private = spec->ns[NS_PID].enabled && !spec->ns[NS_PID].path;
+
+        for (bool ready = false; !ready;) {
+                _cleanup_free_ char *payload = NULL;
+                SyncMsg m;
+                r = sync_recv(sv[0], &m, &payload, NULL);
+                if (r < 0) {
+                        int status = 0;
+                        pid_t w = c2 > 0 ? c2 : c1;
+                        if (waitpid(w, &status, 0) == w && WIFSIGNALED(status))
+                                r = error_setx(err, ECHILD, "the container's init was killed by signal %d during "
+                                               "set-up", WTERMSIG(status));
+                        else
+                                r = error_setx(err, ECHILD, "the container's init exited during set-up (status %d)",
+                                               WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                        goto fail;
+                }
+                switch (m.type) {
+                case SYNC_USERMAP_REQ:
+                        r = write_id_maps(c1, spec, err);
+                        if (r < 0)
+                                goto fail;
+                        if (sync_send(sv[0], SYNC_USERMAP_DONE, 0, NULL, 0, -1) < 0) {
+                                r = error_set(err, errno, "sync");
+                                goto fail;
+                        }
+                        break;
+                case SYNC_PID:
+                        c2 = m.value;
+                        pidfd = sys_pidfd_open(c2, 0);
+                        (void)waitpid(c1, NULL, 0);
+                        c1 = -1;
+                        st.pid = c2;
+                        st.start_time = proc_start_time(c2);
+                        r = cgroup_enter(id, spec->cgroups_path, c2, &st.cgroup_paths, &st.cgroup_default_parent,
+                                         err);
+                        if (r < 0) {
+                                error_wrap(err, "linux.cgroupsPath");
+                                goto fail;
+                        }
+                        if (spec->process->has_oom_score_adj) {
+                                r = process_set_oom_score_adj(c2, spec->process->oom_score_adj, err);
+                                if (r < 0)
+                                        goto fail;
+                        }
+                        r = state_save(dirfd, &st, err);
+                        if (r < 0)
+                                goto fail;
+                        if (sync_send(sv[0], SYNC_GO, 0, NULL, 0, -1) < 0) {
+                                r = error_set(err, errno, "sync");
+                                goto fail;
+                        }
+                        break;
+                case SYNC_HOOKS_REQ: {
+                        _cleanup_free_ char *sj = oci_state_json(&st, STATUS_CREATING);
+                        r = hooks_run(spec, HOOK_PRESTART, sj, err);
+                        if (r == 0)
+                                r = hooks_run(spec, HOOK_CREATE_RUNTIME, sj, err);
+                        if (r < 0)
+                                goto fail;
+                        free(sj);
+                        sj = oci_state_json(&st, STATUS_CREATED);
+                        if (sync_send(sv[0], SYNC_HOOKS_DONE, 0, sj, strlen(sj), -1) < 0) {
+                                r = error_set(err, errno, "sync");
+                                goto fail;
+                        }
+                        break;
+                }
+                case SYNC_READY:
+                        ready = true;
+                        break;
+                case SYNC_ERROR:
+                        r = error_setx(err, m.value > 0 ? m.value : EIO, "%s", payload ? payload : "init failed");
+                        goto fail;
+                default:
+                        r = error_setx(err, EPROTO, "unexpected sync message %u", m.type);
+                        goto fail;
+                }
+        }
+        if (o->pid_file) {
+                r = write_pid_file(o->pid_file, c2, err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (ret_console && console_peer >= 0) {
+                r = console_socket_recv(console_peer, ret_console, err);
+                if (r < 0)
+                        goto fail;
+        }
+        if (ret_pid)
+                *ret_pid = c2;
+        close(sv[0]);
+        for (size_t i = 0; i < spec->n_mounts; i++)
+                if (idmap_fds[i] >= 0)
+                        close(idmap_fds[i]);
+        free(idmap_fds);
+        json_decref(st.cgroup_paths);
+        free(st.created);
+        oci_spec_free(spec);
+        return 0;
+
+fail:
+        /* Roll back everything: processes, cgroups, the state directory. */
+        if (c2 > 0) {
+                if (pidfd >= 0)
+                        (void)sys_pidfd_send_signal(pidfd, SIGKILL);
+                (void)waitpid(c2, NULL, 0);
+                (void)wait_gone(c2, pidfd);
+        }
+        if (c1 > 0) {
+                kill(c1, SIGKILL);
+                (void)waitpid(c1, NULL, 0);
+        }
+        if (st.cgroup_paths)
+                (void)cgroup_destroy(st.cgroup_paths, st.cgroup_default_parent, NULL);
+        if (dir_made)
+                (void)rm_rf_at(rootfd, id);
+        if (sv[0] >= 0)
+                close(sv[0]);
+        if (sv[1] >= 0)
+                close(sv[1]);
+        if (idmap_fds) {
+                for (size_t i = 0; i < spec->n_mounts; i++)
+                        if (idmap_fds[i] > 0)
+                                close(idmap_fds[i]);
+                free(idmap_fds);
+        }
+        json_decref(st.cgroup_paths);
+        free(st.created);
+        oci_spec_free(spec);
+        return r < 0 ? r : -EIO;
+}
+
+int container_create(const char *root, const char *id, const CreateOpts *o, Error **err)
+{
+        return do_create(root, id, o, false, NULL, NULL, err);
+}
+
+static int load_locked(const char *root, const char *id, bool lock, int *ret_dirfd, ContainerState **ret,
+                       Error **err)
+{
+        _cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
+        int r;
+
+        r = state_validate_id(id, err);
+        if (r < 0)
+                return r;
+        r = state_open_root(root, false, &rootfd, err);
+        if (r == -ENOENT)
+                return error_setx(err, ENOENT, "container \"%s\" does not exist", id);
+        if (r < 0)
+                return r;
+        r = state_open_dir(rootfd, id, lock, &dirfd, err);
+        if (r < 0)
+                return r;
+        r = state_load(dirfd, id, ret, err);
+        if (r < 0)
+                return r;
+        *ret_dirfd = TAKE_FD(dirfd);
+        return 0;
+}
+
+DEFINE_CLEANUP_FUNC(ContainerState, state_free)
+DEFINE_CLEANUP_FUNC(OciSpec, oci_spec_free)
+
+int container_load_config(const char *root, const char *id, OciSpec **ret, Error **err)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s/config.json", root, id);
+        return oci_spec_load(path, ret, err);
+}
+
+int container_start(const char *root, const char *id, Error **err)
+{
+        _cleanup_(state_freep) ContainerState *st = NULL;
+        _cleanup_(oci_spec_freep) OciSpec *spec = NULL;
+        _cleanup_close_ int dirfd = -EBADF, sock = -EBADF;
+        _cleanup_free_ char *msg = NULL, *sj = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        ContainerStatus status;
+        int r;
+
+        r = load_locked(root, id, true, &dirfd, &st, err);
+        if (r < 0)
+                return r;
+        status = state_status(dirfd, st);
+        if (status != STATUS_CREATED)
+                return error_setx(err, EINVAL, "container \"%s\" is %s, not created: it cannot be started", id,
+                                  status_names[status]);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/exec.sock", dirfd);
+        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (sock < 0)
+                return error_set(err, errno, "socket");
+        if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return error_set(err, errno, "connecting to the init of %s", id);
+        (void)unlinkat(dirfd, "exec.sock", 0);
+        if (write(sock, "s", 1) != 1)
+                return error_set(err, errno, "releasing the init of %s", id);
+        /* EOF means the process was executed; anything else is the init's error. */
+        r = read_all_fd(sock, 65536, &msg, NULL);
+        if (r < 0)
+                return error_set(err, -r, "waiting for the init of %s", id);
+        if (*msg)
+                return error_setx(err, EIO, "starting container %s: %s", id, msg);
+        r = container_load_config(root, id, &spec, err);
+        if (r < 0)
+                return r;
+        sj = oci_state_json(st, STATUS_RUNNING);
+        if (hooks_run(spec, HOOK_POSTSTART, sj, err) < 0) {
+                /* The spec: a failing poststart hook is logged, the container goes on. */
+                log_warn("%s", (*err)->msg);
+                error_clear(err);
+        }
+        return 0;
+}
+
+static int signal_container(const ContainerState *st, int sig, bool all, Error **err)
+{
+        _cleanup_close_ int pidfd = -EBADF;
+
+        if (all) {
+                _cleanup_free_ pid_t *pids = NULL;
+                size_t n = 0;
+                if (cgroup_pids(st->cgroup_paths, &pids, &n, NULL) == 0)
+                        for (size_t i = 0; i < n; i++)
+                                (void)kill(pids[i], sig);
+        }
+        pidfd = sys_pidfd_open(st->pid, 0);
+        if (pidfd < 0)
+                return error_set(err, errno, "opening the init process %d", (int)st->pid);
+        /* The pidfd pins the process: check it is still ours, then signal without a reuse race. */
+        if (proc_start_time(st->pid) != st->start_time)
+                return error_setx(err, ESRCH, "the container's init has exited");
+        if (sys_pidfd_send_signal(pidfd, sig) < 0 && !(all && errno == ESRCH))
+                return error_set(err, errno, "sending signal %d to %d", sig, (int)st->pid);
+        return 0;
+}
+
+int container_kill(const char *root, const char *id, int sig, bool all, Error **err)
+{
+        _cleanup_(state_freep) ContainerState *st = NULL;
+        _cleanup_close_ int dirfd = -EBADF;
+        ContainerStatus status;
+        int r;
+
+        r = load_locked(root, id, true, &dirfd, &st, err);
+        if (r < 0)
+                return r;
+        status = state_status(dirfd, st);
+        if (status == STATUS_STOPPED)
+                return error_setx(err, EINVAL, "container \"%s\" is not running", id);
+        return signal_container(st, sig, all, err);
+}
+
+int container_delete(const char *root, const char *id, bool force, Error **err)
+{
+        _cleanup_(state_freep) ContainerState *st = NULL;
+        _cleanup_(oci_spec_freep) OciSpec *spec = NULL;
+        _cleanup_close_ int dirfd = -EBADF, rootfd = -EBADF;
+        ContainerStatus status;
+        int r;
+
+        r = load_locked(root, id, true, &dirfd, &st, err);
+        if (r < 0)
+                return r;
+        status = state_status(dirfd, st);
+        if (status != STATUS_STOPPED) {
+                _cleanup_close_ int pidfd = -EBADF;
+                if (!force)
+                        return error_setx(err, EBUSY,
+                                          "container \"%s\" is %s: stop it first, or delete it with --force", id,
+                                          status_names[status]);
+                pidfd = sys_pidfd_open(st->pid, 0);
+                (void)signal_container(st, SIGKILL, !st->pid_ns_private || true, NULL);
+                if (pidfd >= 0) {
+                        struct pollfd p = { .fd = pidfd, .events = POLLIN };
+                        (void)poll(&p, 1, 10000);
+                }
+                (void)waitpid(st->pid, NULL, WNOHANG);
+        }
+        if (container_load_config(root, id, &spec, NULL) == 0) {
+                _cleanup_free_ char *sj = oci_state_json(st, STATUS_STOPPED);
+                Error *e = NULL;
+                if (hooks_run(spec, HOOK_POSTSTOP, sj, &e) < 0) {
+                        log_warn("%s", e->msg);
+                        error_free(e);
+                }
+        }
+        r = cgroup_destroy(st->cgroup_paths, st->cgroup_default_parent, err);
+        if (r < 0)
+                return r;
+        r = state_open_root(root, false, &rootfd, err);
+        if (r < 0)
+                return r;
+        r = rm_rf_at(rootfd, id);
+        if (r < 0)
+                return error_set(err, -r, "removing the state of %s", id);
+        return 0;
+}
+
+int container_state(const char *root, const char *id, json_t **ret, Error **err)
+{
+        _cleanup_(state_freep) ContainerState *st = NULL;
+        _cleanup_close_ int dirfd = -EBADF;
+        int r;
+
+        r = load_locked(root, id, false, &dirfd, &st, err);
+        if (r < 0)
+                return r;
+        *ret = state_to_oci_json(st, state_status(dirfd, st));
+        return 0;
+}
+
+int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n, Error **err)
+{
+        _cleanup_(state_freep) ContainerState *st = NULL;
+        _cleanup_close_ int dirfd = -EBADF;
+        int r;
+
+        r = load_locked(root, id, false, &dirfd, &st, err);
+        if (r < 0)
+                return r;
+        if (state_status(dirfd, st) == STATUS_STOPPED) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        return cgroup_pids(st->cgroup_paths, ret, ret_n, err);
+}
+
+/*
+ * Waits for pid (our child, or re-parented to us as subreaper), forwarding signals to it and, with a
+ * pty master, copying between our stdio and the pty.  Returns the exit status (128+signal when killed).
+ */
+static int foreground_wait(pid_t pid, int master)
+{
+        static const int fwd[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, SIGPIPE };
+        _cleanup_close_ int sfd = -EBADF, pidfd = -EBADF;
+        struct termios saved;
+        bool raw = false, in_open = master >= 0;
+        sigset_t set;
+        int status = 0;
+        char buf[8192];
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        for (size_t i = 0; i < ELEMENTSOF(fwd); i++)
+                sigaddset(&set, fwd[i]);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        sfd = signalfd(-1, &set, SFD_CLOEXEC);
+        pidfd = sys_pidfd_open(pid, 0);
+        if (master >= 0 && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
+                struct termios t = saved;
+                struct winsize ws;
+                cfmakeraw(&t);
+                raw = tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+                if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                        (void)ioctl(master, TIOCSWINSZ, &ws);
+        }
+        for (;;) {
+                pid_t w = waitpid(pid, &status, WNOHANG);
+                if (w == pid)
+                        break;
+                if (w < 0 && errno == ECHILD) {
+                        status = 0;
+                        break;
+                }
+                while (waitpid(-1, NULL, WNOHANG) > 0) /* reap re-parented grandchildren */
+                        ;
+                struct pollfd p[4] = { { .fd = sfd, .events = POLLIN },
+                                       { .fd = pidfd, .events = POLLIN },
+                                       { .fd = master, .events = POLLIN },
+                                       { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN } };
+                if (poll(p, 4, pidfd < 0 ? 100 : -1) < 0 && errno != EINTR)
+                        break;
+                if (p[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        if (read(sfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD) {
+                                if (si.ssi_signo == SIGWINCH && master >= 0) {
+                                        struct winsize ws;
+                                        if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+                                                (void)ioctl(master, TIOCSWINSZ, &ws);
+                                } else if (si.ssi_signo != SIGPIPE)
+                                        (void)kill(pid, (int)si.ssi_signo);
+                        }
+                }
+                if (master >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+                        ssize_t n = read(master, buf, sizeof(buf));
+                        if (n > 0)
+                                (void)write_all(STDOUT_FILENO, buf, (size_t)n);
+                        else {
+                                close(master);
+                                master = -1;
+                        }
+                }
+                if (master >= 0 && (p[3].revents & (POLLIN | POLLHUP))) {
+                        ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+                        if (n > 0)
+                                (void)write_all(master, buf, (size_t)n);
+                        else
+                                in_open = false;
+                }
+        }
+        if (raw)
+                (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        if (master >= 0)
+                close(master);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        if (WIFSIGNALED(status))
+                return 128 + WTERMSIG(status);
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+int container_run(const char *root, const char *id, const CreateOpts *o, bool detach, int *ret_status,
+                  Error **err)
+{
+        int master = -1;
+        pid_t pid = 0;
+        int r;
+
+        r = do_create(root, id, o, !detach, &master, &pid, err);
+        if (r < 0)
+                return r;
+        r = container_start(root, id, err);
+        if (r < 0) {
+                if (master >= 0)
+                        close(master);
+                (void)container_delete(root, id, true, NULL);
+                return r;
+        }
+        if (detach) {
+                *ret_status = 0;
+                return 0;
+        }
+        *ret_status = foreground_wait(pid, master);
+        return container_delete(root, id, true, err);
+}
+
+/* exec: stage 1 joins the container's namespaces and forks; stage 2 becomes the process. */
+static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, int preserve_fds)
+{
+        _cleanup_free_ char *exe = NULL;
+        Error *e = NULL;
+
+        if (sync_expect(sync, SYNC_GO, NULL, &e) < 0)
+                child_fail(sync, e);
+        if (p->terminal && terminal_setup(p, console, false, &e) < 0)
+                child_fail(sync, e);
+        if (console >= 0)
+                close(console);
+        if (process_setup_rlimits(p, &e) < 0 || process_setup_identity(p, userns, &e) < 0 ||
+            process_setup_cwd(p, &e) < 0 || process_find_executable(p, &exe, &e) < 0)
+                child_fail(sync, e);
+        process_exec(p, exe, preserve_fds, &e);
+        child_fail(sync, e);
+}
+
+int container_exec(const char *root, const char *id, OciProcess *p, const ExecOpts *o, int *ret_status,
+                   Error **err)
+{
+        _cleanup_(state_freep) ContainerState *st = NULL;
+        _cleanup_close_ int dirfd = -EBADF, pidfd = -EBADF, console = -EBADF, console_peer = -EBADF;
+        int sv[2] = { -1, -1 };
+        ContainerStatus status;
+        pid_t c1, c2 = -1;
+        int flags = 0, master = -1;
+        bool userns = false;
+        int r;
+
+        r = load_locked(root, id, false, &dirfd, &st, err);
+        if (r < 0)
+                return r;
+        status = state_status(dirfd, st);
+        if (status != STATUS_RUNNING && status != STATUS_CREATED)
+                return error_setx(err, EINVAL, "container \"%s\" is %s: cannot exec in it", id, status_names[status]);
+        pidfd = sys_pidfd_open(st->pid, 0);
+        if (pidfd < 0 || proc_start_time(st->pid) != st->start_time)
+                return error_setx(err, ESRCH, "the init of %s has exited", id);
+        for (int t = 0; t < _NS_MAX; t++) {
+                char a[PATH_MAX] = "", b[PATH_MAX] = "", path[64];
+                snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)st->pid, ns_proc_names[t]);
+                if (readlink(path, a, sizeof(a) - 1) < 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_proc_names[t]);
+                if (readlink(path, b, sizeof(b) - 1) < 0 || STREQ(a, b))
+                        continue;
+                flags |= ns_clone_flags[t];
+                if (t == NS_USER)
+                        userns = true;
+        }
+        if (p->terminal) {
+                if (o->console_socket) {
+                        r = console_socket_connect(o->console_socket, &console, err);
+                        if (r < 0)
+                                return r;
+                } else if (!o->detach) {
+                        int q[2];
+                        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, q) < 0)
+                                return error_set(err, errno, "socketpair");
+                        console_peer = q[0];
+                        console = q[1];
+                } else
+                        return error_setx(err, EINVAL, "--tty with --detach needs --console-socket");
+        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+                return error_set(err, errno, "socketpair");
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        c1 = fork();
+        if (c1 < 0) {
+                r = error_set(err, errno, "fork");
+                goto out;
+        }
+        if (c1 == 0) {
+                Error *e = NULL;
+                pid_t pid;
+                close(sv[0]);
+                (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                /* One setns() with a pidfd enters all namespaces at once (Linux 5.8). */
+                if (flags && setns(pidfd, flags) < 0) {
+                        error_set(&e, errno, "joining the namespaces of the container's init");
+                        child_fail(sv[1], e);
+                }
+                pid = fork();
+                if (pid < 0) {
+                        error_set(&e, errno, "fork");
+                        child_fail(sv[1], e);
+                }
+                if (pid == 0)
+                        exec_stage2(sv[1], p, console, userns, o->preserve_fds);
+                (void)sync_send(sv[1], SYNC_PID, pid, NULL, 0, -1);
+                _exit(0);
+        }
+        close(sv[1]);
+        sv[1] = -1;
+        for (;;) {
+                _cleanup_free_ char *payload = NULL;
+                SyncMsg m;
+                r = sync_recv(sv[0], &m, &payload, NULL);
+                if (r == -EPIPE && c2 > 0) {
+                        r = 0; /* the sync socket closed on exec: the process runs */
+                        break;
+                }
+                if (r < 0) {
+                        r = error_setx(err, ECHILD, "the exec'd process exited during set-up");
+                        goto out;
+                }
+                if (m.type == SYNC_PID) {
+                        c2 = m.value;
+                        (void)waitpid(c1, NULL, 0);
+                        r = cgroup_join(st->cgroup_paths, c2, err);
+                        if (r == 0 && p->has_oom_score_adj)
+                                r = process_set_oom_score_adj(c2, p->oom_score_adj, err);
+                        if (r < 0)
+                                goto out;
+                        if (sync_send(sv[0], SYNC_GO, 0, NULL, 0, -1) < 0) {
+                                r = error_set(err, errno, "sync");
+                                goto out;
+                        }
+                } else if (m.type == SYNC_ERROR) {
+                        r = error_setx(err, m.value > 0 ? m.value : EIO, "%s", payload ? payload : "exec failed");
+                        goto out;
+                } else {
+                        r = error_setx(err, EPROTO, "unexpected sync message %u", m.type);
+                        goto out;
+                }
+        }
+        if (o->pid_file) {
+                r = write_pid_file(o->pid_file, c2, err);
+                if (r < 0)
+                        goto out;
+        }
+        if (console_peer >= 0) {
+                r = console_socket_recv(console_peer, &master, err);
+                if (r < 0)
+                        goto out;
+        }
+        if (o->detach)
+                *ret_status = 0;
+        else
+                *ret_status = foreground_wait(c2, master);
+        c2 = -1;
+out:
+        if (r < 0 && c2 > 0) {
+                kill(c2, SIGKILL);
+                (void)waitpid(c2, NULL, 0);
+        }
+        if (sv[0] >= 0)
+                close(sv[0]);
+        if (sv[1] >= 0)
+                close(sv[1]);
+        return r;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "spec.h"
+
+/* The container lifecycle, one function per runtime verb.  `root` is the state root (--root). */
+
+typedef struct CreateOpts {
+        const char *bundle;
+        const char *pid_file;
+        const char *console_socket;
+        int preserve_fds;
+        bool no_pivot;
+} CreateOpts;
+
+typedef struct ExecOpts {
+        const char *pid_file;
+        const char *console_socket;
+        int preserve_fds;
+        bool detach;
+} ExecOpts;
+
+int container_create(const char *root, const char *id, const CreateOpts *o, Error **err);
+int container_start(const char *root, const char *id, Error **err);
+/* create + start; in the foreground waits and returns the exit status (128+signal) in *ret_status. */
+int container_run(const char *root, const char *id, const CreateOpts *o, bool detach, int *ret_status,
+                  Error **err);
+int container_kill(const char *root, const char *id, int sig, bool all, Error **err);
+int container_delete(const char *root, const char *id, bool force, Error **err);
+int container_state(const char *root, const char *id, json_t **ret, Error **err);
+/* Runs p in the container; in the foreground returns its exit status in *ret_status. */
+int container_exec(const char *root, const char *id, OciProcess *p, const ExecOpts *o, int *ret_status,
+                   Error **err);
+/* The pids in the container's cgroup. */
+int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n, Error **err);
+/* The container's config.json as it was created (for exec defaults). */
+int container_load_config(const char *root, const char *id, OciSpec **ret, Error **err);

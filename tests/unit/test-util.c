@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "tap.h"
+#include "util.h"
+
+TEST(parse_numbers)
+{
+        uint64_t u;
+        int64_t i;
+        ASSERT_OK(parse_uint64("18446744073709551615", &u));
+        ASSERT_TRUE(u == UINT64_MAX);
+        ASSERT_EQ(parse_uint64("18446744073709551616", &u), -ERANGE);
+        ASSERT_EQ(parse_uint64("-1", &u), -EINVAL);
+        ASSERT_EQ(parse_uint64("12x", &u), -EINVAL);
+        ASSERT_EQ(parse_uint64("", &u), -EINVAL);
+        ASSERT_OK(parse_int64("-42", &i));
+        ASSERT_EQ(i, -42);
+}
+
+TEST(atomic_write_and_read)
+{
+        char dir[] = "/tmp/stockade-test-XXXXXX";
+        int dfd;
+        char *s = NULL;
+        size_t n;
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(dfd >= 0);
+        ASSERT_OK(write_file_atomic(dfd, "f", "hello", 5, 0600));
+        ASSERT_OK(write_file_atomic(dfd, "f", "world!", 6, 0600));
+        ASSERT_OK(read_file_at(dfd, "f", 100, &s, &n));
+        ASSERT_STREQ(s, "world!");
+        ASSERT_EQ(n, 6);
+        free(s);
+        ASSERT_EQ(read_file_at(dfd, "f", 3, &s, &n), -EFBIG);
+        /* No temporary file is left behind. */
+        ASSERT_EQ(faccessat(dfd, ".f.tmp", F_OK, 0), -1);
+        ASSERT_OK(mkdirat(dfd, "sub", 0700));
+        /* Only a plain name: the temporary file must sit beside the target. */
+        ASSERT_EQ(write_file_atomic(dfd, "sub/x", "1", 1, 0600), -EINVAL);
+        close(dfd);
+        dfd = open("/tmp", O_RDONLY | O_DIRECTORY);
+        ASSERT_OK(rm_rf_at(dfd, dir + 5));
+        ASSERT_EQ(access(dir, F_OK), -1);
+        close(dfd);
+}
+
+TEST(container_ids)
+{
+        Error *e = NULL;
+        ASSERT_OK(state_validate_id("abc-1.2_3", &e));
+        ASSERT_TRUE(state_validate_id("../etc", &e) < 0);
+        error_clear(&e);
+        ASSERT_TRUE(state_validate_id("a/b", &e) < 0);
+        error_clear(&e);
+        ASSERT_TRUE(state_validate_id("", &e) < 0);
+        error_clear(&e);
+        ASSERT_TRUE(state_validate_id("-x", &e) < 0);
+        error_clear(&e);
+}
+
+TEST(rfc3339)
+{
+        char *s = now_rfc3339nano();
+        ASSERT_EQ(strlen(s) >= 20, 1);
+        ASSERT_EQ(s[4], '-');
+        ASSERT_EQ(s[10], 'T');
+        ASSERT_EQ(s[strlen(s) - 1], 'Z');
+        free(s);
+}
+
+TEST(start_time_of_self)
+{
+        ASSERT_TRUE(proc_start_time(getpid()) > 0);
+        ASSERT_EQ(proc_start_time(0x7ffffff0), 0);
+}
+
+TEST(error_wrap)
+{
+        Error *e = NULL;
+        ASSERT_EQ(error_set(&e, ENOENT, "open `%s`", "/x"), -ENOENT);
+        ASSERT_STREQ(e->msg, "open `/x`: No such file or directory");
+        ASSERT_EQ(error_wrap(&e, "mounts[%d]", 2), -ENOENT);
+        ASSERT_STREQ(e->msg, "mounts[2]: open `/x`: No such file or directory");
+        error_free(e);
+}
