@@ -5,7 +5,7 @@
 # Usage (as root):  bench/bench-run.sh
 # Env:
 #   BENCH_N           iterations per runtime (default 50)
-#   STOCKADE_RUNTIME  path of our runtime (default build/src/runtime/stockade-runtime)
+#   STOCKADE_RUNTIME  path of our runtime (default build/stockade-runtime)
 #   CRUN, RUNC        crun / runc binaries (default: from PATH)
 #   BENCH_KEEP=1      keep the temp dir (bundle, state dirs, raw samples)
 #
@@ -14,7 +14,7 @@ set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 REPO=$(cd "$(dirname "$SELF")/.." && pwd)
-STOCKADE_RUNTIME=${STOCKADE_RUNTIME:-$REPO/build/src/runtime/stockade-runtime}
+STOCKADE_RUNTIME=${STOCKADE_RUNTIME:-$REPO/build/stockade-runtime}
 BENCH_N=${BENCH_N:-50}
 TIME_BIN=/usr/bin/time
 

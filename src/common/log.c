@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,6 +14,7 @@ static int log_fd = -1;
 static bool log_json;
 static bool log_dbg;
 static bool log_to_stderr = true;
+static struct timespec log_start;
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -20,6 +22,7 @@ int log_open(const char *path, bool json, bool debug)
 {
         log_json = json;
         log_dbg = debug;
+        clock_gettime(CLOCK_MONOTONIC, &log_start);
         if (path && *path) {
                 int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
                 if (fd < 0)
@@ -51,7 +54,15 @@ void log_msg(LogLevel level, const char *fmt, ...)
         va_end(ap);
 
         if (log_to_stderr && (level <= LOG_LEVEL_WARN || log_dbg)) {
-                line = xasprintf("stockade-runtime: %s%s\n", level == LOG_LEVEL_WARN ? "warning: " : "", msg);
+                if (level == LOG_LEVEL_DEBUG) {
+                        /* Debug lines carry the time since the start: where a container's set-up time goes. */
+                        struct timespec ts;
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        double ms = (double)(ts.tv_sec - log_start.tv_sec) * 1e3 +
+                                    (double)(ts.tv_nsec - log_start.tv_nsec) / 1e6;
+                        line = xasprintf("stockade-runtime[%d] +%.3fms: %s\n", (int)getpid(), ms, msg);
+                } else
+                        line = xasprintf("stockade-runtime: %s%s\n", level == LOG_LEVEL_WARN ? "warning: " : "", msg);
                 (void)write_all(STDERR_FILENO, line, strlen(line));
                 free(TAKE_PTR(line));
         }

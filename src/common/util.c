@@ -214,7 +214,7 @@ int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *re
         return read_all_fd(fd, max, ret, ret_len);
 }
 
-int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode)
+int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode, bool durable)
 {
         _cleanup_free_ char *tmp = xasprintf(".%s.tmp%d", name, (int)getpid());
         _cleanup_close_ int fd = -EBADF;
@@ -226,7 +226,7 @@ int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len, 
         if (fd < 0)
                 return -errno;
         r = write_all(fd, buf, len);
-        if (r == 0 && fsync(fd) < 0)
+        if (r == 0 && durable && fsync(fd) < 0)
                 r = -errno;
         if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
                 r = -errno;
@@ -235,7 +235,8 @@ int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len, 
                 return r;
         }
         /* The rename is durable only once the directory is. */
-        (void)fsync(dirfd);
+        if (durable)
+                (void)fsync(dirfd);
         return 0;
 }
 

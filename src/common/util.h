@@ -38,8 +38,11 @@ int write_all(int fd, const void *buf, size_t len);
 /* Reads the whole of fd (at most max bytes, -EFBIG beyond) into a NUL-terminated buffer. */
 int read_all_fd(int fd, size_t max, char **ret, size_t *ret_len);
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
-/* Writes a whole file atomically: temporary file, fsync, rename, fsync of the directory. */
-int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode);
+/*
+ * Writes a whole file atomically: temporary file, rename, so no reader ever sees a torn file.  With
+ * `durable` the file and then its directory are fsync'ed too, so the new content survives a crash.
+ */
+int write_file_atomic(int dirfd, const char *name, const void *buf, size_t len, mode_t mode, bool durable);
 /* Writes s to an existing file (no O_CREAT), as for sysfs/procfs/cgroupfs. */
 int write_file_at(int dirfd, const char *path, const char *s);
 

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 
 #include "caps.h"
+#include "log.h"
 #include "util.h"
 
 /* Indexed by capability number (linux/capability.h); the kernel's own names. */
@@ -115,11 +116,13 @@ int caps_apply_final(const OciCaps *caps, Error **err)
         for (int i = 0; i <= last; i++) {
                 if (!(caps->ambient & (UINT64_C(1) << i)))
                         continue;
+                /* The kernel raises an ambient capability only if it is also permitted and inheritable.
+                 * runc's own `spec` lists ambient capabilities without inheritable ones, and runc warns
+                 * and goes on; so do we, which errs on the side of fewer privileges. */
                 if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, i, 0, 0) < 0)
-                        return error_set(err, errno,
-                                         "process.capabilities.ambient: raising %s (it must also be in "
-                                         "permitted and inheritable)",
-                                         caps_to_name(i));
+                        log_warn("process.capabilities.ambient: %s not raised (it must also be permitted and "
+                                 "inheritable): %s",
+                                 caps_to_name(i), strerror(errno));
         }
         return 0;
 }

@@ -11,7 +11,8 @@
 #include "cgroup.h"
 #include "util.h"
 
-#define DEFAULT_PARENT "stockade"
+/* Flat, one level below the caller: nothing shared to create or remove per container. */
+#define DEFAULT_PREFIX "stockade-"
 
 typedef struct Hierarchy {
         char *name;       /* "memory", "cpu,cpuacct", "name=systemd", "" for cgroup2 */
@@ -188,19 +189,18 @@ static int mkdir_cgroup(const Hierarchy *h, const char *base, const char *rel, b
 }
 
 int cgroup_enter(const char *id, const char *cgroups_path, pid_t pid, json_t **ret_paths,
-                 bool *ret_default_parent, Error **err)
+                 Error **err)
 {
         Hierarchy *h = NULL;
         size_t n = 0;
         json_t *paths = json_object();
         _cleanup_free_ char *rel = NULL;
-        bool absolute = false, dflt = false;
+        bool absolute = false;
         char pidbuf[32];
         int r;
 
         if (!cgroups_path || !*cgroups_path) {
-                rel = xasprintf(DEFAULT_PARENT "/%s", id);
-                dflt = true;
+                rel = xasprintf(DEFAULT_PREFIX "%s", id);
         } else if (cgroups_path[0] == '/') {
                 rel = xstrdup(cgroups_path);
                 absolute = true;
@@ -238,11 +238,10 @@ int cgroup_enter(const char *id, const char *cgroups_path, pid_t pid, json_t **r
         }
         hierarchies_free(h, n);
         *ret_paths = paths;
-        *ret_default_parent = dflt;
         return 0;
 fail:
         hierarchies_free(h, n);
-        (void)cgroup_destroy(paths, dflt, NULL);
+        (void)cgroup_destroy(paths, NULL);
         json_decref(paths);
         return r;
 }
@@ -303,18 +302,41 @@ int cgroup_pids(json_t *paths, pid_t **ret, size_t *ret_n, Error **err)
 
 static int rmdir_retry(const char *dir)
 {
-        /* The kernel releases a cgroup a moment after its last task is reaped. */
-        for (int i = 0; i < 200; i++) {
+        long wait_ns = 50 * 1000, total_ns = 0;
+
+        /* The kernel releases a cgroup a moment after its last task is reaped: back off, up to 2 s. */
+        for (;;) {
                 if (rmdir(dir) == 0 || errno == ENOENT)
                         return 0;
-                if (errno != EBUSY)
+                if (errno != EBUSY || total_ns > 2000L * 1000 * 1000)
                         return -errno;
-                nanosleep(&(struct timespec){ .tv_nsec = 5 * 1000 * 1000 }, NULL);
+                nanosleep(&(struct timespec){ .tv_nsec = wait_ns }, NULL);
+                total_ns += wait_ns;
+                if (wait_ns < 10 * 1000 * 1000)
+                        wait_ns *= 2;
         }
-        return -EBUSY;
 }
 
-int cgroup_destroy(json_t *paths, bool default_parent, Error **err)
+void cgroup_prime(void)
+{
+        Hierarchy *h = NULL;
+        size_t n = 0;
+        pid_t pid = fork();
+
+        if (pid != 0)
+                return; /* the parent goes on at once; a failed fork only loses the head start */
+        if (hierarchies_load(&h, &n, NULL) == 0)
+                /* Any hierarchy will do: the lock is global.  "0" means the writing process itself. */
+                for (size_t i = 0; i < n; i++) {
+                        _cleanup_free_ char *dir = hierarchy_dir(&h[i], h[i].own);
+                        _cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", dir);
+                        if (write_file_at(AT_FDCWD, procs, "0") == 0)
+                                break;
+                }
+        _exit(0);
+}
+
+int cgroup_destroy(json_t *paths, Error **err)
 {
         const char *name;
         json_t *v;
@@ -327,14 +349,6 @@ int cgroup_destroy(json_t *paths, bool default_parent, Error **err)
                 int r = rmdir_retry(dir);
                 if (r < 0 && ret == 0)
                         ret = error_set(err, -r, "removing cgroup %s", dir);
-                if (default_parent) {
-                        _cleanup_free_ char *parent = xstrdup(dir);
-                        char *slash = strrchr(parent, '/');
-                        if (slash) {
-                                *slash = '\0';
-                                (void)rmdir(parent); /* only when empty: another container may use it */
-                        }
-                }
         }
         return ret;
 }

@@ -220,7 +220,7 @@ int cmd_spec(int argc, char **argv)
         s = jx_dump(j, true);
         s = xrealloc(s, strlen(s) + 2);
         strcat(s, "\n");
-        r = write_file_atomic(dfd, "config.json", s, strlen(s), 0644);
+        r = write_file_atomic(dfd, "config.json", s, strlen(s), 0644, true);
         if (r < 0)
                 return fail((error_set(&err, -r, "spec: writing %s/config.json", bundle), err));
         return 0;

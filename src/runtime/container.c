@@ -93,8 +93,18 @@ static _Noreturn void init_stage2(InitCtx *c)
         rc.userns = s->ns[NS_USER].enabled;
         rc.cgroupns = s->ns[NS_CGROUP].enabled && !s->ns[NS_CGROUP].path;
 
-        if (sync_expect(c->sync, SYNC_GO, NULL, &e) < 0)
+        if (setsid() < 0) {
+                error_set(&e, errno, "setsid");
                 child_fail(c->sync, e);
+        }
+        /* Mount what we can while the runtime moves us into our cgroups. The host's /dev/null is
+         * opened here, not by the runtime: a bind source must be in our own mount namespace. */
+        rc.devnull_fd = open_devnull(&e);
+        if (rc.devnull_fd < 0 || rootfs_prepare(&rc, &e) < 0)
+                child_fail(c->sync, e);
+        if (sync_expect(c->sync, SYNC_GO, &state_json, &e) < 0)
+                child_fail(c->sync, e);
+        log_debug("init: go");
         /* The cgroup namespace is rooted at the cgroup the runtime just put us in. */
         if (s->ns[NS_CGROUP].enabled) {
                 if (s->ns[NS_CGROUP].path) {
@@ -110,16 +120,13 @@ static _Noreturn void init_stage2(InitCtx *c)
                         child_fail(c->sync, e);
                 }
         }
-        if (setsid() < 0) {
-                error_set(&e, errno, "setsid");
+        if (rootfs_prepare_rest(&rc, &e) < 0)
                 child_fail(c->sync, e);
-        }
-        /* Opened here, not by the runtime: a bind source must be in our own mount namespace. */
-        rc.devnull_fd = open_devnull(&e);
-        if (rc.devnull_fd < 0 || rootfs_prepare(&rc, &e) < 0)
-                child_fail(c->sync, e);
-        if (sync_send(c->sync, SYNC_HOOKS_REQ, 0, NULL, 0, -1) < 0 ||
-            sync_expect(c->sync, SYNC_HOOKS_DONE, &state_json, &e) < 0) {
+        log_debug("init: rootfs prepared");
+        /* prestart and createRuntime hooks run in the runtime's namespaces, while we wait. */
+        if (s->n_hooks[HOOK_PRESTART] + s->n_hooks[HOOK_CREATE_RUNTIME] > 0 &&
+            (sync_send(c->sync, SYNC_HOOKS_REQ, 0, NULL, 0, -1) < 0 ||
+             sync_expect(c->sync, SYNC_HOOKS_DONE, NULL, &e) < 0)) {
                 if (!e)
                         error_setx(&e, EPIPE, "lost the runtime");
                 child_fail(c->sync, e);
@@ -136,6 +143,7 @@ static _Noreturn void init_stage2(InitCtx *c)
         }
         if (rootfs_protect(&rc, &e) < 0 || rootfs_pivot(&rc, c->no_pivot, &e) < 0)
                 child_fail(c->sync, e);
+        log_debug("init: pivoted");
         if (p->terminal && terminal_setup(p, c->console, true, &e) < 0)
                 child_fail(c->sync, e);
         if (c->console >= 0)
@@ -145,6 +153,7 @@ static _Noreturn void init_stage2(InitCtx *c)
         if (process_setup_rlimits(p, &e) < 0 || process_setup_identity(p, rc.userns, &e) < 0 ||
             process_setup_cwd(p, &e) < 0 || process_find_executable(p, &exe, &e) < 0)
                 child_fail(c->sync, e);
+        log_debug("init: ready");
         if (sync_send(c->sync, SYNC_READY, 0, NULL, 0, -1) < 0)
                 _exit(1);
         close(c->sync);
@@ -158,6 +167,7 @@ static _Noreturn void init_stage2(InitCtx *c)
         close(c->exec_listen);
         if (read(conn, &go, 1) != 1)
                 _exit(1);
+        log_debug("init: started");
         if (hooks_run(s, HOOK_START_CONTAINER, state_json, &e) < 0 || process_exec(p, exe, c->preserve_fds, &e) < 0) {
                 (void)write_all(conn, e->msg, strlen(e->msg));
                 _exit(127);
@@ -231,6 +241,7 @@ static _Noreturn void init_stage1(InitCtx *c)
                         child_fail(c->sync, e);
                 }
         }
+        log_debug("stage1: namespaces made");
         pid = fork();
         if (pid < 0) {
                 error_set(&e, errno, "forking the container's init");
@@ -289,7 +300,7 @@ static int write_pid_file(const char *path, pid_t pid, Error **err)
         if (dfd < 0)
                 return error_set(err, errno, "--pid-file: opening directory %s", dir);
         snprintf(buf, sizeof(buf), "%d", (int)pid);
-        r = write_file_atomic(dfd, base, buf, strlen(buf), 0644);
+        r = write_file_atomic(dfd, base, buf, strlen(buf), 0644, false);
         if (r < 0)
                 return error_set(err, -r, "--pid-file: writing %s", path);
         return 0;
@@ -344,12 +355,14 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         if (r < 0)
                 return r;
         bundle = realpath(o->bundle ? o->bundle : ".", NULL);
-        if (!bundle)
-                return error_set(err, errno, "--bundle %s", o->bundle ? o->bundle : ".");
+        if (!bundle) {
+                r = error_set(err, errno, "--bundle %s", o->bundle ? o->bundle : ".");
+                goto fail;
+        }
         config_path = xasprintf("%s/config.json", bundle);
         r = oci_spec_load(config_path, &spec, err);
         if (r < 0)
-                return r;
+                goto fail;
         if (!spec->process) {
                 r = error_setx(err, EINVAL, "process: required to create a container");
                 goto fail;
@@ -390,7 +403,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 goto fail;
         dir_made = true;
         cfg = jx_dump(spec->json, false);
-        r = write_file_atomic(dirfd, "config.json", cfg, strlen(cfg), 0600);
+        r = write_file_atomic(dirfd, "config.json", cfg, strlen(cfg), 0600, false);
         if (r < 0) {
                 error_set(err, -r, "saving config.json in the state directory");
                 goto fail;
@@ -434,6 +447,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 r = error_set(err, errno, "socketpair");
                 goto fail;
         }
+        log_debug("runtime: forking stage 1");
         /* Orphaned when stage 1 exits, the init is re-parented to us, so failures can reap it. */
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
@@ -459,6 +473,8 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         st.owner = getuid();
         st.annotations = spec->annotations;
         st.pid_ns_private = spec->ns[NS_PID].enabled && !spec->ns[NS_PID].path;
+        st.has_poststart = spec->n_hooks[HOOK_POSTSTART] > 0;
+        st.has_poststop = spec->n_hooks[HOOK_POSTSTOP] > 0;
 
         for (bool ready = false; !ready;) {
                 _cleanup_free_ char *payload = NULL;
@@ -486,14 +502,14 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                         }
                         break;
                 case SYNC_PID:
+                        log_debug("runtime: init is pid %d", m.value);
                         c2 = m.value;
                         pidfd = sys_pidfd_open(c2, 0);
                         (void)waitpid(c1, NULL, 0);
                         c1 = -1;
                         st.pid = c2;
                         st.start_time = proc_start_time(c2);
-                        r = cgroup_enter(id, spec->cgroups_path, c2, &st.cgroup_paths, &st.cgroup_default_parent,
-                                         err);
+                        r = cgroup_enter(id, spec->cgroups_path, c2, &st.cgroup_paths, err);
                         if (r < 0) {
                                 error_wrap(err, "linux.cgroupsPath");
                                 goto fail;
@@ -503,13 +519,18 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                                 if (r < 0)
                                         goto fail;
                         }
+                        log_debug("runtime: cgroups joined");
+                        {
+                                /* The state for the container's own hooks travels with GO. */
+                                _cleanup_free_ char *sj = oci_state_json(&st, STATUS_CREATED);
+                                if (sync_send(sv[0], SYNC_GO, 0, sj, strlen(sj), -1) < 0) {
+                                        r = error_set(err, errno, "sync");
+                                        goto fail;
+                                }
+                        }
                         r = state_save(dirfd, &st, err);
                         if (r < 0)
                                 goto fail;
-                        if (sync_send(sv[0], SYNC_GO, 0, NULL, 0, -1) < 0) {
-                                r = error_set(err, errno, "sync");
-                                goto fail;
-                        }
                         break;
                 case SYNC_HOOKS_REQ: {
                         _cleanup_free_ char *sj = oci_state_json(&st, STATUS_CREATING);
@@ -518,9 +539,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                                 r = hooks_run(spec, HOOK_CREATE_RUNTIME, sj, err);
                         if (r < 0)
                                 goto fail;
-                        free(sj);
-                        sj = oci_state_json(&st, STATUS_CREATED);
-                        if (sync_send(sv[0], SYNC_HOOKS_DONE, 0, sj, strlen(sj), -1) < 0) {
+                        if (sync_send(sv[0], SYNC_HOOKS_DONE, 0, NULL, 0, -1) < 0) {
                                 r = error_set(err, errno, "sync");
                                 goto fail;
                         }
@@ -572,7 +591,7 @@ fail:
                 (void)waitpid(c1, NULL, 0);
         }
         if (st.cgroup_paths)
-                (void)cgroup_destroy(st.cgroup_paths, st.cgroup_default_parent, NULL);
+                (void)cgroup_destroy(st.cgroup_paths, NULL);
         if (dir_made)
                 (void)rm_rf_at(rootfd, id);
         if (sv[0] >= 0)
@@ -661,6 +680,8 @@ int container_start(const char *root, const char *id, Error **err)
                 return error_set(err, -r, "waiting for the init of %s", id);
         if (*msg)
                 return error_setx(err, EIO, "starting container %s: %s", id, msg);
+        if (!st->has_poststart)
+                return 0;
         r = container_load_config(root, id, &spec, err);
         if (r < 0)
                 return r;
@@ -737,7 +758,7 @@ int container_delete(const char *root, const char *id, bool force, Error **err)
                 }
                 (void)waitpid(st->pid, NULL, WNOHANG);
         }
-        if (container_load_config(root, id, &spec, NULL) == 0) {
+        if (st->has_poststop && container_load_config(root, id, &spec, NULL) == 0) {
                 _cleanup_free_ char *sj = oci_state_json(st, STATUS_STOPPED);
                 Error *e = NULL;
                 if (hooks_run(spec, HOOK_POSTSTOP, sj, &e) < 0) {
@@ -745,7 +766,7 @@ int container_delete(const char *root, const char *id, bool force, Error **err)
                         error_free(e);
                 }
         }
-        r = cgroup_destroy(st->cgroup_paths, st->cgroup_default_parent, err);
+        r = cgroup_destroy(st->cgroup_paths, err);
         if (r < 0)
                 return r;
         r = state_open_root(root, false, &rootfd, err);
@@ -892,7 +913,10 @@ int container_run(const char *root, const char *id, const CreateOpts *o, bool de
                 return 0;
         }
         *ret_status = foreground_wait(pid, master);
-        return container_delete(root, id, true, err);
+        log_debug("runtime: container exited");
+        r = container_delete(root, id, true, err);
+        log_debug("runtime: deleted");
+        return r;
 }
 
 /* exec: stage 1 joins the container's namespaces and forks; stage 2 becomes the process. */

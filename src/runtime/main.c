@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cli.h"
 #include "cloned-binary.h"
 #include "commands.h"
@@ -111,6 +112,8 @@ int main(int argc, char **argv)
                                   "(the default)");
                         return 1;
                 }
+                if (commands[k].enters_container && is_sealed_binary() <= 0)
+                        cgroup_prime();
                 if (commands[k].enters_container) {
                         /* CVE-2019-5736: never run container set-up from the host's binary file. */
                         int r = ensure_sealed_binary(argv);
@@ -119,6 +122,7 @@ int main(int argc, char **argv)
                                 return 1;
                         }
                 }
+                log_debug("%s: start", commands[k].name);
                 return commands[k].fn(argc - i, argv + i);
         }
         log_error("unknown command \"%s\" (see --help)", argv[i]);

@@ -604,28 +604,23 @@ static int setup_devices(RootfsCtx *c, bool dev_is_ours, Error **err)
         return 0;
 }
 
-int rootfs_prepare(RootfsCtx *c, Error **err)
+static bool is_cgroup_mount(const OciMount *m)
+{
+        return m->type && (STREQ(m->type, "cgroup") || STREQ(m->type, "cgroup2"));
+}
+
+static int do_mounts(RootfsCtx *c, bool stop_at_cgroup, Error **err)
 {
         const OciSpec *s = c->spec;
-        bool dev_is_ours = false;
         int r;
 
-        /* Nothing we mount may propagate back to the host. */
-        if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-                return error_set(err, errno, "making / a recursive slave");
-        /* pivot_root needs the new root to be a mount point whose parent is not shared. */
-        if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
-                return error_set(err, errno, "binding the rootfs %s onto itself", c->rootfs);
-        if (mount(NULL, c->rootfs, NULL, MS_PRIVATE, NULL) < 0)
-                return error_set(err, errno, "making the rootfs private");
-        c->rootfd = open(c->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (c->rootfd < 0)
-                return error_set(err, errno, "opening the rootfs %s", c->rootfs);
-
-        for (size_t i = 0; i < s->n_mounts; i++) {
+        for (; c->next_mount < s->n_mounts; c->next_mount++) {
+                size_t i = c->next_mount;
                 const OciMount *m = &s->mounts[i];
                 MountOpts o;
 
+                if (stop_at_cgroup && is_cgroup_mount(m))
+                        return 0;
                 r = mount_opts_parse(m->options, &o, err);
                 if (r < 0)
                         return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
@@ -652,9 +647,42 @@ int rootfs_prepare(RootfsCtx *c, Error **err)
                 if (r < 0)
                         return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
                 if (STREQ(m->destination, "/dev") && !bind)
-                        dev_is_ours = true;
+                        c->dev_is_ours = true;
         }
-        return setup_devices(c, dev_is_ours, err);
+        return 0;
+}
+
+int rootfs_prepare(RootfsCtx *c, Error **err)
+{
+        /* Nothing we mount may propagate back to the host. */
+        if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                return error_set(err, errno, "making / a recursive slave");
+        /* pivot_root needs the new root to be a mount point whose parent is not shared. */
+        if (mount(c->rootfs, c->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return error_set(err, errno, "binding the rootfs %s onto itself", c->rootfs);
+        if (mount(NULL, c->rootfs, NULL, MS_PRIVATE, NULL) < 0)
+                return error_set(err, errno, "making the rootfs private");
+        c->rootfd = open(c->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c->rootfd < 0)
+                return error_set(err, errno, "opening the rootfs %s", c->rootfs);
+        c->next_mount = 0;
+        int r = do_mounts(c, true, err);
+        if (r < 0)
+                return r;
+        /* Devices too, unless a mount still to come lands in /dev. */
+        for (size_t i = c->next_mount; i < c->spec->n_mounts; i++)
+                if (str_has_prefix(c->spec->mounts[i].destination, "/dev"))
+                        return 0;
+        c->devices_done = true;
+        return setup_devices(c, c->dev_is_ours, err);
+}
+
+int rootfs_prepare_rest(RootfsCtx *c, Error **err)
+{
+        int r = do_mounts(c, false, err);
+        if (r < 0 || c->devices_done)
+                return r;
+        return setup_devices(c, c->dev_is_ours, err);
 }
 
 static int write_sysctls(RootfsCtx *c, Error **err)

@@ -22,6 +22,9 @@ typedef struct RootfsCtx {
         const int *idmap_fds;   /* per mount: a detached idmapped tree prepared by the runtime, or -1 */
         int devnull_fd;         /* the host's /dev/null, verified as the 1:3 character device */
         bool terminal;          /* a /dev/console will be bound over the pty */
+        size_t next_mount;      /* progress through spec->mounts */
+        bool dev_is_ours;       /* a non-bind mount at /dev: create the default devices */
+        bool devices_done;
 } RootfsCtx;
 
 /* Parses mount options into flags, propagation, recursive attributes and data; for tests as well. */
@@ -37,8 +40,14 @@ typedef struct MountOpts {
 int mount_opts_parse(char *const *options, MountOpts *ret, Error **err);
 void mount_opts_done(MountOpts *o);
 
-/* Makes / a slave, binds the rootfs onto itself and does every mount and device of the spec. */
+/*
+ * Makes / a slave, binds the rootfs onto itself and does the spec's mounts up to (not including) the
+ * first cgroup mount, which must wait until the init is in its cgroups; rootfs_prepare_rest() does
+ * the others and the devices.  The split lets the first part run while the runtime moves the init
+ * into its cgroups.
+ */
 int rootfs_prepare(RootfsCtx *c, Error **err);
+int rootfs_prepare_rest(RootfsCtx *c, Error **err);
 /* Writes linux.sysctl through the container's procfs, then masks and write-protects paths. */
 int rootfs_protect(RootfsCtx *c, Error **err);
 /* pivot_root (or MS_MOVE + chroot with no_pivot) into the rootfs and detach the old root. */

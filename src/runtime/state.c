@@ -103,15 +103,17 @@ int state_save(int dirfd, const ContainerState *st, Error **err)
         _cleanup_free_ char *s = NULL;
         int r;
 
-        j = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:I,s:O?,s:O?,s:b,s:b}", "id", st->id, "pid", (json_int_t)st->pid,
+        j = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:I,s:O?,s:O?,s:b,s:b,s:b}", "id", st->id, "pid", (json_int_t)st->pid,
                       "startTime", (json_int_t)st->start_time, "bundle", st->bundle, "rootfs", st->rootfs,
                       "created", st->created, "owner", (json_int_t)st->owner, "annotations", st->annotations,
-                      "cgroupPaths", st->cgroup_paths, "cgroupDefaultParent", st->cgroup_default_parent,
-                      "pidNsPrivate", st->pid_ns_private);
+                      "cgroupPaths", st->cgroup_paths, "pidNsPrivate", st->pid_ns_private, "hasPoststart",
+                      st->has_poststart, "hasPoststop", st->has_poststop);
         if (!j)
                 return error_setx(err, ENOMEM, "building state.json");
         s = jx_dump(j, false);
-        r = write_file_atomic(dirfd, "state.json", s, strlen(s), 0600);
+        /* Atomic, not fsync'ed: this state describes live processes, which a crash ends anyway; what
+         * matters is that a concurrent `state` or `list` never reads a torn file. */
+        r = write_file_atomic(dirfd, "state.json", s, strlen(s), 0600, false);
         if (r < 0)
                 return error_set(err, -r, "writing state.json");
         return 0;
@@ -155,7 +157,8 @@ int state_load(int dirfd, const char *id, ContainerState **ret, Error **err)
             jx_string(j, "", "rootfs", true, &st->rootfs, err) < 0 ||
             jx_string(j, "", "created", true, &st->created, err) < 0 ||
             jx_int64(j, "", "owner", false, &owner, err) < 0 ||
-            jx_bool(j, "", "cgroupDefaultParent", false, &st->cgroup_default_parent, err) < 0 ||
+            jx_bool(j, "", "hasPoststart", false, &st->has_poststart, err) < 0 ||
+            jx_bool(j, "", "hasPoststop", false, &st->has_poststop, err) < 0 ||
             jx_bool(j, "", "pidNsPrivate", false, &st->pid_ns_private, err) < 0) {
                 state_free(st);
                 return error_wrap(err, "state of %s", id);

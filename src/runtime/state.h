@@ -34,7 +34,8 @@ typedef struct ContainerState {
         uint32_t owner;         /* uid of the creator */
         json_t *annotations;    /* owned, may be NULL */
         json_t *cgroup_paths;   /* owned: {"memory": "/sys/fs/cgroup/memory/...", ...} */
-        bool cgroup_default_parent; /* the cgroup parent dir is ours to remove too */
+        bool has_poststart;     /* config.json has poststart hooks: `start` must load it */
+        bool has_poststop;      /* config.json has poststop hooks: `delete` must load it */
         bool pid_ns_private;    /* the container has its own pid namespace */
 } ContainerState;
 

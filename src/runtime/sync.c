@@ -7,16 +7,19 @@
 #include "sync.h"
 #include "util.h"
 
-static int send_with_fd(int sock, const void *buf, size_t len, int fd)
+/* One sendmsg for header and payload: two processes (stage 1 and the init) share the socket. */
+static int send_iov(int sock, struct iovec *iov, int n, int fd)
 {
-        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
         union {
                 char buf[CMSG_SPACE(sizeof(int))];
                 struct cmsghdr align;
         } u;
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-        ssize_t n;
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+        size_t total = 0;
+        ssize_t k;
 
+        for (int i = 0; i < n; i++)
+                total += iov[i].iov_len;
         if (fd >= 0) {
                 memset(&u, 0, sizeof(u));
                 mh.msg_control = u.buf;
@@ -28,26 +31,41 @@ static int send_with_fd(int sock, const void *buf, size_t len, int fd)
                 memcpy(CMSG_DATA(c), &fd, sizeof(int));
         }
         do
-                n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
+                k = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
                 return -errno;
-        if ((size_t)n < len)
-                return write_all(sock, (const char *)buf + n, len - (size_t)n);
+        /* A large payload may go out in pieces: finish it. */
+        for (int i = 0; i < n && (size_t)k < total; i++) {
+                if ((size_t)k >= iov[i].iov_len) {
+                        k -= (ssize_t)iov[i].iov_len;
+                        total -= iov[i].iov_len;
+                        continue;
+                }
+                int r = write_all(sock, (const char *)iov[i].iov_base + k, iov[i].iov_len - (size_t)k);
+                if (r < 0)
+                        return r;
+                total -= iov[i].iov_len;
+                k = 0;
+        }
         return 0;
+}
+
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
+{
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+        return send_iov(sock, &iov, 1, fd);
 }
 
 int sync_send(int sock, SyncType type, int value, const void *payload, size_t len, int fd)
 {
         SyncMsg m = { .type = type, .value = value, .len = (uint32_t)len, .has_fd = fd >= 0 };
-        int r;
+        struct iovec iov[2] = { { .iov_base = &m, .iov_len = sizeof(m) },
+                                { .iov_base = (void *)payload, .iov_len = len } };
 
         if (len > SYNC_PAYLOAD_MAX)
                 return -EMSGSIZE;
-        r = send_with_fd(sock, &m, sizeof(m), fd);
-        if (r < 0 || len == 0)
-                return r;
-        return write_all(sock, payload, len);
+        return send_iov(sock, iov, len ? 2 : 1, fd);
 }
 
 static int read_exact(int sock, void *buf, size_t len)

@@ -16,9 +16,9 @@ typedef enum SyncType {
         SYNC_USERMAP_REQ = 1, /* child -> parent: write my uid/gid maps */
         SYNC_USERMAP_DONE,
         SYNC_PID,             /* value = the container init's pid, as the runtime sees it */
-        SYNC_GO,              /* parent -> init: cgroups joined, go on */
+        SYNC_GO,              /* parent -> init: cgroups joined, go on; payload = state JSON for hooks */
         SYNC_HOOKS_REQ,       /* init -> parent: run prestart and createRuntime hooks */
-        SYNC_HOOKS_DONE,      /* payload = state JSON for the container's own hooks */
+        SYNC_HOOKS_DONE,
         SYNC_READY,           /* init is set up and waits for `start` */
         SYNC_ERROR,           /* value = errno, payload = message */
 } SyncType;

@@ -30,8 +30,8 @@ TEST(atomic_write_and_read)
         ASSERT_TRUE(mkdtemp(dir) != NULL);
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         ASSERT_TRUE(dfd >= 0);
-        ASSERT_OK(write_file_atomic(dfd, "f", "hello", 5, 0600));
-        ASSERT_OK(write_file_atomic(dfd, "f", "world!", 6, 0600));
+        ASSERT_OK(write_file_atomic(dfd, "f", "hello", 5, 0600, true));
+        ASSERT_OK(write_file_atomic(dfd, "f", "world!", 6, 0600, false));
         ASSERT_OK(read_file_at(dfd, "f", 100, &s, &n));
         ASSERT_STREQ(s, "world!");
         ASSERT_EQ(n, 6);
@@ -41,7 +41,7 @@ TEST(atomic_write_and_read)
         ASSERT_EQ(faccessat(dfd, ".f.tmp", F_OK, 0), -1);
         ASSERT_OK(mkdirat(dfd, "sub", 0700));
         /* Only a plain name: the temporary file must sit beside the target. */
-        ASSERT_EQ(write_file_atomic(dfd, "sub/x", "1", 1, 0600), -EINVAL);
+        ASSERT_EQ(write_file_atomic(dfd, "sub/x", "1", 1, 0600, true), -EINVAL);
         close(dfd);
         dfd = open("/tmp", O_RDONLY | O_DIRECTORY);
         ASSERT_OK(rm_rf_at(dfd, dir + 5));
