@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -133,6 +134,10 @@ static _Noreturn void init_stage2(InitCtx *c)
         }
         if (hooks_run(s, HOOK_CREATE_CONTAINER, state_json, &e) < 0)
                 child_fail(c->sync, e);
+        if (s->has_personality && personality(s->personality) < 0) {
+                error_set(&e, errno, "linux.personality: personality(0x%lx)", s->personality);
+                child_fail(c->sync, e);
+        }
         if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0) {
                 error_set(&e, errno, "hostname: sethostname(\"%s\")", s->hostname);
                 child_fail(c->sync, e);

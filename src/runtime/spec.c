@@ -474,8 +474,27 @@ static int parse_linux(OciSpec *s, Error **err)
             jx_strv(lx, "linux", "maskedPaths", false, &s->masked_paths, err) < 0 ||
             jx_strv(lx, "linux", "readonlyPaths", false, &s->readonly_paths, err) < 0 ||
             jx_string(lx, "linux", "mountLabel", false, &s->mount_label, err) < 0 ||
-            jx_object(lx, "linux", "personality", false, &s->personality, err) < 0)
+            jx_object(lx, "linux", "personality", false, &o, err) < 0)
                 return -EINVAL;
+        if (o) {
+                _cleanup_free_ char *domain = NULL;
+                _cleanup_strv_ char **flags = NULL;
+                if (jx_string(o, "linux.personality", "domain", true, &domain, err) < 0 ||
+                    jx_strv(o, "linux.personality", "flags", false, &flags, err) < 0)
+                        return -EINVAL;
+                if (STREQ(domain, "LINUX"))
+                        s->personality = 0x0000;
+                else if (STREQ(domain, "LINUX32"))
+                        s->personality = 0x0008;
+                else
+                        return error_setx(err, EINVAL, "linux.personality.domain: \"%s\" is not LINUX or LINUX32",
+                                          domain);
+                /* The spec defines no flag names yet: refuse any rather than ignore them. */
+                if (flags && flags[0])
+                        return error_setx(err, EINVAL, "linux.personality.flags: \"%s\" is not supported", flags[0]);
+                s->has_personality = true;
+                o = NULL;
+        }
         if (s->cgroups_path && strstr(s->cgroups_path, ".."))
                 return error_setx(err, EINVAL, "linux.cgroupsPath: \"%s\" must not contain \"..\"",
                                   s->cgroups_path);

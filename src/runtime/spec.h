@@ -146,7 +146,8 @@ typedef struct OciSpec {
         char *mount_label;
         OciTimeOffset *time_offsets;
         size_t n_time_offsets;
-        json_t *personality;    /* borrowed */
+        bool has_personality;
+        unsigned long personality;      /* linux.personality: PER_LINUX or PER_LINUX32, plus flags */
 } OciSpec;
 
 extern const char *const ns_type_names[_NS_MAX];      /* OCI names: "pid", "network", ... */
