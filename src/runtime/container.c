@@ -155,7 +155,8 @@ static _Noreturn void init_stage2(InitCtx *c)
                 close(c->console);
         if (rootfs_finalize(&rc, &e) < 0)
                 child_fail(c->sync, e);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_identity(p, rc.userns, &e) < 0 ||
+        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0 ||
+            process_setup_identity(p, rc.userns, &e) < 0 ||
             process_setup_cwd(p, &e) < 0 || process_find_executable(p, &exe, &e) < 0)
                 child_fail(c->sync, e);
         log_debug("init: ready");
@@ -936,7 +937,8 @@ static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool use
                 child_fail(sync, e);
         if (console >= 0)
                 close(console);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_identity(p, userns, &e) < 0 ||
+        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0 ||
+            process_setup_identity(p, userns, &e) < 0 ||
             process_setup_cwd(p, &e) < 0 || process_find_executable(p, &exe, &e) < 0)
                 child_fail(sync, e);
         process_exec(p, exe, preserve_fds, &e);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <sched.h>
+#include <sys/syscall.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -73,6 +75,60 @@ int process_setup_identity(const OciProcess *p, bool in_userns, Error **err)
                 umask((mode_t)u->umask);
         else
                 umask(0022);
+        return 0;
+}
+
+/* A cpu list ("0-2,5") into a set; -EINVAL on junk or a cpu beyond CPU_SETSIZE. */
+static int parse_cpu_list(const char *s, cpu_set_t *set)
+{
+        _cleanup_free_ char *copy = xstrdup(s);
+        char *save = NULL;
+
+        CPU_ZERO(set);
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                char *dash = strchr(t, '-');
+                uint64_t a, b;
+                if (dash)
+                        *dash = '\0';
+                if (parse_uint64(t, &a) < 0 || (dash && parse_uint64(dash + 1, &b) < 0))
+                        return -EINVAL;
+                if (!dash)
+                        b = a;
+                if (a > b || b >= CPU_SETSIZE)
+                        return -EINVAL;
+                for (uint64_t c = a; c <= b; c++)
+                        CPU_SET((int)c, set);
+        }
+        return 0;
+}
+
+int process_setup_sched(const OciProcess *p, Error **err)
+{
+        if (p->has_io_priority &&
+            syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (p->io_class << 13) | p->io_level) < 0)
+                return error_set(err, errno, "process.ioPriority: ioprio_set");
+        if (p->has_scheduler) {
+                struct {
+                        uint32_t size, policy;
+                        uint64_t flags;
+                        int32_t nice;
+                        uint32_t priority;
+                        uint64_t runtime, deadline, period;
+                } attr = { .size = 48, .policy = p->sched_policy, .flags = p->sched_flags, .nice = p->sched_nice,
+                           .priority = p->sched_priority, .runtime = p->sched_runtime,
+                           .deadline = p->sched_deadline, .period = p->sched_period };
+                if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0)
+                        return error_set(err, errno, "process.scheduler: sched_setattr");
+        }
+        if (p->cpu_affinity_final) {
+                cpu_set_t set;
+                if (parse_cpu_list(p->cpu_affinity_final, &set) < 0)
+                        return error_setx(err, EINVAL, "process.execCPUAffinity.final: \"%s\" is not a cpu list",
+                                          p->cpu_affinity_final);
+                if (sched_setaffinity(0, sizeof(set), &set) < 0)
+                        return error_set(err, errno, "process.execCPUAffinity.final: sched_setaffinity(%s)",
+                                         p->cpu_affinity_final);
+        }
         return 0;
 }
 

@@ -13,6 +13,8 @@
  */
 int process_setup_rlimits(const OciProcess *p, Error **err);
 int process_setup_identity(const OciProcess *p, bool in_userns, Error **err);
+/* process.ioPriority, process.scheduler and process.execCPUAffinity.final, for the process itself. */
+int process_setup_sched(const OciProcess *p, Error **err);
 /* chdir to process.cwd and check that the result is inside the container (CVE-2024-21626). */
 int process_setup_cwd(const OciProcess *p, Error **err);
 /* Resolves args[0] with the process's PATH, inside the current root. Caller frees. */

@@ -151,6 +151,87 @@ static int parse_user(json_t *p, const char *parent, OciUser *u, Error **err)
         return 0;
 }
 
+static int name_index(const char *name, const char *const *names, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (STREQ(name, names[i]))
+                        return (int)i;
+        return -1;
+}
+
+/* process.ioPriority, process.scheduler and process.execCPUAffinity (runtime-spec 1.2). */
+static int parse_process_sched(json_t *j, const char *path, OciProcess *p, Error **err)
+{
+        static const char *const io_classes[] = { "", "IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE" };
+        static const char *const policies[] = { "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH",
+                                                "SCHED_ISO", "SCHED_IDLE", "SCHED_DEADLINE" };
+        static const char *const flag_names[] = { "SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_RECLAIM",
+                                                  "SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_KEEP_POLICY",
+                                                  "SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_UTIL_CLAMP_MIN",
+                                                  "SCHED_FLAG_UTIL_CLAMP_MAX" };
+        json_t *o = NULL;
+        int r;
+
+        r = jx_object(j, path, "ioPriority", false, &o, err);
+        if (r < 0)
+                return r;
+        if (o) {
+                _cleanup_free_ char *op = jx_path(path, "ioPriority"), *cls = NULL;
+                int32_t prio = 0;
+                if (jx_string(o, op, "class", true, &cls, err) < 0 || jx_int32(o, op, "priority", false, &prio, err) < 0)
+                        return -EINVAL;
+                p->io_class = name_index(cls, io_classes, ELEMENTSOF(io_classes));
+                if (p->io_class <= 0)
+                        return error_setx(err, EINVAL, "%s.class: \"%s\" is not IOPRIO_CLASS_RT, _BE or _IDLE", op, cls);
+                if (prio < 0 || prio > 7)
+                        return error_setx(err, EINVAL, "%s.priority: %d is outside 0..7", op, prio);
+                p->io_level = prio;
+                p->has_io_priority = true;
+        }
+        o = NULL;
+        r = jx_object(j, path, "scheduler", false, &o, err);
+        if (r < 0)
+                return r;
+        if (o) {
+                _cleanup_free_ char *sp = jx_path(path, "scheduler"), *pol = NULL;
+                _cleanup_strv_ char **flags = NULL;
+                int k;
+                if (jx_string(o, sp, "policy", true, &pol, err) < 0 ||
+                    jx_int32(o, sp, "nice", false, &p->sched_nice, err) < 0 ||
+                    jx_uint32(o, sp, "priority", false, &p->sched_priority, err) < 0 ||
+                    jx_strv(o, sp, "flags", false, &flags, err) < 0 ||
+                    jx_uint64(o, sp, "runtime", false, &p->sched_runtime, err) < 0 ||
+                    jx_uint64(o, sp, "deadline", false, &p->sched_deadline, err) < 0 ||
+                    jx_uint64(o, sp, "period", false, &p->sched_period, err) < 0)
+                        return -EINVAL;
+                k = name_index(pol, policies, ELEMENTSOF(policies));
+                if (k < 0 || k == 4)
+                        return error_setx(err, EINVAL, "%s.policy: \"%s\" is not a scheduling policy", sp, pol);
+                p->sched_policy = (uint32_t)k;
+                if (p->sched_nice < -20 || p->sched_nice > 19)
+                        return error_setx(err, EINVAL, "%s.nice: %d is outside -20..19", sp, p->sched_nice);
+                for (size_t i = 0; flags && flags[i]; i++) {
+                        int f = name_index(flags[i], flag_names, ELEMENTSOF(flag_names));
+                        if (f < 0)
+                                return error_setx(err, EINVAL, "%s.flags[%zu]: unknown flag \"%s\"", sp, i, flags[i]);
+                        p->sched_flags |= UINT64_C(1) << f;
+                }
+                p->has_scheduler = true;
+        }
+        o = NULL;
+        r = jx_object(j, path, "execCPUAffinity", false, &o, err);
+        if (r < 0)
+                return r;
+        if (o) {
+                _cleanup_free_ char *ap = jx_path(path, "execCPUAffinity");
+                if (jx_string(o, ap, "final", false, &p->cpu_affinity_final, err) < 0)
+                        return -EINVAL;
+                if (p->cpu_affinity_final && strspn(p->cpu_affinity_final, "0123456789,-") != strlen(p->cpu_affinity_final))
+                        return error_setx(err, EINVAL, "%s.final: \"%s\" is not a cpu list", ap, p->cpu_affinity_final);
+        }
+        return 0;
+}
+
 OciProcess *oci_process_free(OciProcess *p)
 {
         if (!p)
@@ -164,6 +245,7 @@ OciProcess *oci_process_free(OciProcess *p)
         free(p->rlimits);
         free(p->apparmor_profile);
         free(p->selinux_label);
+        free(p->cpu_affinity_final);
         free(p);
         return NULL;
 }
@@ -281,6 +363,8 @@ int oci_process_parse(json_t *j, const char *path, OciProcess **ret, Error **err
         }
         if (jx_string(j, path, "apparmorProfile", false, &p->apparmor_profile, err) < 0 ||
             jx_string(j, path, "selinuxLabel", false, &p->selinux_label, err) < 0)
+                goto fail;
+        if (parse_process_sched(j, path, p, err) < 0)
                 goto fail;
         *ret = p;
         return 0;

@@ -53,6 +53,15 @@ typedef struct OciProcess {
         int oom_score_adj;
         char *apparmor_profile;
         char *selinux_label;
+        bool has_io_priority;
+        int io_class;           /* IOPRIO_CLASS_RT/BE/IDLE (1..3) */
+        int io_level;           /* 0..7 */
+        bool has_scheduler;
+        uint32_t sched_policy;  /* SCHED_OTHER ... SCHED_DEADLINE */
+        int32_t sched_nice;
+        uint32_t sched_priority;
+        uint64_t sched_flags, sched_runtime, sched_deadline, sched_period;
+        char *cpu_affinity_final; /* execCPUAffinity.final, a cpu list like "0-1,3" */
 } OciProcess;
 
 typedef struct OciMount {

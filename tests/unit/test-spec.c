@@ -222,3 +222,33 @@ TEST(caps_table)
         ASSERT_TRUE(caps_from_name("CAP_FOO") < 0);
         ASSERT_STREQ(caps_to_name(40), "CAP_CHECKPOINT_RESTORE");
 }
+
+TEST(scheduling_fields)
+{
+        const char *t = MINIMAL_HEAD PROC(",\"ioPriority\":{\"class\":\"IOPRIO_CLASS_BE\",\"priority\":4},"
+                                          "\"scheduler\":{\"policy\":\"SCHED_BATCH\",\"nice\":5,"
+                                          "\"flags\":[\"SCHED_FLAG_RESET_ON_FORK\"]},"
+                                          "\"execCPUAffinity\":{\"final\":\"0-1\"}") "}";
+        OciSpec *s = NULL;
+        Error *e = NULL;
+        ASSERT_OK(oci_spec_parse(t, strlen(t), "c", &s, &e));
+        ASSERT_EQ(s->process->io_class, 2);
+        ASSERT_EQ(s->process->io_level, 4);
+        ASSERT_EQ(s->process->sched_policy, 3);
+        ASSERT_EQ(s->process->sched_flags, 1);
+        ASSERT_STREQ(s->process->cpu_affinity_final, "0-1");
+        oci_spec_free(s);
+        char *m = parse_err(MINIMAL_HEAD PROC(",\"ioPriority\":{\"class\":\"IOPRIO_CLASS_X\"}") "}");
+        ASSERT_STREQ(m, "process.ioPriority.class: \"IOPRIO_CLASS_X\" is not IOPRIO_CLASS_RT, _BE or _IDLE");
+        free(m);
+        m = parse_err(MINIMAL_HEAD PROC(",\"scheduler\":{\"policy\":\"SCHED_OTHER\",\"nice\":40}") "}");
+        ASSERT_STREQ(m, "process.scheduler.nice: 40 is outside -20..19");
+        free(m);
+}
+
+TEST(personality)
+{
+        char *m = parse_err(MINIMAL_HEAD PROC("") ",\"linux\":{\"personality\":{\"domain\":\"LINUX64\"}}}");
+        ASSERT_STREQ(m, "linux.personality.domain: \"LINUX64\" is not LINUX or LINUX32");
+        free(m);
+}
