@@ -190,6 +190,12 @@ static _Noreturn void init_stage1(InitCtx *c)
         pid_t pid;
 
         (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        /* Until execve, container processes must not reach our fds or memory through /proc/<pid>
+         * (CVE-2016-9962); execve of the container's binary makes the process dumpable again. */
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                error_set(&e, errno, "prctl(PR_SET_DUMPABLE)");
+                child_fail(c->sync, e);
+        }
         for (size_t i = 0; i < ELEMENTSOF(c->close_fds); i++)
                 if (c->close_fds[i] >= 0)
                         close(c->close_fds[i]);
@@ -1005,6 +1011,11 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                 pid_t pid;
                 close(sv[0]);
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                /* Not reachable through /proc by the container's processes until execve (CVE-2016-9962). */
+                if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+                        error_set(&e, errno, "prctl(PR_SET_DUMPABLE)");
+                        child_fail(sv[1], e);
+                }
                 /* One setns() with a pidfd enters all namespaces at once (Linux 5.8). */
                 if (flags && setns(pidfd, flags) < 0) {
                         error_set(&e, errno, "joining the namespaces of the container's init");
