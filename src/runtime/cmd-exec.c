@@ -188,27 +188,33 @@ int cmd_exec(int argc, char **argv)
                         return fail((error_set(&err, -r, "exec: --process %s", process), err));
                 if (jx_parse(text, len, process, &pj, &err) < 0)
                         return fail(err);
-        } else {
-                if (i >= argc)
-                        return fail((error_setx(&err, EINVAL, "exec: a command (or --process) is required"), err));
-                if (container_load_config(arg_root, id, &cfg, &err) < 0)
-                        return fail(err);
-                r = build_process(cfg, argc - i, argv + i, tty, envs, cwd, user, gids, caps, nnp, &pj, &err);
-                oci_spec_free(cfg);
-                if (r < 0)
-                        return fail(err);
-        }
-        if (oci_process_parse(pj, process ? "process" : "exec process", &p, &err) < 0)
+        } else if (i >= argc)
+                return fail((error_setx(&err, EINVAL, "exec: a command (or --process) is required"), err));
+        /* The container's config gives the defaults and the seccomp filter every process gets. */
+        if (container_load_config(arg_root, id, &cfg, &err) < 0)
                 return fail(err);
+        if (!process) {
+                r = build_process(cfg, argc - i, argv + i, tty, envs, cwd, user, gids, caps, nnp, &pj, &err);
+                if (r < 0) {
+                        oci_spec_free(cfg);
+                        return fail(err);
+                }
+        }
+        if (oci_process_parse(pj, process ? "process" : "exec process", &p, &err) < 0) {
+                oci_spec_free(cfg);
+                return fail(err);
+        }
         if (p->apparmor_profile && *p->apparmor_profile) {
                 oci_process_free(p);
+                oci_spec_free(cfg);
                 return fail((error_setx(&err, EINVAL, "process.apparmorProfile: AppArmor is not supported by this "
                                                       "build yet"), err));
         }
         ExecOpts o = { .pid_file = pid_abs, .console_socket = console_abs, .preserve_fds = preserve_fds,
-                       .detach = detach };
+                       .detach = detach, .seccomp = cfg->seccomp };
         r = container_exec(arg_root, id, p, &o, &status, &err);
         oci_process_free(p);
+        oci_spec_free(cfg);
         if (r < 0)
                 return fail(err);
         return status;

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "mount.h"
 #include "process.h"
+#include "seccomp-filter.h"
 #include "state.h"
 #include "sync.h"
 #include "syscalls.h"
@@ -85,6 +86,7 @@ static _Noreturn void init_stage2(InitCtx *c)
         const OciSpec *s = c->spec;
         const OciProcess *p = s->process;
         _cleanup_free_ char *state_json = NULL, *exe = NULL;
+        SeccompFilter *filter = NULL;
         RootfsCtx rc = { .spec = s, .rootfs = c->rootfs, .rootfd = -1, .devnull_fd = -1,
                          .idmap_fds = c->idmap_fds, .terminal = p->terminal };
         Error *e = NULL;
@@ -102,6 +104,8 @@ static _Noreturn void init_stage2(InitCtx *c)
          * opened here, not by the runtime: a bind source must be in our own mount namespace. */
         rc.devnull_fd = open_devnull(&e);
         if (rc.devnull_fd < 0 || rootfs_prepare(&rc, &e) < 0)
+                child_fail(c->sync, e);
+        if (s->seccomp && seccomp_compile(s->seccomp, &filter, &e) < 0)
                 child_fail(c->sync, e);
         if (sync_expect(c->sync, SYNC_GO, &state_json, &e) < 0)
                 child_fail(c->sync, e);
@@ -155,9 +159,17 @@ static _Noreturn void init_stage2(InitCtx *c)
                 close(c->console);
         if (rootfs_finalize(&rc, &e) < 0)
                 child_fail(c->sync, e);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0 ||
-            process_setup_identity(p, rc.userns, &e) < 0 ||
-            process_setup_cwd(p, &e) < 0 || process_find_executable(p, &exe, &e) < 0)
+        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0)
+                child_fail(c->sync, e);
+        /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the capabilities
+         * go (as runc does); with it, load it as the very last step before execve. */
+        /* fds first, before any filter that may forbid close_range: every fd we open from here on is
+         * O_CLOEXEC anyway. */
+        if (process_close_fds(c->preserve_fds, &e) < 0 ||
+            (filter && !p->no_new_privileges && seccomp_install(filter, &e) < 0))
+                child_fail(c->sync, e);
+        if (process_setup_identity(p, rc.userns, &e) < 0 || process_setup_cwd(p, &e) < 0 ||
+            process_find_executable(p, &exe, &e) < 0)
                 child_fail(c->sync, e);
         log_debug("init: ready");
         if (sync_send(c->sync, SYNC_READY, 0, NULL, 0, -1) < 0)
@@ -174,7 +186,8 @@ static _Noreturn void init_stage2(InitCtx *c)
         if (read(conn, &go, 1) != 1)
                 _exit(1);
         log_debug("init: started");
-        if (hooks_run(s, HOOK_START_CONTAINER, state_json, &e) < 0 || process_exec(p, exe, c->preserve_fds, &e) < 0) {
+        if (hooks_run(s, HOOK_START_CONTAINER, state_json, &e) < 0 ||
+            (filter && p->no_new_privileges && seccomp_install(filter, &e) < 0) || process_exec(p, exe, &e) < 0) {
                 (void)write_all(conn, e->msg, strlen(e->msg));
                 _exit(127);
         }
@@ -379,11 +392,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 r = error_setx(err, EINVAL, "process: required to create a container");
                 goto fail;
         }
-        /* Seccomp and AppArmor arrive with their own subsystem; until then refuse rather than run unconfined. */
-        if (spec->seccomp) {
-                r = error_setx(err, ENOTSUP, "linux.seccomp: seccomp filters are not supported by this build yet");
-                goto fail;
-        }
+        /* AppArmor arrives with its own subsystem; until then refuse rather than run unconfined. */
         if (spec->process->apparmor_profile && *spec->process->apparmor_profile) {
                 r = error_setx(err, ENOTSUP, "process.apparmorProfile: AppArmor is not supported by this build yet");
                 goto fail;
@@ -932,22 +941,31 @@ int container_run(const char *root, const char *id, const CreateOpts *o, bool de
 }
 
 /* exec: stage 1 joins the container's namespaces and forks; stage 2 becomes the process. */
-static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, int preserve_fds)
+static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, const ExecOpts *o)
 {
         _cleanup_free_ char *exe = NULL;
+        SeccompFilter *filter = NULL;
         Error *e = NULL;
 
+        if (o->seccomp && seccomp_compile(o->seccomp, &filter, &e) < 0)
+                child_fail(sync, e);
         if (sync_expect(sync, SYNC_GO, NULL, &e) < 0)
                 child_fail(sync, e);
         if (p->terminal && terminal_setup(p, console, false, &e) < 0)
                 child_fail(sync, e);
         if (console >= 0)
                 close(console);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0 ||
-            process_setup_identity(p, userns, &e) < 0 ||
-            process_setup_cwd(p, &e) < 0 || process_find_executable(p, &exe, &e) < 0)
+        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0)
                 child_fail(sync, e);
-        process_exec(p, exe, preserve_fds, &e);
+        if (process_close_fds(o->preserve_fds, &e) < 0 ||
+            (filter && !p->no_new_privileges && seccomp_install(filter, &e) < 0))
+                child_fail(sync, e);
+        if (process_setup_identity(p, userns, &e) < 0 || process_setup_cwd(p, &e) < 0 ||
+            process_find_executable(p, &exe, &e) < 0)
+                child_fail(sync, e);
+        if (filter && p->no_new_privileges && seccomp_install(filter, &e) < 0)
+                child_fail(sync, e);
+        process_exec(p, exe, &e);
         child_fail(sync, e);
 }
 
@@ -1027,7 +1045,7 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                         child_fail(sv[1], e);
                 }
                 if (pid == 0)
-                        exec_stage2(sv[1], p, console, userns, o->preserve_fds);
+                        exec_stage2(sv[1], p, console, userns, o);
                 (void)sync_send(sv[1], SYNC_PID, pid, NULL, 0, -1);
                 _exit(0);
         }

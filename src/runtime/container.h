@@ -22,6 +22,7 @@ typedef struct ExecOpts {
         const char *console_socket;
         int preserve_fds;
         bool detach;
+        json_t *seccomp;        /* the container's linux.seccomp, borrowed; NULL for none */
 } ExecOpts;
 
 int container_create(const char *root, const char *id, const CreateOpts *o, Error **err);

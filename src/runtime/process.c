@@ -188,7 +188,7 @@ int process_find_executable(const OciProcess *p, char **ret, Error **err)
         return error_setx(err, ENOENT, "process.args[0]: executable \"%s\" not found in $PATH (%s)", a0, path);
 }
 
-int process_exec(const OciProcess *p, const char *exe, int preserve_fds, Error **err)
+int process_close_fds(int preserve_fds, Error **err)
 {
         unsigned first = 3 + (unsigned)(preserve_fds > 0 ? preserve_fds : 0);
 
@@ -200,6 +200,11 @@ int process_exec(const OciProcess *p, const char *exe, int preserve_fds, Error *
         /* No host fd may survive into the container (CVE-2024-21626). */
         if (sys_close_range(first, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
                 return error_set(err, errno, "close_range");
+        return 0;
+}
+
+int process_exec(const OciProcess *p, const char *exe, Error **err)
+{
         execve(exe, p->args, p->env);
         return error_set(err, errno, "process.args[0]: executing %s", exe);
 }

@@ -19,8 +19,10 @@ int process_setup_sched(const OciProcess *p, Error **err);
 int process_setup_cwd(const OciProcess *p, Error **err);
 /* Resolves args[0] with the process's PATH, inside the current root. Caller frees. */
 int process_find_executable(const OciProcess *p, char **ret, Error **err);
-/* Marks every fd >= 3 + preserve_fds close-on-exec (CVE-2024-21626) and executes. Returns on failure. */
-int process_exec(const OciProcess *p, const char *exe, int preserve_fds, Error **err);
+/* Marks every fd >= 3 + preserve_fds close-on-exec (CVE-2024-21626); the preserved ones inheritable. */
+int process_close_fds(int preserve_fds, Error **err);
+/* Executes the process. Returns only on failure. */
+int process_exec(const OciProcess *p, const char *exe, Error **err);
 
 /* Writes oom_score_adj of pid through the runtime's procfs; names CAP_SYS_RESOURCE when refused. */
 int process_set_oom_score_adj(pid_t pid, int value, Error **err);
