@@ -96,6 +96,17 @@ int caps_apply_final(const OciCaps *caps, Error **err)
 
         if (!caps->present)
                 return 0;
+        /* Name what cannot be had: a capability outside our own bounding set can never be permitted. */
+        for (int i = 0; i <= last; i++) {
+                uint64_t bit = UINT64_C(1) << i;
+                if (((caps->permitted | caps->effective | caps->inheritable) & bit) && !(caps->bounding & bit))
+                        continue; /* dropped from bounding on purpose; capset decides */
+                if ((caps->permitted & bit) && prctl(PR_CAPBSET_READ, i, 0, 0, 0) == 0)
+                        return error_setx(err, EPERM,
+                                          "process.capabilities.permitted: %s is not in the runtime's own bounding "
+                                          "set, so no process it starts can have it",
+                                          caps_to_name(i));
+        }
         c = cap_init();
         if (!c)
                 return error_set(err, errno, "cap_init");

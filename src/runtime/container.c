@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-resources.h"
 #include "cgroup.h"
 #include "container.h"
 #include "hooks.h"
@@ -397,8 +398,10 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 r = error_setx(err, ENOTSUP, "process.apparmorProfile: AppArmor is not supported by this build yet");
                 goto fail;
         }
-        if (!spec->ns[NS_MOUNT].enabled || spec->ns[NS_MOUNT].path) {
-                r = error_setx(err, EINVAL, "linux.namespaces: a new mount namespace is required");
+        /* Without a mount namespace of its own the rootfs set-up would mount over the host's. */
+        if (!spec->ns[NS_MOUNT].enabled) {
+                r = error_setx(err, EINVAL, "linux.namespaces: a mount namespace is required (the rootfs is "
+                                            "never set up in the host's)");
                 goto fail;
         }
         rootfs = spec->root_path[0] == '/' ? xstrdup(spec->root_path) : xasprintf("%s/%s", bundle, spec->root_path);
@@ -535,6 +538,9 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                                 error_wrap(err, "linux.cgroupsPath");
                                 goto fail;
                         }
+                        r = cgroup_apply_resources(st.cgroup_paths, spec->resources, err);
+                        if (r < 0)
+                                goto fail;
                         if (spec->process->has_oom_score_adj) {
                                 r = process_set_oom_score_adj(c2, spec->process->oom_score_adj, err);
                                 if (r < 0)
@@ -707,11 +713,9 @@ int container_start(const char *root, const char *id, Error **err)
         if (r < 0)
                 return r;
         sj = oci_state_json(st, STATUS_RUNNING);
-        if (hooks_run(spec, HOOK_POSTSTART, sj, err) < 0) {
-                /* The spec: a failing poststart hook is logged, the container goes on. */
-                log_warn("%s", (*err)->msg);
+        /* The spec: a failing poststart hook is logged (hooks_run warns), the container goes on. */
+        if (hooks_run(spec, HOOK_POSTSTART, sj, err) < 0)
                 error_clear(err);
-        }
         return 0;
 }
 
@@ -782,10 +786,8 @@ int container_delete(const char *root, const char *id, bool force, Error **err)
         if (st->has_poststop && container_load_config(root, id, &spec, NULL) == 0) {
                 _cleanup_free_ char *sj = oci_state_json(st, STATUS_STOPPED);
                 Error *e = NULL;
-                if (hooks_run(spec, HOOK_POSTSTOP, sj, &e) < 0) {
-                        log_warn("%s", e->msg);
-                        error_free(e);
-                }
+                if (hooks_run(spec, HOOK_POSTSTOP, sj, &e) < 0)
+                        error_free(e); /* each failure was logged as a warning */
         }
         r = cgroup_destroy(st->cgroup_paths, err);
         if (r < 0)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "log.h"
 #include "syscalls.h"
 #include "util.h"
 
@@ -111,13 +112,27 @@ static int run_one(const OciHook *h, const char *state_json, char *errbuf, Error
 
 int hooks_run(const OciSpec *spec, OciHookKind kind, const char *state_json, Error **err)
 {
+        /* After start and after delete a failing hook is only a warning, and the rest still run. */
+        bool keep_going = kind == HOOK_POSTSTART || kind == HOOK_POSTSTOP;
         char errbuf[HOOK_STDERR_MAX + 1];
+        int ret = 0;
 
         for (size_t i = 0; i < spec->n_hooks[kind]; i++) {
                 const OciHook *h = &spec->hooks[kind][i];
-                int r = run_one(h, state_json, errbuf, err);
-                if (r < 0)
-                        return error_wrap(err, "hooks.%s[%zu] (%s)", hook_kind_names[kind], i, h->path);
+                Error *e = NULL;
+                if (run_one(h, state_json, errbuf, &e) == 0)
+                        continue;
+                error_wrap(&e, "hooks.%s[%zu] (%s)", hook_kind_names[kind], i, h->path);
+                if (!keep_going) {
+                        error_free(*err);
+                        *err = e;
+                        return -e->errnum;
+                }
+                log_warn("%s", e->msg);
+                ret = -e->errnum;
+                error_free(e);
         }
-        return 0;
+        if (ret < 0)
+                error_setx(err, -ret, "hooks.%s: some hooks failed (warned above)", hook_kind_names[kind]);
+        return ret;
 }
