@@ -464,6 +464,42 @@ static int apply_blkio(json_t *paths, json_t *b, Error **err)
         return 0;
 }
 
+static int apply_network(json_t *paths, json_t *n, Error **err)
+{
+        const char *P = "linux.resources.network";
+        uint32_t classid = 0;
+        json_t *prios = NULL, *e;
+        size_t i;
+        int hc, r;
+
+        if ((hc = jx_uint32(n, P, "classID", false, &classid, err)) < 0 || jx_array(n, P, "priorities", false, &prios, err) < 0)
+                return -EINVAL;
+        if (hc) {
+                Target t = target(paths, "net_cls");
+                if ((r = need(t, "net_cls", "linux.resources.network.classID", err)) < 0 ||
+                    (r = put_u64(&t, "net_cls.classid", classid, "linux.resources.network.classID", err)) < 0)
+                        return r;
+        }
+        if (json_array_size(prios) == 0)
+                return 0;
+        Target t = target(paths, "net_prio");
+        if ((r = need(t, "net_prio", "linux.resources.network.priorities", err)) < 0)
+                return r;
+        json_array_foreach (prios, i, e) {
+                _cleanup_free_ char *p = jx_path_index("linux.resources.network.priorities", i), *name = NULL;
+                uint32_t prio = 0;
+                char buf[64];
+                if (jx_string(e, p, "name", true, &name, err) < 0 || jx_uint32(e, p, "priority", true, &prio, err) < 0)
+                        return -EINVAL;
+                if (strlen(name) > 15 || strpbrk(name, " /\n"))
+                        return error_setx(err, EINVAL, "%s.name: \"%s\" is not an interface name", p, name);
+                snprintf(buf, sizeof(buf), "%s %u", name, prio);
+                if ((r = put(&t, "net_prio.ifpriomap", buf, p, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int apply_unified(json_t *paths, json_t *u, Error **err)
 {
         json_t *dir = json_object_get(paths, "");
@@ -507,6 +543,10 @@ int cgroup_apply_resources(json_t *paths, json_t *res, Error **err)
                 return r;
         if ((o = json_object_get(res, "blockIO")) && json_object_size(o) && (r = apply_blkio(paths, o, err)) < 0)
                 return r;
+        if ((o = json_object_get(res, "network")) && (r = apply_network(paths, o, err)) < 0)
+                return r;
+        if ((o = json_object_get(res, "rdma")) && json_object_size(o))
+                return error_setx(err, ENOTSUP, "linux.resources.rdma: the rdma controller is not supported");
         if ((o = json_object_get(res, "unified")) && (r = apply_unified(paths, o, err)) < 0)
                 return r;
         return 0;

@@ -166,6 +166,23 @@ static int cpuset_inherit(const char *dir)
         return 0;
 }
 
+/* On cgroup2 a child sees only the controllers its parent enables: enable what the parent has. */
+static void enable_v2_controllers(const char *dir)
+{
+        _cleanup_free_ char *ctl = xasprintf("%s/cgroup.controllers", dir), *have = NULL;
+        _cleanup_free_ char *sub = xasprintf("%s/cgroup.subtree_control", dir);
+        char *save = NULL;
+
+        if (read_file_at(AT_FDCWD, ctl, 4096, &have, NULL) < 0)
+                return;
+        for (char *c = strtok_r(have, " \n", &save); c; c = strtok_r(NULL, " \n", &save)) {
+                _cleanup_free_ char *plus = xasprintf("+%s", c);
+                /* Refused when the parent holds processes (no internal processes): then the
+                 * controller stays off, and a resource that needs it fails with a clear error. */
+                (void)write_file_at(AT_FDCWD, sub, plus);
+        }
+}
+
 static int mkdir_cgroup(const Hierarchy *h, const char *base, const char *rel, bool cpuset)
 {
         _cleanup_free_ char *cur = xstrdup(base);
@@ -176,6 +193,11 @@ static int mkdir_cgroup(const Hierarchy *h, const char *base, const char *rel, b
                 char *next = xasprintf("%s/%s", cur, c);
                 free(cur);
                 cur = next;
+                if (!*h->name) {
+                        _cleanup_free_ char *parent = xstrdup(cur);
+                        *strrchr(parent, '/') = '\0';
+                        enable_v2_controllers(parent);
+                }
                 if (mkdir(cur, 0755) < 0 && errno != EEXIST)
                         return -errno;
                 if (cpuset) {
@@ -184,7 +206,6 @@ static int mkdir_cgroup(const Hierarchy *h, const char *base, const char *rel, b
                                 return r;
                 }
         }
-        (void)h;
         return 0;
 }
 
