@@ -256,7 +256,7 @@ cgroups_of() {
 pids_of() {
         local pat=$WORK/pat.$BASHPID f pid
         printf '%s\n' "$1" >"$pat"
-        for f in $(grep -laFf "$pat" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null); do
+        for f in $(grep -laFf "$pat" /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null || true); do
                 pid=${f#/proc/}
                 pid=${pid%%/*}
                 [ "$pid" = "$$" ] || [ "$pid" = "$BASHPID" ] || echo "$pid"

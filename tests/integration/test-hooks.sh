@@ -213,6 +213,23 @@ t_failing_poststop_warns() {
         [ ! -e "$STATE_ROOT/$CID" ] || fail "state directory left"
 }
 
+t_failing_poststart_rest_run() {
+        new_bundle hk-poststart-rest /init pause
+        printf '#!/bin/sh\nexit 1\n' >"$WORK/fail1.sh"
+        printf '#!/bin/sh\necho "$1" >>"$2"\n' >"$WORK/log1.sh"
+        chmod 755 "$WORK/fail1.sh" "$WORK/log1.sh"
+        cfg hk-poststart-rest '.hooks.poststart = [{path: $f}, {path: $l, args: [$l, "second-poststart", $log]}]
+                | .hooks.poststop = [{path: $f}, {path: $l, args: [$l, "second-poststop", $log]}]' \
+                --arg f "$WORK/fail1.sh" --arg l "$WORK/log1.sh" --arg log "$WORK/rest.log"
+        rt run -d --bundle "$BUNDLE" "$CID"
+        assert_success "run -d with a failing first poststart hook"
+        assert_output_contains "hooks.poststart[0]"
+        rt delete --force "$CID"
+        assert_success "delete with a failing first poststop hook"
+        assert_output_contains "hooks.poststop[0]"
+        assert_eq "$(tr '\n' ' ' <"$WORK/rest.log")" "second-poststart second-poststop " "the hooks after the failing ones"
+}
+
 t_hook_timeout() {
         new_bundle hk-timeout /init pause
         cat >"$WORK/slow-hook.sh" <<EOF
@@ -288,6 +305,7 @@ run_test "a failing createContainer hook fails create" t_failing_create_containe
 run_test "a failing startContainer hook fails start" t_failing_start_container
 run_test "a failing poststart hook only warns" t_failing_poststart_warns
 run_test "a failing poststop hook only warns" t_failing_poststop_warns
+run_test "after a failing poststart or poststop hook the rest still run" t_failing_poststart_rest_run
 run_test "a hook timeout kills the hook and fails create" t_hook_timeout
 run_test "a missing hook binary fails create clearly" t_hook_not_found
 run_test "hook config errors are refused at parse" t_hook_parse_errors

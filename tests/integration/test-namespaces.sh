@@ -227,7 +227,7 @@ t_mount_ns_required() {
         cfg ns-nomnt '.linux.namespaces |= map(select(.type != "mount"))'
         rt run --bundle "$BUNDLE" "$CID"
         assert_failure
-        assert_output_contains "linux.namespaces: a new mount namespace is required"
+        assert_output_contains "linux.namespaces: a mount namespace is required"
 }
 
 run_test "pid namespace: the init is pid 1 and sees only itself" t_pid_ns

@@ -241,6 +241,18 @@ t_caps_unknown() {
         [ ! -e "$STATE_ROOT/$CID" ] || fail "state directory left"
 }
 
+t_caps_outside_runtime_bounding() {
+        (($(printf '%d' "0x$(awk '/^CapBnd:/ {print $2}' /proc/self/status)") & (1 << 24))) &&
+                skip "the runtime's bounding set has CAP_SYS_RESOURCE"
+        new_bundle pr-caps-nobnd /init caps
+        cfg pr-caps-nobnd '.process.capabilities |= with_entries(.value += ["CAP_SYS_RESOURCE"])
+                | .process.capabilities |= (del(.inheritable) | del(.ambient))'
+        rt create --bundle "$BUNDLE" "$CID"
+        assert_failure "a capability the runtime does not have"
+        assert_output_contains "process.capabilities.permitted: CAP_SYS_RESOURCE is not in the runtime's own bounding set"
+        assert_nothing_left "$CID"
+}
+
 t_terminal_console_socket() {
         local sock=$WORK/console.sock out=$WORK/console.out
         console_receiver "$sock" "$out" $'hello\n'
@@ -325,6 +337,7 @@ run_test "default capabilities; inheritable and ambient empty" t_caps_default
 run_test "all five capability sets as configured (root and uid 1000)" t_caps_all_sets
 run_test "an ambient capability that is not inheritable warns and is not raised" t_caps_ambient_needs_inheritable
 run_test "an unknown capability is refused" t_caps_unknown
+run_test "a capability outside the runtime's own bounding set is named" t_caps_outside_runtime_bounding
 run_test "terminal with --console-socket: the pty works, /dev/console is the pty" t_terminal_console_socket
 run_test "terminal with consoleSize" t_terminal_console_size
 run_test "terminal without a console socket is refused for create and run -d" t_terminal_needs_socket
