@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -360,6 +361,23 @@ static int wait_gone(pid_t pid, int pidfd)
 }
 
 /*
+ * A send to the init failed: it has most likely exited after sending its own ERROR, which says
+ * far more than "Broken pipe". Drain what it sent and report that error if there is one.
+ */
+static int sync_failed(int sock, int send_r, Error **err)
+{
+        for (;;) {
+                _cleanup_free_ char *payload = NULL;
+                SyncMsg m;
+                if (sync_recv(sock, &m, &payload, NULL) < 0)
+                        break;
+                if (m.type == SYNC_ERROR)
+                        return error_setx(err, m.value > 0 ? m.value : EIO, "%s", payload ? payload : "init failed");
+        }
+        return error_set(err, -send_r, "talking to the container's init");
+}
+
+/*
  * The runtime side of create.  On success the init waits for `start` and, when ret_console is given
  * (foreground run with a terminal), *ret_console is the pty master.
  */
@@ -455,7 +473,10 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                         r = error_wrap(err, "mounts[%zu] (%s)", i, spec->mounts[i].destination);
                         goto fail;
                 }
-                if (spec->mounts[i].n_uid_mappings || mo.idmap)
+                bool bind = (mo.flags & MS_BIND) || (spec->mounts[i].type && STREQ(spec->mounts[i].type, "bind"));
+                if ((spec->mounts[i].n_uid_mappings || mo.idmap) && !bind)
+                        r = error_setx(err, EINVAL, "idmapped mounts must be bind mounts");
+                else if (spec->mounts[i].n_uid_mappings || mo.idmap)
                         r = idmap_prepare_mount(&spec->mounts[i], &mo, &idmap_fds[i], err);
                 mount_opts_done(&mo);
                 if (r < 0) {
@@ -520,8 +541,9 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                         r = write_id_maps(c1, spec, err);
                         if (r < 0)
                                 goto fail;
-                        if (sync_send(sv[0], SYNC_USERMAP_DONE, 0, NULL, 0, -1) < 0) {
-                                r = error_set(err, errno, "sync");
+                        r = sync_send(sv[0], SYNC_USERMAP_DONE, 0, NULL, 0, -1);
+                        if (r < 0) {
+                                r = sync_failed(sv[0], r, err);
                                 goto fail;
                         }
                         break;
@@ -550,8 +572,9 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                         {
                                 /* The state for the container's own hooks travels with GO. */
                                 _cleanup_free_ char *sj = oci_state_json(&st, STATUS_CREATED);
-                                if (sync_send(sv[0], SYNC_GO, 0, sj, strlen(sj), -1) < 0) {
-                                        r = error_set(err, errno, "sync");
+                                r = sync_send(sv[0], SYNC_GO, 0, sj, strlen(sj), -1);
+                                if (r < 0) {
+                                        r = sync_failed(sv[0], r, err);
                                         goto fail;
                                 }
                         }
@@ -566,8 +589,9 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                                 r = hooks_run(spec, HOOK_CREATE_RUNTIME, sj, err);
                         if (r < 0)
                                 goto fail;
-                        if (sync_send(sv[0], SYNC_HOOKS_DONE, 0, NULL, 0, -1) < 0) {
-                                r = error_set(err, errno, "sync");
+                        r = sync_send(sv[0], SYNC_HOOKS_DONE, 0, NULL, 0, -1);
+                        if (r < 0) {
+                                r = sync_failed(sv[0], r, err);
                                 goto fail;
                         }
                         break;
@@ -671,7 +695,14 @@ DEFINE_CLEANUP_FUNC(OciSpec, oci_spec_free)
 
 int container_load_config(const char *root, const char *id, OciSpec **ret, Error **err)
 {
-        _cleanup_free_ char *path = xasprintf("%s/%s/config.json", root, id);
+        _cleanup_free_ char *path = NULL;
+        int r = state_validate_id(id, err);
+
+        if (r < 0)
+                return r;
+        path = xasprintf("%s/%s/config.json", root, id);
+        if (access(path, F_OK) < 0 && errno == ENOENT)
+                return error_setx(err, ENOENT, "container \"%s\" does not exist", id);
         return oci_spec_load(path, ret, err);
 }
 
@@ -1073,8 +1104,9 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                                 r = process_set_oom_score_adj(c2, p->oom_score_adj, err);
                         if (r < 0)
                                 goto out;
-                        if (sync_send(sv[0], SYNC_GO, 0, NULL, 0, -1) < 0) {
-                                r = error_set(err, errno, "sync");
+                        r = sync_send(sv[0], SYNC_GO, 0, NULL, 0, -1);
+                        if (r < 0) {
+                                r = sync_failed(sv[0], r, err);
                                 goto out;
                         }
                 } else if (m.type == SYNC_ERROR) {

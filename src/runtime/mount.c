@@ -801,9 +801,16 @@ int rootfs_pivot(RootfsCtx *c, bool no_pivot, Error **err)
                 if (chroot(".") < 0)
                         return error_set(err, errno, "chroot to the rootfs");
         } else {
+                _cleanup_close_ int oldroot = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (oldroot < 0)
+                        return error_set(err, errno, "opening the old root");
                 if (sys_pivot_root(".", ".") < 0)
                         return error_set(err, errno, "pivot_root");
-                /* The old root sits beneath the new one: detach it without telling the host. */
+                /* The old root is now stacked on the new one.  Reach it through its own fd: "." alone
+                 * would name the new root, and a recursive slave there would strip the container's
+                 * own mounts of their shared propagation.  Then detach it without telling the host. */
+                if (fchdir(oldroot) < 0)
+                        return error_set(err, errno, "chdir to the old root");
                 if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
                         return error_set(err, errno, "making the old root a slave");
                 if (umount2(".", MNT_DETACH) < 0)
