@@ -262,6 +262,16 @@ int cmd_features(int argc, char **argv)
                           cgroup_have_v2(), "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", "enabled", 1,
                           "apparmor", "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
                           "mountExtensions", "idmap", "enabled", 1));
+        json_object_set_new(json_object_get(json_object_get(j, "linux"), "seccomp"), "actions",
+                            json_pack("[s,s,s,s,s,s,s,s]", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+                                      "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                                      "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"));
+        json_object_set_new(json_object_get(json_object_get(j, "linux"), "seccomp"), "operators",
+                            json_pack("[s,s,s,s,s,s,s]", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+                                      "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"));
+        json_object_set_new(json_object_get(json_object_get(j, "linux"), "seccomp"), "archs",
+                            json_pack("[s,s,s,s]", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
+                                      "SCMP_ARCH_AARCH64"));
         json_object_set_new(j, "annotations", json_pack("{s:s}", "io.github.stockade.version", "0.1.0"));
         s = jx_dump(j, true);
         printf("%s\n", s);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Compiles profiles and checks the verdicts by loading them in a forked child (kafel's method). */
+#include <errno.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroup-resources.h"
+#include "json-util.h"
+#include "seccomp-filter.h"
+#include "tap.h"
+#include "util.h"
+
+static int compile(const char *text, SeccompFilter **f, Error **e)
+{
+        json_t *j = NULL;
+        int r = jx_parse(text, strlen(text), "seccomp", &j, e);
+        if (r < 0)
+                return r;
+        r = seccomp_compile(j, f, e);
+        json_decref(j);
+        return r;
+}
+
+/* Runs syscall nr in a child under the filter; returns the errno it saw (0 on success). */
+static int verdict(const SeccompFilter *f, long nr)
+{
+        pid_t pid = fork();
+        int status;
+        if (pid == 0) {
+                Error *e = NULL;
+                if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || seccomp_install(f, &e) < 0)
+                        _exit(200);
+                long r = syscall(nr, 0, 0, 0);
+                _exit(r < 0 ? errno : 0);
+        }
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return -1;
+        return WEXITSTATUS(status);
+}
+
+TEST(errno_rules_and_default)
+{
+        SeccompFilter *f = NULL;
+        Error *e = NULL;
+        ASSERT_OK(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
+                          "{\"names\":[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38},"
+                          "{\"names\":[\"getpgid\"],\"action\":\"SCMP_ACT_ERRNO\"},"
+                          "{\"names\":[\"no_such_syscall_name\"],\"action\":\"SCMP_ACT_ERRNO\"}]}",
+                          &f, &e));
+        ASSERT_EQ(verdict(f, SYS_getppid), ENOSYS);
+        ASSERT_EQ(verdict(f, SYS_getpgid), EPERM); /* errnoRet defaults to EPERM */
+        ASSERT_EQ(verdict(f, SYS_getpid), 0);
+        seccomp_filter_free(f);
+}
+
+TEST(argument_conditions)
+{
+        SeccompFilter *f = NULL;
+        Error *e = NULL;
+        /* Allow everything but getpgid(pid) with pid == 1. */
+        ASSERT_OK(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\"],"
+                          "\"syscalls\":[{\"names\":[\"kill\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13,"
+                          "\"args\":[{\"index\":1,\"value\":0,\"op\":\"SCMP_CMP_EQ\"}]}]}",
+                          &f, &e));
+        /* kill(0, 0) -> signal 0 matches the rule. */
+        ASSERT_EQ(verdict(f, SYS_kill), EACCES);
+        seccomp_filter_free(f);
+}
+
+TEST(default_errno)
+{
+        SeccompFilter *f = NULL;
+        Error *e = NULL;
+        ASSERT_OK(compile("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,\"syscalls\":["
+                          "{\"names\":[\"exit\",\"exit_group\",\"rt_sigreturn\"],\"action\":\"SCMP_ACT_ALLOW\"}]}",
+                          &f, &e));
+        ASSERT_EQ(verdict(f, SYS_getppid), ENOSYS);
+        seccomp_filter_free(f);
+}
+
+TEST(bad_profiles_name_the_field)
+{
+        SeccompFilter *f = NULL;
+        Error *e = NULL;
+        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_BOGUS\"}", &f, &e) < 0);
+        ASSERT_STREQ(e->msg, "linux.seccomp.defaultAction: unknown action \"SCMP_ACT_BOGUS\"");
+        error_clear(&e);
+        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_Z80\"]}", &f, &e) < 0);
+        ASSERT_STREQ(e->msg, "linux.seccomp.architectures[0]: unknown architecture \"SCMP_ARCH_Z80\"");
+        error_clear(&e);
+        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"kill\"],"
+                            "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":7,\"value\":0,\"op\":\"SCMP_CMP_EQ\"}]}]}",
+                            &f, &e) < 0);
+        ASSERT_STREQ(e->msg, "linux.seccomp.syscalls[0].args[0].index: 7 is not 0..5");
+        error_clear(&e);
+        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/x\"}", &f, &e) < 0);
+        ASSERT_CONTAINS(e->msg, "listenerPath");
+        error_clear(&e);
+}
+
+TEST(shares_to_weight)
+{
+        ASSERT_EQ(cgroup_shares_to_weight(2), 1);
+        ASSERT_EQ(cgroup_shares_to_weight(1024), 39);
+        ASSERT_EQ(cgroup_shares_to_weight(262144), 10000);
+        ASSERT_EQ(cgroup_shares_to_weight(1), 1);
+        ASSERT_EQ(cgroup_shares_to_weight(1000000), 10000);
+}
