@@ -251,7 +251,8 @@ t_exec_tty() {
         need_cmd script
         start_ctr ex-tty
         local out
-        out=$(timeout 30 script -qec "$RUNTIME --root $STATE_ROOT exec -t $CID /init tty" /dev/null </dev/null 2>&1) ||
+        # (The sleep keeps the process alive until its output is through the pty: see the next test.)
+        out=$(timeout 30 script -qec "$RUNTIME --root $STATE_ROOT exec -t $CID /bin/sh -c '/init tty; sleep 0.5'" /dev/null </dev/null 2>&1) ||
                 fail "exec -t failed: $out"
         assert_match "$out" '/dev/pts/[0-9]+' "tty of exec -t"
         rt exec -t -d "$CID" /init tty
@@ -259,6 +260,20 @@ t_exec_tty() {
         assert_output_contains "--tty with --detach needs --console-socket"
         rt exec "$CID" /init tty
         assert_failure "exec without -t has no tty"
+        rt delete --force "$CID"
+}
+
+t_exec_tty_output_drained() {
+        need_cmd script
+        start_ctr ex-tty-drain
+        local i out lost=""
+        # A process that writes and exits at once: its last output must not be lost.
+        for i in $(seq 20); do
+                out=$(timeout 30 script -qec "$RUNTIME --root $STATE_ROOT exec -t $CID /init echo marker-$i" /dev/null </dev/null 2>&1) ||
+                        fail "exec -t failed: $out"
+                case $out in *"marker-$i"*) ;; *) lost+=" $i" ;; esac
+        done
+        [ -z "$lost" ] || fail "exec -t lost the output of runs:$lost (of 20)"
         rt delete --force "$CID"
 }
 
@@ -288,5 +303,6 @@ run_test "exec into a created container works and does not start it" t_exec_crea
 run_test "the exec'd process shares the init's namespaces" t_exec_namespaces
 run_test "exec inherits noNewPrivileges; --no-new-privs sets it" t_exec_no_new_privs
 run_test "exec -t gets a pty; -t -d needs a console socket" t_exec_tty
+run_test "exec -t delivers all the output of a short-lived process (20 runs)" t_exec_tty_output_drained
 run_test "exec --apparmor and --cgroup are refused" t_exec_unsupported_flags
 finish
