@@ -9,7 +9,7 @@
 /*
  * linux.resources written into the container's cgroups.  Each controller goes to its v1 hierarchy
  * when the host has one, else to the unified (v2) hierarchy when the controller is enabled there:
- * so one code path serves v1, v2 and the hybrid layout.  `paths` is what cgroup_enter() returned.
+ * so one code path serves v1, v2 and the hybrid layout.  `paths` is what cgroup_create() returned.
  * Errors name the OCI field and the cgroup file.
  */
 int cgroup_apply_resources(json_t *paths, json_t *resources, Error **err);

@@ -209,15 +209,13 @@ static int mkdir_cgroup(const Hierarchy *h, const char *base, const char *rel, b
         return 0;
 }
 
-int cgroup_enter(const char *id, const char *cgroups_path, pid_t pid, json_t **ret_paths,
-                 Error **err)
+int cgroup_create(const char *id, const char *cgroups_path, json_t **ret_paths, Error **err)
 {
         Hierarchy *h = NULL;
         size_t n = 0;
         json_t *paths = json_object();
         _cleanup_free_ char *rel = NULL;
         bool absolute = false;
-        char pidbuf[32];
         int r;
 
         if (!cgroups_path || !*cgroups_path) {
@@ -239,10 +237,9 @@ int cgroup_enter(const char *id, const char *cgroups_path, pid_t pid, json_t **r
                 json_decref(paths);
                 return r;
         }
-        snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *base = hierarchy_dir(&h[i], absolute ? "/" : h[i].own);
-                _cleanup_free_ char *dir = NULL, *procs = NULL;
+                _cleanup_free_ char *dir = NULL;
                 r = mkdir_cgroup(&h[i], base, rel, strstr(h[i].name, "cpuset") != NULL);
                 if (r < 0) {
                         error_set(err, -r, "creating cgroup %s in %s", rel, base);
@@ -250,12 +247,6 @@ int cgroup_enter(const char *id, const char *cgroups_path, pid_t pid, json_t **r
                 }
                 dir = xasprintf("%s/%s", base, rel[0] == '/' ? rel + 1 : rel);
                 json_object_set_new(paths, h[i].name, json_string(dir));
-                procs = xasprintf("%s/cgroup.procs", dir);
-                r = write_file_at(AT_FDCWD, procs, pidbuf);
-                if (r < 0) {
-                        error_set(err, -r, "moving pid %d into cgroup %s", (int)pid, dir);
-                        goto fail;
-                }
         }
         hierarchies_free(h, n);
         *ret_paths = paths;
@@ -277,7 +268,7 @@ int cgroup_join(json_t *paths, pid_t pid, Error **err)
         json_object_foreach (paths, name, v) {
                 _cleanup_free_ char *procs = xasprintf("%s/cgroup.procs", json_string_value(v));
                 int r = write_file_at(AT_FDCWD, procs, pidbuf);
-                if (r < 0 && r != -ENOENT)
+                if (r < 0)
                         return error_set(err, -r, "moving pid %d into cgroup %s", (int)pid, json_string_value(v));
         }
         return 0;

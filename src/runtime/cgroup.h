@@ -16,8 +16,8 @@
  * "name=systemd", and "" for cgroup2) to the container's directory in it; it is kept in state.json.
  */
 
-/* Creates the container's cgroup in every hierarchy and moves pid into it. */
-int cgroup_enter(const char *id, const char *cgroups_path, pid_t pid, json_t **ret_paths, Error **err);
+/* Creates the container's cgroup in every hierarchy (no process is moved: see cgroup_join). */
+int cgroup_create(const char *id, const char *cgroups_path, json_t **ret_paths, Error **err);
 /*
  * Moving a task between cgroups takes the kernel's cgroup_threadgroup_rwsem for writing, and the
  * first writer after a quiet spell waits a whole RCU grace period (5-20 ms here): most of a
@@ -27,7 +27,7 @@ int cgroup_enter(const char *id, const char *cgroups_path, pid_t pid, json_t **r
  * reaped with the runtime's other children.
  */
 void cgroup_prime(void);
-/* Adds pid (an exec'd process) to every directory of paths. */
+/* Moves pid (the init, or an exec'd process) into every directory of paths. */
 int cgroup_join(json_t *paths, pid_t pid, Error **err);
 /* The pids in the container's cgroup, read from one hierarchy. */
 int cgroup_pids(json_t *paths, pid_t **ret, size_t *ret_n, Error **err);

@@ -46,6 +46,7 @@ typedef struct InitCtx {
         int console;            /* console socket, or -1 */
         int *idmap_fds;
         int close_fds[2];       /* the runtime's state fds: the flock must not live on in the init */
+        json_t *cgroup_paths;   /* the container's cgroup directories, borrowed */
         bool no_pivot;
         int preserve_fds;
 } InitCtx;
@@ -96,13 +97,13 @@ static _Noreturn void init_stage2(InitCtx *c)
         char go;
 
         rc.userns = s->ns[NS_USER].enabled;
-        rc.cgroupns = s->ns[NS_CGROUP].enabled && !s->ns[NS_CGROUP].path;
+        rc.cgroup_paths = c->cgroup_paths;
 
         if (setsid() < 0) {
                 error_set(&e, errno, "setsid");
                 child_fail(c->sync, e);
         }
-        /* Mount what we can while the runtime moves us into our cgroups. The host's /dev/null is
+        /* Mount everything while the runtime moves us into our cgroups. The host's /dev/null is
          * opened here, not by the runtime: a bind source must be in our own mount namespace. */
         rc.devnull_fd = open_devnull(&e);
         if (rc.devnull_fd < 0 || rootfs_prepare(&rc, &e) < 0)
@@ -127,8 +128,6 @@ static _Noreturn void init_stage2(InitCtx *c)
                         child_fail(c->sync, e);
                 }
         }
-        if (rootfs_prepare_rest(&rc, &e) < 0)
-                child_fail(c->sync, e);
         log_debug("init: rootfs prepared");
         /* prestart and createRuntime hooks run in the runtime's namespaces, while we wait. */
         if (s->n_hooks[HOOK_PRESTART] + s->n_hooks[HOOK_CREATE_RUNTIME] > 0 &&
@@ -493,11 +492,21 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 goto fail;
         }
         log_debug("runtime: forking stage 1");
+        /* The cgroups and their limits exist before any process: the init bind-mounts them while
+         * the runtime waits to move it in (see cgroup_prime()). */
+        r = cgroup_create(id, spec->cgroups_path, &st.cgroup_paths, err);
+        if (r < 0) {
+                error_wrap(err, "linux.cgroupsPath");
+                goto fail;
+        }
+        r = cgroup_apply_resources(st.cgroup_paths, spec->resources, err);
+        if (r < 0)
+                goto fail;
         /* Orphaned when stage 1 exits, the init is re-parented to us, so failures can reap it. */
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
         InitCtx ic = { .spec = spec, .rootfs = rootfs_abs, .sync = sv[1], .exec_listen = exec_listen,
-                       .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .no_pivot = o->no_pivot,
+                       .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .cgroup_paths = st.cgroup_paths, .no_pivot = o->no_pivot,
                        .preserve_fds = o->preserve_fds };
         c1 = fork();
         if (c1 < 0) {
@@ -555,12 +564,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                         c1 = -1;
                         st.pid = c2;
                         st.start_time = proc_start_time(c2);
-                        r = cgroup_enter(id, spec->cgroups_path, c2, &st.cgroup_paths, err);
-                        if (r < 0) {
-                                error_wrap(err, "linux.cgroupsPath");
-                                goto fail;
-                        }
-                        r = cgroup_apply_resources(st.cgroup_paths, spec->resources, err);
+                        r = cgroup_join(st.cgroup_paths, c2, err);
                         if (r < 0)
                                 goto fail;
                         if (spec->process->has_oom_score_adj) {
@@ -934,6 +938,17 @@ static int foreground_wait(pid_t pid, int master)
                         else
                                 in_open = false;
                 }
+        }
+        /* The process is gone but its last output may still sit in the pty: drain it.  Once every
+         * slave fd is closed the master reads EIO; another holder of the slave only gets 200 ms. */
+        while (master >= 0) {
+                struct pollfd p = { .fd = master, .events = POLLIN };
+                if (poll(&p, 1, 200) <= 0)
+                        break;
+                ssize_t n = read(master, buf, sizeof(buf));
+                if (n <= 0)
+                        break;
+                (void)write_all(STDOUT_FILENO, buf, (size_t)n);
         }
         if (raw)
                 (void)tcsetattr(STDIN_FILENO, TCSANOW, &saved);

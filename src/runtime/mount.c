@@ -310,132 +310,95 @@ static int bind_mount(RootfsCtx *c, size_t idx, const OciMount *m, const MountOp
         return 0;
 }
 
-/* The cgroup hierarchies as the container sees them, mounted (cgroupns) or bound below dest. */
+/*
+ * The container's own cgroup directories, bound read-only (unless "rw") below dest: one directory
+ * per hierarchy on v1 and hybrid hosts (cpu,cpuacct also reachable as cpu and cpuacct), the one
+ * cgroup2 directory on pure v2 hosts.  Binding the directories the runtime created, rather than
+ * mounting cgroup filesystems from inside a cgroup namespace, lets this happen before the init has
+ * joined its cgroups; with a cgroup namespace the view is the same.
+ */
+static int bind_cgroup_dir(int dirfd, const char *sub, const char *src, unsigned long flags, Error **err)
+{
+        _cleanup_close_ int fd = -EBADF;
+        char p[FD_PATH_MAX];
+
+        fd = openat(dirfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return error_set(err, errno, "opening %s", sub);
+        fd_path(p, fd);
+        if (mount(src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+                return error_set(err, errno, "binding %s", src);
+        close(TAKE_FD(fd));
+        /* Reopen: the old fd names the directory beneath the new mount. */
+        fd = openat(dirfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return error_set(err, errno, "reopening %s", sub);
+        fd_path(p, fd);
+        if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
+                return error_set(err, errno, "remounting %s", src);
+        return 0;
+}
+
 static int mount_cgroup(RootfsCtx *c, const char *dest, const MountOpts *o, Error **err)
 {
-        _cleanup_free_ char *cg = NULL, *mi = NULL;
-        _cleanup_close_ int destfd = -EBADF;
+        unsigned long flags = (o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+        json_t *v2 = json_object_get(c->cgroup_paths, ""), *v;
+        _cleanup_close_ int destfd = -EBADF, dirfd = -EBADF;
+        const char *name;
         char p[FD_PATH_MAX];
-        unsigned long base = (o->flags & ~(MS_BIND | MS_REC | MS_REMOUNT)) | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-        struct statfs sfs;
-        bool pure_v2;
         int r;
 
+        if (json_object_size(c->cgroup_paths) == 0)
+                return error_setx(err, ENOENT, "the container has no cgroup to mount");
         r = open_in_root(c->rootfd, dest, true, true, &destfd, err);
         if (r < 0)
                 return r;
-        fd_path(p, destfd);
-        pure_v2 = statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC;
-        if (read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 20, &cg, NULL) < 0)
-                return error_set(err, errno, "reading /proc/self/cgroup");
-
-        if (pure_v2) {
-                if (c->cgroupns && mount("cgroup2", p, "cgroup2", base, NULL) == 0)
-                        return 0;
-                /* Without a cgroup namespace: the container's own cgroup, bound. */
-                const char *own = strstr(cg, "0::");
-                _cleanup_free_ char *src = NULL;
-                if (!own)
-                        return error_setx(err, ENOENT, "no cgroup2 line in /proc/self/cgroup");
-                own += 3;
-                src = xasprintf("/sys/fs/cgroup%.*s", (int)strcspn(own, "\n"), own);
-                if (mount(src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
-                        return error_set(err, errno, "binding %s", src);
-                close(TAKE_FD(destfd));
-                r = open_in_root(c->rootfd, dest, false, true, &destfd, err);
+        if (json_object_size(c->cgroup_paths) == 1 && json_is_string(v2)) {
+                /* Pure cgroup v2: the container's directory is the whole tree. */
+                _cleanup_free_ char *parent = NULL, *base = NULL;
+                char *slash;
+                parent = xstrdup(dest);
+                slash = strrchr(parent, '/');
+                base = xstrdup(slash + 1);
+                *(slash == parent ? slash + 1 : slash) = '\0';
+                r = open_in_root(c->rootfd, parent, false, true, &dirfd, err);
                 if (r < 0)
                         return r;
-                fd_path(p, destfd);
-                if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | base, NULL) < 0)
-                        return error_set(err, errno, "remounting %s", dest);
-                return 0;
+                return bind_cgroup_dir(dirfd, base, json_string_value(v2), flags, err);
         }
-
-        /* v1 or hybrid: a tmpfs with one directory per hierarchy, as on the host. */
+        fd_path(p, destfd);
         if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0)
                 return error_set(err, errno, "mounting the tmpfs for cgroups");
-        /* The fd still names the directory beneath the new mount: reopen to reach the tmpfs. */
         close(TAKE_FD(destfd));
         r = open_in_root(c->rootfd, dest, false, true, &destfd, err);
         if (r < 0)
                 return r;
         fd_path(p, destfd);
-        if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &mi, NULL) < 0)
-                return error_set(err, errno, "reading /proc/self/mountinfo");
-        char *save = NULL;
-        for (char *line = strtok_r(cg, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2)
+        json_object_foreach (c->cgroup_paths, name, v) {
+                const char *dir = json_string_value(v);
+                _cleanup_free_ char *sub = NULL;
+                /* The directory name the host uses: /sys/fs/cgroup/<sub>/... */
+                if (str_has_prefix(dir, "/sys/fs/cgroup/"))
+                        sub = xstrndup(dir + 15, strcspn(dir + 15, "/"));
+                else
+                        sub = xstrdup(!*name ? "unified" : str_has_prefix(name, "name=") ? name + 5 : name);
+                if (!*sub || STREQ(sub, ".") || STREQ(sub, ".."))
                         continue;
-                *c1 = *c2 = '\0';
-                const char *name = c1 + 1, *own = c2 + 1;
-                bool v2 = !*name;
-                /* The host mountpoint of this hierarchy gives the directory name. */
-                _cleanup_free_ char *mnt = NULL, *mroot = NULL;
-                _cleanup_free_ char *copy = xstrdup(mi);
-                char *s2 = NULL;
-                for (char *l = strtok_r(copy, "\n", &s2); l && !mnt; l = strtok_r(NULL, "\n", &s2)) {
-                        char *f[12] = { 0 }, *s3 = NULL;
-                        int nf = 0, dash = -1;
-                        for (char *t = strtok_r(l, " ", &s3); t && nf < 12; t = strtok_r(NULL, " ", &s3))
-                                f[nf++] = t;
-                        for (int k = 6; k < nf; k++)
-                                if (STREQ(f[k], "-")) {
-                                        dash = k;
-                                        break;
-                                }
-                        if (dash < 0 || dash + 3 >= nf || !str_has_prefix(f[4], "/sys/fs/cgroup/"))
-                                continue;
-                        if (v2 ? STREQ(f[dash + 1], "cgroup2") :
-                                 (STREQ(f[dash + 1], "cgroup") && strstr(f[dash + 3], name))) {
-                                mnt = xstrdup(f[4]);
-                                mroot = xstrdup(f[3]);
-                        }
-                }
-                if (!mnt)
-                        continue;
-                const char *sub = mnt + strlen("/sys/fs/cgroup/");
-                _cleanup_close_ int subfd = -EBADF;
-                char sp[FD_PATH_MAX];
                 if (mkdirat(destfd, sub, 0755) < 0 && errno != EEXIST)
                         return error_set(err, errno, "creating %s/%s", dest, sub);
-                subfd = openat(destfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (subfd < 0)
-                        return error_set(err, errno, "opening %s/%s", dest, sub);
-                fd_path(sp, subfd);
-                bool mounted = false;
-                if (c->cgroupns) {
-                        _cleanup_free_ char *opts = v2 ? NULL :
-                                str_has_prefix(name, "name=") ? xasprintf("none,%s", name) : xstrdup(name);
-                        mounted = mount("cgroup", sp, v2 ? "cgroup2" : "cgroup", base, opts) == 0;
-                }
-                if (!mounted) {
-                        const char *rel = own;
-                        if (!STREQ(mroot, "/") && str_has_prefix(own, mroot))
-                                rel = own + strlen(mroot);
-                        _cleanup_free_ char *src = xasprintf("%s%s", mnt, rel);
-                        if (mount(src, sp, NULL, MS_BIND | MS_REC, NULL) < 0)
-                                return error_set(err, errno, "binding %s", src);
-                        close(TAKE_FD(subfd));
-                        subfd = openat(destfd, sub, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                        if (subfd < 0)
-                                return error_set(err, errno, "reopening %s/%s", dest, sub);
-                        fd_path(sp, subfd);
-                        if (mount(NULL, sp, NULL, MS_BIND | MS_REMOUNT | base, NULL) < 0)
-                                return error_set(err, errno, "remounting %s/%s", dest, sub);
-                }
-                /* cpu,cpuacct is also reachable as cpu and cpuacct. */
+                r = bind_cgroup_dir(destfd, sub, dir, flags, err);
+                if (r < 0)
+                        return r;
                 if (strchr(sub, ',')) {
                         _cleanup_free_ char *names = xstrdup(sub);
-                        char *s4 = NULL;
-                        for (char *n = strtok_r(names, ",", &s4); n; n = strtok_r(NULL, ",", &s4))
+                        char *save = NULL;
+                        for (char *n = strtok_r(names, ",", &save); n; n = strtok_r(NULL, ",", &save))
                                 (void)symlinkat(sub, destfd, n);
                 }
         }
-        if (base & MS_RDONLY) {
-                if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                        return error_set(err, errno, "making %s read-only", dest);
-        }
+        if ((flags & MS_RDONLY) &&
+            mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                return error_set(err, errno, "making %s read-only", dest);
         return 0;
 }
 
@@ -604,23 +567,16 @@ static int setup_devices(RootfsCtx *c, bool dev_is_ours, Error **err)
         return 0;
 }
 
-static bool is_cgroup_mount(const OciMount *m)
-{
-        return m->type && (STREQ(m->type, "cgroup") || STREQ(m->type, "cgroup2"));
-}
-
-static int do_mounts(RootfsCtx *c, bool stop_at_cgroup, Error **err)
+static int do_mounts(RootfsCtx *c, Error **err)
 {
         const OciSpec *s = c->spec;
+        bool dev_is_ours = false;
         int r;
 
-        for (; c->next_mount < s->n_mounts; c->next_mount++) {
-                size_t i = c->next_mount;
+        for (size_t i = 0; i < s->n_mounts; i++) {
                 const OciMount *m = &s->mounts[i];
                 MountOpts o;
 
-                if (stop_at_cgroup && is_cgroup_mount(m))
-                        return 0;
                 r = mount_opts_parse(m->options, &o, err);
                 if (r < 0)
                         return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
@@ -647,9 +603,9 @@ static int do_mounts(RootfsCtx *c, bool stop_at_cgroup, Error **err)
                 if (r < 0)
                         return error_wrap(err, "mounts[%zu] (%s)", i, m->destination);
                 if (STREQ(m->destination, "/dev") && !bind)
-                        c->dev_is_ours = true;
+                        dev_is_ours = true;
         }
-        return 0;
+        return setup_devices(c, dev_is_ours, err);
 }
 
 int rootfs_prepare(RootfsCtx *c, Error **err)
@@ -665,24 +621,7 @@ int rootfs_prepare(RootfsCtx *c, Error **err)
         c->rootfd = open(c->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (c->rootfd < 0)
                 return error_set(err, errno, "opening the rootfs %s", c->rootfs);
-        c->next_mount = 0;
-        int r = do_mounts(c, true, err);
-        if (r < 0)
-                return r;
-        /* Devices too, unless a mount still to come lands in /dev. */
-        for (size_t i = c->next_mount; i < c->spec->n_mounts; i++)
-                if (str_has_prefix(c->spec->mounts[i].destination, "/dev"))
-                        return 0;
-        c->devices_done = true;
-        return setup_devices(c, c->dev_is_ours, err);
-}
-
-int rootfs_prepare_rest(RootfsCtx *c, Error **err)
-{
-        int r = do_mounts(c, false, err);
-        if (r < 0 || c->devices_done)
-                return r;
-        return setup_devices(c, c->dev_is_ours, err);
+        return do_mounts(c, err);
 }
 
 static int write_sysctls(RootfsCtx *c, Error **err)

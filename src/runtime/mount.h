@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "error.h"
@@ -18,13 +19,10 @@ typedef struct RootfsCtx {
         const char *rootfs;     /* absolute host path of the rootfs, borrowed */
         int rootfd;             /* O_DIRECTORY fd of the rootfs once it is a mount point */
         bool userns;            /* in a new user namespace: no mknod */
-        bool cgroupns;          /* in a new cgroup namespace */
+        json_t *cgroup_paths;   /* the container's cgroup directories, borrowed (cgroup mounts) */
         const int *idmap_fds;   /* per mount: a detached idmapped tree prepared by the runtime, or -1 */
         int devnull_fd;         /* the host's /dev/null, verified as the 1:3 character device */
         bool terminal;          /* a /dev/console will be bound over the pty */
-        size_t next_mount;      /* progress through spec->mounts */
-        bool dev_is_ours;       /* a non-bind mount at /dev: create the default devices */
-        bool devices_done;
 } RootfsCtx;
 
 /* Parses mount options into flags, propagation, recursive attributes and data; for tests as well. */
@@ -41,13 +39,11 @@ int mount_opts_parse(char *const *options, MountOpts *ret, Error **err);
 void mount_opts_done(MountOpts *o);
 
 /*
- * Makes / a slave, binds the rootfs onto itself and does the spec's mounts up to (not including) the
- * first cgroup mount, which must wait until the init is in its cgroups; rootfs_prepare_rest() does
- * the others and the devices.  The split lets the first part run while the runtime moves the init
- * into its cgroups.
+ * Makes / a slave, binds the rootfs onto itself and does every mount and device of the spec.  It
+ * needs nothing from the init's cgroup membership, so it runs while the runtime moves the init into
+ * its cgroups (the slow step, see cgroup_prime()).
  */
 int rootfs_prepare(RootfsCtx *c, Error **err);
-int rootfs_prepare_rest(RootfsCtx *c, Error **err);
 /* Writes linux.sysctl through the container's procfs, then masks and write-protects paths. */
 int rootfs_protect(RootfsCtx *c, Error **err);
 /* pivot_root (or MS_MOVE + chroot with no_pivot) into the rootfs and detach the old root. */

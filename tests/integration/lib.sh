@@ -330,8 +330,13 @@ run_test() {
                 N_PASS=$((N_PASS + 1))
         else
                 echo "not ok $TEST_NUM - $name"
-                [ "$rc" -eq 0 ] || [ "$rc" -eq 200 ] || tail -n 60 "$log" | sed 's/^/# /'
-                [ -z "$left" ] || printf 'left behind after the test:\n%s\n' "$left" | sed 's/^/# /'
+                if [ "$rc" -eq 0 ] || [ "$rc" -eq 200 ]; then
+                        # The test passed but something of its containers is still there.
+                        printf 'left behind after the test:\n%s' "$left" | sed 's/^/# /'
+                else
+                        # (A test that failed half-way may leave its containers: they were cleaned up.)
+                        tail -n 60 "$log" | sed 's/^/# /'
+                fi
                 N_FAIL=$((N_FAIL + 1))
         fi
 }

@@ -268,12 +268,12 @@ t_exec_tty_output_drained() {
         start_ctr ex-tty-drain
         local i out lost=""
         # A process that writes and exits at once: its last output must not be lost.
-        for i in $(seq 20); do
+        for i in $(seq 40); do
                 out=$(timeout 30 script -qec "$RUNTIME --root $STATE_ROOT exec -t $CID /init echo marker-$i" /dev/null </dev/null 2>&1) ||
                         fail "exec -t failed: $out"
                 case $out in *"marker-$i"*) ;; *) lost+=" $i" ;; esac
         done
-        [ -z "$lost" ] || fail "exec -t lost the output of runs:$lost (of 20)"
+        [ -z "$lost" ] || fail "exec -t lost the output of runs:$lost (of 40)"
         rt delete --force "$CID"
 }
 
@@ -303,6 +303,6 @@ run_test "exec into a created container works and does not start it" t_exec_crea
 run_test "the exec'd process shares the init's namespaces" t_exec_namespaces
 run_test "exec inherits noNewPrivileges; --no-new-privs sets it" t_exec_no_new_privs
 run_test "exec -t gets a pty; -t -d needs a console socket" t_exec_tty
-run_test "exec -t delivers all the output of a short-lived process (20 runs)" t_exec_tty_output_drained
+run_test "exec -t delivers all the output of a short-lived process (40 runs)" t_exec_tty_output_drained
 run_test "exec --apparmor and --cgroup are refused" t_exec_unsupported_flags
 finish
