@@ -60,21 +60,21 @@ one() {
 echo "== unit tests =="
 for t in build/tests/test-*; do
         [ -x "$t" ] && [ -f "$t" ] || continue
-        tap_run "unit/$(basename "$t")" "$t"
+        tap_run "unit/$(basename "$t")" timeout 300 "$t"
 done
 
 echo "== unit tests under ASan+UBSan =="
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 for t in build-asan/tests/test-*; do
         [ -x "$t" ] && [ -f "$t" ] || continue
-        tap_run "asan/$(basename "$t")" "$t"
+        tap_run "asan/$(basename "$t")" timeout 300 "$t"
 done
 
 echo "== fuzz corpus replays (ASan+UBSan) =="
 for f in build-asan/fuzz/fuzz-*; do
         [ -x "$f" ] && [ -f "$f" ] || continue
         name=$(basename "$f"); name=${name#fuzz-}
-        one "fuzz/$name" "$f" "$root/fuzz/corpus/$name"
+        one "fuzz/$name" timeout 300 "$f" "$root/fuzz/corpus/$name"
 done
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
