@@ -83,6 +83,17 @@ static int open_devnull(Error **err)
         return fd;
 }
 
+/* Joins the namespace of type t given by path in the config. */
+static int join_namespace(const OciSpec *s, NsType t, Error **err)
+{
+        _cleanup_close_ int fd = open(s->ns[t].path, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0 || setns(fd, ns_clone_flags[t]) < 0)
+                return error_set(err, errno, "linux.namespaces: joining %s namespace %s", ns_type_names[t],
+                                 s->ns[t].path);
+        return 0;
+}
+
 /* Stage 2: the container's init, pid 1 of its pid namespace. Never returns. */
 static _Noreturn void init_stage2(InitCtx *c)
 {
@@ -116,13 +127,8 @@ static _Noreturn void init_stage2(InitCtx *c)
         /* The cgroup namespace is rooted at the cgroup the runtime just put us in. */
         if (s->ns[NS_CGROUP].enabled) {
                 if (s->ns[NS_CGROUP].path) {
-                        int fd = open(s->ns[NS_CGROUP].path, O_RDONLY | O_CLOEXEC);
-                        if (fd < 0 || setns(fd, CLONE_NEWCGROUP) < 0) {
-                                error_set(&e, errno, "linux.namespaces: joining cgroup namespace %s",
-                                          s->ns[NS_CGROUP].path);
+                        if (join_namespace(s, NS_CGROUP, &e) < 0)
                                 child_fail(c->sync, e);
-                        }
-                        close(fd);
                 } else if (unshare(CLONE_NEWCGROUP) < 0) {
                         error_set(&e, errno, "creating the cgroup namespace");
                         child_fail(c->sync, e);
@@ -215,13 +221,8 @@ static _Noreturn void init_stage1(InitCtx *c)
                         close(c->close_fds[i]);
         if (s->ns[NS_USER].enabled) {
                 if (s->ns[NS_USER].path) {
-                        int fd = open(s->ns[NS_USER].path, O_RDONLY | O_CLOEXEC);
-                        if (fd < 0 || setns(fd, CLONE_NEWUSER) < 0) {
-                                error_set(&e, errno, "linux.namespaces: joining user namespace %s",
-                                          s->ns[NS_USER].path);
+                        if (join_namespace(s, NS_USER, &e) < 0)
                                 child_fail(c->sync, e);
-                        }
-                        close(fd);
                 } else {
                         if (unshare(CLONE_NEWUSER) < 0) {
                                 error_set(&e, errno, "linux.namespaces: creating the user namespace");
@@ -239,13 +240,8 @@ static _Noreturn void init_stage1(InitCtx *c)
                 if (t == NS_USER || t == NS_CGROUP || !s->ns[t].enabled)
                         continue;
                 if (s->ns[t].path) {
-                        int fd = open(s->ns[t].path, O_RDONLY | O_CLOEXEC);
-                        if (fd < 0 || setns(fd, ns_clone_flags[t]) < 0) {
-                                error_set(&e, errno, "linux.namespaces: joining %s namespace %s", ns_type_names[t],
-                                          s->ns[t].path);
+                        if (join_namespace(s, t, &e) < 0)
                                 child_fail(c->sync, e);
-                        }
-                        close(fd);
                 } else
                         flags |= ns_clone_flags[t];
         }
