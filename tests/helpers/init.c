@@ -28,21 +28,24 @@
 #include <time.h>
 #include <unistd.h>
 
+#define UNUSED __attribute__((unused))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 extern char **environ;
 
+/* Name of the running subcommand, used as the prefix of error messages. */
 static const char *cur_cmd = "init";
 
-static void usage(void);
-
-static void die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
         fprintf(stderr, "init: %s: %s: %s\n", cur_cmd, what, strerror(errno));
         exit(1);
 }
 
-static void fail(const char *msg)
+static void __attribute__((noreturn)) fail(const char *msg, const char *arg)
 {
-        fprintf(stderr, "init: %s: %s\n", cur_cmd, msg);
+        fprintf(stderr, "init: %s: %s%s%s\n", cur_cmd, msg, arg ? ": " : "",
+                arg ? arg : "");
         exit(1);
 }
 
@@ -72,11 +75,10 @@ static void dump_file(const char *path)
                 die(path);
         fflush(stdout);
         while ((n = read(fd, buf, sizeof(buf))) != 0) {
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
                         die(path);
-                }
                 if (fwrite(buf, 1, n, stdout) != (size_t)n)
                         die("write");
         }
@@ -84,13 +86,27 @@ static void dump_file(const char *path)
         fflush(stdout);
 }
 
-/* Calls fn for every line of path that starts with "KEY:" for a listed key. */
-static void scan_status(const char *const *keys,
-                        void (*fn)(const char *key, const char *line))
+static void print_link(const char *path)
 {
-        char line[4096];
-        FILE *f;
+        char target[PATH_MAX];
+        ssize_t n;
+
+        n = readlink(path, target, sizeof(target) - 1);
+        if (n < 0)
+                die(path);
+        target[n] = '\0';
+        puts(target);
+}
+
+/*
+ * Print the /proc/self/status lines whose key is in keys[], either verbatim
+ * or, with as_pairs, as KEY=VALUE.
+ */
+static void print_status(const char *const *keys, int as_pairs)
+{
+        char line[4096], *v;
         size_t i, len;
+        FILE *f;
 
         f = fopen("/proc/self/status", "re");
         if (!f)
@@ -98,35 +114,21 @@ static void scan_status(const char *const *keys,
         while (fgets(line, sizeof(line), f)) {
                 for (i = 0; keys[i]; i++) {
                         len = strlen(keys[i]);
-                        if (strncmp(line, keys[i], len) == 0 && line[len] == ':') {
-                                fn(keys[i], line);
+                        if (strncmp(line, keys[i], len) != 0 || line[len] != ':')
+                                continue;
+                        if (!as_pairs) {
+                                fputs(line, stdout);
                                 break;
                         }
+                        v = line + len + 1 + strspn(line + len + 1, " \t");
+                        printf("%s=%.*s\n", keys[i], (int)strcspn(v, " \t\n"), v);
+                        break;
                 }
         }
         fclose(f);
 }
 
-static void print_line(const char *key, const char *line)
-{
-        (void)key;
-        fputs(line, stdout);
-}
-
-static void print_cap(const char *key, const char *line)
-{
-        const char *v = line + strlen(key) + 1;
-
-        while (*v == ' ' || *v == '\t')
-                v++;
-        printf("%s=%.*s\n", key, (int)strcspn(v, " \t\n"), v);
-}
-
-static const char *const cap_keys[] = {
-        "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", NULL
-};
-
-static int cmd_status(int argc, char **argv)
+static int cmd_status(char **args UNUSED)
 {
         static const char *const keys[] = {
                 "Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff",
@@ -134,24 +136,25 @@ static int cmd_status(int argc, char **argv)
                 "Seccomp_filters", NULL
         };
 
-        (void)argc, (void)argv;
-        scan_status(keys, print_line);
+        print_status(keys, 0);
         return 0;
 }
 
-static int cmd_caps(int argc, char **argv)
+static int cmd_caps(char **args UNUSED)
 {
-        (void)argc, (void)argv;
-        scan_status(cap_keys, print_cap);
+        static const char *const keys[] = {
+                "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", NULL
+        };
+
+        print_status(keys, 1);
         return 0;
 }
 
-static int cmd_id(int argc, char **argv)
+static int cmd_id(char **args UNUSED)
 {
         gid_t groups[NGROUPS_MAX];
         int i, n;
 
-        (void)argc, (void)argv;
         n = getgroups(NGROUPS_MAX, groups);
         if (n < 0)
                 die("getgroups");
@@ -162,32 +165,29 @@ static int cmd_id(int argc, char **argv)
         return 0;
 }
 
-static int cmd_cwd(int argc, char **argv)
+static int cmd_cwd(char **args UNUSED)
 {
         char buf[PATH_MAX];
 
-        (void)argc, (void)argv;
         if (!getcwd(buf, sizeof(buf)))
                 die("getcwd");
         puts(buf);
         return 0;
 }
 
-static int cmd_env(int argc, char **argv)
+static int cmd_env(char **args)
 {
         const char *v;
         char **e;
 
-        if (argc < 3) {
+        if (!args[0]) {
                 for (e = environ; *e; e++)
                         puts(*e);
                 return 0;
         }
-        v = getenv(argv[2]);
-        if (!v) {
-                fprintf(stderr, "init: env: %s is not set\n", argv[2]);
-                return 1;
-        }
+        v = getenv(args[0]);
+        if (!v)
+                fail("variable is not set", args[0]);
         puts(v);
         return 0;
 }
@@ -199,23 +199,20 @@ static int cmp_int(const void *a, const void *b)
         return (x > y) - (x < y);
 }
 
-static int cmd_fds(int argc, char **argv)
+static int cmd_fds(char **args UNUSED)
 {
-        int fds[4096];
+        int fds[4096], self;
         size_t i, n = 0;
         struct dirent *de;
         DIR *d;
-        int self;
 
-        (void)argc, (void)argv;
         d = opendir("/proc/self/fd");
         if (!d)
                 die("/proc/self/fd");
         self = dirfd(d);
-        while ((de = readdir(d)) && n < sizeof(fds) / sizeof(fds[0])) {
-                if (!isdigit((unsigned char)de->d_name[0]))
-                        continue;
-                if (atoi(de->d_name) != self)
+        while ((de = readdir(d)) && n < ARRAY_SIZE(fds)) {
+                if (isdigit((unsigned char)de->d_name[0]) &&
+                    atoi(de->d_name) != self)
                         fds[n++] = atoi(de->d_name);
         }
         closedir(d);
@@ -229,14 +226,14 @@ static const struct {
         const char *name;
         int resource;
 } rlimits[] = {
-        { "CPU", RLIMIT_CPU },         { "FSIZE", RLIMIT_FSIZE },
-        { "DATA", RLIMIT_DATA },       { "STACK", RLIMIT_STACK },
-        { "CORE", RLIMIT_CORE },       { "RSS", RLIMIT_RSS },
-        { "NPROC", RLIMIT_NPROC },     { "NOFILE", RLIMIT_NOFILE },
-        { "MEMLOCK", RLIMIT_MEMLOCK }, { "AS", RLIMIT_AS },
-        { "LOCKS", RLIMIT_LOCKS },     { "SIGPENDING", RLIMIT_SIGPENDING },
+        { "CPU", RLIMIT_CPU },           { "FSIZE", RLIMIT_FSIZE },
+        { "DATA", RLIMIT_DATA },         { "STACK", RLIMIT_STACK },
+        { "CORE", RLIMIT_CORE },         { "RSS", RLIMIT_RSS },
+        { "NPROC", RLIMIT_NPROC },       { "NOFILE", RLIMIT_NOFILE },
+        { "MEMLOCK", RLIMIT_MEMLOCK },   { "AS", RLIMIT_AS },
+        { "LOCKS", RLIMIT_LOCKS },       { "SIGPENDING", RLIMIT_SIGPENDING },
         { "MSGQUEUE", RLIMIT_MSGQUEUE }, { "NICE", RLIMIT_NICE },
-        { "RTPRIO", RLIMIT_RTPRIO },   { "RTTIME", RLIMIT_RTTIME },
+        { "RTPRIO", RLIMIT_RTPRIO },     { "RTTIME", RLIMIT_RTTIME },
 };
 
 static void print_rlim(rlim_t v, char sep)
@@ -247,23 +244,15 @@ static void print_rlim(rlim_t v, char sep)
                 printf("%llu%c", (unsigned long long)v, sep);
 }
 
-static int cmd_limits(int argc, char **argv)
+static int cmd_rlimit(char **args)
 {
-        (void)argc, (void)argv;
-        dump_file("/proc/self/limits");
-        return 0;
-}
-
-static int cmd_rlimit(int argc, char **argv)
-{
-        const char *name = argv[2];
+        const char *name = args[0];
         struct rlimit rl;
         size_t i;
 
-        (void)argc;
         if (strncasecmp(name, "RLIMIT_", 7) == 0)
                 name += 7;
-        for (i = 0; i < sizeof(rlimits) / sizeof(rlimits[0]); i++) {
+        for (i = 0; i < ARRAY_SIZE(rlimits); i++) {
                 if (strcasecmp(name, rlimits[i].name) != 0)
                         continue;
                 if (getrlimit(rlimits[i].resource, &rl) < 0)
@@ -272,37 +261,33 @@ static int cmd_rlimit(int argc, char **argv)
                 print_rlim(rl.rlim_max, '\n');
                 return 0;
         }
-        fprintf(stderr, "init: rlimit: unknown resource '%s'\n", argv[2]);
+        fprintf(stderr, "init: rlimit: unknown resource '%s'\n", args[0]);
         return 2;
 }
 
-static int cmd_umask(int argc, char **argv)
+static int cmd_umask(char **args UNUSED)
 {
         mode_t m = umask(0);
 
-        (void)argc, (void)argv;
         umask(m);
         printf("%04o\n", (unsigned)m);
         return 0;
 }
 
-static int cmd_uname(int argc, char **argv)
+static int cmd_uname(char **args UNUSED)
 {
         struct utsname u;
 
-        (void)argc;
         if (uname(&u) < 0)
                 die("uname");
-        puts(strcmp(argv[1], "hostname") == 0 ? u.nodename : u.domainname);
+        puts(strcmp(cur_cmd, "hostname") == 0 ? u.nodename : u.domainname);
         return 0;
 }
 
-static int cmd_cat(int argc, char **argv)
+static int cmd_cat(char **args)
 {
-        int i;
-
-        for (i = 2; i < argc; i++)
-                dump_file(argv[i]);
+        for (; *args; args++)
+                dump_file(*args);
         return 0;
 }
 
@@ -311,17 +296,16 @@ static int cmp_str(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int cmd_ls(int argc, char **argv)
+static int cmd_ls(char **args)
 {
         char **names = NULL;
         size_t i, n = 0, cap = 0;
         struct dirent *de;
         DIR *d;
 
-        (void)argc;
-        d = opendir(argv[2]);
+        d = opendir(args[0]);
         if (!d)
-                die(argv[2]);
+                die(args[0]);
         while ((de = readdir(d))) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                         continue;
@@ -345,14 +329,13 @@ static int cmd_ls(int argc, char **argv)
         return 0;
 }
 
-static int cmd_stat(int argc, char **argv)
+static int cmd_stat(char **args)
 {
         const char *type = "unknown";
         struct stat st;
 
-        (void)argc;
-        if (lstat(argv[2], &st) < 0)
-                die(argv[2]);
+        if (lstat(args[0], &st) < 0)
+                die(args[0]);
         switch (st.st_mode & S_IFMT) {
         case S_IFREG: type = "file"; break;
         case S_IFDIR: type = "dir"; break;
@@ -361,6 +344,7 @@ static int cmd_stat(int argc, char **argv)
         case S_IFLNK: type = "link"; break;
         case S_IFIFO: type = "fifo"; break;
         case S_IFSOCK: type = "sock"; break;
+        default: break;
         }
         printf("%s %04o %u %u %u %u\n", type, (unsigned)(st.st_mode & 07777),
                (unsigned)st.st_uid, (unsigned)st.st_gid,
@@ -368,38 +352,29 @@ static int cmd_stat(int argc, char **argv)
         return 0;
 }
 
-static int cmd_write(int argc, char **argv)
+static int cmd_write(char **args)
 {
-        size_t len = strlen(argv[3]);
+        size_t len = strlen(args[1]);
         int fd;
 
-        (void)argc;
-        fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        fd = open(args[0], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0)
-                die(argv[2]);
-        if (write(fd, argv[3], len) != (ssize_t)len)
+                die(args[0]);
+        if (write(fd, args[1], len) != (ssize_t)len)
                 die("write");
         if (close(fd) < 0)
                 die("close");
         return 0;
 }
 
-static int cmd_mkdir(int argc, char **argv)
+static int cmd_mkdir(char **args)
 {
-        (void)argc;
-        if (mkdir(argv[2], 0755) < 0)
-                die(argv[2]);
+        if (mkdir(args[0], 0755) < 0)
+                die(args[0]);
         return 0;
 }
 
-static int cmd_mountinfo(int argc, char **argv)
-{
-        (void)argc, (void)argv;
-        dump_file("/proc/self/mountinfo");
-        return 0;
-}
-
-/* Undo the octal escapes (\040 etc.) the kernel uses in mountinfo. */
+/* Undo the octal escapes (\040 and friends) used in mountinfo paths. */
 static void unescape(char *s)
 {
         char *out = s;
@@ -417,16 +392,14 @@ static void unescape(char *s)
         *out = '\0';
 }
 
-static int cmd_ismount(int argc, char **argv)
+static int cmd_ismount(char **args)
 {
-        char path[PATH_MAX], line[8192];
-        char *mnt;
+        char path[PATH_MAX], line[8192], *mnt;
         int found = 0, i;
         FILE *f;
 
-        (void)argc;
-        if (!realpath(argv[2], path))
-                die(argv[2]);
+        if (!realpath(args[0], path))
+                die(args[0]);
         f = fopen("/proc/self/mountinfo", "re");
         if (!f)
                 die("/proc/self/mountinfo");
@@ -444,94 +417,70 @@ static int cmd_ismount(int argc, char **argv)
         return found ? 0 : 1;
 }
 
-static int cmd_ns(int argc, char **argv)
-{
-        char path[PATH_MAX], target[PATH_MAX];
-        ssize_t n;
-
-        (void)argc;
-        snprintf(path, sizeof(path), "/proc/self/ns/%s", argv[2]);
-        n = readlink(path, target, sizeof(target) - 1);
-        if (n < 0)
-                die(path);
-        target[n] = '\0';
-        puts(target);
-        return 0;
-}
-
-static int cmd_readlink(int argc, char **argv)
-{
-        char target[PATH_MAX];
-        ssize_t n;
-
-        (void)argc;
-        n = readlink(argv[2], target, sizeof(target) - 1);
-        if (n < 0)
-                die(argv[2]);
-        target[n] = '\0';
-        puts(target);
-        return 0;
-}
-
-static int cmd_sysctl(int argc, char **argv)
+/* Subcommands that print a file or symlink whose path derives from args. */
+static int cmd_show(char **args)
 {
         char path[PATH_MAX], *p;
 
-        (void)argc;
-        snprintf(path, sizeof(path), "/proc/sys/%s", argv[2]);
-        for (p = path + strlen("/proc/sys/"); *p; p++)
-                if (*p == '.')
-                        *p = '/';
-        dump_file(path);
+        if (strcmp(cur_cmd, "limits") == 0) {
+                dump_file("/proc/self/limits");
+        } else if (strcmp(cur_cmd, "mountinfo") == 0) {
+                dump_file("/proc/self/mountinfo");
+        } else if (strcmp(cur_cmd, "oom") == 0) {
+                dump_file("/proc/self/oom_score_adj");
+        } else if (strcmp(cur_cmd, "readlink") == 0) {
+                print_link(args[0]);
+        } else if (strcmp(cur_cmd, "ns") == 0) {
+                snprintf(path, sizeof(path), "/proc/self/ns/%s", args[0]);
+                print_link(path);
+        } else if (strcmp(cur_cmd, "sysctl") == 0) {
+                snprintf(path, sizeof(path), "/proc/sys/%s", args[0]);
+                for (p = path + strlen("/proc/sys/"); *p; p++)
+                        if (*p == '.')
+                                *p = '/';
+                dump_file(path);
+        }
         return 0;
 }
 
-static int cmd_simple(int argc, char **argv)
+/* Subcommands that take no arguments and print at most one number. */
+static int cmd_simple(char **args UNUSED)
 {
-        const char *c = argv[1];
-
-        (void)argc;
-        if (strcmp(c, "true") == 0)
-                return 0;
-        if (strcmp(c, "false") == 0)
+        if (strcmp(cur_cmd, "false") == 0)
                 return 1;
-        if (strcmp(c, "pid") == 0)
+        if (strcmp(cur_cmd, "pid") == 0)
                 printf("%d\n", (int)getpid());
-        else if (strcmp(c, "ppid") == 0)
+        else if (strcmp(cur_cmd, "ppid") == 0)
                 printf("%d\n", (int)getppid());
-        else if (strcmp(c, "oom") == 0)
-                dump_file("/proc/self/oom_score_adj");
-        else if (strcmp(c, "setuid-check") == 0)
+        else if (strcmp(cur_cmd, "setuid-check") == 0)
                 printf("%d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
         return 0;
 }
 
-static int cmd_exit(int argc, char **argv)
+static int cmd_exit(char **args)
 {
-        (void)argc;
-        return (int)parse_long(argv[2]);
+        return (int)parse_long(args[0]);
 }
 
-static int cmd_echo(int argc, char **argv)
+static int cmd_echo(char **args)
 {
         int i;
 
-        for (i = 2; i < argc; i++)
-                printf("%s%s", i > 2 ? " " : "", argv[i]);
+        for (i = 0; args[i]; i++)
+                printf("%s%s", i ? " " : "", args[i]);
         putchar('\n');
         return 0;
 }
 
-static int cmd_sleep(int argc, char **argv)
+static int cmd_sleep(char **args)
 {
         struct timespec ts;
         char *end;
         double secs;
 
-        (void)argc;
-        secs = strtod(argv[2], &end);
-        if (end == argv[2] || *end != '\0' || secs < 0)
-                fail("invalid duration");
+        secs = strtod(args[0], &end);
+        if (end == args[0] || *end != '\0' || secs < 0)
+                fail("invalid duration", args[0]);
         ts.tv_sec = (time_t)secs;
         ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -546,9 +495,8 @@ static void __attribute__((noreturn)) wait_forever(void)
                 pause();
 }
 
-static int cmd_pause(int argc, char **argv)
+static int cmd_pause(char **args UNUSED)
 {
-        (void)argc, (void)argv;
         wait_forever();
 }
 
@@ -567,63 +515,57 @@ static void on_signal(int sig)
         _exit(0);
 }
 
-static int cmd_trap(int argc, char **argv)
+static int cmd_trap(char **args UNUSED)
 {
         static const int sigs[] = { SIGTERM, SIGUSR1, SIGHUP };
         struct sigaction sa;
         size_t i;
 
-        (void)argc, (void)argv;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigemptyset(&sa.sa_mask);
-        for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        for (i = 0; i < ARRAY_SIZE(sigs); i++)
                 if (sigaction(sigs[i], &sa, NULL) < 0)
                         die("sigaction");
-        /* Lets a test know it is now safe to send the signal. */
+        /* Tells a test that the signal can now be sent safely. */
         fputs("trap: ready\n", stderr);
         wait_forever();
 }
 
-static int cmd_memhog(int argc, char **argv)
+static int cmd_memhog(char **args)
 {
         const size_t mib = 1024 * 1024;
         long i, total;
         char *p;
 
-        (void)argc;
-        total = parse_long(argv[2]);
+        total = parse_long(args[0]);
         for (i = 1; i <= total; i++) {
                 p = mmap(NULL, mib, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                 if (p == MAP_FAILED)
                         die("mmap");
-                memset(p, 0xa5, mib);
-                if (i % 8 == 0 || i == total) {
+                memset(p, 0xa5, mib);   /* non-zero: really back the pages */
+                if (i % 8 == 0 || i == total)
                         printf("allocated %ld MiB\n", i);
-                        fflush(stdout);
-                }
         }
         wait_forever();
 }
 
-static int cmd_forkbomb(int argc, char **argv)
+static int cmd_forkbomb(char **args)
 {
         long i, n, ok = 0;
         int first_err = 0;
-        pid_t *pids;
+        pid_t pid, *pids;
 
-        (void)argc;
-        n = parse_long(argv[2]);
+        n = parse_long(args[0]);
         if (n < 0)
-                fail("count must be >= 0");
+                fail("count must be >= 0", args[0]);
         pids = calloc(n ? n : 1, sizeof(*pids));
         if (!pids)
                 die("calloc");
         fflush(stdout);
         for (i = 0; i < n; i++) {
-                pid_t pid = fork();
-
+                pid = fork();
                 if (pid < 0) {
                         first_err = errno;
                         break;
@@ -647,71 +589,72 @@ static int cmd_forkbomb(int argc, char **argv)
         return 0;
 }
 
-static int cmd_tty(int argc, char **argv)
+static int cmd_tty(char **args UNUSED)
 {
         const char *name;
 
-        (void)argc, (void)argv;
         if (!isatty(STDIN_FILENO))
-                fail("stdin is not a tty");
+                fail("stdin is not a tty", NULL);
+        /* ttyname() needs the device node; fall back to the fd link. */
         name = ttyname(STDIN_FILENO);
-        puts(name ? name : "?");
+        if (name)
+                puts(name);
+        else
+                print_link("/proc/self/fd/0");
         return 0;
 }
 
 static const struct command {
         const char *name;
-        int (*fn)(int argc, char **argv);
+        int (*fn)(char **args);
         int min_args;           /* arguments after the subcommand name */
         int max_args;           /* -1: unbounded */
-        const char *args;
+        const char *usage;
 } commands[] = {
         { "true", cmd_simple, 0, 0, "" },
         { "false", cmd_simple, 0, 0, "" },
-        { "exit", cmd_exit, 1, 1, "N" },
-        { "echo", cmd_echo, 0, -1, "[ARGS...]" },
+        { "exit", cmd_exit, 1, 1, " N" },
+        { "echo", cmd_echo, 0, -1, " [ARGS...]" },
         { "status", cmd_status, 0, 0, "" },
         { "caps", cmd_caps, 0, 0, "" },
         { "id", cmd_id, 0, 0, "" },
         { "cwd", cmd_cwd, 0, 0, "" },
-        { "env", cmd_env, 0, 1, "[NAME]" },
+        { "env", cmd_env, 0, 1, " [NAME]" },
         { "fds", cmd_fds, 0, 0, "" },
-        { "limits", cmd_limits, 0, 0, "" },
-        { "rlimit", cmd_rlimit, 1, 1, "NAME" },
+        { "limits", cmd_show, 0, 0, "" },
+        { "rlimit", cmd_rlimit, 1, 1, " NAME" },
         { "umask", cmd_umask, 0, 0, "" },
         { "hostname", cmd_uname, 0, 0, "" },
         { "domainname", cmd_uname, 0, 0, "" },
-        { "cat", cmd_cat, 1, -1, "FILE..." },
-        { "ls", cmd_ls, 1, 1, "DIR" },
-        { "stat", cmd_stat, 1, 1, "PATH" },
-        { "write", cmd_write, 2, 2, "FILE CONTENT" },
-        { "mkdir", cmd_mkdir, 1, 1, "PATH" },
-        { "mountinfo", cmd_mountinfo, 0, 0, "" },
-        { "ismount", cmd_ismount, 1, 1, "PATH" },
-        { "oom", cmd_simple, 0, 0, "" },
+        { "cat", cmd_cat, 1, -1, " FILE..." },
+        { "ls", cmd_ls, 1, 1, " DIR" },
+        { "stat", cmd_stat, 1, 1, " PATH" },
+        { "write", cmd_write, 2, 2, " FILE CONTENT" },
+        { "mkdir", cmd_mkdir, 1, 1, " PATH" },
+        { "mountinfo", cmd_show, 0, 0, "" },
+        { "ismount", cmd_ismount, 1, 1, " PATH" },
+        { "oom", cmd_show, 0, 0, "" },
         { "pid", cmd_simple, 0, 0, "" },
         { "ppid", cmd_simple, 0, 0, "" },
-        { "ns", cmd_ns, 1, 1, "NAME" },
-        { "sleep", cmd_sleep, 1, 1, "SECONDS" },
+        { "ns", cmd_show, 1, 1, " NAME" },
+        { "sleep", cmd_sleep, 1, 1, " SECONDS" },
         { "pause", cmd_pause, 0, 0, "" },
         { "trap", cmd_trap, 0, 0, "" },
-        { "memhog", cmd_memhog, 1, 1, "MB" },
-        { "forkbomb", cmd_forkbomb, 1, 1, "N" },
+        { "memhog", cmd_memhog, 1, 1, " MB" },
+        { "forkbomb", cmd_forkbomb, 1, 1, " N" },
         { "tty", cmd_tty, 0, 0, "" },
         { "setuid-check", cmd_simple, 0, 0, "" },
-        { "sysctl", cmd_sysctl, 1, 1, "NAME" },
-        { "readlink", cmd_readlink, 1, 1, "PATH" },
+        { "sysctl", cmd_show, 1, 1, " NAME" },
+        { "readlink", cmd_show, 1, 1, " PATH" },
 };
 
-#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static void usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
         size_t i;
 
         fputs("usage: init SUBCOMMAND [ARGS...]\nsubcommands:\n", stderr);
-        for (i = 0; i < N_COMMANDS; i++)
-                fprintf(stderr, "  %s %s\n", commands[i].name, commands[i].args);
+        for (i = 0; i < ARRAY_SIZE(commands); i++)
+                fprintf(stderr, "  %s%s\n", commands[i].name, commands[i].usage);
         exit(2);
 }
 
@@ -721,15 +664,13 @@ int main(int argc, char **argv)
         int nargs;
         size_t i;
 
+        /* Line buffering so progress output reaches pipes promptly. */
         setvbuf(stdout, NULL, _IOLBF, 0);
         if (argc < 2)
                 usage();
-        for (i = 0; i < N_COMMANDS; i++) {
-                if (strcmp(argv[1], commands[i].name) == 0) {
+        for (i = 0; i < ARRAY_SIZE(commands) && !c; i++)
+                if (strcmp(argv[1], commands[i].name) == 0)
                         c = &commands[i];
-                        break;
-                }
-        }
         if (!c) {
                 fprintf(stderr, "init: unknown subcommand '%s'\n", argv[1]);
                 usage();
@@ -737,8 +678,8 @@ int main(int argc, char **argv)
         cur_cmd = c->name;
         nargs = argc - 2;
         if (nargs < c->min_args || (c->max_args >= 0 && nargs > c->max_args)) {
-                fprintf(stderr, "usage: init %s %s\n", c->name, c->args);
+                fprintf(stderr, "usage: init %s%s\n", c->name, c->usage);
                 return 2;
         }
-        return c->fn(argc, argv);
+        return c->fn(argv + 2);
 }
