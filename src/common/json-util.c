@@ -269,10 +269,48 @@ int jx_array(json_t *obj, const char *parent, const char *key, bool required, js
         return 1;
 }
 
+json_t *jx_uint64_new(uint64_t v)
+{
+        if (v <= INT64_MAX)
+                return json_integer((json_int_t)v);
+        return json_sprintf(BIG_MARK "%" PRIu64, v);
+}
+
 char *jx_dump(const json_t *j, bool pretty)
 {
         char *s = json_dumps(j, pretty ? JSON_INDENT(2) : JSON_COMPACT);
+        char *in, *out;
+
         if (!s)
                 abort();
+        /* Marked big integers go out as bare numbers again: "\"<mark>18446744073709551615\"" -> digits. */
+        if (!strstr(s, "\"" BIG_MARK))
+                return s;
+        for (in = out = s; *in;) {
+                if (in[0] == '"' && strncmp(in + 1, BIG_MARK, BIG_MARK_LEN) == 0) {
+                        const char *d = in + 1 + BIG_MARK_LEN;
+                        size_t n = strspn(d, "0123456789");
+                        if (n > 0 && n <= 20 && d[n] == '"') {
+                                memmove(out, d, n);
+                                out += n;
+                                in = (char *)d + n + 1;
+                                continue;
+                        }
+                }
+                if (in[0] == '"') {
+                        /* copy a whole string, escapes included, so a quote inside is never taken for a start */
+                        *out++ = *in++;
+                        while (*in && *in != '"') {
+                                if (*in == '\\' && in[1])
+                                        *out++ = *in++;
+                                *out++ = *in++;
+                        }
+                        if (*in)
+                                *out++ = *in++;
+                        continue;
+                }
+                *out++ = *in++;
+        }
+        *out = '\0';
         return s;
 }

@@ -41,5 +41,8 @@ char *jx_path(const char *parent, const char *key);
 /* "parent[index]". Caller frees. */
 char *jx_path_index(const char *parent, size_t index);
 
-/* Serialises compactly (or indented) into a malloc'd string; aborts on OOM. */
+/* A JSON integer for any uint64: above INT64_MAX a marked string that jx_uint64() reads and jx_dump() writes as a bare number. */
+json_t *jx_uint64_new(uint64_t v);
+
+/* Serialises compactly (or indented) into a malloc'd string, big integers as bare numbers; aborts on OOM. */
 char *jx_dump(const json_t *j, bool pretty);

@@ -152,6 +152,104 @@ int parse_int64(const char *s, int64_t *ret)
         return 0;
 }
 
+int parse_size(const char *s, int64_t *ret)
+{
+        static const char units[] = "kmgtp";
+        uint64_t whole = 0, frac_num = 0, frac_den = 1, mult = 1;
+        const char *p = s;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (STREQ(s, "-1")) {
+                *ret = -1;
+                return 0;
+        }
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (whole > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                whole = whole * 10 + (uint64_t)(*p - '0');
+        }
+        if (*p == '.') {
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                for (; *p >= '0' && *p <= '9'; p++)
+                        if (frac_den < 1000000000ULL) {
+                                frac_num = frac_num * 10 + (uint64_t)(*p - '0');
+                                frac_den *= 10;
+                        }
+        }
+        if (*p == ' ')
+                p++;
+        if (*p) {
+                const char *u = strchr(units, *p | 0x20);
+                if (u && *p != ' ') {
+                        for (long i = 0; i <= u - units; i++)
+                                mult *= 1024;
+                        p++;
+                        if (*p == 'i' || *p == 'I')
+                                p++;
+                }
+                if (*p == 'b' || *p == 'B')
+                        p++;
+        }
+        if (*p)
+                return -EINVAL;
+        if (whole > (uint64_t)INT64_MAX / mult)
+                return -ERANGE;
+        whole = whole * mult + (frac_num * mult) / frac_den;
+        if (whole > (uint64_t)INT64_MAX)
+                return -ERANGE;
+        *ret = (int64_t)whole;
+        return 0;
+}
+
+int parse_duration_ms(const char *s, int64_t *ret)
+{
+        static const struct { const char *unit; double ms; } units[] = {
+                { "ns", 1e-6 }, { "us", 1e-3 }, { "\xc2\xb5s", 1e-3 }, { "ms", 1 }, { "s", 1e3 }, { "m", 60e3 }, { "h", 3600e3 },
+        };
+        double total = 0;
+        const char *p = s;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (STREQ(s, "0")) {
+                *ret = 0;
+                return 0;
+        }
+        while (*p) {
+                char *end;
+                double v;
+                size_t best = 0, k;
+                if ((*p < '0' || *p > '9') && *p != '.')
+                        return -EINVAL;
+                v = strtod(p, &end);
+                if (end == p)
+                        return -EINVAL;
+                p = end;
+                for (k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+                        size_t n = strlen(units[k].unit);
+                        /* the longest unit that matches: "ms" before "m" */
+                        if (strncmp(p, units[k].unit, n) == 0 && n > best)
+                                best = n;
+                }
+                if (!best)
+                        return -EINVAL;
+                for (k = 0; k < sizeof(units) / sizeof(units[0]); k++)
+                        if (strlen(units[k].unit) == best && strncmp(p, units[k].unit, best) == 0)
+                                break;
+                total += v * units[k].ms;
+                p += best;
+                if (total > 1e15)
+                        return -ERANGE;
+        }
+        *ret = (int64_t)total;
+        return 0;
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
         const char *p = buf;

@@ -32,6 +32,10 @@ bool str_has_prefix(const char *s, const char *prefix);
 /* Parses a decimal unsigned integer; -EINVAL on junk, -ERANGE on overflow. */
 int parse_uint64(const char *s, uint64_t *ret);
 int parse_int64(const char *s, int64_t *ret);
+/* A byte count as docker and runc take it: "1024", "64m", "1.5GiB", "512 kB" (binary units), or "-1". */
+int parse_size(const char *s, int64_t *ret);
+/* A Go duration ("5s", "100ms", "1m30s", "1.5h") in milliseconds. */
+int parse_duration_ms(const char *s, int64_t *ret);
 
 /* Writes all of buf, retrying on EINTR and short writes; -errno. */
 int write_all(int fd, const void *buf, size_t len);

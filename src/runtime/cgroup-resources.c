@@ -10,13 +10,7 @@
 #include "json-util.h"
 #include "util.h"
 
-typedef struct Target {
-        const char *dir;        /* the container's directory in the chosen hierarchy, or NULL */
-        bool v2;
-} Target;
-
-/* Where does `controller` live: its own v1 hierarchy, or the unified one where it is enabled? */
-static Target target(json_t *paths, const char *controller)
+Target cgroup_target(json_t *paths, const char *controller)
 {
         const char *k;
         json_t *v;
@@ -84,6 +78,9 @@ static int put_limit(const Target *t, const char *file, int64_t v, const char *f
         return put(t, file, buf, field, err);
 }
 
+/* What a v1 memory limit reads when there is none: PAGE_COUNTER_MAX pages of 4 KiB. */
+#define V1_UNLIMITED INT64_C(0x7FFFFFFFFFFFF000)
+
 uint64_t cgroup_shares_to_weight(uint64_t shares)
 {
         if (shares == 0)
@@ -97,7 +94,7 @@ uint64_t cgroup_shares_to_weight(uint64_t shares)
 
 static int apply_memory(json_t *paths, json_t *m, Error **err)
 {
-        Target t = target(paths, "memory");
+        Target t = cgroup_target(paths, "memory");
         int64_t limit = 0, reservation = 0, swap = 0, kernel = 0, kernel_tcp = 0;
         uint64_t swappiness = 0;
         bool disable_oom = false, use_hierarchy = false;
@@ -144,8 +141,23 @@ static int apply_memory(json_t *paths, json_t *m, Error **err)
                 return 0;
         }
         /* v1: memory.limit_in_bytes must stay <= memory.memsw.limit_in_bytes at every step. */
+        if (hl && !hs) {
+                _cleanup_free_ char *p = xasprintf("%s/memory.memsw.limit_in_bytes", t.dir), *cur = NULL;
+                int64_t memsw = -1;
+                if (read_file_at(AT_FDCWD, p, 64, &cur, NULL) == 0 && parse_int64(strtok(cur, "\n"), &memsw) == 0 &&
+                    (limit < 0 ? memsw < V1_UNLIMITED : limit > memsw))
+                        return error_setx(err, EINVAL,
+                                          "linux.resources.memory.limit: %" PRId64 " is above the memory+swap limit %" PRId64
+                                          " already set: change swap (--memory-swap) with it",
+                                          limit, memsw);
+        }
         if (hl) {
                 r = put_limit(&t, "memory.limit_in_bytes", limit, "linux.resources.memory.limit", err);
+                if (r == -EBUSY)
+                        return error_setx(err, EBUSY,
+                                          "linux.resources.memory.limit: %" PRId64 " is below what the container uses "
+                                          "now and the kernel could not reclaim enough",
+                                          limit);
                 if (r == -EINVAL && hs) {
                         error_clear(err);
                         if ((r = put_limit(&t, "memory.memsw.limit_in_bytes", swap, "linux.resources.memory.swap", err)) < 0 ||
@@ -175,7 +187,7 @@ static int apply_memory(json_t *paths, json_t *m, Error **err)
 static int apply_cpu(json_t *paths, json_t *c, Error **err)
 {
         const char *P = "linux.resources.cpu";
-        Target t = target(paths, "cpu"), cs = target(paths, "cpuset");
+        Target t = cgroup_target(paths, "cpu"), cs = cgroup_target(paths, "cpuset");
         uint64_t shares = 0, period = 0, rt_period = 0, burst = 0;
         int64_t quota = 0, rt_runtime = 0, idle = 0;
         _cleanup_free_ char *cpus = NULL, *mems = NULL;
@@ -201,11 +213,18 @@ static int apply_cpu(json_t *paths, json_t *c, Error **err)
                 if (hs && shares && (r = put_u64(&t, "cpu.weight", cgroup_shares_to_weight(shares), "linux.resources.cpu.shares", err)) < 0)
                         return r;
                 if (hq || hp) {
-                        char buf[64];
+                        /* cpu.max holds both: keep the half that is not being set ("max 100000" by default). */
+                        _cleanup_free_ char *p = xasprintf("%s/cpu.max", t.dir), *cur = NULL;
+                        char buf[64], cur_quota[24] = "max";
+                        uint64_t cur_period = 100000;
+                        if (read_file_at(AT_FDCWD, p, 64, &cur, NULL) == 0)
+                                (void)sscanf(cur, "%23s %" SCNu64, cur_quota, &cur_period);
                         if (!hp || !period)
-                                period = 100000;
+                                period = cur_period ? cur_period : 100000;
                         if (hq && quota > 0)
                                 snprintf(buf, sizeof(buf), "%" PRId64 " %" PRIu64, quota, period);
+                        else if (!hq && strspn(cur_quota, "0123456789") == strlen(cur_quota))
+                                snprintf(buf, sizeof(buf), "%s %" PRIu64, cur_quota, period);
                         else
                                 snprintf(buf, sizeof(buf), "max %" PRIu64, period);
                         if ((r = put(&t, "cpu.max", buf, "linux.resources.cpu.quota", err)) < 0)
@@ -246,7 +265,7 @@ static int apply_cpu(json_t *paths, json_t *c, Error **err)
 
 static int apply_pids(json_t *paths, json_t *p, Error **err)
 {
-        Target t = target(paths, "pids");
+        Target t = cgroup_target(paths, "pids");
         int64_t limit = 0;
         int r = jx_int64(p, "linux.resources.pids", "limit", true, &limit, err);
         if (r < 0)
@@ -264,7 +283,7 @@ static int apply_pids(json_t *paths, json_t *p, Error **err)
 
 static int apply_hugetlb(json_t *paths, json_t *arr, Error **err)
 {
-        Target t = target(paths, "hugetlb");
+        Target t = cgroup_target(paths, "hugetlb");
         json_t *e;
         size_t i;
         int r;
@@ -330,7 +349,7 @@ static int dev_rules(const Target *t, json_t *arr, Error **err)
 
 static int apply_devices(json_t *paths, json_t *arr, Error **err)
 {
-        Target t = target(paths, "devices");
+        Target t = cgroup_target(paths, "devices");
 
         if (json_array_size(arr) == 0)
                 return 0;
@@ -397,14 +416,14 @@ static int blk_devices(const Target *t, json_t *b, const char *key, const char *
 static int apply_blkio(json_t *paths, json_t *b, Error **err)
 {
         const char *P = "linux.resources.blockIO";
-        Target t = target(paths, "blkio");
+        Target t = cgroup_target(paths, "blkio");
         uint64_t weight = 0, leaf = 0;
         json_t *wd, *e;
         size_t i;
         int hw, hl, r;
 
         if (!t.dir)
-                t = target(paths, "io");
+                t = cgroup_target(paths, "io");
         r = need(t, "blkio (io)", P, err);
         if (r < 0)
                 return r;
@@ -475,14 +494,14 @@ static int apply_network(json_t *paths, json_t *n, Error **err)
         if ((hc = jx_uint32(n, P, "classID", false, &classid, err)) < 0 || jx_array(n, P, "priorities", false, &prios, err) < 0)
                 return -EINVAL;
         if (hc) {
-                Target t = target(paths, "net_cls");
+                Target t = cgroup_target(paths, "net_cls");
                 if ((r = need(t, "net_cls", "linux.resources.network.classID", err)) < 0 ||
                     (r = put_u64(&t, "net_cls.classid", classid, "linux.resources.network.classID", err)) < 0)
                         return r;
         }
         if (json_array_size(prios) == 0)
                 return 0;
-        Target t = target(paths, "net_prio");
+        Target t = cgroup_target(paths, "net_prio");
         if ((r = need(t, "net_prio", "linux.resources.network.priorities", err)) < 0)
                 return r;
         json_array_foreach (prios, i, e) {

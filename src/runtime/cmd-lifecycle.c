@@ -83,7 +83,7 @@ int cmd_run(int argc, char **argv)
         return create_or_run(argc, argv, true);
 }
 
-static int simple(int argc, char **argv, const char *synopsis, const CliFlag *extra, const char **ret_id,
+int cmd_simple(int argc, char **argv, const char *synopsis, const CliFlag *extra, const char **ret_id,
                   int *ret_index)
 {
         Error *err = NULL;
@@ -109,7 +109,7 @@ int cmd_start(int argc, char **argv)
         Error *err = NULL;
         int i, r;
 
-        r = simple(argc, argv, "CONTAINER_ID", flags, &id, &i);
+        r = cmd_simple(argc, argv, "CONTAINER_ID", flags, &id, &i);
         if (r)
                 return r < 0 ? 0 : r;
         if (i < argc)
@@ -126,7 +126,7 @@ int cmd_state(int argc, char **argv)
         Error *err = NULL;
         int i, r;
 
-        r = simple(argc, argv, "CONTAINER_ID", flags, &id, &i);
+        r = cmd_simple(argc, argv, "CONTAINER_ID", flags, &id, &i);
         if (r)
                 return r < 0 ? 0 : r;
         if (container_state(arg_root, id, &j, &err) < 0)
@@ -145,7 +145,7 @@ int cmd_kill(int argc, char **argv)
         Error *err = NULL;
         int i, r, sig = 15;
 
-        r = simple(argc, argv, "[--all] CONTAINER_ID [SIGNAL]", flags, &id, &i);
+        r = cmd_simple(argc, argv, "[--all] CONTAINER_ID [SIGNAL]", flags, &id, &i);
         if (r)
                 return r < 0 ? 0 : r;
         if (i < argc) {
@@ -167,7 +167,7 @@ int cmd_delete(int argc, char **argv)
         Error *err = NULL;
         int i, r;
 
-        r = simple(argc, argv, "[--force] CONTAINER_ID", flags, &id, &i);
+        r = cmd_simple(argc, argv, "[--force] CONTAINER_ID", flags, &id, &i);
         if (r)
                 return r < 0 ? 0 : r;
         if (container_delete(arg_root, id, force, &err) < 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup-ops.h"
 #include "cgroup-resources.h"
 #include "cgroup.h"
 #include "container.h"
@@ -666,7 +668,7 @@ int container_create(const char *root, const char *id, const CreateOpts *o, Erro
         return do_create(root, id, o, false, NULL, NULL, err);
 }
 
-static int load_locked(const char *root, const char *id, bool lock, int *ret_dirfd, ContainerState **ret,
+int container_open(const char *root, const char *id, bool lock, int *ret_dirfd, ContainerState **ret,
                        Error **err)
 {
         _cleanup_close_ int rootfd = -EBADF, dirfd = -EBADF;
@@ -690,7 +692,6 @@ static int load_locked(const char *root, const char *id, bool lock, int *ret_dir
         return 0;
 }
 
-DEFINE_CLEANUP_FUNC(ContainerState, state_free)
 DEFINE_CLEANUP_FUNC(OciSpec, oci_spec_free)
 
 int container_load_config(const char *root, const char *id, OciSpec **ret, Error **err)
@@ -716,7 +717,7 @@ int container_start(const char *root, const char *id, Error **err)
         ContainerStatus status;
         int r;
 
-        r = load_locked(root, id, true, &dirfd, &st, err);
+        r = container_open(root, id, true, &dirfd, &st, err);
         if (r < 0)
                 return r;
         status = state_status(dirfd, st);
@@ -779,13 +780,17 @@ int container_kill(const char *root, const char *id, int sig, bool all, Error **
         ContainerStatus status;
         int r;
 
-        r = load_locked(root, id, true, &dirfd, &st, err);
+        r = container_open(root, id, true, &dirfd, &st, err);
         if (r < 0)
                 return r;
         status = state_status(dirfd, st);
         if (status == STATUS_STOPPED)
                 return error_setx(err, EINVAL, "container \"%s\" is not running", id);
-        return signal_container(st, sig, all, err);
+        r = signal_container(st, sig, all, err);
+        /* A frozen task cannot act on SIGKILL: thaw the container so the kill happens now. */
+        if (r >= 0 && sig == SIGKILL && status == STATUS_PAUSED)
+                (void)cgroup_freeze(st->cgroup_paths, false, NULL);
+        return r;
 }
 
 int container_delete(const char *root, const char *id, bool force, Error **err)
@@ -796,7 +801,7 @@ int container_delete(const char *root, const char *id, bool force, Error **err)
         ContainerStatus status;
         int r;
 
-        r = load_locked(root, id, true, &dirfd, &st, err);
+        r = container_open(root, id, true, &dirfd, &st, err);
         if (r < 0)
                 return r;
         status = state_status(dirfd, st);
@@ -808,6 +813,8 @@ int container_delete(const char *root, const char *id, bool force, Error **err)
                                           status_names[status]);
                 pidfd = sys_pidfd_open(st->pid, 0);
                 (void)signal_container(st, SIGKILL, !st->pid_ns_private || true, NULL);
+                if (status == STATUS_PAUSED)
+                        (void)cgroup_freeze(st->cgroup_paths, false, NULL);
                 if (pidfd >= 0) {
                         struct pollfd p = { .fd = pidfd, .events = POLLIN };
                         (void)poll(&p, 1, 10000);
@@ -838,7 +845,7 @@ int container_state(const char *root, const char *id, json_t **ret, Error **err)
         _cleanup_close_ int dirfd = -EBADF;
         int r;
 
-        r = load_locked(root, id, false, &dirfd, &st, err);
+        r = container_open(root, id, false, &dirfd, &st, err);
         if (r < 0)
                 return r;
         *ret = state_to_oci_json(st, state_status(dirfd, st));
@@ -851,7 +858,7 @@ int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n,
         _cleanup_close_ int dirfd = -EBADF;
         int r;
 
-        r = load_locked(root, id, false, &dirfd, &st, err);
+        r = container_open(root, id, false, &dirfd, &st, err);
         if (r < 0)
                 return r;
         if (state_status(dirfd, st) == STATUS_STOPPED) {
@@ -956,6 +963,21 @@ static int foreground_wait(pid_t pid, int master)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
+/* Docker and runc leave a user to guess why a process died with 137: say when it was the OOM killer. */
+static void report_oom(const char *root, const char *id)
+{
+        _cleanup_(state_freep) ContainerState *st = NULL;
+        _cleanup_close_ int dirfd = -EBADF;
+        uint64_t n;
+
+        if (container_open(root, id, false, &dirfd, &st, NULL) < 0)
+                return;
+        n = cgroup_oom_kills(st->cgroup_paths);
+        if (n > 0)
+                log_warn("container %s: the kernel's OOM killer killed %" PRIu64 " process%s: the memory limit was reached",
+                         id, n, n == 1 ? "" : "es");
+}
+
 int container_run(const char *root, const char *id, const CreateOpts *o, bool detach, int *ret_status,
                   Error **err)
 {
@@ -979,6 +1001,7 @@ int container_run(const char *root, const char *id, const CreateOpts *o, bool de
         }
         *ret_status = foreground_wait(pid, master);
         log_debug("runtime: container exited");
+        report_oom(root, id);
         r = container_delete(root, id, true, err);
         log_debug("runtime: deleted");
         return r;
@@ -1025,7 +1048,7 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
         bool userns = false;
         int r;
 
-        r = load_locked(root, id, false, &dirfd, &st, err);
+        r = container_open(root, id, false, &dirfd, &st, err);
         if (r < 0)
                 return r;
         status = state_status(dirfd, st);

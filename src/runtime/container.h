@@ -6,6 +6,7 @@
 
 #include "error.h"
 #include "spec.h"
+#include "state.h"
 
 /* The container lifecycle, one function per runtime verb.  `root` is the state root (--root). */
 
@@ -40,3 +41,22 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
 int container_pids(const char *root, const char *id, pid_t **ret, size_t *ret_n, Error **err);
 /* The container's config.json as it was created (for exec defaults). */
 int container_load_config(const char *root, const char *id, OciSpec **ret, Error **err);
+
+/* Loads a container's state (taking its lock when `lock` is set); ENOENT names the id. */
+int container_open(const char *root, const char *id, bool lock, int *ret_dirfd, ContainerState **ret,
+                   Error **err);
+
+/* pause/resume: freezes or thaws every process of a running (paused) container. */
+int container_pause(const char *root, const char *id, bool pause, Error **err);
+/*
+ * Applies `resources` (linux.resources syntax, only the fields to change) to a running, created or
+ * paused container's cgroups, then merges them into its stored config.json.
+ */
+int container_update(const char *root, const char *id, json_t *resources, Error **err);
+
+typedef struct EventsOpts {
+        bool stats_once;        /* print one stats event and return */
+        int interval_ms;        /* between stats events */
+} EventsOpts;
+/* Prints runc's event lines (stats every interval, oom when it happens) until the container stops. */
+int container_events(const char *root, const char *id, const EventsOpts *o, Error **err);

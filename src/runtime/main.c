@@ -34,6 +34,10 @@ static const struct {
         { "exec", cmd_exec, true, "run a new process in a container" },
         { "list", cmd_list, false, "list containers" },
         { "ps", cmd_ps, false, "list the processes of a container" },
+        { "update", cmd_update, false, "change the resource limits of a container" },
+        { "pause", cmd_pause, false, "freeze every process of a container" },
+        { "resume", cmd_resume, false, "thaw a paused container" },
+        { "events", cmd_events, false, "print stats and OOM events of a container (runc's JSON)" },
         { "spec", cmd_spec, false, "write a default config.json" },
         { "features", cmd_features, false, "print the features of this runtime as OCI features JSON" },
 };

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cleanup.h"
 #include "error.h"
 
 /*
@@ -54,6 +55,7 @@ int state_open_dir(int rootfd, const char *id, bool lock, int *ret_fd, Error **e
 int state_save(int dirfd, const ContainerState *st, Error **err);
 int state_load(int dirfd, const char *id, ContainerState **ret, Error **err);
 ContainerState *state_free(ContainerState *st);
+DEFINE_CLEANUP_FUNC(ContainerState, state_free)
 
 /* The live status of a container, from its pid, start time, exec fifo and freezer. */
 ContainerStatus state_status(int dirfd, const ContainerState *st);
