@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cgroup-resources.h"
+#include "devices.h"
 #include "json-util.h"
 #include "util.h"
 
@@ -308,68 +309,34 @@ static int apply_hugetlb(json_t *paths, json_t *arr, Error **err)
         return 0;
 }
 
-static int dev_rules(const Target *t, json_t *arr, Error **err)
-{
-        json_t *e;
-        size_t i;
-
-        json_array_foreach (arr, i, e) {
-                _cleanup_free_ char *p = jx_path_index("linux.resources.devices", i), *type = NULL, *access = NULL;
-                bool allow = false;
-                int64_t major = -1, minor = -1;
-                char rule[96], majs[24], mins[24];
-                int r;
-                if (jx_bool(e, p, "allow", true, &allow, err) < 0 || jx_string(e, p, "type", false, &type, err) < 0 ||
-                    jx_int64(e, p, "major", false, &major, err) < 0 || jx_int64(e, p, "minor", false, &minor, err) < 0 ||
-                    jx_string(e, p, "access", false, &access, err) < 0)
-                        return -EINVAL;
-                if (type && (strlen(type) != 1 || !strchr("abc", type[0])))
-                        return error_setx(err, EINVAL, "%s.type: \"%s\" is not a, b or c", p, type);
-                if (access && (strlen(access) > 3 || strspn(access, "rwm") != strlen(access)))
-                        return error_setx(err, EINVAL, "%s.access: \"%s\" is not a subset of rwm", p, access);
-                if (major < 0)
-                        snprintf(majs, sizeof(majs), "*");
-                else
-                        snprintf(majs, sizeof(majs), "%" PRId64, major);
-                if (minor < 0)
-                        snprintf(mins, sizeof(mins), "*");
-                else
-                        snprintf(mins, sizeof(mins), "%" PRId64, minor);
-                if (!type || type[0] == 'a')
-                        snprintf(rule, sizeof(rule), "a");
-                else
-                        snprintf(rule, sizeof(rule), "%c %s:%s %s", type[0], majs, mins, access && *access ? access : "rwm");
-                /* "a" with an access subset is not expressible in v1; the whole-device rule is. */
-                r = put(t, allow ? "devices.allow" : "devices.deny", rule, p, err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int apply_devices(json_t *paths, json_t *arr, Error **err)
 {
         Target t = cgroup_target(paths, "devices");
+        _cleanup_free_ DevRule *rules = NULL;
+        size_t n = 0;
+        int r;
 
         if (json_array_size(arr) == 0)
                 return 0;
-        if (!t.dir) {
-                /* Pure cgroup v2 filters devices with an eBPF program: not here yet; the device
-                 * nodes a container gets are still only those its config creates. */
-                if (json_object_get(paths, ""))
-                        return 0;
-                return need(t, "devices", "linux.resources.devices", err);
-        }
-        int r = dev_rules(&t, arr, err);
+        r = devices_parse(arr, &rules, &n, err);
         if (r < 0)
                 return r;
-        /* The devices every container gets (runtime-spec "Default Devices"), and the pty ones, stay
-         * usable whatever the config denied, as runc and crun also allow them. */
-        static const char *const defaults[] = { "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",
-                                                "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm",
-                                                "c 136:* rwm" };
-        for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
-                r = put(&t, "devices.allow", defaults[i], "linux.resources.devices (default devices)", err);
+        if (!t.dir) {
+                json_t *v2 = json_object_get(paths, "");
+                /* cgroup v2 has no devices controller: an eBPF program on the cgroup does its work. */
+                if (json_is_string(v2))
+                        return devices_bpf_apply(json_string_value(v2), rules, n, err);
+                return need(t, "devices", "linux.resources.devices", err);
+        }
+        for (size_t i = 0; i < n + n_default_device_rules; i++) {
+                const DevRule *d = i < n ? &rules[i] : &default_device_rules[i - n];
+                _cleanup_free_ char *p = i < n ? jx_path_index("linux.resources.devices", i)
+                                               : xstrdup("linux.resources.devices (default devices)");
+                char rule[96];
+                devices_rule_v1(d, rule, sizeof(rule));
+                /* The devices every container gets (runtime-spec "Default Devices"), and the pty ones,
+                 * stay usable whatever the config denied, as runc and crun also allow them. */
+                r = put(&t, d->allow ? "devices.allow" : "devices.deny", rule, p, err);
                 if (r < 0)
                         return r;
         }
