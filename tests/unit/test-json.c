@@ -117,3 +117,16 @@ TEST(nul_in_string_refused)
         error_free(e);
         json_decref(j);
 }
+
+TEST(big_integers_written_back)
+{
+        json_t *o = json_object();
+        char *s;
+        json_object_set_new(o, "max", jx_uint64_new(UINT64_MAX));
+        json_object_set_new(o, "small", jx_uint64_new(42));
+        json_object_set_new(o, "text", json_string("\"quoted\" \xef\xb7\x90 not a number"));
+        s = jx_dump(o, false);
+        ASSERT_STREQ(s, "{\"max\":18446744073709551615,\"small\":42,\"text\":\"\\\"quoted\\\" \xef\xb7\x90 not a number\"}");
+        free(s);
+        json_decref(o);
+}

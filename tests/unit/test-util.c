@@ -88,3 +88,44 @@ TEST(error_wrap)
         ASSERT_STREQ(e->msg, "mounts[2]: open `/x`: No such file or directory");
         error_free(e);
 }
+
+TEST(parse_size)
+{
+        static const struct { const char *in; int64_t want; } ok[] = {
+                { "0", 0 }, { "1024", 1024 }, { "64m", 64 << 20 }, { "64M", 64 << 20 }, { "1g", 1LL << 30 },
+                { "1GiB", 1LL << 30 }, { "512 kB", 512 << 10 }, { "1.5k", 1536 }, { "2b", 2 }, { "-1", -1 },
+                { "1t", 1LL << 40 },
+        };
+        static const char *const bad[] = { "", "m", "-2", "1x", "1.k", "64mm", " 1", "1kk", "1.5.5" };
+        int64_t v;
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                v = -7;
+                if (parse_size(ok[i].in, &v) < 0)
+                        TAP_FAIL("parse_size(\"%s\") failed", ok[i].in);
+                ASSERT_EQ(v, ok[i].want);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                if (parse_size(bad[i], &v) == 0)
+                        TAP_FAIL("parse_size(\"%s\") accepted", bad[i]);
+        ASSERT_EQ(parse_size("9999999999999999999999", &v), -ERANGE);
+        ASSERT_EQ(parse_size("99999999999p", &v), -ERANGE);
+}
+
+TEST(parse_duration)
+{
+        static const struct { const char *in; int64_t want; } ok[] = {
+                { "5s", 5000 }, { "100ms", 100 }, { "1m30s", 90000 }, { "1.5s", 1500 }, { "2h", 7200000 },
+                { "0", 0 }, { "1500us", 1 },
+        };
+        static const char *const bad[] = { "", "5", "s", "-1s", "5x", "1m30", "5 s" };
+        int64_t v;
+        for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+                v = -7;
+                if (parse_duration_ms(ok[i].in, &v) < 0)
+                        TAP_FAIL("parse_duration_ms(\"%s\") failed", ok[i].in);
+                ASSERT_EQ(v, ok[i].want);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                if (parse_duration_ms(bad[i], &v) == 0)
+                        TAP_FAIL("parse_duration_ms(\"%s\") accepted", bad[i]);
+}
