@@ -248,6 +248,9 @@ assert_match() {
 
 # ---------------------------------------------------------------- leftovers
 
+# The cgroup directories of a container id: every hierarchy below /sys/fs/cgroup on v1 and hybrid
+# hosts (/sys/fs/cgroup/memory/..., /sys/fs/cgroup/unified/...), and the single tree on pure cgroup v2,
+# where the glob's starting points are the top-level cgroups themselves (find matches those too).
 cgroups_of() {
         find /sys/fs/cgroup/*/ -maxdepth 6 -type d \( -name "$1" -o -name "stockade-$1" \) 2>/dev/null
 }
@@ -291,6 +294,10 @@ force_cleanup_id() {
         fi
         for p in $(pids_of "$id"); do
                 kill -9 "$p" 2>/dev/null
+        done
+        # cgroup v2 (5.14+) kills whatever is left in a cgroup, marked or not, in one write.
+        for p in $(cgroups_of "$id"); do
+                [ ! -e "$p/cgroup.kill" ] || echo 1 >"$p/cgroup.kill" 2>/dev/null
         done
         for i in 1 2 3 4 5; do
                 [ -n "$(cgroups_of "$id")" ] || break
