@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (size > 1 << 20)
                 return 0;
         if (jx_parse((const char *)data, size, "fuzz", &j, &e) == 0) {
-                if (seccomp_compile(j, &f, &e) == 0)
+                if (seccomp_compile(j, NULL, &f, &e) == 0)
                         seccomp_filter_free(f);
                 json_decref(j);
         }

@@ -211,7 +211,8 @@ int cmd_exec(int argc, char **argv)
                                                       "build yet"), err));
         }
         ExecOpts o = { .pid_file = pid_abs, .console_socket = console_abs, .preserve_fds = preserve_fds,
-                       .detach = detach, .seccomp = cfg->seccomp };
+                       .detach = detach, .seccomp = cfg->seccomp,
+                       .seccomp_bounding = seccomp_bounding(cfg->process) };
         r = container_exec(arg_root, id, p, &o, &status, &err);
         oci_process_free(p);
         oci_spec_free(cfg);

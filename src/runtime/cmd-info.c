@@ -12,6 +12,7 @@
 
 #include "caps.h"
 #include "cgroup.h"
+#include "seccomp-default.h"
 #include "cli.h"
 #include "commands.h"
 #include "container.h"
@@ -274,6 +275,27 @@ int cmd_features(int argc, char **argv)
                                       "SCMP_ARCH_AARCH64"));
         json_object_set_new(j, "annotations", json_pack("{s:s}", "io.github.stockade.version", "0.1.0"));
         s = jx_dump(j, true);
+        printf("%s\n", s);
+        return 0;
+}
+
+int cmd_seccomp(int argc, char **argv)
+{
+        _cleanup_json_ json_t *p = NULL;
+        _cleanup_free_ char *s = NULL;
+        Error *err = NULL;
+
+        if (argc != 2 || !STREQ(argv[1], "default")) {
+                if (argc == 2 && (STREQ(argv[1], "--help") || STREQ(argv[1], "-h"))) {
+                        printf("Usage: stockade-runtime seccomp default\n\n"
+                               "Prints the built-in default seccomp profile (Docker's format) as JSON: a start for\n"
+                               "custom profiles, and what `linux.seccomp` may hold verbatim.\n");
+                        return 0;
+                }
+                return fail((error_setx(&err, EINVAL, "seccomp: usage: stockade-runtime seccomp default"), err));
+        }
+        p = seccomp_default_profile();
+        s = jx_dump(p, true);
         printf("%s\n", s);
         return 0;
 }

@@ -23,6 +23,7 @@ int cmd_update(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_events(int argc, char **argv);
+int cmd_seccomp(int argc, char **argv);
 
 struct CliFlag;
 /*

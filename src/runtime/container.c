@@ -97,6 +97,12 @@ static int join_namespace(const OciSpec *s, NsType t, Error **err)
 }
 
 /* Stage 2: the container's init, pid 1 of its pid namespace. Never returns. */
+/* The capabilities Docker-style seccomp rules are conditioned on: the container's bounding set. */
+uint64_t seccomp_bounding(const OciProcess *p)
+{
+        return p && p->caps.present ? p->caps.bounding : 0;
+}
+
 static _Noreturn void init_stage2(InitCtx *c)
 {
         const OciSpec *s = c->spec;
@@ -121,7 +127,8 @@ static _Noreturn void init_stage2(InitCtx *c)
         rc.devnull_fd = open_devnull(&e);
         if (rc.devnull_fd < 0 || rootfs_prepare(&rc, &e) < 0)
                 child_fail(c->sync, e);
-        if (s->seccomp && seccomp_compile(s->seccomp, &filter, &e) < 0)
+        if (s->seccomp && seccomp_compile(s->seccomp, &(SeccompContext){ .bounding = seccomp_bounding(s->process) },
+                                          &filter, &e) < 0)
                 child_fail(c->sync, e);
         if (sync_expect(c->sync, SYNC_GO, &state_json, &e) < 0)
                 child_fail(c->sync, e);
@@ -1014,7 +1021,7 @@ static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool use
         SeccompFilter *filter = NULL;
         Error *e = NULL;
 
-        if (o->seccomp && seccomp_compile(o->seccomp, &filter, &e) < 0)
+        if (o->seccomp && seccomp_compile(o->seccomp, &(SeccompContext){ .bounding = o->seccomp_bounding }, &filter, &e) < 0)
                 child_fail(sync, e);
         if (sync_expect(sync, SYNC_GO, NULL, &e) < 0)
                 child_fail(sync, e);

@@ -24,7 +24,11 @@ typedef struct ExecOpts {
         int preserve_fds;
         bool detach;
         json_t *seccomp;        /* the container's linux.seccomp, borrowed; NULL for none */
+        uint64_t seccomp_bounding; /* the container's bounding capabilities, for its includes/excludes */
 } ExecOpts;
+
+/* The capabilities Docker-style seccomp rules are conditioned on: the container's bounding set. */
+uint64_t seccomp_bounding(const OciProcess *p);
 
 int container_create(const char *root, const char *id, const CreateOpts *o, Error **err);
 int container_start(const char *root, const char *id, Error **err);

@@ -38,6 +38,7 @@ static const struct {
         { "pause", cmd_pause, false, "freeze every process of a container" },
         { "resume", cmd_resume, false, "thaw a paused container" },
         { "events", cmd_events, false, "print stats and OOM events of a container (runc's JSON)" },
+        { "seccomp", cmd_seccomp, false, "print the built-in default seccomp profile (seccomp default)" },
         { "spec", cmd_spec, false, "write a default config.json" },
         { "features", cmd_features, false, "print the features of this runtime as OCI features JSON" },
 };

@@ -4,9 +4,13 @@
 #include <seccomp.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "json-util.h"
 #include "log.h"
 #include "seccomp-filter.h"
@@ -120,22 +124,321 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, uint32_t default_actio
         return 0;
 }
 
-int seccomp_compile(json_t *j, SeccompFilter **ret, Error **err)
+/* Go's name for this machine's architecture, as Docker profiles write it in includes/excludes. */
+static const char *native_go_arch(void)
+{
+        switch (seccomp_arch_native()) {
+        case SCMP_ARCH_X86_64: return "amd64";
+        case SCMP_ARCH_X86: return "386";
+        case SCMP_ARCH_X32: return "x32";
+        case SCMP_ARCH_AARCH64: return "arm64";
+        case SCMP_ARCH_ARM: return "arm";
+        case SCMP_ARCH_PPC64LE: return "ppc64le";
+        case SCMP_ARCH_PPC64: return "ppc64";
+        case SCMP_ARCH_S390X: return "s390x";
+        case SCMP_ARCH_S390: return "s390";
+        case SCMP_ARCH_RISCV64: return "riscv64";
+        case SCMP_ARCH_MIPS64: return "mips64";
+        case SCMP_ARCH_MIPSEL64: return "mips64le";
+        default: return "";
+        }
+}
+
+static const char *native_scmp_arch(void)
+{
+        switch (seccomp_arch_native()) {
+        case SCMP_ARCH_X86_64: return "SCMP_ARCH_X86_64";
+        case SCMP_ARCH_X86: return "SCMP_ARCH_X86";
+        case SCMP_ARCH_AARCH64: return "SCMP_ARCH_AARCH64";
+        case SCMP_ARCH_ARM: return "SCMP_ARCH_ARM";
+        case SCMP_ARCH_PPC64LE: return "SCMP_ARCH_PPC64LE";
+        case SCMP_ARCH_S390X: return "SCMP_ARCH_S390X";
+        case SCMP_ARCH_RISCV64: return "SCMP_ARCH_RISCV64";
+        default: return "";
+        }
+}
+
+static void host_kernel(unsigned *major, unsigned *minor)
+{
+        struct utsname u;
+        *major = *minor = 0;
+        if (uname(&u) == 0)
+                (void)sscanf(u.release, "%u.%u", major, minor);
+}
+
+/*
+ * Docker's includes/excludes: an entry applies when every `includes` condition holds (all its caps
+ * in the bounding set, this arch among its arches, the kernel at least minKernel) and no `excludes`
+ * condition does (any of its caps held, this arch listed, the kernel at least minKernel).
+ */
+static int condition(json_t *c, const char *path, const SeccompContext *ctx, bool includes, bool *ret, Error **err)
+{
+        _cleanup_strv_ char **caps = NULL, **arches = NULL;
+        _cleanup_free_ char *mk = NULL;
+        int hc, ha, hk;
+        bool any = false, all = true;
+
+        if (!c)
+                return 0;
+        if (!json_is_object(c))
+                return error_setx(err, EINVAL, "%s: expected an object", path);
+        if ((hc = jx_strv(c, path, "caps", false, &caps, err)) < 0 || (ha = jx_strv(c, path, "arches", false, &arches, err)) < 0 ||
+            (hk = jx_string(c, path, "minKernel", false, &mk, err)) < 0)
+                return -EINVAL;
+        for (size_t i = 0; caps && caps[i]; i++) {
+                _cleanup_free_ char *full = str_has_prefix(caps[i], "CAP_") ? xstrdup(caps[i]) : xasprintf("CAP_%s", caps[i]);
+                int cap = caps_from_name(full);
+                bool held;
+                if (cap < 0) {
+                        /* a capability this build does not know is one the container cannot hold */
+                        log_warn("%s.caps[%zu]: unknown capability \"%s\" taken as not held", path, i, caps[i]);
+                        held = false;
+                } else
+                        held = cap < 64 && (ctx->bounding >> cap) & 1;
+                any |= held;
+                all &= held;
+        }
+        if (hc && caps && caps[0])
+                *ret &= includes ? all : !any;
+        if (ha && arches && arches[0]) {
+                bool listed = false;
+                for (size_t i = 0; arches[i]; i++)
+                        listed |= STREQ(arches[i], native_go_arch());
+                *ret &= includes ? listed : !listed;
+        }
+        if (hk && *mk) {
+                unsigned maj = 0, min = 0, kmaj = ctx->kernel_major, kmin = ctx->kernel_minor;
+                char tail = 0;
+                if (sscanf(mk, "%u.%u%c", &maj, &min, &tail) != 2)
+                        return error_setx(err, EINVAL, "%s.minKernel: \"%s\" is not a kernel version X.Y", path, mk);
+                bool newer = kmaj > maj || (kmaj == maj && kmin >= min);
+                *ret &= includes ? newer : !newer;
+        }
+        return 0;
+}
+
+/* Where the names the profile mentions are kept, for the ENOSYS stub. */
+typedef struct NameSet {
+        char **names;
+        size_t n;
+} NameSet;
+
+/*
+ * The stub in front of libseccomp's program (classic BPF): for each architecture of the filter, a
+ * syscall number above the highest the profile names returns ENOSYS; anything else jumps to the
+ * libseccomp program, which checks the architecture again.  x86_64 and x32 share AUDIT_ARCH_X86_64
+ * and are told apart by the x32 bit of the number.
+ */
+static int build_enosys_stub(const uint32_t *arches, size_t narch, const NameSet *ns, struct sock_filter **ret,
+                             size_t *ret_len)
+{
+        struct sock_filter *f = xcalloc(8 * narch + 4, sizeof(*f));
+        int64_t max64 = -1, max32x = -1;
+        bool have_x32 = false, have_x86_64 = false;
+        size_t k = 0;
+        size_t enosys_at, end_at;
+        struct { size_t at; bool to_enosys; } fix[64];
+        size_t nfix = 0;
+
+        for (size_t a = 0; a < narch; a++) {
+                if (arches[a] == SCMP_ARCH_X32)
+                        have_x32 = true;
+                if (arches[a] == SCMP_ARCH_X86_64)
+                        have_x86_64 = true;
+        }
+        for (size_t i = 0; i < ns->n; i++) {
+                int nr;
+                if (have_x86_64 && (nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, ns->names[i])) >= 0 && nr > max64)
+                        max64 = nr;
+                if (have_x32 && (nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X32, ns->names[i])) >= 0 &&
+                    (nr & ~0x40000000) > max32x)
+                        max32x = nr & ~0x40000000;
+        }
+        f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+        for (size_t a = 0; a < narch; a++) {
+                uint32_t arch = arches[a];
+                int64_t max = -1;
+                if (arch == SCMP_ARCH_X32)
+                        continue; /* handled with x86_64 */
+                if (arch == SCMP_ARCH_X86_64)
+                        max = max64;
+                else
+                        for (size_t i = 0; i < ns->n; i++) {
+                                int nr = seccomp_syscall_resolve_name_arch(arch, ns->names[i]);
+                                if (nr >= 0 && nr > max)
+                                        max = nr;
+                        }
+                if (max < 0 || nfix + 3 > ELEMENTSOF(fix))
+                        continue;
+                /* if (arch == A) { load nr; [x32 split]; if (nr > max) ENOSYS; } goto end */
+                size_t skip_at = k;
+                f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 0, 0);
+                f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+                if (arch == SCMP_ARCH_X86_64) {
+                        /* x32 numbers carry bit 30: compare them with the x32 maximum (or leave them
+                         * to libseccomp, which refuses x32 when the filter does not include it) */
+                        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000, 1, 0);
+                        fix[nfix].at = k;
+                        fix[nfix++].to_enosys = true;
+                        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)max, 0, 0);
+                        if (have_x32 && max32x >= 0) {
+                                fix[nfix].at = k;
+                                fix[nfix++].to_enosys = true;
+                                f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K,
+                                                                      (uint32_t)max32x | 0x40000000, 0, 0);
+                        }
+                } else {
+                        fix[nfix].at = k;
+                        fix[nfix++].to_enosys = true;
+                        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, (uint32_t)max, 0, 0);
+                }
+                fix[nfix].at = k;
+                fix[nfix++].to_enosys = false;
+                f[k++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA | BPF_K, 0);
+                /* not this arch: on to the next test */
+                f[skip_at].jf = (uint8_t)(k - skip_at - 1);
+        }
+        /* no arch matched, or below the maximum: on to libseccomp's program */
+        fix[nfix].at = k;
+        fix[nfix++].to_enosys = false;
+        f[k++] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA | BPF_K, 0);
+        enosys_at = k;
+        f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA));
+        end_at = k;
+        for (size_t i = 0; i < nfix; i++) {
+                struct sock_filter *j = &f[fix[i].at];
+                size_t target = fix[i].to_enosys ? enosys_at : end_at;
+                if (BPF_OP(j->code) == BPF_JA)
+                        j->k = (uint32_t)(target - fix[i].at - 1);
+                else
+                        j->jt = (uint8_t)(target - fix[i].at - 1);
+        }
+        *ret = f;
+        *ret_len = k;
+        return 0;
+}
+
+static void nameset_add(NameSet *ns, const char *name)
+{
+        for (size_t i = 0; i < ns->n; i++)
+                if (STREQ(ns->names[i], name))
+                        return;
+        ns->names = xrealloc(ns->names, (ns->n + 1) * sizeof(char *));
+        ns->names[ns->n++] = xstrdup(name);
+}
+
+static void nameset_free(NameSet *ns)
+{
+        for (size_t i = 0; i < ns->n; i++)
+                free(ns->names[i]);
+        free(ns->names);
+}
+
+static int add_arch(scmp_filter_ctx ctx, const char *name, const char *path, uint32_t *arches, size_t *narch, Error **err)
+{
+        uint32_t a;
+        int r;
+
+        if (parse_arch(name, &a) < 0)
+                return error_setx(err, EINVAL, "%s: unknown architecture \"%s\"", path, name);
+        r = seccomp_arch_add(ctx, a);
+        if (r < 0 && r != -EEXIST)
+                return error_set(err, -r, "%s: adding %s", path, name);
+        for (size_t i = 0; i < *narch; i++)
+                if (arches[i] == a)
+                        return 0;
+        if (*narch < 32)
+                arches[(*narch)++] = a;
+        return 0;
+}
+
+/* One entry of syscalls[]: its conditions, action, arguments, then a rule per name. */
+static int add_entry(scmp_filter_ctx ctx, json_t *rule, const char *path, const SeccompContext *sc, uint32_t default_action,
+                     NameSet *ns, Error **err)
+{
+        _cleanup_free_ char *act = NULL, *name = NULL, *ip = jx_path(path, "includes"), *ep = jx_path(path, "excludes");
+        _cleanup_strv_ char **names = NULL;
+        struct scmp_arg_cmp cmps[6];
+        uint32_t action, eret = EPERM;
+        json_t *args = NULL, *arg;
+        bool applies = true;
+        size_t k;
+        int he, hn, hs;
+
+        if (!json_is_object(rule))
+                return error_setx(err, EINVAL, "%s: expected an object", path);
+        if ((hn = jx_strv(rule, path, "names", false, &names, err)) < 0 || (hs = jx_string(rule, path, "name", false, &name, err)) < 0 ||
+            jx_string(rule, path, "action", true, &act, err) < 0)
+                return -EINVAL;
+        if (!hn && !hs)
+                return error_setx(err, EINVAL, "%s: needs \"names\" (or Docker's legacy \"name\")", path);
+        if (hs)
+                strv_push(&names, name);
+        he = jx_uint32(rule, path, "errnoRet", false, &eret, err);
+        if (he < 0)
+                return -EINVAL;
+        if (he && eret > 4095)
+                return error_setx(err, EINVAL, "%s.errnoRet: %u is not an errno (0..4095)", path, eret);
+        if (parse_action(act, eret, he > 0, &action) < 0)
+                return error_setx(err, STREQ(act, "SCMP_ACT_NOTIFY") ? ENOTSUP : EINVAL, "%s.action: %s \"%s\"", path,
+                                  STREQ(act, "SCMP_ACT_NOTIFY") ? "not supported:" : "unknown action", act);
+        if (condition(json_object_get(rule, "includes"), ip, sc, true, &applies, err) < 0 ||
+            condition(json_object_get(rule, "excludes"), ep, sc, false, &applies, err) < 0)
+                return -EINVAL;
+        if (jx_array(rule, path, "args", false, &args, err) < 0)
+                return -EINVAL;
+        if (args && json_array_size(args) > 6)
+                return error_setx(err, EINVAL, "%s.args: more than 6 arguments", path);
+        json_array_foreach (args, k, arg) {
+                _cleanup_free_ char *ap = xasprintf("%s.args[%zu]", path, k), *op = NULL;
+                uint32_t index = 0;
+                uint64_t value = 0, value2 = 0;
+                enum scmp_compare cop;
+                if (!json_is_object(arg))
+                        return error_setx(err, EINVAL, "%s: expected an object", ap);
+                if (jx_uint32(arg, ap, "index", true, &index, err) < 0 || jx_uint64(arg, ap, "value", true, &value, err) < 0 ||
+                    jx_uint64(arg, ap, "valueTwo", false, &value2, err) < 0 || jx_string(arg, ap, "op", true, &op, err) < 0)
+                        return -EINVAL;
+                if (index > 5)
+                        return error_setx(err, EINVAL, "%s.index: %u is not 0..5", ap, index);
+                if (parse_op(op, &cop) < 0)
+                        return error_setx(err, EINVAL, "%s.op: unknown operator \"%s\"", ap, op);
+                cmps[k] = (struct scmp_arg_cmp){ .arg = index, .op = cop, .datum_a = value, .datum_b = value2 };
+        }
+        for (size_t n = 0; names && names[n]; n++) {
+                if (seccomp_syscall_resolve_name(names[n]) != __NR_SCMP_ERROR)
+                        nameset_add(ns, names[n]);
+                if (applies && add_rule(ctx, action, default_action, names[n], cmps, (unsigned)json_array_size(args), path, err) < 0)
+                        return -EINVAL;
+        }
+        return 0;
+}
+
+int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Error **err)
 {
         _cleanup_free_ char *dflt = NULL, *listener = NULL;
         _cleanup_strv_ char **archs = NULL;
-        uint32_t default_action, default_errno = EPERM;
-        json_t *syscalls = NULL, *rule;
+        SeccompContext sc = c ? *c : (SeccompContext){ 0 };
+        uint32_t default_action, default_errno = EPERM, arches[32];
+        size_t narch = 0;
+        json_t *syscalls = NULL, *rule, *archmap = NULL, *m;
         scmp_filter_ctx ctx = NULL;
         SeccompFilter *f = NULL;
+        NameSet ns = { NULL, 0 };
         size_t i;
         int r, has_errno;
 
+        if (!json_is_object(j))
+                return error_setx(err, EINVAL, "linux.seccomp: expected an object");
+        if (sc.kernel_major == 0 && sc.kernel_minor == 0)
+                host_kernel(&sc.kernel_major, &sc.kernel_minor);
         if (jx_string(j, "linux.seccomp", "defaultAction", true, &dflt, err) < 0)
                 return -EINVAL;
         has_errno = jx_uint32(j, "linux.seccomp", "defaultErrnoRet", false, &default_errno, err);
         if (has_errno < 0)
                 return -EINVAL;
+        if (has_errno && default_errno > 4095)
+                return error_setx(err, EINVAL, "linux.seccomp.defaultErrnoRet: %u is not an errno (0..4095)", default_errno);
         if (parse_action(dflt, default_errno, has_errno > 0, &default_action) < 0) {
                 if (STREQ(dflt, "SCMP_ACT_NOTIFY"))
                         return error_setx(err, ENOTSUP, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported");
@@ -155,19 +458,38 @@ int seccomp_compile(json_t *j, SeccompFilter **ret, Error **err)
         }
         /* We load the program ourselves: libseccomp must not set no_new_privs behind our back. */
         (void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-        if (jx_strv(j, "linux.seccomp", "architectures", false, &archs, err) < 0)
+        arches[narch++] = seccomp_arch_native();
+        if (jx_strv(j, "linux.seccomp", "architectures", false, &archs, err) < 0 ||
+            jx_array(j, "linux.seccomp", "archMap", false, &archmap, err) < 0)
                 goto fail;
+        if (archs && archs[0] && json_array_size(archmap)) {
+                error_setx(err, EINVAL, "linux.seccomp: give \"architectures\" or \"archMap\", not both");
+                goto fail;
+        }
         for (i = 0; archs && archs[i]; i++) {
-                uint32_t a;
-                if (parse_arch(archs[i], &a) < 0) {
-                        error_setx(err, EINVAL, "linux.seccomp.architectures[%zu]: unknown architecture \"%s\"", i,
-                                   archs[i]);
+                _cleanup_free_ char *p = jx_path_index("linux.seccomp.architectures", i);
+                if (add_arch(ctx, archs[i], p, arches, &narch, err) < 0)
+                        goto fail;
+        }
+        /* Docker's archMap: this machine's architecture and its sub-architectures (x86_64: x86, x32). */
+        json_array_foreach (archmap, i, m) {
+                _cleanup_free_ char *p = jx_path_index("linux.seccomp.archMap", i), *arch = NULL;
+                _cleanup_strv_ char **subs = NULL;
+                if (!json_is_object(m)) {
+                        error_setx(err, EINVAL, "%s: expected an object", p);
                         goto fail;
                 }
-                r = seccomp_arch_add(ctx, a);
-                if (r < 0 && r != -EEXIST) {
-                        error_set(err, -r, "linux.seccomp.architectures[%zu]: adding %s", i, archs[i]);
+                if (jx_string(m, p, "architecture", true, &arch, err) < 0 || jx_strv(m, p, "subArchitectures", false, &subs, err) < 0)
                         goto fail;
+                if (!STREQ(arch, native_scmp_arch()))
+                        continue;
+                _cleanup_free_ char *ap = jx_path(p, "architecture");
+                if (add_arch(ctx, arch, ap, arches, &narch, err) < 0)
+                        goto fail;
+                for (size_t s = 0; subs && subs[s]; s++) {
+                        _cleanup_free_ char *sp = xasprintf("%s.subArchitectures[%zu]", p, s);
+                        if (add_arch(ctx, subs[s], sp, arches, &narch, err) < 0)
+                                goto fail;
                 }
         }
         if (jx_array(j, "linux.seccomp", "syscalls", false, &syscalls, err) < 0)
@@ -177,66 +499,16 @@ int seccomp_compile(json_t *j, SeccompFilter **ret, Error **err)
                 goto fail;
         }
         json_array_foreach (syscalls, i, rule) {
-                _cleanup_free_ char *path = jx_path_index("linux.seccomp.syscalls", i), *act = NULL;
-                _cleanup_strv_ char **names = NULL;
-                struct scmp_arg_cmp cmps[6];
-                uint32_t action, eret = EPERM;
-                json_t *args = NULL, *arg;
-                size_t k;
-                int he;
-
-                if (!json_is_object(rule)) {
-                        error_setx(err, EINVAL, "%s: expected an object", path);
+                _cleanup_free_ char *path = jx_path_index("linux.seccomp.syscalls", i);
+                if (add_entry(ctx, rule, path, &sc, default_action, &ns, err) < 0)
                         goto fail;
-                }
-                if (jx_strv(rule, path, "names", true, &names, err) < 0 ||
-                    jx_string(rule, path, "action", true, &act, err) < 0)
-                        goto fail;
-                he = jx_uint32(rule, path, "errnoRet", false, &eret, err);
-                if (he < 0)
-                        goto fail;
-                if (parse_action(act, eret, he > 0, &action) < 0) {
-                        error_setx(err, STREQ(act, "SCMP_ACT_NOTIFY") ? ENOTSUP : EINVAL,
-                                   "%s.action: %s \"%s\"", path,
-                                   STREQ(act, "SCMP_ACT_NOTIFY") ? "not supported:" : "unknown action", act);
-                        goto fail;
-                }
-                if (jx_array(rule, path, "args", false, &args, err) < 0)
-                        goto fail;
-                if (args && json_array_size(args) > 6) {
-                        error_setx(err, EINVAL, "%s.args: more than 6 arguments", path);
-                        goto fail;
-                }
-                json_array_foreach (args, k, arg) {
-                        _cleanup_free_ char *ap = xasprintf("%s.args[%zu]", path, k), *op = NULL;
-                        uint32_t index = 0;
-                        uint64_t value = 0, value2 = 0;
-                        enum scmp_compare cop;
-                        if (jx_uint32(arg, ap, "index", true, &index, err) < 0 ||
-                            jx_uint64(arg, ap, "value", true, &value, err) < 0 ||
-                            jx_uint64(arg, ap, "valueTwo", false, &value2, err) < 0 ||
-                            jx_string(arg, ap, "op", true, &op, err) < 0)
-                                goto fail;
-                        if (index > 5) {
-                                error_setx(err, EINVAL, "%s.index: %u is not 0..5", ap, index);
-                                goto fail;
-                        }
-                        if (parse_op(op, &cop) < 0) {
-                                error_setx(err, EINVAL, "%s.op: unknown operator \"%s\"", ap, op);
-                                goto fail;
-                        }
-                        cmps[k] = (struct scmp_arg_cmp){ .arg = index, .op = cop, .datum_a = value, .datum_b = value2 };
-                }
-                for (size_t n = 0; names[n]; n++)
-                        if (add_rule(ctx, action, default_action, names[n], cmps, (unsigned)json_array_size(args),
-                                     path, err) < 0)
-                                goto fail;
         }
         {
-                /* Export the BPF through a memfd, then keep it in memory. */
+                /* Export the BPF through a memfd, then keep it in memory, behind the ENOSYS stub. */
                 int mfd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
-                char *bpf = NULL;
-                size_t len = 0;
+                _cleanup_free_ char *bpf = NULL;
+                struct sock_filter *stub = NULL;
+                size_t len = 0, nstub = 0, nprog;
                 if (mfd < 0) {
                         error_set(err, errno, "linux.seccomp: memfd_create");
                         goto fail;
@@ -249,15 +521,30 @@ int seccomp_compile(json_t *j, SeccompFilter **ret, Error **err)
                         error_set(err, -r, "linux.seccomp: exporting the filter");
                         goto fail;
                 }
-                f->prog.len = (unsigned short)(len / sizeof(struct sock_filter));
-                f->prog.filter = (struct sock_filter *)bpf;
+                nprog = len / sizeof(struct sock_filter);
+                if (default_action != SCMP_ACT_ALLOW && default_action != SCMP_ACT_LOG && ns.n > 0)
+                        build_enosys_stub(arches, narch, &ns, &stub, &nstub);
+                if (nprog + nstub > BPF_MAXINSNS) {
+                        free(stub);
+                        error_setx(err, E2BIG, "linux.seccomp: the filter has %zu instructions, more than the kernel's %d",
+                                   nprog + nstub, BPF_MAXINSNS);
+                        goto fail;
+                }
+                f->prog.filter = xmalloc((nprog + nstub) * sizeof(struct sock_filter) + 1);
+                if (nstub)
+                        memcpy(f->prog.filter, stub, nstub * sizeof(struct sock_filter));
+                memcpy(f->prog.filter + nstub, bpf, nprog * sizeof(struct sock_filter));
+                f->prog.len = (unsigned short)(nprog + nstub);
+                free(stub);
         }
         seccomp_release(ctx);
+        nameset_free(&ns);
         *ret = f;
         return 0;
 fail:
         if (ctx)
                 seccomp_release(ctx);
+        nameset_free(&ns);
         seccomp_filter_free(f);
         return -EINVAL;
 }

@@ -8,18 +8,33 @@
 #include "error.h"
 
 /*
- * linux.seccomp (the OCI form) compiled with libseccomp into a classic BPF program, then loaded with
- * seccomp(2) as the last step before execve.  Compiling happens early (in the init, while the runtime
- * waits for the kernel), loading late.  Unknown syscall names are skipped with a warning, as crun
- * does: a profile written for a newer kernel must still work on an older one.
+ * linux.seccomp compiled with libseccomp into a classic BPF program, then loaded with seccomp(2) as
+ * the last step before execve.  Compiling happens early (in the init, while the runtime waits for
+ * the kernel), loading late.
+ *
+ * Both the OCI form and Docker's profile format are read: Docker's adds `archMap`, the legacy
+ * `name`, `comment`, and `includes`/`excludes` ({caps, arches, minKernel}) which keep or drop a rule
+ * by the container's bounding capabilities, this machine's architecture and its kernel version, as
+ * dockerd does before it hands the profile to runc.  Unknown syscall names are skipped with a
+ * warning (a profile written for a newer kernel must still work on an older one); unknown actions,
+ * operators, architectures or malformed entries are errors with the JSON path.
+ *
+ * Unless the default action allows, a stub runs in front of the libseccomp program: a syscall
+ * numbered above every syscall the profile names (for its architecture) fails with ENOSYS, not the
+ * default errno, so a libc built for a newer kernel falls back (clone3 -> clone) as runc arranges.
  */
 typedef struct SeccompFilter {
         struct sock_fprog prog;
         unsigned flags;         /* SECCOMP_FILTER_FLAG_* from linux.seccomp.flags */
 } SeccompFilter;
 
-/* Compiles `j` (linux.seccomp); *ret is NULL-free on success. */
-int seccomp_compile(json_t *j, SeccompFilter **ret, Error **err);
+typedef struct SeccompContext {
+        uint64_t bounding;              /* the container's bounding capabilities (bit per CAP_*) */
+        unsigned kernel_major, kernel_minor; /* 0.0: this machine's, from uname */
+} SeccompContext;
+
+/* Compiles `j` (linux.seccomp) for the container described by `c` (NULL: no capabilities). */
+int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Error **err);
 /* Loads the filter into the calling thread. Needs no_new_privs or CAP_SYS_ADMIN. */
 int seccomp_install(const SeccompFilter *f, Error **err);
 SeccompFilter *seccomp_filter_free(SeccompFilter *f);

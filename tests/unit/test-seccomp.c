@@ -18,7 +18,7 @@ static int compile(const char *text, SeccompFilter **f, Error **e)
         int r = jx_parse(text, strlen(text), "seccomp", &j, e);
         if (r < 0)
                 return r;
-        r = seccomp_compile(j, f, e);
+        r = seccomp_compile(j, NULL, f, e);
         json_decref(j);
         return r;
 }
