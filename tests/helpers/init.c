@@ -604,6 +604,33 @@ static int cmd_tty(char **args UNUSED)
         return 0;
 }
 
+/* syscall NR [ARG...]: one raw syscall (numbers, 0x hex, or -N); prints "ok" or the errno's name and text. */
+static int cmd_syscall(char **args)
+{
+        static const struct { int e; const char *name; } names[] = {
+                { EPERM, "EPERM" }, { ENOSYS, "ENOSYS" }, { EINVAL, "EINVAL" }, { EFAULT, "EFAULT" },
+                { EBADF, "EBADF" }, { ENOENT, "ENOENT" }, { EACCES, "EACCES" }, { ENOKEY, "ENOKEY" },
+        };
+        unsigned long a[5] = { 0, 0, 0, 0, 0 };
+        long nr = parse_long(args[0]), r;
+        int i;
+
+        for (i = 0; i < 5 && args[i + 1]; i++)
+                a[i] = strtoul(args[i + 1], NULL, 0);
+        r = syscall(nr, a[0], a[1], a[2], a[3], a[4]);
+        if (r >= 0) {
+                printf("syscall %ld: ok\n", nr);
+                return 0;
+        }
+        for (i = 0; i < (int)ARRAY_SIZE(names); i++)
+                if (names[i].e == errno) {
+                        printf("syscall %ld: %s (%s)\n", nr, names[i].name, strerror(errno));
+                        return 1;
+                }
+        printf("syscall %ld: errno %d (%s)\n", nr, errno, strerror(errno));
+        return 1;
+}
+
 static const struct command {
         const char *name;
         int (*fn)(char **args);
@@ -646,6 +673,7 @@ static const struct command {
         { "setuid-check", cmd_simple, 0, 0, "" },
         { "sysctl", cmd_show, 1, 1, " NAME" },
         { "readlink", cmd_show, 1, 1, " PATH" },
+        { "syscall", cmd_syscall, 1, 6, " NR [ARGS...]" },
 };
 
 static void __attribute__((noreturn)) usage(void)
