@@ -32,8 +32,10 @@ int caps_known_count(void)
 
 int caps_from_name(const char *name)
 {
+        /* "CAP_SYS_ADMIN", "cap_sys_admin" or Docker's "SYS_ADMIN" */
+        const char *bare = strncasecmp(name, "CAP_", 4) == 0 ? name + 4 : name;
         for (size_t i = 0; i < ELEMENTSOF(cap_names); i++)
-                if (strcasecmp(name, cap_names[i]) == 0)
+                if (strcasecmp(bare, cap_names[i] + 4) == 0)
                         return (int)i;
         return -EINVAL;
 }

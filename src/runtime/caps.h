@@ -8,7 +8,7 @@
 
 #define CAPS_NAMES_MAX 64
 
-/* "CAP_CHOWN" -> 0; -EINVAL for a name no kernel defines. */
+/* "CAP_CHOWN", "chown" or "CHOWN" -> 0; -EINVAL for a name no kernel defines. */
 int caps_from_name(const char *name);
 /* 0 -> "CAP_CHOWN"; NULL beyond the table. */
 const char *caps_to_name(int cap);

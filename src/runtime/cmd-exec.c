@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "caps.h"
+#include "apparmor.h"
 #include "cli.h"
 #include "commands.h"
 #include "container.h"
@@ -166,9 +167,8 @@ int cmd_exec(int argc, char **argv)
         if (i >= argc)
                 return fail((error_setx(&err, EINVAL, "exec: the container id is required"), err));
         id = argv[i++];
-        if (apparmor || label)
-                return fail((error_setx(&err, EINVAL, "exec: --%s is not supported on this host",
-                                        apparmor ? "apparmor" : "process-label"), err));
+        if (label)
+                return fail((error_setx(&err, EINVAL, "exec: --process-label: SELinux is not supported"), err));
         if (cgroup && *cgroup)
                 return fail((error_setx(&err, EINVAL, "exec: --cgroup is not supported"), err));
         if (getcwd(cwdbuf, sizeof(cwdbuf))) {
@@ -204,11 +204,18 @@ int cmd_exec(int argc, char **argv)
                 oci_spec_free(cfg);
                 return fail(err);
         }
-        if (p->apparmor_profile && *p->apparmor_profile) {
+        /* --apparmor, else the process's own, else the container's profile (as runc does) */
+        if (apparmor) {
+                free(p->apparmor_profile);
+                p->apparmor_profile = xstrdup(apparmor);
+        } else if ((!p->apparmor_profile || !*p->apparmor_profile) && cfg->process && cfg->process->apparmor_profile) {
+                free(p->apparmor_profile);
+                p->apparmor_profile = xstrdup(cfg->process->apparmor_profile);
+        }
+        if (apparmor_check(p->apparmor_profile, apparmor ? "exec: --apparmor" : "process.apparmorProfile", &err) < 0) {
                 oci_process_free(p);
                 oci_spec_free(cfg);
-                return fail((error_setx(&err, EINVAL, "process.apparmorProfile: AppArmor is not supported by this "
-                                                      "build yet"), err));
+                return fail(err);
         }
         ExecOpts o = { .pid_file = pid_abs, .console_socket = console_abs, .preserve_fds = preserve_fds,
                        .detach = detach, .seccomp = cfg->seccomp,

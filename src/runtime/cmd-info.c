@@ -261,7 +261,7 @@ int cmd_features(int argc, char **argv)
                 json_pack("{s:o,s:o,s:{s:b,s:b,s:b,s:b,s:b},s:{s:b},s:{s:b},s:{s:b},s:{s:b},s:{s:{s:b}}}",
                           "namespaces", ns, "capabilities", caps, "cgroup", "v1", cgroup_have_v1(), "v2",
                           cgroup_have_v2(), "systemd", 0, "systemdUser", 0, "rdma", 0, "seccomp", "enabled", 1,
-                          "apparmor", "enabled", 0, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
+                          "apparmor", "enabled", 1, "selinux", "enabled", 0, "intelRdt", "enabled", 0,
                           "mountExtensions", "idmap", "enabled", 1));
         json_object_set_new(json_object_get(json_object_get(j, "linux"), "seccomp"), "actions",
                             json_pack("[s,s,s,s,s,s,s,s]", "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",

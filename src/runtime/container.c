@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apparmor.h"
 #include "cgroup-ops.h"
 #include "cgroup-resources.h"
 #include "cgroup.h"
@@ -112,7 +113,7 @@ static _Noreturn void init_stage2(InitCtx *c)
         RootfsCtx rc = { .spec = s, .rootfs = c->rootfs, .rootfd = -1, .devnull_fd = -1,
                          .idmap_fds = c->idmap_fds, .terminal = p->terminal };
         Error *e = NULL;
-        int conn;
+        int conn, aa_fd = -1;
         char go;
 
         rc.userns = s->ns[NS_USER].enabled;
@@ -129,6 +130,9 @@ static _Noreturn void init_stage2(InitCtx *c)
                 child_fail(c->sync, e);
         if (s->seccomp && seccomp_compile(s->seccomp, &(SeccompContext){ .bounding = seccomp_bounding(s->process) },
                                           &filter, &e) < 0)
+                child_fail(c->sync, e);
+        /* The host's procfs, before pivot_root: the rootfs cannot fake it (CVE-2019-16884). */
+        if (apparmor_open_exec_attr(p->apparmor_profile, &aa_fd, &e) < 0)
                 child_fail(c->sync, e);
         if (sync_expect(c->sync, SYNC_GO, &state_json, &e) < 0)
                 child_fail(c->sync, e);
@@ -202,7 +206,8 @@ static _Noreturn void init_stage2(InitCtx *c)
         if (read(conn, &go, 1) != 1)
                 _exit(1);
         log_debug("init: started");
-        if (hooks_run(s, HOOK_START_CONTAINER, state_json, &e) < 0 ||
+        /* The profile applies from execve on: after the startContainer hooks, which must not inherit it. */
+        if (hooks_run(s, HOOK_START_CONTAINER, state_json, &e) < 0 || apparmor_set_exec(aa_fd, p->apparmor_profile, &e) < 0 ||
             (filter && p->no_new_privileges && seccomp_install(filter, &e) < 0) || process_exec(p, exe, &e) < 0) {
                 (void)write_all(conn, e->msg, strlen(e->msg));
                 _exit(127);
@@ -415,11 +420,10 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 r = error_setx(err, EINVAL, "process: required to create a container");
                 goto fail;
         }
-        /* AppArmor arrives with its own subsystem; until then refuse rather than run unconfined. */
-        if (spec->process->apparmor_profile && *spec->process->apparmor_profile) {
-                r = error_setx(err, ENOTSUP, "process.apparmorProfile: AppArmor is not supported by this build yet");
+        /* A profile this kernel cannot apply is an error, never a silently unconfined container. */
+        r = apparmor_check(spec->process->apparmor_profile, "process.apparmorProfile", err);
+        if (r < 0)
                 goto fail;
-        }
         /* Without a mount namespace of its own the rootfs set-up would mount over the host's. */
         if (!spec->ns[NS_MOUNT].enabled) {
                 r = error_setx(err, EINVAL, "linux.namespaces: a mount namespace is required (the rootfs is "
@@ -1107,6 +1111,16 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                 if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
                         error_set(&e, errno, "prctl(PR_SET_DUMPABLE)");
                         child_fail(sv[1], e);
+                }
+                /* AppArmor's exec profile is set here, on the host's procfs before joining the container's
+                 * mount namespace (CVE-2019-16884); the process forked below inherits it for its execve. */
+                {
+                        int aa_fd = -1;
+                        if (apparmor_open_exec_attr(p->apparmor_profile, &aa_fd, &e) < 0 ||
+                            apparmor_set_exec(aa_fd, p->apparmor_profile, &e) < 0)
+                                child_fail(sv[1], e);
+                        if (aa_fd >= 0)
+                                close(aa_fd);
                 }
                 /* One setns() with a pidfd enters all namespaces at once (Linux 5.8). */
                 if (flags && setns(pidfd, flags) < 0) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 #include "caps.h"
@@ -102,7 +103,14 @@ static int parse_caps_set(json_t *caps, const char *parent, const char *key, uin
         if (r <= 0)
                 return r;
         for (size_t i = 0; names[i]; i++) {
-                int c = caps_from_name(names[i]);
+                int c;
+                /* Docker's "ALL": every capability this kernel has */
+                if (strcasecmp(names[i], "ALL") == 0 || strcasecmp(names[i], "CAP_ALL") == 0) {
+                        int last = caps_last_cap();
+                        *ret |= last >= 63 ? UINT64_MAX : (UINT64_C(1) << (last + 1)) - 1;
+                        continue;
+                }
+                c = caps_from_name(names[i]);
                 if (c < 0)
                         return error_setx(err, EINVAL, "%s[%zu]: unknown capability \"%s\"", path, i, names[i]);
                 if (c > caps_last_cap()) {
