@@ -154,7 +154,7 @@ rt() {
         status=0
         timeout -k 5 "${RT_TIMEOUT:-60}" "$RUNTIME" --root "$STATE_ROOT" "$@" >"$RT_OUT" 2>&1 </dev/null || status=$?
         output=$(cat "$RT_OUT")
-        [ -z "$output" ] || printf '%s\n' "$output" | sed 's/^/    /' | head -50 >&2
+        [ -z "$output" ] || printf '%s\n' "$output" | sed 's/^/    /' | head -50 >&2 || true
         echo "    (exit $status)" >&2
         return 0
 }
