@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <linux/filter.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 
