@@ -9,6 +9,7 @@
 #include "caps.h"
 #include "apparmor.h"
 #include "cli.h"
+#include "seccomp-filter.h"
 #include "commands.h"
 #include "container.h"
 #include "json-util.h"
@@ -220,7 +221,14 @@ int cmd_exec(int argc, char **argv)
         ExecOpts o = { .pid_file = pid_abs, .console_socket = console_abs, .preserve_fds = preserve_fds,
                        .detach = detach, .seccomp = cfg->seccomp,
                        .seccomp_bounding = seccomp_bounding(cfg->process) };
+        if (cfg->seccomp) {
+                _cleanup_close_ int rfd = open(arg_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                o.seccomp_cache = seccomp_cache_open(rfd);
+        } else
+                o.seccomp_cache = -1;
         r = container_exec(arg_root, id, p, &o, &status, &err);
+        if (o.seccomp_cache >= 0)
+                close(o.seccomp_cache);
         oci_process_free(p);
         oci_spec_free(cfg);
         if (r < 0)

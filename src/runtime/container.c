@@ -52,6 +52,7 @@ typedef struct InitCtx {
         json_t *cgroup_paths;   /* the container's cgroup directories, borrowed */
         bool no_pivot;
         int preserve_fds;
+        int seccomp_cache;      /* <root>/.seccomp-cache, or -1 */
 } InitCtx;
 
 static _Noreturn void child_fail(int sync, Error *e)
@@ -128,9 +129,12 @@ static _Noreturn void init_stage2(InitCtx *c)
         rc.devnull_fd = open_devnull(&e);
         if (rc.devnull_fd < 0 || rootfs_prepare(&rc, &e) < 0)
                 child_fail(c->sync, e);
-        if (s->seccomp && seccomp_compile(s->seccomp, &(SeccompContext){ .bounding = seccomp_bounding(s->process) },
-                                          &filter, &e) < 0)
+        if (s->seccomp && seccomp_compile_cached(c->seccomp_cache, s->seccomp,
+                                                 &(SeccompContext){ .bounding = seccomp_bounding(s->process) }, &filter,
+                                                 NULL, &e) < 0)
                 child_fail(c->sync, e);
+        if (c->seccomp_cache >= 0)
+                close(c->seccomp_cache);
         /* The host's procfs, before pivot_root: the rootfs cannot fake it (CVE-2019-16884). */
         if (apparmor_open_exec_attr(p->apparmor_profile, &aa_fd, &e) < 0)
                 child_fail(c->sync, e);
@@ -516,7 +520,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
 
         InitCtx ic = { .spec = spec, .rootfs = rootfs_abs, .sync = sv[1], .exec_listen = exec_listen,
                        .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .cgroup_paths = st.cgroup_paths, .no_pivot = o->no_pivot,
-                       .preserve_fds = o->preserve_fds };
+                       .preserve_fds = o->preserve_fds, .seccomp_cache = spec->seccomp ? seccomp_cache_open(rootfd) : -1 };
         c1 = fork();
         if (c1 < 0) {
                 r = error_set(err, errno, "fork");
@@ -526,6 +530,8 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 close(sv[0]);
                 init_stage1(&ic);
         }
+        if (ic.seccomp_cache >= 0)
+                close(ic.seccomp_cache);
         close(sv[1]);
         sv[1] = -1;
 
@@ -1025,8 +1031,11 @@ static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool use
         SeccompFilter *filter = NULL;
         Error *e = NULL;
 
-        if (o->seccomp && seccomp_compile(o->seccomp, &(SeccompContext){ .bounding = o->seccomp_bounding }, &filter, &e) < 0)
+        if (o->seccomp && seccomp_compile_cached(o->seccomp_cache, o->seccomp, &(SeccompContext){ .bounding = o->seccomp_bounding },
+                                                 &filter, NULL, &e) < 0)
                 child_fail(sync, e);
+        if (o->seccomp_cache >= 0)
+                close(o->seccomp_cache);
         if (sync_expect(sync, SYNC_GO, NULL, &e) < 0)
                 child_fail(sync, e);
         if (p->terminal && terminal_setup(p, console, false, &e) < 0)

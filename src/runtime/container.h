@@ -25,6 +25,7 @@ typedef struct ExecOpts {
         bool detach;
         json_t *seccomp;        /* the container's linux.seccomp, borrowed; NULL for none */
         uint64_t seccomp_bounding; /* the container's bounding capabilities, for its includes/excludes */
+        int seccomp_cache;      /* <root>/.seccomp-cache (see seccomp_cache_open), or -1 */
 } ExecOpts;
 
 /* The capabilities Docker-style seccomp rules are conditioned on: the container's bounding set. */

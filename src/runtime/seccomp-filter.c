@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <string.h>
@@ -103,15 +109,32 @@ static int parse_flags(json_t *j, unsigned *ret, Error **err)
         return 0;
 }
 
+/* Logs a warning and keeps it with the filter, so a cached filter can say it again. */
+static void warn(char ***warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(char ***warnings, const char *fmt, ...)
+{
+        _cleanup_free_ char *m = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        if (!m)
+                return;
+        log_warn("%s", m);
+        if (strv_length(*warnings) < 64)
+                strv_push(warnings, m);
+}
+
 /* Adds one syscall rule; -EEXIST-like conflicts from libseccomp are reported with the name. */
 static int add_rule(scmp_filter_ctx ctx, uint32_t action, uint32_t default_action, const char *name,
-                    const struct scmp_arg_cmp *cmps, unsigned ncmp, const char *path, Error **err)
+                    const struct scmp_arg_cmp *cmps, unsigned ncmp, const char *path, char ***warnings, Error **err)
 {
         int nr = seccomp_syscall_resolve_name(name);
         int r;
 
         if (nr == __NR_SCMP_ERROR) {
-                log_warn("%s: unknown syscall \"%s\" skipped", path, name);
+                warn(warnings, "%s: unknown syscall \"%s\" skipped", path, name);
                 return 0;
         }
         if (action == default_action)
@@ -171,7 +194,8 @@ static void host_kernel(unsigned *major, unsigned *minor)
  * in the bounding set, this arch among its arches, the kernel at least minKernel) and no `excludes`
  * condition does (any of its caps held, this arch listed, the kernel at least minKernel).
  */
-static int condition(json_t *c, const char *path, const SeccompContext *ctx, bool includes, bool *ret, Error **err)
+static int condition(json_t *c, const char *path, const SeccompContext *ctx, bool includes, bool *ret, char ***warnings,
+                     Error **err)
 {
         _cleanup_strv_ char **caps = NULL, **arches = NULL;
         _cleanup_free_ char *mk = NULL;
@@ -191,7 +215,7 @@ static int condition(json_t *c, const char *path, const SeccompContext *ctx, boo
                 bool held;
                 if (cap < 0) {
                         /* a capability this build does not know is one the container cannot hold */
-                        log_warn("%s.caps[%zu]: unknown capability \"%s\" taken as not held", path, i, caps[i]);
+                        warn(warnings, "%s.caps[%zu]: unknown capability \"%s\" taken as not held", path, i, caps[i]);
                         held = false;
                 } else
                         held = cap < 64 && (ctx->bounding >> cap) & 1;
@@ -354,7 +378,7 @@ static int add_arch(scmp_filter_ctx ctx, const char *name, const char *path, uin
 
 /* One entry of syscalls[]: its conditions, action, arguments, then a rule per name. */
 static int add_entry(scmp_filter_ctx ctx, json_t *rule, const char *path, const SeccompContext *sc, uint32_t default_action,
-                     NameSet *ns, Error **err)
+                     NameSet *ns, char ***warnings, Error **err)
 {
         _cleanup_free_ char *act = NULL, *name = NULL, *ip = jx_path(path, "includes"), *ep = jx_path(path, "excludes");
         _cleanup_strv_ char **names = NULL;
@@ -382,8 +406,8 @@ static int add_entry(scmp_filter_ctx ctx, json_t *rule, const char *path, const 
         if (parse_action(act, eret, he > 0, &action) < 0)
                 return error_setx(err, STREQ(act, "SCMP_ACT_NOTIFY") ? ENOTSUP : EINVAL, "%s.action: %s \"%s\"", path,
                                   STREQ(act, "SCMP_ACT_NOTIFY") ? "not supported:" : "unknown action", act);
-        if (condition(json_object_get(rule, "includes"), ip, sc, true, &applies, err) < 0 ||
-            condition(json_object_get(rule, "excludes"), ep, sc, false, &applies, err) < 0)
+        if (condition(json_object_get(rule, "includes"), ip, sc, true, &applies, warnings, err) < 0 ||
+            condition(json_object_get(rule, "excludes"), ep, sc, false, &applies, warnings, err) < 0)
                 return -EINVAL;
         if (jx_array(rule, path, "args", false, &args, err) < 0)
                 return -EINVAL;
@@ -408,7 +432,8 @@ static int add_entry(scmp_filter_ctx ctx, json_t *rule, const char *path, const 
         for (size_t n = 0; names && names[n]; n++) {
                 if (seccomp_syscall_resolve_name(names[n]) != __NR_SCMP_ERROR)
                         nameset_add(ns, names[n]);
-                if (applies && add_rule(ctx, action, default_action, names[n], cmps, (unsigned)json_array_size(args), path, err) < 0)
+                if (applies && add_rule(ctx, action, default_action, names[n], cmps, (unsigned)json_array_size(args), path,
+                                        warnings, err) < 0)
                         return -EINVAL;
         }
         return 0;
@@ -503,7 +528,7 @@ int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Err
         }
         json_array_foreach (syscalls, i, rule) {
                 _cleanup_free_ char *path = jx_path_index("linux.seccomp.syscalls", i);
-                if (add_entry(ctx, rule, path, &sc, default_action, &ns, err) < 0)
+                if (add_entry(ctx, rule, path, &sc, default_action, &ns, &f->warnings, err) < 0)
                         goto fail;
         }
         {
@@ -552,6 +577,164 @@ fail:
         return -EINVAL;
 }
 
+/* ------------------------------------------------------------------ the cache of compiled filters */
+
+/* Bump when the compiled output for the same input changes (the stub, libseccomp attributes...). */
+#define CACHE_FORMAT "stockade-seccomp-cache 1"
+#define CACHE_MAGIC  0x46424b53u /* "SKBF" */
+#define CACHE_MAX_ENTRIES 256
+
+int seccomp_cache_open(int root_fd)
+{
+        struct stat st;
+        int fd;
+
+        if (root_fd < 0 || (mkdirat(root_fd, ".seccomp-cache", 0700) < 0 && errno != EEXIST))
+                return -1;
+        fd = openat(root_fd, ".seccomp-cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -1;
+        /* Only a directory of ours, that nobody else can write, may hand filters to the kernel. */
+        if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 0022)) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* What the compiled filter depends on, in full: compared byte for byte on every hit. */
+static char *cache_key(json_t *j, const SeccompContext *c)
+{
+        const struct scmp_version *v = seccomp_version();
+        _cleanup_free_ char *profile = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+        struct utsname u;
+
+        if (!profile || uname(&u) < 0)
+                return NULL;
+        return xasprintf("%s\nlibseccomp %u.%u.%u\nkernel %s %s\narch %u\nbounding %016" PRIx64 "\nkernel-version %u.%u\n%s",
+                         CACHE_FORMAT, v->major, v->minor, v->micro, u.release, u.machine, seccomp_arch_native(),
+                         c->bounding, c->kernel_major, c->kernel_minor, profile);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+        return h;
+}
+
+typedef struct CacheHeader {
+        uint32_t magic, key_len, flags, n_insns, n_warnings, warnings_len;
+} CacheHeader;
+
+static SeccompFilter *cache_load(int dirfd, const char *name, const char *key)
+{
+        _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_free_ char *buf = NULL;
+        SeccompFilter *f;
+        CacheHeader h;
+        struct stat st;
+        size_t len = 0, klen = strlen(key), off;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022) ||
+            read_all_fd(fd, 4 << 20, &buf, &len) < 0 || len < sizeof(h))
+                return NULL;
+        memcpy(&h, buf, sizeof(h));
+        if (h.magic != CACHE_MAGIC || h.key_len != klen || h.n_insns == 0 || h.n_insns > BPF_MAXINSNS ||
+            h.warnings_len > 65536 || len != sizeof(h) + klen + (size_t)h.n_insns * sizeof(struct sock_filter) + h.warnings_len ||
+            memcmp(buf + sizeof(h), key, klen) != 0)
+                return NULL;
+        off = sizeof(h) + klen;
+        f = xcalloc(1, sizeof(*f));
+        f->flags = h.flags;
+        f->prog.len = (unsigned short)h.n_insns;
+        f->prog.filter = xmalloc((size_t)h.n_insns * sizeof(struct sock_filter));
+        memcpy(f->prog.filter, buf + off, (size_t)h.n_insns * sizeof(struct sock_filter));
+        off += (size_t)h.n_insns * sizeof(struct sock_filter);
+        /* the warnings, NUL-separated */
+        for (size_t p = off; p < len && h.n_warnings > 0;) {
+                size_t l = strnlen(buf + p, len - p);
+                if (p + l >= len)
+                        break;
+                strv_push(&f->warnings, buf + p);
+                p += l + 1;
+        }
+        return f;
+}
+
+static void cache_store(int dirfd, const char *name, const char *key, const SeccompFilter *f)
+{
+        size_t klen = strlen(key), wlen = 0, n = strv_length(f->warnings), len, off;
+        _cleanup_free_ char *buf = NULL;
+        DIR *d = NULL;
+        CacheHeader h;
+        int dfd;
+
+        for (size_t i = 0; i < n; i++)
+                wlen += strlen(f->warnings[i]) + 1;
+        /* A bounded cache: past CACHE_MAX_ENTRIES files, start again from empty. */
+        dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0 && (d = fdopendir(dfd))) {
+                struct dirent *de;
+                size_t count = 0;
+                while ((de = readdir(d)))
+                        count += de->d_name[0] != '.';
+                if (count >= CACHE_MAX_ENTRIES) {
+                        rewinddir(d);
+                        while ((de = readdir(d)))
+                                if (de->d_name[0] != '.')
+                                        (void)unlinkat(dirfd, de->d_name, 0);
+                }
+                closedir(d);
+        } else if (dfd >= 0)
+                close(dfd);
+        h = (CacheHeader){ CACHE_MAGIC, (uint32_t)klen, f->flags, f->prog.len, (uint32_t)n, (uint32_t)wlen };
+        len = sizeof(h) + klen + (size_t)f->prog.len * sizeof(struct sock_filter) + wlen;
+        buf = xmalloc(len);
+        memcpy(buf, &h, sizeof(h));
+        memcpy(buf + sizeof(h), key, klen);
+        off = sizeof(h) + klen;
+        memcpy(buf + off, f->prog.filter, (size_t)f->prog.len * sizeof(struct sock_filter));
+        off += (size_t)f->prog.len * sizeof(struct sock_filter);
+        for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(f->warnings[i]) + 1;
+                memcpy(buf + off, f->warnings[i], l);
+                off += l;
+        }
+        /* atomic: a reader never sees half a filter (and checks the whole key anyway) */
+        (void)write_file_atomic(dirfd, name, buf, len, 0600, false);
+}
+
+int seccomp_compile_cached(int cache_fd, json_t *j, const SeccompContext *c, SeccompFilter **ret, bool *ret_hit, Error **err)
+{
+        SeccompContext sc = c ? *c : (SeccompContext){ 0 };
+        _cleanup_free_ char *key = NULL;
+        char name[32];
+        int r;
+
+        if (ret_hit)
+                *ret_hit = false;
+        if (sc.kernel_major == 0 && sc.kernel_minor == 0)
+                host_kernel(&sc.kernel_major, &sc.kernel_minor);
+        if (cache_fd < 0 || !(key = cache_key(j, &sc)))
+                return seccomp_compile(j, &sc, ret, err);
+        snprintf(name, sizeof(name), "%016" PRIx64 ".bpf", fnv1a(key));
+        SeccompFilter *f = cache_load(cache_fd, name, key);
+        if (f) {
+                for (size_t i = 0; f->warnings && f->warnings[i]; i++)
+                        log_warn("%s", f->warnings[i]);
+                if (ret_hit)
+                        *ret_hit = true;
+                *ret = f;
+                return 0;
+        }
+        r = seccomp_compile(j, &sc, ret, err);
+        if (r == 0)
+                cache_store(cache_fd, name, key, *ret);
+        return r;
+}
+
 int seccomp_install(const SeccompFilter *f, Error **err)
 {
         if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &f->prog) < 0)
@@ -565,6 +748,7 @@ SeccompFilter *seccomp_filter_free(SeccompFilter *f)
         if (!f)
                 return NULL;
         free(f->prog.filter);
+        strv_free(f->warnings);
         free(f);
         return NULL;
 }

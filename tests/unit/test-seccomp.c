@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Compiles profiles and checks the verdicts by loading them in a forked child (kafel's method). */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -110,4 +113,63 @@ TEST(shares_to_weight)
         ASSERT_EQ(cgroup_shares_to_weight(262144), 10000);
         ASSERT_EQ(cgroup_shares_to_weight(1), 1);
         ASSERT_EQ(cgroup_shares_to_weight(1000000), 10000);
+}
+
+TEST(cache_hit_miss_and_tampering)
+{
+        static const char text[] = "{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"syscalls\":[{\"names\":[\"getpid\",\"write\","
+                                   "\"exit_group\",\"no_such_syscall_name\"],\"action\":\"SCMP_ACT_ALLOW\"}]}";
+        char dir[] = "/tmp/stockade-test-cache.XXXXXX";
+        SeccompFilter *a = NULL, *b = NULL, *c = NULL, *d = NULL;
+        SeccompContext ctx = { .bounding = 1 };
+        json_t *j = NULL;
+        Error *e = NULL;
+        bool hit = true;
+        int rootfd, cfd;
+
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        cfd = seccomp_cache_open(rootfd);
+        ASSERT_TRUE(cfd >= 0);
+        ASSERT_OK(jx_parse(text, strlen(text), "seccomp", &j, &e));
+        ASSERT_OK(seccomp_compile_cached(cfd, j, &ctx, &a, &hit, &e));
+        ASSERT_EQ(hit, false);
+        ASSERT_OK(seccomp_compile_cached(cfd, j, &ctx, &b, &hit, &e));
+        ASSERT_EQ(hit, true);
+        ASSERT_EQ(a->prog.len, b->prog.len);
+        ASSERT_TRUE(memcmp(a->prog.filter, b->prog.filter, a->prog.len * sizeof(*a->prog.filter)) == 0);
+        /* the unknown-syscall warning comes back with the cached filter */
+        ASSERT_TRUE(b->warnings && b->warnings[0]);
+        ASSERT_CONTAINS(b->warnings[0], "no_such_syscall_name");
+        /* other capabilities: another entry */
+        ctx.bounding = 3;
+        ASSERT_OK(seccomp_compile_cached(cfd, j, &ctx, &c, &hit, &e));
+        ASSERT_EQ(hit, false);
+        /* a tampered file is not used: flip a byte of every cache file, then compile again */
+        {
+                DIR *dd = fdopendir(dup(cfd));
+                struct dirent *de;
+                while (dd && (de = readdir(dd)))
+                        if (de->d_name[0] != '.') {
+                                int fd = openat(cfd, de->d_name, O_RDWR | O_CLOEXEC);
+                                char x = 'X';
+                                ASSERT_TRUE(fd >= 0);
+                                ASSERT_EQ(pwrite(fd, &x, 1, 40), 1); /* inside the key */
+                                close(fd);
+                        }
+                if (dd)
+                        closedir(dd);
+        }
+        ctx.bounding = 1;
+        ASSERT_OK(seccomp_compile_cached(cfd, j, &ctx, &d, &hit, &e));
+        ASSERT_EQ(hit, false);
+        ASSERT_TRUE(memcmp(a->prog.filter, d->prog.filter, a->prog.len * sizeof(*a->prog.filter)) == 0);
+        seccomp_filter_free(a);
+        seccomp_filter_free(b);
+        seccomp_filter_free(c);
+        seccomp_filter_free(d);
+        json_decref(j);
+        close(cfd);
+        ASSERT_OK(rm_rf_at(AT_FDCWD, dir));
+        close(rootfd);
 }
