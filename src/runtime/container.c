@@ -61,7 +61,7 @@ static _Noreturn void child_fail(int sync, Error *e)
         _exit(1);
 }
 
-static int sync_expect(int sock, SyncType want, char **payload, Error **err)
+static int sync_expect_value(int sock, SyncType want, char **payload, int *ret_value, Error **err)
 {
         SyncMsg m;
         int r = sync_recv(sock, &m, payload, NULL);
@@ -69,7 +69,24 @@ static int sync_expect(int sock, SyncType want, char **payload, Error **err)
                 return error_set(err, -r, "waiting for the runtime");
         if (m.type != want)
                 return error_setx(err, EPROTO, "unexpected sync message %u (wanted %u)", m.type, want);
+        if (ret_value)
+                *ret_value = m.value;
         return 0;
+}
+
+static int sync_expect(int sock, SyncType want, char **payload, Error **err)
+{
+        return sync_expect_value(sock, want, payload, NULL, err);
+}
+
+/* The "pid" of an OCI state document (0 when absent). */
+static long state_json_pid(const char *state_json)
+{
+        _cleanup_json_ json_t *j = NULL;
+        json_int_t pid = 0;
+        if (state_json && jx_parse(state_json, strlen(state_json), "state", &j, NULL) == 0)
+                pid = json_integer_value(json_object_get(j, "pid"));
+        return (long)pid;
 }
 
 /* Opens the host's /dev/null and checks it really is the 1:3 character device (CVE-2025-31133). */
@@ -114,7 +131,7 @@ static _Noreturn void init_stage2(InitCtx *c)
         RootfsCtx rc = { .spec = s, .rootfs = c->rootfs, .rootfd = -1, .devnull_fd = -1,
                          .idmap_fds = c->idmap_fds, .terminal = p->terminal };
         Error *e = NULL;
-        int conn, aa_fd = -1;
+        int conn, aa_fd = -1, notify_sock = -1;
         char go;
 
         rc.userns = s->ns[NS_USER].enabled;
@@ -135,6 +152,9 @@ static _Noreturn void init_stage2(InitCtx *c)
                 child_fail(c->sync, e);
         if (c->seccomp_cache >= 0)
                 close(c->seccomp_cache);
+        /* A notifying filter's listener is reached through the host's filesystem, before pivot_root. */
+        if (seccomp_notify_connect(filter, &notify_sock, &e) < 0)
+                child_fail(c->sync, e);
         /* The host's procfs, before pivot_root: the rootfs cannot fake it (CVE-2019-16884). */
         if (apparmor_open_exec_attr(p->apparmor_profile, &aa_fd, &e) < 0)
                 child_fail(c->sync, e);
@@ -190,7 +210,8 @@ static _Noreturn void init_stage2(InitCtx *c)
         /* fds first, before any filter that may forbid close_range: every fd we open from here on is
          * O_CLOEXEC anyway. */
         if (process_close_fds(c->preserve_fds, &e) < 0 ||
-            (filter && !p->no_new_privileges && seccomp_install(filter, &e) < 0))
+            (filter && !p->no_new_privileges &&
+             seccomp_install_notify(filter, notify_sock, state_json_pid(state_json), state_json, &e) < 0))
                 child_fail(c->sync, e);
         if (process_setup_identity(p, rc.userns, &e) < 0 || process_setup_cwd(p, &e) < 0 ||
             process_find_executable(p, &exe, &e) < 0)
@@ -212,7 +233,9 @@ static _Noreturn void init_stage2(InitCtx *c)
         log_debug("init: started");
         /* The profile applies from execve on: after the startContainer hooks, which must not inherit it. */
         if (hooks_run(s, HOOK_START_CONTAINER, state_json, &e) < 0 || apparmor_set_exec(aa_fd, p->apparmor_profile, &e) < 0 ||
-            (filter && p->no_new_privileges && seccomp_install(filter, &e) < 0) || process_exec(p, exe, &e) < 0) {
+            (filter && p->no_new_privileges &&
+             seccomp_install_notify(filter, notify_sock, state_json_pid(state_json), state_json, &e) < 0) ||
+            process_exec(p, exe, &e) < 0) {
                 (void)write_all(conn, e->msg, strlen(e->msg));
                 _exit(127);
         }
@@ -1025,18 +1048,15 @@ int container_run(const char *root, const char *id, const CreateOpts *o, bool de
 }
 
 /* exec: stage 1 joins the container's namespaces and forks; stage 2 becomes the process. */
-static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, const ExecOpts *o)
+static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, const ExecOpts *o,
+                                   SeccompFilter *filter, int notify_sock)
 {
-        _cleanup_free_ char *exe = NULL;
-        SeccompFilter *filter = NULL;
+        _cleanup_free_ char *exe = NULL, *state_json = NULL;
         Error *e = NULL;
+        int pid = 0;
 
-        if (o->seccomp && seccomp_compile_cached(o->seccomp_cache, o->seccomp, &(SeccompContext){ .bounding = o->seccomp_bounding },
-                                                 &filter, NULL, &e) < 0)
-                child_fail(sync, e);
-        if (o->seccomp_cache >= 0)
-                close(o->seccomp_cache);
-        if (sync_expect(sync, SYNC_GO, NULL, &e) < 0)
+        /* GO carries our pid as the runtime sees it and the container's state, for a seccomp listener. */
+        if (sync_expect_value(sync, SYNC_GO, &state_json, &pid, &e) < 0)
                 child_fail(sync, e);
         if (p->terminal && terminal_setup(p, console, false, &e) < 0)
                 child_fail(sync, e);
@@ -1045,12 +1065,12 @@ static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool use
         if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0)
                 child_fail(sync, e);
         if (process_close_fds(o->preserve_fds, &e) < 0 ||
-            (filter && !p->no_new_privileges && seccomp_install(filter, &e) < 0))
+            (filter && !p->no_new_privileges && seccomp_install_notify(filter, notify_sock, pid, state_json, &e) < 0))
                 child_fail(sync, e);
         if (process_setup_identity(p, userns, &e) < 0 || process_setup_cwd(p, &e) < 0 ||
             process_find_executable(p, &exe, &e) < 0)
                 child_fail(sync, e);
-        if (filter && p->no_new_privileges && seccomp_install(filter, &e) < 0)
+        if (filter && p->no_new_privileges && seccomp_install_notify(filter, notify_sock, pid, state_json, &e) < 0)
                 child_fail(sync, e);
         process_exec(p, exe, &e);
         child_fail(sync, e);
@@ -1113,6 +1133,8 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
         }
         if (c1 == 0) {
                 Error *e = NULL;
+                SeccompFilter *filter = NULL;
+                int notify_sock = -1;
                 pid_t pid;
                 close(sv[0]);
                 (void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
@@ -1131,6 +1153,16 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                         if (aa_fd >= 0)
                                 close(aa_fd);
                 }
+                /* The filter is compiled here and its listener (if it notifies) reached through the host's
+                 * filesystem, before joining the container's mount namespace. */
+                if (o->seccomp && seccomp_compile_cached(o->seccomp_cache, o->seccomp,
+                                                         &(SeccompContext){ .bounding = o->seccomp_bounding }, &filter,
+                                                         NULL, &e) < 0)
+                        child_fail(sv[1], e);
+                if (o->seccomp_cache >= 0)
+                        close(o->seccomp_cache);
+                if (seccomp_notify_connect(filter, &notify_sock, &e) < 0)
+                        child_fail(sv[1], e);
                 /* One setns() with a pidfd enters all namespaces at once (Linux 5.8). */
                 if (flags && setns(pidfd, flags) < 0) {
                         error_set(&e, errno, "joining the namespaces of the container's init");
@@ -1142,7 +1174,7 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                         child_fail(sv[1], e);
                 }
                 if (pid == 0)
-                        exec_stage2(sv[1], p, console, userns, o);
+                        exec_stage2(sv[1], p, console, userns, o, filter, notify_sock);
                 (void)sync_send(sv[1], SYNC_PID, pid, NULL, 0, -1);
                 _exit(0);
         }
@@ -1168,7 +1200,10 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                                 r = process_set_oom_score_adj(c2, p->oom_score_adj, err);
                         if (r < 0)
                                 goto out;
-                        r = sync_send(sv[0], SYNC_GO, 0, NULL, 0, -1);
+                        {
+                                _cleanup_free_ char *sj = oci_state_json(st, state_status(dirfd, st));
+                                r = sync_send(sv[0], SYNC_GO, (int)c2, sj, strlen(sj), -1);
+                        }
                         if (r < 0) {
                                 r = sync_failed(sv[0], r, err);
                                 goto out;

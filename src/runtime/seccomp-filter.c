@@ -13,10 +13,14 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "state.h"
+#include "sync.h"
 #include "json-util.h"
 #include "log.h"
 #include "seccomp-filter.h"
@@ -40,6 +44,8 @@ static int parse_action(const char *name, uint32_t errno_ret, bool has_errno, ui
                 *ret = SCMP_ACT_ALLOW;
         else if (STREQ(name, "SCMP_ACT_LOG"))
                 *ret = SCMP_ACT_LOG;
+        else if (STREQ(name, "SCMP_ACT_NOTIFY"))
+                *ret = SCMP_ACT_NOTIFY;
         else
                 return -EINVAL;
         return 0;
@@ -245,6 +251,9 @@ static int condition(json_t *c, const char *path, const SeccompContext *ctx, boo
 typedef struct NameSet {
         char **names;
         size_t n;
+        /* per name: the first rule without arguments that applies (-1: none yet), and its action */
+        long *uncond_entry;
+        uint32_t *uncond_action;
 } NameSet;
 
 /*
@@ -342,13 +351,18 @@ static int build_enosys_stub(const uint32_t *arches, size_t narch, const NameSet
         return 0;
 }
 
-static void nameset_add(NameSet *ns, const char *name)
+static size_t nameset_add(NameSet *ns, const char *name)
 {
         for (size_t i = 0; i < ns->n; i++)
                 if (STREQ(ns->names[i], name))
-                        return;
+                        return i;
         ns->names = xrealloc(ns->names, (ns->n + 1) * sizeof(char *));
-        ns->names[ns->n++] = xstrdup(name);
+        ns->uncond_entry = xrealloc(ns->uncond_entry, (ns->n + 1) * sizeof(long));
+        ns->uncond_action = xrealloc(ns->uncond_action, (ns->n + 1) * sizeof(uint32_t));
+        ns->names[ns->n] = xstrdup(name);
+        ns->uncond_entry[ns->n] = -1;
+        ns->uncond_action[ns->n] = 0;
+        return ns->n++;
 }
 
 static void nameset_free(NameSet *ns)
@@ -356,6 +370,8 @@ static void nameset_free(NameSet *ns)
         for (size_t i = 0; i < ns->n; i++)
                 free(ns->names[i]);
         free(ns->names);
+        free(ns->uncond_entry);
+        free(ns->uncond_action);
 }
 
 static int add_arch(scmp_filter_ctx ctx, const char *name, const char *path, uint32_t *arches, size_t *narch, Error **err)
@@ -378,7 +394,7 @@ static int add_arch(scmp_filter_ctx ctx, const char *name, const char *path, uin
 
 /* One entry of syscalls[]: its conditions, action, arguments, then a rule per name. */
 static int add_entry(scmp_filter_ctx ctx, json_t *rule, const char *path, const SeccompContext *sc, uint32_t default_action,
-                     NameSet *ns, char ***warnings, Error **err)
+                     long entry, bool has_listener, bool *notify, NameSet *ns, char ***warnings, Error **err)
 {
         _cleanup_free_ char *act = NULL, *name = NULL, *ip = jx_path(path, "includes"), *ep = jx_path(path, "excludes");
         _cleanup_strv_ char **names = NULL;
@@ -404,8 +420,19 @@ static int add_entry(scmp_filter_ctx ctx, json_t *rule, const char *path, const 
         if (he && eret > 4095)
                 return error_setx(err, EINVAL, "%s.errnoRet: %u is not an errno (0..4095)", path, eret);
         if (parse_action(act, eret, he > 0, &action) < 0)
-                return error_setx(err, STREQ(act, "SCMP_ACT_NOTIFY") ? ENOTSUP : EINVAL, "%s.action: %s \"%s\"", path,
-                                  STREQ(act, "SCMP_ACT_NOTIFY") ? "not supported:" : "unknown action", act);
+                return error_setx(err, EINVAL, "%s.action: unknown action \"%s\"", path, act);
+        if (action == SCMP_ACT_NOTIFY) {
+                if (!has_listener)
+                        return error_setx(err, EINVAL, "%s.action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath", path);
+                /* The listener gets its fd by sendmsg right after the filter is loaded: a notified
+                 * sendmsg would wait for a listener that cannot have it yet. */
+                for (size_t n = 0; names && names[n]; n++)
+                        if (STREQ(names[n], "sendmsg"))
+                                return error_setx(err, EINVAL,
+                                                  "%s: SCMP_ACT_NOTIFY on sendmsg would block the runtime before the listener "
+                                                  "has the notification fd",
+                                                  path);
+        }
         if (condition(json_object_get(rule, "includes"), ip, sc, true, &applies, warnings, err) < 0 ||
             condition(json_object_get(rule, "excludes"), ep, sc, false, &applies, warnings, err) < 0)
                 return -EINVAL;
@@ -430,18 +457,33 @@ static int add_entry(scmp_filter_ctx ctx, json_t *rule, const char *path, const 
                 cmps[k] = (struct scmp_arg_cmp){ .arg = index, .op = cop, .datum_a = value, .datum_b = value2 };
         }
         for (size_t n = 0; names && names[n]; n++) {
-                if (seccomp_syscall_resolve_name(names[n]) != __NR_SCMP_ERROR)
-                        nameset_add(ns, names[n]);
+                if (seccomp_syscall_resolve_name(names[n]) != __NR_SCMP_ERROR) {
+                        size_t at = nameset_add(ns, names[n]);
+                        /* libseccomp keeps the first unconditional rule of a syscall and drops a later one
+                         * with another action without a word (so does Docker): say so. */
+                        if (applies && json_array_size(args) == 0) {
+                                if (ns->uncond_entry[at] < 0) {
+                                        ns->uncond_entry[at] = entry;
+                                        ns->uncond_action[at] = action;
+                                } else if (ns->uncond_action[at] != action)
+                                        warn(warnings,
+                                             "%s: \"%s\" already has a rule without arguments in linux.seccomp.syscalls[%ld]; "
+                                             "this one is ignored (the first rule of a syscall wins)",
+                                             path, names[n], ns->uncond_entry[at]);
+                        }
+                }
                 if (applies && add_rule(ctx, action, default_action, names[n], cmps, (unsigned)json_array_size(args), path,
                                         warnings, err) < 0)
                         return -EINVAL;
         }
+        if (applies && action == SCMP_ACT_NOTIFY)
+                *notify = true;
         return 0;
 }
 
 int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Error **err)
 {
-        _cleanup_free_ char *dflt = NULL, *listener = NULL;
+        _cleanup_free_ char *dflt = NULL, *listener = NULL, *metadata = NULL;
         _cleanup_strv_ char **archs = NULL;
         SeccompContext sc = c ? *c : (SeccompContext){ 0 };
         uint32_t default_action, default_errno = EPERM, arches[32];
@@ -450,6 +492,7 @@ int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Err
         scmp_filter_ctx ctx = NULL;
         SeccompFilter *f = NULL;
         NameSet ns = { NULL, 0 };
+        bool notify = false;
         size_t i;
         int r, has_errno;
 
@@ -464,15 +507,17 @@ int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Err
                 return -EINVAL;
         if (has_errno && default_errno > 4095)
                 return error_setx(err, EINVAL, "linux.seccomp.defaultErrnoRet: %u is not an errno (0..4095)", default_errno);
-        if (parse_action(dflt, default_errno, has_errno > 0, &default_action) < 0) {
-                if (STREQ(dflt, "SCMP_ACT_NOTIFY"))
-                        return error_setx(err, ENOTSUP, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY is not supported");
+        if (parse_action(dflt, default_errno, has_errno > 0, &default_action) < 0)
                 return error_setx(err, EINVAL, "linux.seccomp.defaultAction: unknown action \"%s\"", dflt);
-        }
-        if (jx_string(j, "linux.seccomp", "listenerPath", false, &listener, err) < 0)
+        /* Every syscall the runtime makes after loading would wait for the listener. */
+        if (default_action == SCMP_ACT_NOTIFY)
+                return error_setx(err, EINVAL, "linux.seccomp.defaultAction: SCMP_ACT_NOTIFY cannot be the default action "
+                                               "(name the syscalls to notify in syscalls[])");
+        if (jx_string(j, "linux.seccomp", "listenerPath", false, &listener, err) < 0 ||
+            jx_string(j, "linux.seccomp", "listenerMetadata", false, &metadata, err) < 0)
                 return -EINVAL;
-        if (listener && *listener)
-                return error_setx(err, ENOTSUP, "linux.seccomp.listenerPath: seccomp notification is not supported");
+        if (listener && *listener && listener[0] != '/')
+                return error_setx(err, EINVAL, "linux.seccomp.listenerPath: \"%s\" is not an absolute path", listener);
         f = xcalloc(1, sizeof(*f));
         if (parse_flags(j, &f->flags, err) < 0)
                 goto fail;
@@ -528,7 +573,8 @@ int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Err
         }
         json_array_foreach (syscalls, i, rule) {
                 _cleanup_free_ char *path = jx_path_index("linux.seccomp.syscalls", i);
-                if (add_entry(ctx, rule, path, &sc, default_action, &ns, &f->warnings, err) < 0)
+                if (add_entry(ctx, rule, path, &sc, default_action, (long)i, listener && *listener, &notify, &ns, &f->warnings,
+                              err) < 0)
                         goto fail;
         }
         {
@@ -567,6 +613,11 @@ int seccomp_compile(json_t *j, const SeccompContext *c, SeccompFilter **ret, Err
         }
         seccomp_release(ctx);
         nameset_free(&ns);
+        if (notify) {
+                f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+                f->listener_path = TAKE_PTR(listener);
+                f->listener_metadata = TAKE_PTR(metadata);
+        }
         *ret = f;
         return 0;
 fail:
@@ -721,6 +772,13 @@ int seccomp_compile_cached(int cache_fd, json_t *j, const SeccompContext *c, Sec
                 return seccomp_compile(j, &sc, ret, err);
         snprintf(name, sizeof(name), "%016" PRIx64 ".bpf", fnv1a(key));
         SeccompFilter *f = cache_load(cache_fd, name, key);
+        if (f && (f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+                /* what the key's profile says; only the program comes from the file */
+                if (jx_string(j, "linux.seccomp", "listenerPath", false, &f->listener_path, NULL) < 0 ||
+                    jx_string(j, "linux.seccomp", "listenerMetadata", false, &f->listener_metadata, NULL) < 0 ||
+                    !f->listener_path)
+                        f = seccomp_filter_free(f);
+        }
         if (f) {
                 for (size_t i = 0; f->warnings && f->warnings[i]; i++)
                         log_warn("%s", f->warnings[i]);
@@ -737,9 +795,68 @@ int seccomp_compile_cached(int cache_fd, json_t *j, const SeccompContext *c, Sec
 
 int seccomp_install(const SeccompFilter *f, Error **err)
 {
-        if (syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &f->prog) < 0)
+        long r;
+
+        if (f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
+                return error_setx(err, EINVAL, "linux.seccomp: a notifying filter needs its listener");
+        r = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &f->prog);
+        if (r < 0)
                 return error_set(err, errno, "linux.seccomp: loading the filter%s",
                                  errno == EACCES ? " (needs noNewPrivileges or CAP_SYS_ADMIN)" : "");
+        return 0;
+}
+
+int seccomp_notify_connect(const SeccompFilter *f, int *ret_sock, Error **err)
+{
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        *ret_sock = -1;
+        if (!f || !(f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+                return 0;
+        if (strlen(f->listener_path) >= sizeof(sa.sun_path))
+                return error_setx(err, ENAMETOOLONG, "linux.seccomp.listenerPath: \"%s\" is too long for a socket path",
+                                  f->listener_path);
+        strcpy(sa.sun_path, f->listener_path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return error_set(err, errno, "linux.seccomp.listenerPath: socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return error_set(err, e, "linux.seccomp.listenerPath: connecting to %s", f->listener_path);
+        }
+        *ret_sock = fd;
+        return 0;
+}
+
+int seccomp_install_notify(const SeccompFilter *f, int sock, long pid, const char *state_json, Error **err)
+{
+        _cleanup_json_ json_t *msg = NULL, *state = NULL;
+        _cleanup_free_ char *text = NULL;
+        int lfd, r;
+
+        if (!(f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER))
+                return seccomp_install(f, err);
+        if (sock < 0)
+                return error_setx(err, ENOTCONN, "linux.seccomp.listenerPath: not connected to the listener");
+        /* Built first: nothing but the load and sendmsg happens between the two. */
+        if (state_json && jx_parse(state_json, strlen(state_json), "state", &state, NULL) < 0)
+                state = NULL;
+        msg = json_pack("{s:s,s:[s],s:I}", "ociVersion", OCI_VERSION, "fds", "seccompFd", "pid", (json_int_t)pid);
+        if (f->listener_metadata && *f->listener_metadata)
+                json_object_set_new(msg, "metadata", json_string(f->listener_metadata));
+        json_object_set(msg, "state", state ? state : json_null());
+        text = jx_dump(msg, false);
+        lfd = (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &f->prog);
+        if (lfd < 0)
+                return error_set(err, errno, "linux.seccomp: loading the filter%s",
+                                 errno == EACCES ? " (needs noNewPrivileges or CAP_SYS_ADMIN)" : "");
+        r = send_fd_named(sock, lfd, text);
+        close(lfd);
+        close(sock);
+        if (r < 0)
+                return error_set(err, -r, "linux.seccomp.listenerPath: sending the notification fd to %s", f->listener_path);
         return 0;
 }
 
@@ -749,6 +866,8 @@ SeccompFilter *seccomp_filter_free(SeccompFilter *f)
                 return NULL;
         free(f->prog.filter);
         strv_free(f->warnings);
+        free(f->listener_path);
+        free(f->listener_metadata);
         free(f);
         return NULL;
 }

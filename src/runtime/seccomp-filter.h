@@ -28,6 +28,8 @@ typedef struct SeccompFilter {
         struct sock_fprog prog;
         unsigned flags;         /* SECCOMP_FILTER_FLAG_* from linux.seccomp.flags */
         char **warnings;        /* what compiling said (unknown syscalls...): said again on a cache hit */
+        char *listener_path;    /* linux.seccomp.listenerPath, when a rule notifies (flags has NEW_LISTENER) */
+        char *listener_metadata;
 } SeccompFilter;
 
 typedef struct SeccompContext {
@@ -50,4 +52,17 @@ int seccomp_compile_cached(int cache_fd, json_t *j, const SeccompContext *c, Sec
 
 /* Loads the filter into the calling thread. Needs no_new_privs or CAP_SYS_ADMIN. */
 int seccomp_install(const SeccompFilter *f, Error **err);
+
+/*
+ * SCMP_ACT_NOTIFY: the filter is loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER and the notification fd
+ * is sent (SCM_RIGHTS) to the unix socket at linux.seccomp.listenerPath with the OCI
+ * ContainerProcessState as payload: {"ociVersion", "fds": ["seccompFd"], "pid", "metadata"
+ * (listenerMetadata), "state"}.  The socket is connected early, from the host's mount namespace
+ * (seccomp_notify_connect: a no-op giving -1 for a filter that does not notify), and the fd sent
+ * right after the load (seccomp_install_notify, which loads plain filters too).  A notified default
+ * action, or a notified sendmsg, is refused when compiling: either would block before the listener
+ * has the fd.
+ */
+int seccomp_notify_connect(const SeccompFilter *f, int *ret_sock, Error **err);
+int seccomp_install_notify(const SeccompFilter *f, int sock, long pid, const char *state_json, Error **err);
 SeccompFilter *seccomp_filter_free(SeccompFilter *f);

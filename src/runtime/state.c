@@ -11,7 +11,6 @@
 #include "state.h"
 #include "util.h"
 
-#define OCI_VERSION "1.2.0"
 
 const char *const status_names[] = { "creating", "created", "running", "paused", "stopped" };
 

@@ -17,6 +17,9 @@
  * Commands that change a container hold an exclusive flock on <root>/<id> itself.
  */
 
+/* The runtime-spec version of the state and ContainerProcessState documents we write. */
+#define OCI_VERSION "1.2.0"
+
 typedef enum ContainerStatus {
         STATUS_CREATING,
         STATUS_CREATED,

@@ -199,6 +199,63 @@ t_seccomp_default_command() {
         assert_output_contains "usage: stockade-runtime seccomp default"
 }
 
+LISTENER=${STOCKADE_TEST_LISTENER:-$REPO_ROOT/build/tests/stockade-test-seccomp-listener}
+
+t_notify() {
+        need_x86_64
+        [ -x "$LISTENER" ] || fail "$LISTENER not built"
+        local sock=$WORK/listener.sock out=$WORK/listener.out lpid
+        "$LISTENER" "$sock" "$out" 133 >"$WORK/listener.log" 2>&1 &
+        lpid=$!
+        for _ in $(seq 50); do grep -q listening "$WORK/listener.log" 2>/dev/null && break; sleep 0.1; done
+        # mount is refused by the default profile; here it is notified, and the listener answers EHWPOISON (133)
+        new_bundle sc-notify /bin/sh -c "/init syscall $NR_mount; /init pause"
+        cfg sc-notify '.linux.seccomp = ($p[0] | .listenerPath = $sock | .listenerMetadata = "meta-1"
+                | .syscalls += [{names: ["mount"], action: "SCMP_ACT_NOTIFY"}])' --slurpfile p <(default_profile) --arg sock "$sock"
+        rt run -d --bundle "$BUNDLE" "$CID"
+        assert_success
+        for _ in $(seq 50); do [ -s "$out" ] && break; sleep 0.1; done
+        in_ctr "$CID" /init syscall $NR_mount
+        assert_output_contains "syscall $NR_mount: errno 133"
+        local pid
+        pid=$(state_of "$CID" pid)
+        kill "$lpid"
+        assert_eq "$(wc -l <"$out")" 2 "one message for the init, one for the exec'd process"
+        jq -s -e --arg id "$CID" --argjson pid "$pid" 'any(.[]; .state.id == $id and .pid == $pid and .metadata == "meta-1"
+                and .fds == ["seccompFd"] and .ociVersion != null)' "$out" >/dev/null ||
+                fail "no ContainerProcessState for the init: $(cat "$out")"
+        jq -s -e --arg id "$CID" --argjson pid "$pid" 'any(.[]; .state.id == $id and .state.status == "running" and .pid != $pid)' \
+                "$out" >/dev/null ||
+                fail "no ContainerProcessState for the exec'd process: $(cat "$out")"
+        rt delete --force "$CID"
+}
+
+t_notify_errors() {
+        new_bundle sc-notify-bad /init true
+        cfg sc-notify-bad '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", syscalls: [{names: ["mount"], action: "SCMP_ACT_NOTIFY"}]}'
+        rt run --bundle "$BUNDLE" "$CID"
+        assert_failure
+        assert_output_contains "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath"
+        new_bundle sc-notify-default /init true
+        cfg sc-notify-default '.linux.seccomp = {defaultAction: "SCMP_ACT_NOTIFY", listenerPath: "/run/x.sock"}'
+        rt run --bundle "$BUNDLE" "$CID"
+        assert_failure
+        assert_output_contains "SCMP_ACT_NOTIFY cannot be the default action"
+        new_bundle sc-notify-sendmsg /init true
+        cfg sc-notify-sendmsg '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", listenerPath: "/run/x.sock",
+                syscalls: [{names: ["sendmsg"], action: "SCMP_ACT_NOTIFY"}]}'
+        rt run --bundle "$BUNDLE" "$CID"
+        assert_failure
+        assert_output_contains "SCMP_ACT_NOTIFY on sendmsg would block"
+        new_bundle sc-notify-nolistener /init true
+        cfg sc-notify-nolistener '.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", listenerPath: $p,
+                syscalls: [{names: ["mount"], action: "SCMP_ACT_NOTIFY"}]}' --arg p "$WORK/nobody-listens.sock"
+        rt run --bundle "$BUNDLE" "$CID"
+        assert_failure
+        assert_output_contains "linux.seccomp.listenerPath: connecting to $WORK/nobody-listens.sock"
+        [ -z "$(state_of "$CID")" ] || fail "a failed container was left"
+}
+
 run_test "the default profile refuses escapes, keeps ordinary syscalls, ENOSYS for clone3 and newer" t_default_profile
 run_test "the default profile follows the capabilities: CAP_SYS_ADMIN allows mount, unshare, setns" t_default_profile_follows_caps
 run_test "an exec'd process gets the container's filter" t_exec_gets_the_filter
@@ -209,4 +266,6 @@ run_test "capabilities by bare or lower-case name, and ALL" t_caps_by_name_and_a
 run_test "no-new-privileges stops a setuid-root binary" t_nnp_blocks_setuid
 run_test "AppArmor on a kernel without it: a clear error, unconfined runs" t_apparmor_without_kernel_support
 run_test "seccomp default prints a Docker-format profile" t_seccomp_default_command
+run_test "SCMP_ACT_NOTIFY: the listener gets the fd and ContainerProcessState, answers for init and exec" t_notify
+run_test "SCMP_ACT_NOTIFY errors: no listenerPath, default action, sendmsg, nobody listening" t_notify_errors
 finish

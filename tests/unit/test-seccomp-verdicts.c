@@ -335,3 +335,27 @@ TEST(no_stub_when_the_default_allows)
         ASSERT_OK(jx_parse(text, strlen(text), "profile", &p, &e));
         check(probes, ELEMENTSOF(probes), p, 0, tap_failed);
 }
+
+TEST(first_unconditional_rule_of_a_syscall_wins)
+{
+        NEED_X86_64();
+        /* libseccomp keeps the first rule without arguments of a syscall; the compiler warns about the rest. */
+        static const char text[] = "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":["
+                                   "{\"names\":[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13},"
+                                   "{\"names\":[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":22},"
+                                   "{\"names\":[\"getuid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":22},"
+                                   "{\"names\":[\"getuid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13}]}";
+        _cleanup_json_ json_t *p = NULL;
+        SeccompFilter *f = NULL;
+        Error *e = NULL;
+        const Probe probes[] = {
+                { "getppid", SYS_getppid, 0, 0, EACCES },
+                { "getuid", SYS_getuid, 0, 0, EINVAL },
+        };
+        ASSERT_OK(jx_parse(text, strlen(text), "profile", &p, &e));
+        ASSERT_OK(seccomp_compile(p, NULL, &f, &e));
+        ASSERT_TRUE(f->warnings && f->warnings[0] && f->warnings[1]);
+        ASSERT_CONTAINS(f->warnings[0], "linux.seccomp.syscalls[1]: \"getppid\" already has a rule without arguments in linux.seccomp.syscalls[0]");
+        seccomp_filter_free(f);
+        check(probes, ELEMENTSOF(probes), p, 0, tap_failed);
+}
