@@ -101,9 +101,20 @@ TEST(bad_profiles_name_the_field)
                             &f, &e) < 0);
         ASSERT_STREQ(e->msg, "linux.seccomp.syscalls[0].args[0].index: 7 is not 0..5");
         error_clear(&e);
-        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/x\"}", &f, &e) < 0);
-        ASSERT_CONTAINS(e->msg, "listenerPath");
+        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"relative.sock\"}", &f, &e) < 0);
+        ASSERT_STREQ(e->msg, "linux.seccomp.listenerPath: \"relative.sock\" is not an absolute path");
         error_clear(&e);
+        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mount\"],"
+                            "\"action\":\"SCMP_ACT_NOTIFY\"}]}", &f, &e) < 0);
+        ASSERT_STREQ(e->msg, "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+        error_clear(&e);
+        ASSERT_TRUE(compile("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":5000}", &f, &e) < 0);
+        ASSERT_STREQ(e->msg, "linux.seccomp.defaultErrnoRet: 5000 is not an errno (0..4095)");
+        error_clear(&e);
+        /* a listenerPath without a notifying rule is harmless: nothing to send */
+        ASSERT_OK(compile("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"/x\"}", &f, &e));
+        ASSERT_EQ(f->listener_path == NULL, 1);
+        seccomp_filter_free(f);
 }
 
 TEST(shares_to_weight)
