@@ -132,18 +132,62 @@ int process_setup_sched(const OciProcess *p, Error **err)
         return 0;
 }
 
+/*
+ * Is the working directory below our root?  Walks ".." up from "." until it meets "/" (reachable) or a
+ * directory that is its own parent without being "/" (the root of some other tree: unreachable).
+ * 1 reachable, 0 not, negative errno when it cannot tell.
+ */
+static int cwd_below_root(void)
+{
+        struct stat root, cur;
+        _cleanup_close_ int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (fd < 0 || stat("/", &root) < 0 || fstat(fd, &cur) < 0)
+                return -errno;
+        for (int depth = 0; depth < 4096; depth++) {
+                struct stat up;
+                int parent;
+                if (cur.st_dev == root.st_dev && cur.st_ino == root.st_ino)
+                        return 1;
+                parent = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (parent < 0)
+                        return -errno;
+                if (fstat(parent, &up) < 0) {
+                        int e = errno;
+                        close(parent);
+                        return -e;
+                }
+                close(fd);
+                fd = parent;
+                if (up.st_dev == cur.st_dev && up.st_ino == cur.st_ino)
+                        return 0;
+                cur = up;
+        }
+        return -ELOOP;
+}
+
 int process_setup_cwd(const OciProcess *p, Error **err)
 {
         char buf[PATH_MAX];
+        int r;
 
         if (chdir(p->cwd) < 0)
                 return error_set(err, errno, "process.cwd: chdir to %s", p->cwd);
         /* A cwd reached through a leaked fd of the host (/proc/self/fd/N) is "unreachable". */
-        if (!getcwd(buf, sizeof(buf)))
-                return error_set(err, errno, "process.cwd: %s is not reachable from the container's root",
-                                 p->cwd);
-        if (buf[0] != '/')
+        if (getcwd(buf, sizeof(buf))) {
+                if (buf[0] != '/')
+                        return error_setx(err, ENOENT, "process.cwd: %s is outside the container's root", p->cwd);
+                return 0;
+        }
+        if (errno == ENOENT)
+                return error_set(err, errno, "process.cwd: %s is not reachable from the container's root", p->cwd);
+        /* getcwd refused (a seccomp profile may forbid it): walk up by hand instead. */
+        r = cwd_below_root();
+        if (r == 0)
                 return error_setx(err, ENOENT, "process.cwd: %s is outside the container's root", p->cwd);
+        if (r < 0)
+                return error_set(err, -r, "process.cwd: cannot tell whether %s is inside the container's root "
+                                          "(getcwd and the walk up both failed)", p->cwd);
         return 0;
 }
 
