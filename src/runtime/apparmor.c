@@ -33,6 +33,18 @@ int apparmor_check(const char *profile, const char *field, Error **err)
                                   "%s: \"%s\" cannot be applied: AppArmor is not enabled in this kernel (use \"unconfined\" "
                                   "or leave it empty to run without it)",
                                   field, profile);
+        /* Loaded?  Say so now, not when the container starts (when securityfs lets us see). */
+        _cleanup_free_ char *list = NULL;
+        if (read_file_at(AT_FDCWD, "/sys/kernel/security/apparmor/profiles", 16 << 20, &list, NULL) == 0) {
+                size_t n = strlen(profile);
+                for (const char *l = list; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                        if (strncmp(l, profile, n) == 0 && l[n] == ' ' && l[n + 1] == '(')
+                                return 0;
+                return error_setx(err, ENOENT,
+                                  "%s: no AppArmor profile \"%s\" is loaded (see /sys/kernel/security/apparmor/profiles; "
+                                  "load it with apparmor_parser)",
+                                  field, profile);
+        }
         return 0;
 }
 
