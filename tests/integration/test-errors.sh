@@ -93,8 +93,8 @@ t_missing_rootfs() {
 t_unknown_capability() {
         bad_config er-cap '.process.capabilities.bounding += ["CAP_BOGUS"]' \
                 'process.capabilities.bounding[3]: unknown capability "CAP_BOGUS"'
-        bad_config er-cap-amb '.process.capabilities.ambient = ["NET_RAW"]' \
-                'process.capabilities.ambient[0]: unknown capability "NET_RAW"'
+        bad_config er-cap-amb '.process.capabilities.ambient = ["NET_RAWR"]' \
+                'process.capabilities.ambient[0]: unknown capability "NET_RAWR"'
 }
 
 t_bad_mount_type() {
@@ -183,8 +183,10 @@ t_seccomp_bad_config() {
 }
 
 t_unsupported_refused() {
-        bad_config er-apparmor '.process.apparmorProfile = "docker-default"' \
-                "process.apparmorProfile: AppArmor is not supported by this build yet"
+        if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" != Y ]; then
+                bad_config er-apparmor '.process.apparmorProfile = "docker-default"' \
+                        'process.apparmorProfile: "docker-default" cannot be applied: AppArmor is not enabled in this kernel'
+        fi
         new_bundle er-systemd /init true
         rt --systemd-cgroup create --bundle "$BUNDLE" "$CID"
         assert_failure
@@ -232,7 +234,7 @@ run_test "a mount with no type that is not a bind is refused" t_mount_no_type
 run_test "a missing executable fails at create with not found" t_exec_not_found_at_create
 run_test "a non-executable process fails start with the execve error" t_exec_fails_at_start
 run_test "a bad linux.seccomp names linux.seccomp.defaultAction" t_seccomp_bad_config
-run_test "apparmorProfile and --systemd-cgroup are refused clearly" t_unsupported_refused
+run_test "apparmorProfile without AppArmor and --systemd-cgroup are refused clearly" t_unsupported_refused
 run_test "command-line errors" t_bad_cli
 run_test "--log with --log-format json records the error" t_log_file
 finish

@@ -279,9 +279,9 @@ t_exec_tty_output_drained() {
 
 t_exec_unsupported_flags() {
         start_ctr ex-flags
-        rt exec --apparmor foo "$CID" /init true
+        rt exec --process-label foo "$CID" /init true
         assert_failure
-        assert_output_contains "exec: --apparmor is not supported on this host"
+        assert_output_contains "exec: --process-label: SELinux is not supported"
         rt exec --cgroup foo "$CID" /init true
         assert_failure
         assert_output_contains "exec: --cgroup is not supported"
@@ -304,5 +304,5 @@ run_test "the exec'd process shares the init's namespaces" t_exec_namespaces
 run_test "exec inherits noNewPrivileges; --no-new-privs sets it" t_exec_no_new_privs
 run_test "exec -t gets a pty; -t -d needs a console socket" t_exec_tty
 run_test "exec -t delivers all the output of a short-lived process (40 runs)" t_exec_tty_output_drained
-run_test "exec --apparmor and --cgroup are refused" t_exec_unsupported_flags
+run_test "exec --process-label and --cgroup are refused" t_exec_unsupported_flags
 finish
