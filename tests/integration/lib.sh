@@ -252,7 +252,7 @@ assert_match() {
 # hosts (/sys/fs/cgroup/memory/..., /sys/fs/cgroup/unified/...), and the single tree on pure cgroup v2,
 # where the glob's starting points are the top-level cgroups themselves (find matches those too).
 cgroups_of() {
-        find /sys/fs/cgroup/*/ -maxdepth 6 -type d \( -name "$1" -o -name "stockade-$1" \) 2>/dev/null
+        find /sys/fs/cgroup/*/ -maxdepth 6 -type d \( -name "$1" -o -name "stockade-$1" \) 2>/dev/null || true
 }
 
 # Pids of processes whose environment (the STOCKADE_TEST_CID marker) or command line names the id.

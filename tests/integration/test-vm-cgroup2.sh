@@ -16,7 +16,7 @@ set -u
 set -o pipefail
 
 # The test files (in tests/integration/) run in the guest, in this order.
-VM_TEST_FILES=(test-limits.sh)
+VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh)
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
@@ -82,7 +82,7 @@ done
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 [ -x "$BUSYBOX" ] || skip_all "no static busybox at $BUSYBOX for the containers' rootfs"
 
-FILES=("$HERE/lib.sh" "$REPO_ROOT/tests/helpers/mkrootfs.sh" "$RUNTIME" "$TEST_INIT" "$BUSYBOX" "${HOST_TOOLS[@]}")
+FILES=("$HERE/lib.sh" "$HERE/cgroup-lib.sh" "$REPO_ROOT/tests/helpers/mkrootfs.sh" "$RUNTIME" "$TEST_INIT" "$BUSYBOX" "${HOST_TOOLS[@]}")
 for t in "${VM_TEST_FILES[@]}"; do
         [ -f "$HERE/$t" ] || { echo "Bail out! $TEST_FILE: $HERE/$t (in VM_TEST_FILES) not found"; exit 1; }
         FILES+=("$HERE/$t")
@@ -96,7 +96,7 @@ cat >>"$WORK/guest.sh" <<'GUEST'
 S=${VM_SHARE:-/mnt/host}
 T=/tmp/stockade-tree
 mkdir -p "$T/tests/integration" "$T/tests/helpers" "$T/build/tests" /tmp/stockade-rootfs
-cp "$S/lib.sh" "$T/tests/integration/"
+cp "$S/lib.sh" "$S/cgroup-lib.sh" "$T/tests/integration/"
 cp "$S/mkrootfs.sh" "$T/tests/helpers/"
 cp "$S/stockade-runtime" "$T/build/"
 cp "$S/stockade-test-init" "$T/build/tests/"
