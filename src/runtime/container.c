@@ -547,6 +547,8 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         c1 = fork();
         if (c1 < 0) {
                 r = error_set(err, errno, "fork");
+                if (ic.seccomp_cache >= 0)
+                        close(ic.seccomp_cache);
                 goto fail;
         }
         if (c1 == 0) {
