@@ -628,6 +628,84 @@ fail:
         return -EINVAL;
 }
 
+/*
+ * Docker's format into the plain OCI form, for runtimes that read only that (runc, crun): archMap
+ * becomes `architectures` (this machine's and its sub-architectures), includes/excludes are decided
+ * here for the container's capabilities, arches and kernel, and the legacy `name` joins `names`.
+ */
+int seccomp_profile_resolve(json_t *j, const SeccompContext *c, json_t **ret, Error **err)
+{
+        static const char *const keep[] = { "defaultAction", "defaultErrnoRet", "flags", "listenerPath", "listenerMetadata" };
+        SeccompContext sc = c ? *c : (SeccompContext){ 0 };
+        json_t *out, *archs, *syscalls, *rule, *m;
+        size_t i;
+
+        if (!json_is_object(j))
+                return error_setx(err, EINVAL, "seccomp profile: expected an object");
+        if (sc.kernel_major == 0 && sc.kernel_minor == 0)
+                host_kernel(&sc.kernel_major, &sc.kernel_minor);
+        out = json_object();
+        for (i = 0; i < ELEMENTSOF(keep); i++)
+                if (json_object_get(j, keep[i]))
+                        json_object_set(out, keep[i], json_object_get(j, keep[i]));
+        archs = json_array();
+        json_array_foreach (json_object_get(j, "architectures"), i, m)
+                json_array_append(archs, m);
+        json_array_foreach (json_object_get(j, "archMap"), i, m) {
+                const char *a = json_string_value(json_object_get(m, "architecture"));
+                size_t k;
+                json_t *sub;
+                if (!a || !STREQ(a, native_scmp_arch()))
+                        continue;
+                json_array_append_new(archs, json_string(a));
+                json_array_foreach (json_object_get(m, "subArchitectures"), k, sub)
+                        json_array_append(archs, sub);
+        }
+        json_object_set_new(out, "architectures", archs);
+        syscalls = json_array();
+        json_array_foreach (json_object_get(j, "syscalls"), i, rule) {
+                _cleanup_free_ char *path = jx_path_index("syscalls", i), *ip = NULL, *ep = NULL;
+                bool applies = true;
+                json_t *r, *names;
+                const char *key;
+                json_t *v;
+                if (!json_is_object(rule)) {
+                        json_decref(syscalls);
+                        json_decref(out);
+                        return error_setx(err, EINVAL, "%s: expected an object", path);
+                }
+                ip = jx_path(path, "includes");
+                ep = jx_path(path, "excludes");
+                _cleanup_strv_ char **warnings = NULL;
+                if (condition(json_object_get(rule, "includes"), ip, &sc, true, &applies, &warnings, err) < 0 ||
+                    condition(json_object_get(rule, "excludes"), ep, &sc, false, &applies, &warnings, err) < 0) {
+                        json_decref(syscalls);
+                        json_decref(out);
+                        return -EINVAL;
+                }
+                if (!applies)
+                        continue;
+                r = json_object();
+                names = json_array();
+                {
+                        size_t k;
+                        json_array_foreach (json_object_get(rule, "names"), k, v)
+                                json_array_append(names, v);
+                }
+                if (json_is_string(json_object_get(rule, "name")))
+                        json_array_append(names, json_object_get(rule, "name"));
+                json_object_set_new(r, "names", names);
+                json_object_foreach (rule, key, v)
+                        if (!STREQ(key, "names") && !STREQ(key, "name") && !STREQ(key, "comment") &&
+                            !STREQ(key, "includes") && !STREQ(key, "excludes"))
+                                json_object_set(r, key, v);
+                json_array_append_new(syscalls, r);
+        }
+        json_object_set_new(out, "syscalls", syscalls);
+        *ret = out;
+        return 0;
+}
+
 /* ------------------------------------------------------------------ the cache of compiled filters */
 
 /* Bump when the compiled output for the same input changes (the stub, libseccomp attributes...). */

@@ -50,6 +50,11 @@ int seccomp_cache_open(int root_fd);
 int seccomp_compile_cached(int cache_fd, json_t *j, const SeccompContext *c, SeccompFilter **ret, bool *ret_hit,
                            Error **err);
 
+/*
+ * Docker's profile format resolved into the plain OCI form for the container described by `c`
+ * (archMap -> architectures, includes/excludes decided, `name` into `names`), for runc and crun.
+ */
+int seccomp_profile_resolve(json_t *j, const SeccompContext *c, json_t **ret, Error **err);
 /* Loads the filter into the calling thread. Needs no_new_privs or CAP_SYS_ADMIN. */
 int seccomp_install(const SeccompFilter *f, Error **err);
 

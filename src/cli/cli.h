@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "engine.h"
+#include "error.h"
+
+/*
+ * The `stockade` command line: one function per command (cmd-*.c), each returning the process's
+ * exit status.  Docker's exit codes: 125 when stockade itself fails (bad flags, no such image...),
+ * 126 when the command cannot be executed, 127 when it is not found, else the container's own.
+ */
+#define EXIT_ENGINE 125
+
+typedef int (*cmd_fn)(Engine *e, int argc, char **argv);
+
+int cmd_run(Engine *e, int argc, char **argv);
+int cmd_create(Engine *e, int argc, char **argv);
+int cmd_start(Engine *e, int argc, char **argv);
+int cmd_stop(Engine *e, int argc, char **argv);
+int cmd_kill(Engine *e, int argc, char **argv);
+int cmd_restart(Engine *e, int argc, char **argv);
+int cmd_rm(Engine *e, int argc, char **argv);
+int cmd_ps(Engine *e, int argc, char **argv);
+int cmd_wait(Engine *e, int argc, char **argv);
+int cmd_logs(Engine *e, int argc, char **argv);
+int cmd_exec(Engine *e, int argc, char **argv);
+int cmd_inspect(Engine *e, int argc, char **argv);
+int cmd_top(Engine *e, int argc, char **argv);
+int cmd_stats(Engine *e, int argc, char **argv);
+int cmd_rename(Engine *e, int argc, char **argv);
+int cmd_update(Engine *e, int argc, char **argv);
+int cmd_attach(Engine *e, int argc, char **argv);
+
+int cmd_import(Engine *e, int argc, char **argv);
+int cmd_load(Engine *e, int argc, char **argv);
+int cmd_save(Engine *e, int argc, char **argv);
+int cmd_images(Engine *e, int argc, char **argv);
+int cmd_rmi(Engine *e, int argc, char **argv);
+int cmd_tag(Engine *e, int argc, char **argv);
+
+/* Prints "stockade: <msg>" (and the usage hint for flag errors) and returns EXIT_ENGINE. */
+int cli_fail(const char *cmd, Error *err);
+int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Executes a --format template over one value and prints it with a newline; false on error (reported). */
+bool cli_print_format(const char *tmpl, json_t *data);
+
+/* "2 minutes ago", "About an hour ago": Docker's HumanDuration of now - t (an RFC 3339 time). */
+char *cli_human_since(const char *rfc3339, bool ago);
+/* "1.98MB": Docker's HumanSize (decimal units, 3 significant digits). */
+char *cli_human_size(double bytes);
+
+/*
+ * Streams a monitor connection (client.c): STDOUT/STDERR frames to fds 1 and 2, our stdin as STDIN
+ * frames when `in`, raw terminal and window size with `tty`, signals forwarded without a tty; returns
+ * the exit code when a STATUS frame says "exited" (after "removed" when `until_removed`), or -1 when
+ * the connection ends without one.
+ */
+int monitor_stream(int fd, bool in, bool tty, bool until_removed, bool *ret_oom, char **ret_error);

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Image commands: import, load, save, images, rmi, tag.  No registry: images come from archives. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "image-store.h"
+#include "json-util.h"
+#include "lifecycle.h"
+#include "pflag.h"
+#include "template.h"
+#include "util.h"
+
+/* Progress on a terminal only, redrawn in place at most ten times a second. */
+static void progress(void *ud, const char *what, uint64_t done, uint64_t total)
+{
+        static struct timespec last;
+        struct timespec now;
+
+        if (!isatty(STDERR_FILENO))
+                return;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (done != total && (now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 < 100)
+                return;
+        last = now;
+        _cleanup_free_ char *d = cli_human_size((double)done);
+        if (total) {
+                _cleanup_free_ char *t = cli_human_size((double)total);
+                int width = 40, fill = (int)((double)done / (double)total * width);
+                fprintf(stderr, "\r%-12.12s [%.*s>%*s] %s/%s\033[K", what, fill, "========================================",
+                        width - fill, "", d, t);
+        } else
+                fprintf(stderr, "\r%-12.12s %s\033[K", what, d);
+        if (total && done >= total)
+                fprintf(stderr, "\n");
+}
+
+static int open_store(Engine *e, ImageStore **s)
+{
+        Error *err = NULL;
+        if (image_store_open(e->data_root, s, &err) < 0)
+                return cli_fail(NULL, err);
+        return 0;
+}
+
+int cmd_import(Engine *e, int argc, char **argv)
+{
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        _cleanup_free_ char *id = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *message = NULL;
+        char **changes = NULL;
+        Pflag flags[] = {
+                { "change", 'c', PFLAG_STRINGS, &changes, NULL, "Apply Dockerfile instruction to the created image (not supported yet)" },
+                { "message", 'm', PFLAG_STRING, &message, NULL, "Set commit message for imported image" },
+                { 0 },
+        };
+        Error *err = NULL;
+        int idx = 1, r;
+
+        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
+                return cli_fail(argv[0], err);
+        if (changes) {
+                strv_free(changes);
+                return cli_failf(argv[0], "--change is not supported yet");
+        }
+        if (argc - idx < 1 || argc - idx > 2)
+                return cli_failf(argv[0], "\"stockade import\" requires at least 1 and at most 2 arguments.");
+        if (STREQ(argv[idx], "-"))
+                fd = dup(STDIN_FILENO);
+        else {
+                fd = open(argv[idx], O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return cli_failf(NULL, "open %s: %s", argv[idx], strerror(errno));
+        }
+        if ((r = open_store(e, &s)))
+                return r;
+        if (image_import(s, fd, idx + 1 < argc ? argv[idx + 1] : NULL, STREQ(argv[idx], "-") ? "-" : argv[idx], progress,
+                         NULL, &id, &err) < 0)
+                return cli_fail(NULL, err);
+        printf("%s\n", id);
+        return 0;
+}
+
+int cmd_load(Engine *e, int argc, char **argv)
+{
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        _cleanup_json_ json_t *loaded = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *input = NULL;
+        bool quiet = false;
+        Pflag flags[] = {
+                { "input", 'i', PFLAG_STRING, &input, NULL, "Read from tar archive file, instead of STDIN" },
+                { "quiet", 'q', PFLAG_BOOL, &quiet, NULL, "Suppress the load output" },
+                { 0 },
+        };
+        Error *err = NULL;
+        int idx = 1, r;
+        size_t i;
+        json_t *v;
+
+        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
+                return cli_fail(argv[0], err);
+        if (idx != argc)
+                return cli_failf(argv[0], "\"stockade load\" accepts no arguments.");
+        if (input) {
+                fd = open(input, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        return cli_failf(NULL, "open %s: %s", input, strerror(errno));
+        } else {
+                if (isatty(STDIN_FILENO))
+                        return cli_failf(NULL, "requested load from stdin, but stdin is empty");
+                fd = dup(STDIN_FILENO);
+        }
+        if ((r = open_store(e, &s)))
+                return r;
+        if (image_load(s, fd, quiet ? NULL : progress, NULL, &loaded, &err) < 0)
+                return cli_fail(NULL, err);
+        json_array_foreach(loaded, i, v) {
+                const char *ref = json_string_value(v);
+                if (ref && str_has_prefix(ref, "sha256:"))
+                        printf("Loaded image ID: %s\n", ref);
+                else if (ref)
+                        printf("Loaded image: %s\n", ref);
+        }
+        return 0;
+}
+
+int cmd_save(Engine *e, int argc, char **argv)
+{
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        const char *output = NULL;
+        Pflag flags[] = { { "output", 'o', PFLAG_STRING, &output, NULL, "Write to a file, instead of STDOUT" }, { 0 } };
+        Error *err = NULL;
+        int idx = 1, r, fd;
+
+        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
+                return cli_fail(argv[0], err);
+        if (idx >= argc)
+                return cli_failf(argv[0], "\"stockade save\" requires at least 1 argument.");
+        if (!output && isatty(STDOUT_FILENO))
+                return cli_failf(NULL, "cowardly refusing to save to a terminal. Use the -o flag or redirect");
+        if ((r = open_store(e, &s)))
+                return r;
+        if (output) {
+                /* Written beside the target and renamed: an interrupted save leaves no partial archive. */
+                _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", output, (int)getpid());
+                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                if (fd < 0)
+                        return cli_failf(NULL, "open %s: %s", tmp, strerror(errno));
+                r = image_save(s, argv + idx, fd, &err);
+                if (r == 0 && fsync(fd) < 0)
+                        r = error_set(&err, errno, "fsync %s", tmp);
+                close(fd);
+                if (r == 0 && rename(tmp, output) < 0)
+                        r = error_set(&err, errno, "rename %s", output);
+                if (r < 0) {
+                        (void)unlink(tmp);
+                        return cli_fail(NULL, err);
+                }
+                return 0;
+        }
+        if (image_save(s, argv + idx, STDOUT_FILENO, &err) < 0)
+                return cli_fail(NULL, err);
+        return 0;
+}
+
+int cmd_images(Engine *e, int argc, char **argv)
+{
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        _cleanup_json_ json_t *list = NULL, *rows = json_array();
+        bool quiet = false, all = false, no_trunc = false;
+        const char *format = NULL;
+        char **filters = NULL;
+        Pflag flags[] = {
+                { "quiet", 'q', PFLAG_BOOL, &quiet, NULL, "Only show image IDs" },
+                { "all", 'a', PFLAG_BOOL, &all, NULL, "Show all images" },
+                { "no-trunc", 0, PFLAG_BOOL, &no_trunc, NULL, "Don't truncate output" },
+                { "format", 0, PFLAG_STRING, &format, NULL, "Format output using a Go template" },
+                { "filter", 'f', PFLAG_STRINGS, &filters, NULL, "Filter output (dangling=true|false, reference=PATTERN)" },
+                { 0 },
+        };
+        Error *err = NULL;
+        int idx = 1, r;
+        size_t i;
+        json_t *img;
+
+        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
+                return cli_fail(argv[0], err);
+        if ((r = open_store(e, &s)))
+                return r;
+        if (image_list(s, &list, &err) < 0)
+                return cli_fail(NULL, err);
+        json_array_foreach(list, i, img) {
+                const char *id = json_string_value(json_object_get(img, "Id")) ?: "";
+                json_t *tags = json_object_get(img, "RepoTags");
+                const char *hex = str_has_prefix(id, "sha256:") ? id + 7 : id;
+                _cleanup_free_ char *short_id = xasprintf("%.12s", hex), *size = cli_human_size(
+                        (double)json_integer_value(json_object_get(img, "Size")));
+                time_t created = (time_t)json_integer_value(json_object_get(img, "Created"));
+                char iso[64];
+                struct tm tm;
+                gmtime_r(&created, &tm);
+                strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+                _cleanup_free_ char *since = cli_human_since(iso, true);
+                bool dangling = json_array_size(tags) == 0;
+                bool keep = true;
+                for (size_t k = 0; filters && filters[k]; k++) {
+                        if (STREQ(filters[k], "dangling=true"))
+                                keep &= dangling;
+                        else if (STREQ(filters[k], "dangling=false"))
+                                keep &= !dangling;
+                        else if (str_has_prefix(filters[k], "reference=")) {
+                                bool any = false;
+                                size_t t;
+                                json_t *tag;
+                                json_array_foreach(tags, t, tag) any |= fnmatch(filters[k] + 10, json_string_value(tag), 0) == 0;
+                                keep &= any;
+                        }
+                }
+                if (!keep)
+                        continue;
+                size_t nt = dangling ? 1 : json_array_size(tags);
+                for (size_t t = 0; t < nt; t++) {
+                        const char *tag = dangling ? "<none>:<none>" : json_string_value(json_array_get(tags, t));
+                        const char *colon = strrchr(tag, ':');
+                        if (colon && strchr(colon, '/'))
+                                colon = NULL;
+                        _cleanup_free_ char *repo = colon ? xstrndup(tag, (size_t)(colon - tag)) : xstrdup(tag);
+                        json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", repo,
+                                                              "Tag", colon ? colon + 1 : "<none>", "ID",
+                                                              no_trunc ? id : short_id, "CreatedSince", since, "CreatedAt", iso,
+                                                              "Size", size, "Digest", "<none>", "Containers", "N/A"));
+                }
+        }
+        strv_free(filters);
+        if (quiet) {
+                json_t *seen = json_object();
+                json_array_foreach(rows, i, img) {
+                        const char *id = json_string_value(json_object_get(img, "ID"));
+                        if (!json_object_get(seen, id)) {
+                                printf("%s\n", id);
+                                json_object_set_new(seen, id, json_true());
+                        }
+                }
+                json_decref(seen);
+                return 0;
+        }
+        (void)all;
+        if (!format || !*format || STREQ(format, "table"))
+                format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
+        bool table = str_has_prefix(format, "table");
+        const char *body = table ? format + 5 : format;
+        while (table && (*body == ' ' || *body == '\t'))
+                body++;
+        _cleanup_(tmpl_freep) Template *t = NULL;
+        if (tmpl_parse(body, &t, &err) < 0)
+                return cli_fail(NULL, err);
+        size_t cap = 0;
+        char *text = NULL;
+        FILE *m = open_memstream(&text, &cap);
+        if (table) {
+                _cleanup_json_ json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", "REPOSITORY", "Tag",
+                                                     "TAG", "ID", "IMAGE ID", "CreatedSince", "CREATED", "CreatedAt",
+                                                     "CREATED AT", "Size", "SIZE", "Digest", "DIGEST", "Containers", "CONTAINERS");
+                _cleanup_free_ char *o = NULL;
+                if (tmpl_execute(t, h, &o, NULL) == 0)
+                        fprintf(m, "%s\n", o);
+        }
+        json_array_foreach(rows, i, img) {
+                _cleanup_free_ char *o = NULL;
+                if (tmpl_execute(t, img, &o, &err) < 0) {
+                        fclose(m);
+                        free(text);
+                        return cli_fail(NULL, err);
+                }
+                fprintf(m, "%s\n", o);
+        }
+        fclose(m);
+        if (table) {
+                _cleanup_free_ char *a = tabwriter_format(text, 10, 1, 3);
+                fputs(a, stdout);
+        } else
+                fputs(text, stdout);
+        free(text);
+        return 0;
+}
+
+int cmd_rmi(Engine *e, int argc, char **argv)
+{
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        _cleanup_strv_ char **imgs = NULL, **ctrs = NULL;
+        bool force = false, no_prune = false;
+        Pflag flags[] = {
+                { "force", 'f', PFLAG_BOOL, &force, NULL, "Force removal of the image" },
+                { "no-prune", 0, PFLAG_BOOL, &no_prune, NULL, "Do not delete untagged parents" },
+                { 0 },
+        };
+        Error *err = NULL;
+        int idx = 1, r, rc = 0;
+
+        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
+                return cli_fail(argv[0], err);
+        if (idx >= argc)
+                return cli_failf(argv[0], "\"stockade rmi\" requires at least 1 argument.");
+        if ((r = open_store(e, &s)))
+                return r;
+        if (lifecycle_images_in_use(e, &imgs, &ctrs, &err) < 0)
+                return cli_fail(NULL, err);
+        for (int i = idx; i < argc; i++) {
+                _cleanup_json_ json_t *res = NULL;
+                size_t k;
+                json_t *v;
+                if (image_remove(s, argv[i], force, imgs, ctrs, &res, &err) < 0) {
+                        fprintf(stderr, "Error response from daemon: %s\n", err->msg);
+                        error_clear(&err);
+                        rc = 1;
+                        continue;
+                }
+                json_array_foreach(res, k, v) {
+                        const char *key;
+                        json_t *val;
+                        json_object_foreach(v, key, val) printf("%s: %s\n", key, json_string_value(val));
+                }
+        }
+        return rc;
+}
+
+int cmd_tag(Engine *e, int argc, char **argv)
+{
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        Error *err = NULL;
+        int r;
+
+        if (argc != 3)
+                return cli_failf(argv[0], "\"stockade tag\" requires exactly 2 arguments.");
+        if ((r = open_store(e, &s)))
+                return r;
+        if (image_tag(s, argv[1], argv[2], &err) < 0) {
+                fprintf(stderr, "Error response from daemon: %s\n", err->msg);
+                error_free(err);
+                return 1;
+        }
+        return 0;
+}

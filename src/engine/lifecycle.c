@@ -1,0 +1,770 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "lifecycle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach-proto.h"
+#include "container-store.h"
+#include "image-store.h"
+#include "json-util.h"
+#include "monitor-client.h"
+#include "runopts.h"
+#include "specgen.h"
+#include "util.h"
+
+/* ---- create ---- */
+
+static json_t *merge_env(json_t *image_env, json_t *user_env)
+{
+        json_t *env = json_array();
+        size_t i, k;
+        json_t *v, *o;
+
+        json_array_foreach(image_env, i, v) if (json_is_string(v)) json_array_append(env, v);
+        json_array_foreach(user_env, i, v) {
+                const char *kv = json_string_value(v), *eq;
+                size_t klen;
+                bool replaced = false;
+                if (!kv)
+                        continue;
+                eq = strchr(kv, '=');
+                klen = eq ? (size_t)(eq - kv) : strlen(kv);
+                json_array_foreach(env, k, o) {
+                        const char *s = json_string_value(o);
+                        if (strncmp(s, kv, klen) == 0 && (s[klen] == '=' || s[klen] == '\0')) {
+                                json_array_set(env, k, v);
+                                replaced = true;
+                                break;
+                        }
+                }
+                if (!replaced)
+                        json_array_append(env, v);
+        }
+        return env;
+}
+
+static int write_etc_files(const char *dir, json_t *config, json_t *host, Error **err)
+{
+        const char *hn = json_string_value(json_object_get(config, "Hostname"));
+        const char *net = json_string_value(json_object_get(host, "NetworkMode"));
+        bool host_net = net && STREQ(net, "host");
+        _cleanup_free_ char *hostname = NULL, *hosts = NULL, *resolv = NULL;
+        _cleanup_close_ int dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        int r;
+
+        if (dfd < 0)
+                return error_set(err, errno, "opening %s", dir);
+        if (host_net) {
+                char buf[256] = "";
+                (void)gethostname(buf, sizeof(buf) - 1);
+                hostname = xasprintf("%s\n", buf);
+                if (read_file_at(AT_FDCWD, "/etc/hosts", 1 << 20, &hosts, NULL) < 0)
+                        hosts = xstrdup("127.0.0.1\tlocalhost\n");
+        } else {
+                hostname = xasprintf("%s\n", hn ? hn : "");
+                hosts = xasprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+                                  "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+                                  "127.0.1.1\t%s\n", hn ? hn : "");
+        }
+        {
+                /* The host's resolv.conf; a container without the host's network cannot reach the host's
+                 * loopback resolvers, so those lines are left out (as Docker does). */
+                _cleanup_free_ char *text = NULL;
+                size_t cap = 0;
+                FILE *m = NULL;
+                if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 1 << 20, &text, NULL) < 0)
+                        text = xstrdup("");
+                m = open_memstream(&resolv, &cap);
+                char *save = NULL;
+                for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                        if (!host_net && str_has_prefix(l, "nameserver") &&
+                            (strstr(l, " 127.") || strstr(l, " ::1") || strstr(l, "\t127.")))
+                                continue;
+                        fprintf(m, "%s\n", l);
+                }
+                fclose(m);
+        }
+        if ((r = write_file_atomic(dfd, "hostname", hostname, strlen(hostname), 0644, false)) < 0 ||
+            (r = write_file_atomic(dfd, "hosts", hosts, strlen(hosts), 0644, false)) < 0 ||
+            (r = write_file_atomic(dfd, "resolv.conf", resolv, strlen(resolv), 0644, false)) < 0)
+                return error_set(err, -r, "writing the container's /etc files in %s", dir);
+        return 0;
+}
+
+static json_t *mounts_for_inspect(json_t *host)
+{
+        json_t *out = json_array();
+        size_t i;
+        json_t *v;
+
+        json_array_foreach(json_object_get(host, "Binds"), i, v) {
+                _cleanup_free_ char *copy = xstrdup(json_string_value(v));
+                char *dst = strchr(copy, ':'), *opts;
+                if (!dst)
+                        continue;
+                *dst++ = '\0';
+                opts = strchr(dst, ':');
+                if (opts)
+                        *opts++ = '\0';
+                json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind", "Source", copy,
+                                                     "Destination", dst, "Mode", opts ? opts : "", "RW",
+                                                     !(opts && strstr(opts, "ro")), "Propagation", "rprivate"));
+        }
+        json_array_foreach(json_object_get(host, "Mounts"), i, v) {
+                const char *type = json_string_value(json_object_get(v, "Type"));
+                json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", type ? type : "",
+                                                     "Source", json_string_value(json_object_get(v, "Source")) ?: "",
+                                                     "Destination", json_string_value(json_object_get(v, "Target")) ?: "",
+                                                     "Mode", "", "RW", !json_is_true(json_object_get(v, "ReadOnly")),
+                                                     "Propagation", type && STREQ(type, "bind") ? "rprivate" : ""));
+        }
+        return out;
+}
+
+static void apply_log_defaults(Engine *e, json_t *host)
+{
+        json_t *lc = json_object_get(host, "LogConfig");
+        const char *type = json_string_value(json_object_get(lc, "Type"));
+        const char *dtype = json_string_value(json_object_get(e->daemon, "log-driver"));
+        json_t *cfg = json_object_get(lc, "Config");
+
+        if (!lc) {
+                json_object_set_new(host, "LogConfig", lc = json_pack("{s:s, s:{}}", "Type", "", "Config"));
+                cfg = json_object_get(lc, "Config");
+        }
+        if (!cfg)
+                json_object_set_new(lc, "Config", cfg = json_object());
+        if (!type || !*type) {
+                type = dtype && *dtype ? dtype : "json-file";
+                json_object_set_new(lc, "Type", json_string(type));
+                /* daemon.json log-opts belong to the daemon's driver. */
+                const char *k;
+                json_t *v;
+                json_object_foreach(json_object_get(e->daemon, "log-opts"), k, v) if (!json_object_get(cfg, k))
+                        json_object_set(cfg, k, v);
+        }
+        /* Rotation is on by default (a deliberate difference from Docker, whose json-file grows until
+         * the disk is full): 10 MB a file, 3 files. */
+        if (STREQ(json_string_value(json_object_get(lc, "Type")), "json-file")) {
+                if (!json_object_get(cfg, "max-size"))
+                        json_object_set_new(cfg, "max-size", json_string("10m"));
+                if (!json_object_get(cfg, "max-file"))
+                        json_object_set_new(cfg, "max-file", json_string("3"));
+        }
+}
+
+int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *name, char **ret_id, char ***warnings,
+                     Error **err)
+{
+        _cleanup_json_ json_t *config = json_deep_copy(config_in), *host = json_deep_copy(host_in);
+        _cleanup_json_ json_t *image_config = NULL, *record = NULL;
+        _cleanup_(image_store_closep) ImageStore *store = NULL;
+        _cleanup_free_ char *image_id = NULL, *id = NULL, *dir = NULL, *rt_path = NULL, *created = NULL;
+        _cleanup_strv_ char **rt_args = NULL;
+        const char *image = json_string_value(json_object_get(config, "Image"));
+        json_t *ic, *args, *v;
+        size_t i;
+        int r;
+
+        if (!image || !*image)
+                return error_setx(err, EINVAL, "no image given");
+        r = hostconfig_validate(e, config, host, warnings, err);
+        if (r < 0)
+                return r;
+        apply_log_defaults(e, host);
+        r = hostconfig_validate(e, config, host, warnings, err);     /* the daemon's defaults too */
+        if (r < 0)
+                return error_wrap(err, "with the defaults of %s", e->config_file);
+        {
+                const char *rt = json_string_value(json_object_get(host, "Runtime"));
+                if (!rt || !*rt)
+                        json_object_set_new(host, "Runtime", json_string(engine_default_runtime(e)));
+                r = engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt_path, &rt_args, err);
+                if (r < 0)
+                        return r;
+        }
+
+        r = image_store_open(e->data_root, &store, err);
+        if (r < 0)
+                return r;
+        r = image_lookup(store, image, &image_id, &image_config, err);
+        if (r < 0) {
+                if (r == -ENOENT) {
+                        error_clear(err);
+                        return error_setx(err, ENOENT, "Unable to find image '%s' locally (stockade has no registry: "
+                                          "`stockade import` or `stockade load` it first)", image);
+                }
+                return r;
+        }
+
+        /* The image's defaults under the user's settings. */
+        ic = json_object_get(image_config, "config");
+        json_object_set_new(config, "Env", merge_env(json_object_get(ic, "Env"), json_object_get(config, "Env")));
+        if (json_is_null(json_object_get(config, "Entrypoint")) || !json_object_get(config, "Entrypoint")) {
+                if (json_is_array(json_object_get(ic, "Entrypoint")))
+                        json_object_set(config, "Entrypoint", json_object_get(ic, "Entrypoint"));
+                if (!json_is_array(json_object_get(config, "Cmd")) && json_is_array(json_object_get(ic, "Cmd")))
+                        json_object_set(config, "Cmd", json_object_get(ic, "Cmd"));
+        }
+        if (!*(json_string_value(json_object_get(config, "WorkingDir")) ?: "") && json_is_string(json_object_get(ic, "WorkingDir")))
+                json_object_set(config, "WorkingDir", json_object_get(ic, "WorkingDir"));
+        if (!*(json_string_value(json_object_get(config, "User")) ?: "") && json_is_string(json_object_get(ic, "User")))
+                json_object_set(config, "User", json_object_get(ic, "User"));
+        if (!json_object_get(config, "StopSignal") && json_is_string(json_object_get(ic, "StopSignal")))
+                json_object_set(config, "StopSignal", json_object_get(ic, "StopSignal"));
+        {
+                json_t *labels = json_object_get(config, "Labels");
+                const char *k;
+                if (!json_is_object(labels))
+                        json_object_set_new(config, "Labels", labels = json_object());
+                json_object_foreach(json_object_get(ic, "Labels"), k, v) if (!json_object_get(labels, k))
+                        json_object_set(labels, k, v);
+        }
+        args = json_array();
+        json_array_extend(args, json_object_get(config, "Entrypoint"));
+        json_array_extend(args, json_object_get(config, "Cmd"));
+        if (json_array_size(args) == 0) {
+                json_decref(args);
+                return error_setx(err, EINVAL, "No command specified");
+        }
+        json_object_set_new(config, "Image", json_string(image));
+
+        created = now_rfc3339nano();
+        {
+                const char *aa = "";
+                json_array_foreach(json_object_get(host, "SecurityOpt"), i, v) {
+                        const char *s = json_string_value(v);
+                        if (s && (str_has_prefix(s, "apparmor=") || str_has_prefix(s, "apparmor:")))
+                                aa = s + 9;
+                }
+                record = json_pack("{s:s, s:s, s:O, s:O, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:s, s:n}",
+                                   "Id", "", "Created", created, "Path", json_array_get(args, 0), "Args", json_null(),
+                                   "State", container_state_new(), "Image", image_id, "ResolvConfPath", "", "HostnamePath",
+                                   "", "HostsPath", "", "LogPath", "", "Name", "", "RestartCount", 0, "Driver", "overlay",
+                                   "Platform", "linux", "MountLabel", "", "ProcessLabel", "", "AppArmorProfile", aa,
+                                   "ExecIDs");
+                json_t *rest = json_array();
+                for (i = 1; i < json_array_size(args); i++)
+                        json_array_append(rest, json_array_get(args, i));
+                json_object_set_new(record, "Args", rest);
+                json_decref(args);
+        }
+        json_object_set(record, "HostConfig", host);
+        json_object_set_new(record, "GraphDriver", json_pack("{s:{}, s:s}", "Data", "Name", "overlay"));
+        json_object_set_new(record, "Mounts", mounts_for_inspect(host));
+        json_object_set(record, "Config", config);
+        json_object_set_new(record, "NetworkSettings",
+                            json_pack("{s:s, s:s, s:b, s:s, s:i, s:{}, s:s, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:{}}",
+                                      "Bridge", "", "SandboxID", "", "HairpinMode", 0, "LinkLocalIPv6Address", "",
+                                      "LinkLocalIPv6PrefixLen", 0, "Ports", "SandboxKey", "", "SecondaryIPAddresses",
+                                      "SecondaryIPv6Addresses", "EndpointID", "", "Gateway", "", "GlobalIPv6Address", "",
+                                      "GlobalIPv6PrefixLen", 0, "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "",
+                                      "MacAddress", "", "Networks"));
+        json_object_set_new(record, "Stockade", json_pack("{s:s, s:i, s:i}", "ImageRef", image, "MonitorPid", 0, "MonitorStart", 0));
+
+        r = container_create_record(e, record, name, &id, err);
+        if (r < 0)
+                return r;
+        dir = engine_container_dir(e, id);
+        {
+                json_t *cfg = json_object_get(record, "Config");
+                const char *hn = json_string_value(json_object_get(cfg, "Hostname"));
+                if (!hn || !*hn) {
+                        char short_id[13];
+                        snprintf(short_id, sizeof(short_id), "%s", id);
+                        json_object_set_new(cfg, "Hostname", json_string(short_id));
+                }
+                static const char *const sub[] = { "upper", "work", "rootfs", "bundle" };
+                for (i = 0; i < ELEMENTSOF(sub); i++) {
+                        _cleanup_free_ char *p = xasprintf("%s/%s", dir, sub[i]);
+                        if (mkdir(p, 0700) < 0) {
+                                r = error_set(err, errno, "creating %s", p);
+                                goto fail;
+                        }
+                }
+                /* The merged root must be traversable by a container user that is not root. */
+                {
+                        _cleanup_free_ char *p = xasprintf("%s/rootfs", dir);
+                        (void)chmod(dir, 0711);
+                        (void)chmod(p, 0755);
+                }
+                r = write_etc_files(dir, cfg, host, err);
+                if (r < 0)
+                        goto fail;
+                _cleanup_free_ char *resolv = xasprintf("%s/resolv.conf", dir), *hostname = xasprintf("%s/hostname", dir),
+                                    *hosts = xasprintf("%s/hosts", dir), *log = xasprintf("%s/%s-json.log", dir, id),
+                                    *upper = xasprintf("%s/upper", dir), *work = xasprintf("%s/work", dir),
+                                    *merged = xasprintf("%s/rootfs", dir);
+                json_object_set_new(record, "ResolvConfPath", json_string(resolv));
+                json_object_set_new(record, "HostnamePath", json_string(hostname));
+                json_object_set_new(record, "HostsPath", json_string(hosts));
+                if (STREQ(json_string_value(json_object_get(json_object_get(host, "LogConfig"), "Type")), "json-file"))
+                        json_object_set_new(record, "LogPath", json_string(log));
+                json_object_set_new(json_object_get(record, "GraphDriver"), "Data",
+                                    json_pack("{s:s, s:s, s:s}", "MergedDir", merged, "UpperDir", upper, "WorkDir", work));
+        }
+        r = container_save(e, id, record, err);
+        if (r < 0)
+                goto fail;
+        *ret_id = TAKE_PTR(id);
+        return 0;
+fail:
+        (void)container_remove_dirs(e, id, NULL);
+        return r;
+}
+
+/* ---- start ---- */
+
+static int mount_rootfs(Engine *e, json_t *rec, const char *dir, Error **err)
+{
+        _cleanup_(image_store_closep) ImageStore *store = NULL;
+        _cleanup_strv_ char **layers = NULL;
+        _cleanup_free_ char *target = xasprintf("%s/rootfs", dir), *opts = NULL, *lower = NULL;
+        size_t cap = 0;
+        FILE *m;
+        int r;
+
+        r = image_store_open(e->data_root, &store, err);
+        if (r < 0)
+                return r;
+        r = image_layer_dirs(store, json_string_value(json_object_get(rec, "Image")), &layers, err);
+        if (r < 0)
+                return error_wrap(err, "the container's image");
+        m = open_memstream(&lower, &cap);
+        for (size_t i = 0; layers[i]; i++)
+                fprintf(m, "%s%s", i ? ":" : "", layers[i]);
+        fclose(m);
+        if (!layers[0])
+                return error_setx(err, EINVAL, "the image has no layers");
+        (void)umount2(target, MNT_DETACH);      /* a stale mount from a crash */
+        opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
+        if (strlen(opts) >= 4096)
+                return error_setx(err, E2BIG, "the image has too many layers for one overlay mount (%zu bytes of options)",
+                                  strlen(opts));
+        if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0)
+                return error_set(err, errno, "mounting the container's root filesystem (overlay on %s)", target);
+        return 0;
+}
+
+/* A network namespace with only loopback, up, bound at `path` (as Docker's "none" network). */
+static int make_netns(const char *path, Error **err)
+{
+        int fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        pid_t pid;
+        int status;
+
+        if (fd < 0)
+                return error_set(err, errno, "creating %s", path);
+        close(fd);
+        pid = fork();
+        if (pid < 0)
+                return error_set(err, errno, "fork");
+        if (pid == 0) {
+                struct ifreq ifr = { 0 };
+                int s;
+                if (unshare(CLONE_NEWNET) < 0)
+                        _exit(1);
+                s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                strcpy(ifr.ifr_name, "lo");
+                if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                        _exit(2);
+                ifr.ifr_flags |= IFF_UP;
+                if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                        _exit(3);
+                if (mount("/proc/self/ns/net", path, NULL, MS_BIND, NULL) < 0)
+                        _exit(4);
+                _exit(0);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return error_set(err, errno, "waitpid");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                (void)unlink(path);
+                return error_setx(err, EIO, "creating the container's network namespace at %s failed (step %d)", path,
+                                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        return 0;
+}
+
+static const char *init_binary(Engine *e)
+{
+        const char *p = json_string_value(json_object_get(e->daemon, "init-path"));
+        if (p && *p)
+                return p;
+        if (access("/usr/bin/tini-static", X_OK) == 0)
+                return "/usr/bin/tini-static";
+        if (access("/usr/bin/docker-init", X_OK) == 0)
+                return "/usr/bin/docker-init";
+        return NULL;
+}
+
+static int64_t log_max_size(json_t *cfg)
+{
+        int64_t n = -1;
+        const char *s = json_string_value(json_object_get(cfg, "max-size"));
+        if (s)
+                (void)parse_size(s, &n);
+        return n;
+}
+
+/* Forks the monitor out of our session; returns its pid (from the intermediate child) or -errno. */
+static pid_t spawn_monitor(Engine *e, const char *run_dir, int client_fd)
+{
+        _cleanup_free_ char *path = engine_helper_path(e, "stockade-monitor");
+        _cleanup_free_ char *logp = xasprintf("%s/monitor.log", run_dir);
+        int p[2];
+        pid_t child, mon = -1;
+        int status;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        child = fork();
+        if (child < 0) {
+                close(p[0]);
+                close(p[1]);
+                return -errno;
+        }
+        if (child == 0) {
+                pid_t g;
+                sigset_t none;
+                (void)setsid();
+                g = fork();
+                if (g != 0) {
+                        (void)write(p[1], &g, sizeof(g));
+                        _exit(g < 0);
+                }
+                sigemptyset(&none);
+                sigprocmask(SIG_SETMASK, &none, NULL);
+                signal(SIGPIPE, SIG_DFL);
+                int null = open("/dev/null", O_RDWR);
+                int log = open(logp, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(log >= 0 ? log : null, 2);
+                if (client_fd >= 0)
+                        dup2(client_fd, 3);
+                else
+                        close(3);
+                close_range(4, ~0U, 0);
+                char *argv[] = { path, (char *)run_dir, NULL };
+                execv(path, argv);
+                dprintf(2, "exec %s: %s\n", path, strerror(errno));
+                _exit(127);
+        }
+        close(p[1]);
+        if (read(p[0], &mon, sizeof(mon)) != sizeof(mon))
+                mon = -EIO;
+        close(p[0]);
+        while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+                ;
+        return mon;
+}
+
+int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, int *ret_fd, int *ret_exit, Error **err)
+{
+        _cleanup_close_ int lock = -EBADF, ours = -EBADF;
+        _cleanup_json_ json_t *rec = NULL, *spec = NULL, *mon = NULL;
+        _cleanup_free_ char *dir = engine_container_dir(e, id), *run = engine_container_run_dir(e, id);
+        _cleanup_free_ char *netns = NULL, *rt_path = NULL, *rt_root = NULL, *bundle = NULL, *rootfs = NULL;
+        _cleanup_strv_ char **rt_args = NULL;
+        json_t *host, *cfg, *lc;
+        const char *net;
+        bool mounted = false, made_netns = false;
+        int sp[2] = { -1, -1 };
+        pid_t mpid;
+        int r;
+
+        *ret_exit = 125;
+        r = container_lock(e, id, &lock, err);
+        if (r < 0)
+                return r;
+        r = container_load(e, id, &rec, err);
+        if (r < 0)
+                return r;
+        container_refresh_state(rec);
+        if (container_monitor_alive(rec))
+                return error_setx(err, EALREADY, "container %s is already running", id);
+        host = json_object_get(rec, "HostConfig");
+        cfg = json_object_get(rec, "Config");
+        rootfs = xasprintf("%s/rootfs", dir);
+        bundle = xasprintf("%s/bundle", dir);
+
+        r = engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt_path, &rt_args, err);
+        if (r < 0)
+                return r;
+        rt_root = engine_runtime_root(e, json_string_value(json_object_get(host, "Runtime")));
+        if ((r = mkdir_p(rt_root, 0700)) < 0 || (r = mkdir_p(run, 0700)) < 0)
+                return error_set(err, -r, "creating %s", r == 0 ? run : rt_root);
+
+        r = mount_rootfs(e, rec, dir, err);
+        if (r < 0)
+                goto fail;
+        mounted = true;
+        net = json_string_value(json_object_get(host, "NetworkMode"));
+        if (!net || !STREQ(net, "host")) {
+                _cleanup_free_ char *nsdir = xasprintf("%s/netns", e->exec_root);
+                netns = xasprintf("%s/%s", nsdir, id);
+                (void)mkdir_p(nsdir, 0700);
+                (void)umount2(netns, MNT_DETACH);
+                r = make_netns(netns, err);
+                if (r < 0)
+                        goto fail;
+                made_netns = true;
+        }
+        {
+                SpecInput in = { .record = rec, .rootfs = rootfs, .container_dir = dir, .netns_path = netns,
+                                 .init_path = init_binary(e) };
+                if (json_is_true(json_object_get(host, "Init")) && !in.init_path) {
+                        r = error_setx(err, ENOENT, "--init: no init binary (install tini, or set init-path in %s)",
+                                       e->config_file);
+                        goto fail;
+                }
+                r = specgen(e, &in, &spec, err);
+                if (r < 0)
+                        goto fail;
+                _cleanup_free_ char *text = jx_dump(spec, true);
+                _cleanup_close_ int bfd = open(bundle, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+                if (bfd < 0 || (r = write_file_atomic(bfd, "config.json", text, strlen(text), 0600, false)) < 0) {
+                        r = error_set(err, bfd < 0 ? errno : -r, "writing %s/config.json", bundle);
+                        goto fail;
+                }
+        }
+        lc = json_object_get(host, "LogConfig");
+        mon = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:O, s:s, s:s, s:s, s:{s:b, s:b}}", "id", id, "runtime",
+                        rt_path, "runtimeRoot", rt_root, "bundle", bundle, "dataRoot", e->data_root, "tty",
+                        json_is_true(json_object_get(cfg, "Tty")), "openStdin", json_is_true(json_object_get(cfg, "OpenStdin")),
+                        "stdinOnce", json_is_true(json_object_get(cfg, "StdinOnce")), "autoRemove",
+                        json_is_true(json_object_get(host, "AutoRemove")), "restart", json_object_get(host, "RestartPolicy"),
+                        "execRoot", e->exec_root, "rootfs", rootfs, "runDir", run, "firstClient", "attach", attach, "stdin",
+                        attach_stdin);
+        {
+                json_t *a = json_array();
+                for (size_t i = 0; rt_args && rt_args[i]; i++)
+                        json_array_append_new(a, json_string(rt_args[i]));
+                json_object_set_new(mon, "runtimeArgs", a);
+        }
+        if (netns)
+                json_object_set_new(mon, "netns", json_string(netns));
+        if (STREQ(json_string_value(json_object_get(lc, "Type")), "json-file")) {
+                json_t *c = json_object_get(lc, "Config");
+                int64_t mf = 1;
+                const char *mfs = json_string_value(json_object_get(c, "max-file"));
+                if (mfs)
+                        (void)parse_int64(mfs, &mf);
+                json_object_set(mon, "logPath", json_object_get(rec, "LogPath"));
+                json_object_set_new(mon, "log", json_pack("{s:I, s:I, s:b}", "maxSize", (json_int_t)log_max_size(c), "maxFile",
+                                                          (json_int_t)mf, "compress",
+                                                          STREQ(json_string_value(json_object_get(c, "compress")) ?: "", "true")));
+        }
+        {
+                _cleanup_free_ char *text = jx_dump(mon, false);
+                _cleanup_close_ int rfd = open(run, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+                if (rfd < 0 || (r = write_file_atomic(rfd, "monitor.json", text, strlen(text), 0600, false)) < 0) {
+                        r = error_set(err, rfd < 0 ? errno : -r, "writing %s/monitor.json", run);
+                        goto fail;
+                }
+        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+                r = error_set(err, errno, "socketpair");
+                goto fail;
+        }
+        mpid = spawn_monitor(e, run, sp[1]);
+        close(sp[1]);
+        ours = sp[0];
+        if (mpid < 0) {
+                r = error_set(err, -mpid, "starting the monitor");
+                goto fail;
+        }
+        /* From here the monitor owns the mounts; the record says who it is before the lock goes, so a
+         * second `start` sees it. */
+        {
+                json_t *s = json_object_get(rec, "Stockade");
+                json_object_set_new(s, "MonitorPid", json_integer(mpid));
+                json_object_set_new(s, "MonitorStart", json_integer((json_int_t)proc_start_time(mpid)));
+                (void)container_save(e, id, rec, NULL);
+        }
+        close(TAKE_FD(lock));
+
+        /* Wait for "started" or "error". */
+        for (;;) {
+                uint8_t h[FRAME_HEADER];
+                _cleanup_free_ char *body = NULL;
+                size_t got = 0;
+                uint32_t n;
+                while (got < sizeof(h)) {
+                        ssize_t k = read(ours, h + got, sizeof(h) - got);
+                        if (k <= 0) {
+                                _cleanup_free_ char *logp = xasprintf("%s/monitor.log", run), *text = NULL;
+                                (void)read_file_at(AT_FDCWD, logp, 65536, &text, NULL);
+                                return error_setx(err, EIO, "the monitor of %.12s ended before the container started%s%s", id,
+                                                  text && *text ? ": " : "", text ? text : "");
+                        }
+                        got += (size_t)k;
+                }
+                n = frame_len(h);
+                if (n > FRAME_MAX)
+                        return error_setx(err, EIO, "bad frame from the monitor");
+                body = xmalloc(n + 1);
+                for (got = 0; got < n;) {
+                        ssize_t k = read(ours, body + got, n - got);
+                        if (k <= 0)
+                                return error_setx(err, EIO, "the monitor of %.12s went away", id);
+                        got += (size_t)k;
+                }
+                body[n] = '\0';
+                if (h[0] != FRAME_STATUS)
+                        continue;
+                _cleanup_json_ json_t *j = json_loads(body, 0, NULL);
+                const char *st = json_string_value(json_object_get(j, "status"));
+                if (st && STREQ(st, "started"))
+                        break;
+                if (st && STREQ(st, "error")) {
+                        *ret_exit = (int)json_integer_value(json_object_get(j, "exitCode"));
+                        return error_setx(err, EIO, "%s", json_string_value(json_object_get(j, "message")) ?: "start failed");
+                }
+        }
+        *ret_exit = 0;
+        if (ret_fd)
+                *ret_fd = TAKE_FD(ours);
+        return 0;
+fail:
+        if (made_netns) {
+                (void)umount2(netns, MNT_DETACH);
+                (void)unlink(netns);
+        }
+        if (mounted)
+                (void)umount2(rootfs, MNT_DETACH);
+        return r;
+}
+
+/* ---- stop, kill, remove ---- */
+
+static int wait_monitor_gone(Engine *e, const char *id, int seconds)
+{
+        for (int i = 0; i < seconds * 50; i++) {
+                _cleanup_json_ json_t *rec = NULL;
+                if (container_load(e, id, &rec, NULL) < 0 || !container_monitor_alive(rec))
+                        return 0;
+                struct timespec d = { 0, 20 * 1000000L };
+                nanosleep(&d, NULL);
+        }
+        return -ETIMEDOUT;
+}
+
+int lifecycle_stop(Engine *e, const char *id, int timeout, Error **err)
+{
+        _cleanup_json_ json_t *rec = NULL, *req = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        const char *sig;
+        int r;
+
+        r = container_load(e, id, &rec, err);
+        if (r < 0)
+                return r;
+        if (!container_monitor_alive(rec))
+                return 0;
+        sig = json_string_value(json_object_get(json_object_get(rec, "Config"), "StopSignal"));
+        if (timeout < 0) {
+                json_t *t = json_object_get(json_object_get(rec, "Config"), "StopTimeout");
+                timeout = json_is_integer(t) ? (int)json_integer_value(t) : 10;
+        }
+        fd = monitor_connect(e, id, err);
+        if (fd < 0)
+                return fd;
+        req = json_pack("{s:{s:s, s:i}}", "stop", "signal", sig && *sig ? sig : "TERM", "timeout", timeout);
+        r = monitor_send_control(fd, req);
+        if (r < 0)
+                return error_set(err, -r, "talking to the monitor of %.12s", id);
+        (void)monitor_wait_exit(fd);
+        (void)wait_monitor_gone(e, id, 10);
+        return 0;
+}
+
+int lifecycle_kill(Engine *e, const char *id, const char *signal, Error **err)
+{
+        _cleanup_json_ json_t *rec = NULL, *req = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        r = container_load(e, id, &rec, err);
+        if (r < 0)
+                return r;
+        if (!container_monitor_alive(rec) || !json_is_true(json_object_get(json_object_get(rec, "State"), "Running")))
+                return error_setx(err, EINVAL, "Cannot kill container: %s: Container %s is not running", id, id);
+        fd = monitor_connect(e, id, err);
+        if (fd < 0)
+                return fd;
+        req = json_pack("{s:s}", "kill", signal);
+        r = monitor_send_control(fd, req);
+        if (r < 0)
+                return error_set(err, -r, "talking to the monitor of %.12s", id);
+        (void)monitor_wait_ack(fd);
+        return 0;
+}
+
+int lifecycle_remove(Engine *e, const char *id, bool force, Error **err)
+{
+        _cleanup_json_ json_t *rec = NULL;
+        _cleanup_close_ int slock = -EBADF;
+        _cleanup_free_ char *dir = engine_container_dir(e, id), *rootfs = NULL, *netns = NULL;
+        int r;
+
+        r = container_load(e, id, &rec, err);
+        if (r < 0)
+                return r;
+        if (container_monitor_alive(rec)) {
+                if (!force)
+                        return error_setx(err, EBUSY, "You cannot remove a running container %s. Stop the container before "
+                                          "attempting removal or force remove", id);
+                r = lifecycle_stop(e, id, 0, err);
+                if (r < 0)
+                        return r;
+                if (wait_monitor_gone(e, id, 10) < 0)
+                        return error_setx(err, ETIMEDOUT, "container %s did not stop", id);
+        }
+        rootfs = xasprintf("%s/rootfs", dir);
+        netns = xasprintf("%s/netns/%s", e->exec_root, id);
+        (void)umount2(rootfs, MNT_DETACH);
+        (void)umount2(netns, MNT_DETACH);
+        (void)unlink(netns);
+        r = container_store_lock(e, &slock, err);
+        if (r < 0)
+                return r;
+        return container_remove_dirs(e, id, err);
+}
+
+int lifecycle_images_in_use(Engine *e, char ***ret_images, char ***ret_containers, Error **err)
+{
+        _cleanup_json_ json_t *all = NULL;
+        char **imgs = xcalloc(1, sizeof(char *)), **ids = xcalloc(1, sizeof(char *));
+        size_t i;
+        json_t *c;
+        int r = container_list(e, &all, err);
+
+        if (r < 0) {
+                strv_free(imgs);
+                strv_free(ids);
+                return r;
+        }
+        json_array_foreach(all, i, c) {
+                strv_push(&imgs, json_string_value(json_object_get(c, "Image")) ?: "");
+                strv_push(&ids, json_string_value(json_object_get(c, "Id")) ?: "");
+        }
+        *ret_images = imgs;
+        *ret_containers = ids;
+        return 0;
+}

@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "specgen.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "json-util.h"
+#include "runopts.h"
+#include "seccomp-default.h"
+#include "seccomp-filter.h"
+#include "syscalls.h"
+#include "util.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Docker's default capabilities (moby oci/caps/defaults.go), in its order. */
+static const char *const default_caps[] = {
+        "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER",           "CAP_MKNOD",       "CAP_NET_RAW",    "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETFCAP",      "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",       "CAP_AUDIT_WRITE",
+};
+
+static const char *const masked_paths[] = {
+        "/proc/asound",   "/proc/acpi",        "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+};
+static const char *const readonly_paths[] = { "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger" };
+
+static char *cap_full_name(const char *n)
+{
+        char *full = strncasecmp(n, "CAP_", 4) == 0 ? xstrdup(n) : xasprintf("CAP_%s", n);
+        for (char *p = full; *p; p++)
+                *p = (char)toupper((unsigned char)*p);
+        return full;
+}
+
+static bool list_has(json_t *list, const char *cap)
+{
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v) {
+                _cleanup_free_ char *f = cap_full_name(json_string_value(v));
+                if (STREQ(f, cap) || STREQ(f, "CAP_ALL"))
+                        return true;
+        }
+        return false;
+}
+
+int specgen_caps(json_t *host, json_t **ret, Error **err)
+{
+        json_t *add = json_object_get(host, "CapAdd"), *drop = json_object_get(host, "CapDrop");
+        json_t *out = json_array();
+        int last = caps_last_cap();
+
+        if (json_is_true(json_object_get(host, "Privileged"))) {
+                for (int c = 0; c <= last; c++)
+                        if (caps_to_name(c))
+                                json_array_append_new(out, json_string(caps_to_name(c)));
+                *ret = out;
+                return 0;
+        }
+        /* Docker's rule: a cap both added and dropped is added unless ALL is dropped... keep it simple and
+         * exact for the common cases: start from the defaults (or all when ALL is added), drop what
+         * CapDrop names (everything for ALL), then add what CapAdd names. */
+        bool add_all = list_has(add, "CAP_ALL");
+        for (int c = 0; c <= last; c++) {
+                const char *name = caps_to_name(c);
+                bool in = false;
+                if (!name)
+                        continue;
+                if (add_all)
+                        in = true;
+                else
+                        for (size_t i = 0; i < ELEMENTSOF(default_caps); i++)
+                                in |= STREQ(default_caps[i], name);
+                if (in && list_has(drop, name))
+                        in = false;
+                if (!in && list_has(add, name) && !(list_has(drop, "CAP_ALL") && !list_has(add, name)))
+                        in = true;
+                if (in)
+                        json_array_append_new(out, json_string(name));
+        }
+        (void)err;
+        *ret = out;
+        return 0;
+}
+
+json_t *specgen_env(json_t *config)
+{
+        json_t *env = json_array();
+        const char *host = json_string_value(json_object_get(config, "Hostname"));
+        size_t i;
+        json_t *v;
+
+        json_array_append_new(env, json_string(DEFAULT_PATH));
+        {
+                _cleanup_free_ char *h = xasprintf("HOSTNAME=%s", host ? host : "");
+                json_array_append_new(env, json_string(h));
+        }
+        if (json_is_true(json_object_get(config, "Tty")))
+                json_array_append_new(env, json_string("TERM=xterm"));
+        json_array_foreach(json_object_get(config, "Env"), i, v) {
+                const char *kv = json_string_value(v), *eq;
+                size_t k, klen;
+                json_t *old;
+                bool replaced = false;
+                if (!kv)
+                        continue;
+                eq = strchr(kv, '=');
+                klen = eq ? (size_t)(eq - kv) : strlen(kv);
+                json_array_foreach(env, k, old) {
+                        const char *o = json_string_value(old);
+                        if (strncmp(o, kv, klen) == 0 && (o[klen] == '=' || o[klen] == '\0')) {
+                                json_array_set(env, k, v);
+                                replaced = true;
+                                break;
+                        }
+                }
+                if (!replaced)
+                        json_array_append(env, v);
+        }
+        return env;
+}
+
+/* ---- users and groups from the image ---- */
+
+static char *read_in_root(const char *rootfs, const char *path)
+{
+        _cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int fd = -EBADF;
+        char *text = NULL;
+
+        if (root < 0)
+                return NULL;
+        fd = sys_openat2(root, path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (fd < 0)
+                return NULL;
+        {
+                struct stat st;
+                if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+                        return NULL;    /* a FIFO or device in a hostile image must not block or be read */
+        }
+        if (read_all_fd(fd, 4 << 20, &text, NULL) < 0)
+                return NULL;
+        return text;
+}
+
+/* Finds a line of a colon-separated file whose field 0 (name) or field 2 (id) matches. */
+static bool find_entry(const char *text, const char *name, long id, char **fields, size_t nfields, char **store)
+{
+        if (!text)
+                return false;
+        _cleanup_free_ char *copy = xstrdup(text);
+        char *save = NULL;
+        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *f[8] = { 0 };
+                size_t n = 0;
+                char *p = l;
+                while (n < 8) {
+                        f[n++] = p;
+                        p = strchr(p, ':');
+                        if (!p)
+                                break;
+                        *p++ = '\0';
+                }
+                if (n < 3 || f[0][0] == '#')
+                        continue;
+                bool match = name ? STREQ(f[0], name) : (strtol(f[2], NULL, 10) == id && isdigit((unsigned char)f[2][0]));
+                if (!match)
+                        continue;
+                free(*store);
+                *store = xstrdup(text);         /* fields point into a copy the caller frees */
+                for (size_t i = 0; i < nfields && i < n; i++)
+                        fields[i] = f[i];
+                /* Re-find in the kept copy so the pointers outlive this function. */
+                size_t off = (size_t)(l - copy);
+                char *line = *store + off;
+                n = 0;
+                p = line;
+                while (n < nfields) {
+                        fields[n++] = p;
+                        p = strchr(p, ':');
+                        if (!p)
+                                break;
+                        *p++ = '\0';
+                }
+                char *nl = strchr(fields[n - 1], '\n');
+                if (nl)
+                        *nl = '\0';
+                return true;
+        }
+        return false;
+}
+
+static bool all_digits(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!isdigit((unsigned char)*s))
+                        return false;
+        return true;
+}
+
+int specgen_user(const char *rootfs, const char *user, json_t *group_add, json_t **ret, Error **err)
+{
+        _cleanup_free_ char *passwd = read_in_root(rootfs, "/etc/passwd"), *group = read_in_root(rootfs, "/etc/group");
+        _cleanup_free_ char *u = xstrdup(user ? user : ""), *store = NULL, *gstore = NULL;
+        char *g = strchr(u, ':');
+        long uid = 0, gid = 0;
+        const char *uname = NULL;
+        char *pf[7] = { 0 };
+        json_t *gids = json_array();
+        bool have_gid = false;
+
+        if (g)
+                *g++ = '\0';
+        if (!*u)
+                uname = "root", uid = 0;
+        if (*u && all_digits(u)) {
+                uid = strtol(u, NULL, 10);
+                if (uid < 0 || uid > 0x7fffffffL)
+                        goto bad_user;
+                if (find_entry(passwd, NULL, uid, pf, 7, &store)) {
+                        gid = strtol(pf[3], NULL, 10);
+                        uname = pf[0];
+                        have_gid = true;
+                }
+        } else if (*u) {
+                if (!find_entry(passwd, u, 0, pf, 7, &store)) {
+                        json_decref(gids);
+                        return error_setx(err, ENOENT, "unable to find user %s: no matching entries in passwd file", u);
+                }
+                uid = strtol(pf[2], NULL, 10);
+                gid = strtol(pf[3], NULL, 10);
+                uname = pf[0];
+                have_gid = true;
+        } else if (find_entry(passwd, "root", 0, pf, 7, &store)) {
+                gid = strtol(pf[3], NULL, 10);
+                have_gid = true;
+        }
+        if (g && *g) {
+                char *gf[4] = { 0 };
+                if (all_digits(g))
+                        gid = strtol(g, NULL, 10);
+                else if (find_entry(group, g, 0, gf, 4, &gstore))
+                        gid = strtol(gf[2], NULL, 10);
+                else {
+                        json_decref(gids);
+                        return error_setx(err, ENOENT, "unable to find group %s: no matching entries in group file", g);
+                }
+                have_gid = true;
+        }
+        (void)have_gid;
+        /* The primary group first, then the groups that list the user by name (as runc/libcontainer does). */
+        json_array_append_new(gids, json_integer(gid));
+        if (uname && group && !(g && *g)) {
+                _cleanup_free_ char *copy = xstrdup(group);
+                char *save = NULL;
+                for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                        char *f[4] = { 0 };
+                        size_t n = 0;
+                        char *p = l;
+                        while (n < 4) {
+                                f[n++] = p;
+                                p = strchr(p, ':');
+                                if (!p)
+                                        break;
+                                *p++ = '\0';
+                        }
+                        if (n < 4 || !all_digits(f[2]))
+                                continue;
+                        _cleanup_free_ char *members = xstrdup(f[3]);
+                        char *s2 = NULL;
+                        for (char *m = strtok_r(members, ",", &s2); m; m = strtok_r(NULL, ",", &s2))
+                                if (STREQ(m, uname) && strtol(f[2], NULL, 10) != gid)
+                                        json_array_append_new(gids, json_integer(strtol(f[2], NULL, 10)));
+                }
+        }
+        {
+                size_t i;
+                json_t *v;
+                json_array_foreach(group_add, i, v) {
+                        const char *s = json_string_value(v);
+                        char *gf[4] = { 0 };
+                        _cleanup_free_ char *gs = NULL;
+                        if (!s)
+                                continue;
+                        if (all_digits(s))
+                                json_array_append_new(gids, json_integer(strtol(s, NULL, 10)));
+                        else if (find_entry(group, s, 0, gf, 4, &gs))
+                                json_array_append_new(gids, json_integer(strtol(gf[2], NULL, 10)));
+                        else {
+                                json_decref(gids);
+                                return error_setx(err, ENOENT, "--group-add %s: no such group in the image's /etc/group", s);
+                        }
+                }
+        }
+        *ret = json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)uid, "gid", (json_int_t)gid, "additionalGids", gids);
+        return 0;
+bad_user:
+        json_decref(gids);
+        return error_setx(err, EINVAL, "invalid user %s", user);
+}
+
+/* ---- mounts ---- */
+
+static json_t *mnt(const char *dst, const char *type, const char *src, const char *opts_csv)
+{
+        json_t *o = json_array();
+        _cleanup_free_ char *copy = xstrdup(opts_csv);
+        char *save = NULL;
+
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                json_array_append_new(o, json_string(t));
+        return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", type, "source", src, "options", o);
+}
+
+static json_t *tmpfs_mount(const char *path, const char *user_opts)
+{
+        /* Docker's defaults for --tmpfs: nodev always; noexec and nosuid unless the user says exec/suid. */
+        json_t *o = json_array();
+        bool exec = false, suid = false, dev = false;
+        _cleanup_free_ char *copy = xstrdup(user_opts ? user_opts : "");
+        char *save = NULL;
+
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                exec |= STREQ(t, "exec");
+                suid |= STREQ(t, "suid");
+                dev |= STREQ(t, "dev");
+        }
+        if (!dev)
+                json_array_append_new(o, json_string("nodev"));
+        json_array_append_new(o, json_string("rprivate"));
+        if (!exec)
+                json_array_append_new(o, json_string("noexec"));
+        if (!suid)
+                json_array_append_new(o, json_string("nosuid"));
+        free(copy);
+        copy = xstrdup(user_opts ? user_opts : "");
+        save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                if (STREQ(t, "rw") || STREQ(t, "exec") || STREQ(t, "suid") || STREQ(t, "dev") || STREQ(t, "noexec") ||
+                    STREQ(t, "nosuid") || STREQ(t, "nodev"))
+                        continue;
+                json_array_append_new(o, json_string(t));
+        }
+        return json_pack("{s:s, s:s, s:s, s:o}", "destination", path, "type", "tmpfs", "source", "tmpfs", "options", o);
+}
+
+static json_t *bind_mount(const char *src, const char *dst, bool ro, const char *propagation)
+{
+        json_t *o = json_pack("[s]", "rbind");
+        if (ro)
+                json_array_append_new(o, json_string("ro"));
+        json_array_append_new(o, json_string(propagation && *propagation ? propagation : "rprivate"));
+        return json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", "bind", "source", src, "options", o);
+}
+
+static bool mount_listed(json_t *mounts, const char *dst)
+{
+        size_t i;
+        json_t *m;
+        json_array_foreach(mounts, i, m) {
+                const char *d = json_string_value(json_object_get(m, "destination"));
+                if (d && STREQ(d, dst))
+                        return true;
+        }
+        return false;
+}
+
+static int add_user_mounts(json_t *mounts, json_t *host, Error **err)
+{
+        json_t *user = json_array();
+        size_t i;
+        json_t *v;
+        const char *k;
+
+        json_array_foreach(json_object_get(host, "Binds"), i, v) {
+                _cleanup_free_ char *copy = xstrdup(json_string_value(v));
+                char *src = copy, *dst = strchr(copy, ':'), *opts;
+                bool ro = false;
+                const char *prop = NULL;
+                struct stat st;
+                if (!dst)
+                        continue;
+                *dst++ = '\0';
+                opts = strchr(dst, ':');
+                if (opts)
+                        *opts++ = '\0';
+                for (char *save = NULL, *t = opts ? strtok_r(opts, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+                        ro |= STREQ(t, "ro");
+                        if (strstr(t, "private") || strstr(t, "slave") || strstr(t, "shared"))
+                                prop = t;
+                }
+                /* Docker creates a missing bind source directory; we refuse instead: a typo must not
+                 * become an empty directory that hides the mistake. */
+                if (stat(src, &st) < 0) {
+                        json_decref(user);
+                        return error_set(err, errno, "invalid mount config for type \"bind\": bind source path does not exist: %s", src);
+                }
+                json_array_append_new(user, bind_mount(src, dst, ro, prop));
+        }
+        json_array_foreach(json_object_get(host, "Mounts"), i, v) {
+                const char *type = json_string_value(json_object_get(v, "Type"));
+                const char *src = json_string_value(json_object_get(v, "Source"));
+                const char *dst = json_string_value(json_object_get(v, "Target"));
+                struct stat st;
+                if (!type || !dst)
+                        continue;
+                if (STREQ(type, "bind")) {
+                        if (!src || stat(src, &st) < 0) {
+                                json_decref(user);
+                                return error_set(err, src ? errno : EINVAL,
+                                                 "invalid mount config for type \"bind\": bind source path does not exist: %s",
+                                                 src ? src : "(none)");
+                        }
+                        json_array_append_new(user, bind_mount(src, dst, json_is_true(json_object_get(v, "ReadOnly")),
+                                                               json_string_value(json_object_get(json_object_get(v, "BindOptions"), "Propagation"))));
+                } else if (STREQ(type, "tmpfs")) {
+                        json_int_t size = json_integer_value(json_object_get(json_object_get(v, "TmpfsOptions"), "SizeBytes"));
+                        _cleanup_free_ char *o = size > 0 ? xasprintf("size=%lld", (long long)size) : xstrdup("");
+                        json_array_append_new(user, tmpfs_mount(dst, o));
+                }
+        }
+        json_object_foreach(json_object_get(host, "Tmpfs"), k, v)
+                json_array_append_new(user, tmpfs_mount(k, json_string_value(v)));
+
+        /* A user mount replaces a default one at the same destination (as Docker does for /dev/shm). */
+        json_array_foreach(user, i, v) {
+                const char *d = json_string_value(json_object_get(v, "destination"));
+                size_t k2;
+                json_t *m;
+                json_array_foreach(mounts, k2, m) {
+                        if (STREQ(json_string_value(json_object_get(m, "destination")), d)) {
+                                json_array_remove(mounts, k2);
+                                break;
+                        }
+                }
+        }
+        json_array_extend(mounts, user);
+        json_decref(user);
+        return 0;
+}
+
+/* ---- resources ---- */
+
+static json_t *device_rule(bool allow, const char *type, int major, int minor)
+{
+        json_t *d = json_pack("{s:b}", "allow", allow);
+        if (type)
+                json_object_set_new(d, "type", json_string(type));
+        if (major >= 0)
+                json_object_set_new(d, "major", json_integer(major));
+        if (minor >= 0)
+                json_object_set_new(d, "minor", json_integer(minor));
+        json_object_set_new(d, "access", json_string("rwm"));
+        return d;
+}
+
+json_t *specgen_resources(Engine *e, json_t *host)
+{
+        json_t *r = json_object(), *dev = json_array(), *mem = json_object(), *cpu = json_object();
+        int64_t memory = (int64_t)json_integer_value(json_object_get(host, "Memory"));
+        int64_t swap = (int64_t)json_integer_value(json_object_get(host, "MemorySwap"));
+        int64_t resv = (int64_t)json_integer_value(json_object_get(host, "MemoryReservation"));
+        int64_t nano = (int64_t)json_integer_value(json_object_get(host, "NanoCpus"));
+        int64_t shares = (int64_t)json_integer_value(json_object_get(host, "CpuShares"));
+        int64_t period = (int64_t)json_integer_value(json_object_get(host, "CpuPeriod"));
+        int64_t quota = (int64_t)json_integer_value(json_object_get(host, "CpuQuota"));
+        const char *cpus = json_string_value(json_object_get(host, "CpusetCpus"));
+        const char *mems = json_string_value(json_object_get(host, "CpusetMems"));
+        json_t *pids = json_object_get(host, "PidsLimit");
+        json_t *swappiness = json_object_get(host, "MemorySwappiness");
+
+        if (json_is_true(json_object_get(host, "Privileged")))
+                json_array_append_new(dev, device_rule(true, NULL, -1, -1));
+        else {
+                /* Docker's allow-list: everything denied, then null, zero, full, random, urandom, tty, console... */
+                json_array_append_new(dev, device_rule(false, NULL, -1, -1));
+                static const int allowed[][2] = { { 1, 5 }, { 1, 3 }, { 1, 9 }, { 1, 8 }, { 5, 0 }, { 5, 1 } };
+                for (size_t i = 0; i < ELEMENTSOF(allowed); i++)
+                        json_array_append_new(dev, device_rule(true, "c", allowed[i][0], allowed[i][1]));
+                json_array_append_new(dev, device_rule(true, "c", 136, -1));    /* /dev/pts/N */
+                json_array_append_new(dev, device_rule(true, "c", 5, 2));       /* /dev/ptmx */
+                json_array_append_new(dev, device_rule(false, "c", 10, 229));   /* /dev/fuse stays out */
+        }
+        json_object_set_new(r, "devices", dev);
+
+        if (memory > 0)
+                json_object_set_new(mem, "limit", json_integer(memory));
+        if (resv > 0)
+                json_object_set_new(mem, "reservation", json_integer(resv));
+        /* --memory-swap is memory plus swap, as the OCI's memory.swap; unset with --memory gives twice
+         * the memory, as Docker does; -1 is unlimited. */
+        if (swap == -1)
+                json_object_set_new(mem, "swap", json_integer(-1));
+        else if (swap > 0)
+                json_object_set_new(mem, "swap", json_integer(swap));
+        else if (memory > 0)
+                json_object_set_new(mem, "swap", json_integer(memory * 2));
+        if (json_is_true(json_object_get(host, "OomKillDisable")))
+                json_object_set_new(mem, "disableOOMKiller", json_true());
+        if (json_is_integer(swappiness) && json_integer_value(swappiness) >= 0)
+                json_object_set_new(mem, "swappiness", json_integer(json_integer_value(swappiness)));
+        if (json_object_size(mem))
+                json_object_set_new(r, "memory", mem);
+        else
+                json_decref(mem);
+
+        if (shares > 0)
+                json_object_set_new(cpu, "shares", json_integer(shares));
+        if (nano > 0) {
+                json_object_set_new(cpu, "period", json_integer(100000));
+                json_object_set_new(cpu, "quota", json_integer(nano * 100000 / 1000000000));
+        }
+        if (period > 0)
+                json_object_set_new(cpu, "period", json_integer(period));
+        if (quota != 0)
+                json_object_set_new(cpu, "quota", json_integer(quota));
+        if (cpus && *cpus)
+                json_object_set_new(cpu, "cpus", json_string(cpus));
+        if (mems && *mems)
+                json_object_set_new(cpu, "mems", json_string(mems));
+        if (json_object_size(cpu))
+                json_object_set_new(r, "cpu", cpu);
+        else
+                json_decref(cpu);
+        if (json_is_integer(pids) && json_integer_value(pids) != 0)
+                json_object_set_new(r, "pids", json_pack("{s:I}", "limit",
+                                                         json_integer_value(pids) < 0 ? (json_int_t)-1 : json_integer_value(pids)));
+        (void)e;
+        return r;
+}
+
+/* ---- security options ---- */
+
+typedef struct SecOpts {
+        bool nnp, nnp_set, seccomp_unconfined;
+        const char *seccomp_json;       /* inline profile */
+        const char *apparmor;
+        bool systempaths_unconfined;
+} SecOpts;
+
+static void sec_opts(json_t *host, SecOpts *s, char ***keep)
+{
+        size_t i;
+        json_t *v;
+
+        json_array_foreach(json_object_get(host, "SecurityOpt"), i, v) {
+                char *k = NULL, *val = NULL;
+                bool colon;
+                if (security_opt_split(json_string_value(v), &k, &val, &colon, NULL) < 0)
+                        continue;
+                if (STREQ(k, "no-new-privileges")) {
+                        s->nnp = STREQ(val, "true");
+                        s->nnp_set = true;
+                } else if (STREQ(k, "seccomp")) {
+                        s->seccomp_unconfined = STREQ(val, "unconfined");
+                        if (val[0] == '{') {
+                                strv_push(keep, val);
+                                s->seccomp_json = (*keep)[strv_length(*keep) - 1];
+                        }
+                } else if (STREQ(k, "apparmor")) {
+                        strv_push(keep, val);
+                        s->apparmor = (*keep)[strv_length(*keep) - 1];
+                } else if (STREQ(k, "systempaths"))
+                        s->systempaths_unconfined = STREQ(val, "unconfined");
+                free(k);
+                free(val);
+        }
+}
+
+static int seccomp_for(Engine *e, const SecOpts *s, json_t *caps, json_t **ret, Error **err)
+{
+        _cleanup_json_ json_t *profile = NULL;
+        const char *daemon_profile = json_string_value(json_object_get(e->daemon, "seccomp-profile"));
+        SeccompContext sc = { 0 };
+        size_t i;
+        json_t *v;
+        int r;
+
+        *ret = NULL;
+        if (s->seccomp_unconfined)
+                return 0;
+        if (s->seccomp_json) {
+                r = jx_parse(s->seccomp_json, strlen(s->seccomp_json), "--security-opt seccomp", &profile, err);
+                if (r < 0)
+                        return r;
+        } else if (daemon_profile && *daemon_profile && !STREQ(daemon_profile, "builtin")) {
+                if (STREQ(daemon_profile, "unconfined"))
+                        return 0;
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                r = read_file_at(AT_FDCWD, daemon_profile, 16 << 20, &text, &len);
+                if (r < 0)
+                        return error_set(err, -r, "%s: seccomp-profile %s", e->config_file, daemon_profile);
+                r = jx_parse(text, len, daemon_profile, &profile, err);
+                if (r < 0)
+                        return r;
+        } else
+                profile = seccomp_default_profile();
+        json_array_foreach(caps, i, v) {
+                int c = caps_from_name(json_string_value(v));
+                if (c >= 0 && c < 64)
+                        sc.bounding |= 1ULL << c;
+        }
+        return seccomp_profile_resolve(profile, &sc, ret, err);
+}
+
+int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
+{
+        json_t *rec = in->record, *cfg = json_object_get(rec, "Config"), *host = json_object_get(rec, "HostConfig");
+        const char *id = json_string_value(json_object_get(rec, "Id"));
+        const char *hostname = json_string_value(json_object_get(cfg, "Hostname"));
+        const char *net = json_string_value(json_object_get(host, "NetworkMode"));
+        bool privileged = json_is_true(json_object_get(host, "Privileged"));
+        bool host_net = net && STREQ(net, "host");
+        _cleanup_json_ json_t *spec = NULL;
+        _cleanup_strv_ char **keep = NULL;
+        json_t *process, *linux_, *mounts, *args, *caps = NULL, *user = NULL, *ns, *seccomp = NULL, *rl;
+        SecOpts so = { 0 };
+        size_t i;
+        json_t *v;
+        int r;
+
+        sec_opts(host, &so, &keep);
+        if (!so.nnp_set && json_is_true(json_object_get(e->daemon, "no-new-privileges")))
+                so.nnp = true;
+
+        /* args: the entrypoint, then the command; --init puts docker-init in front. */
+        args = json_array();
+        if (json_is_true(json_object_get(host, "Init")) ||
+            (!json_is_boolean(json_object_get(host, "Init")) && json_is_true(json_object_get(e->daemon, "init")))) {
+                json_array_append_new(args, json_string("/sbin/docker-init"));
+                json_array_append_new(args, json_string("--"));
+        }
+        json_array_extend(args, json_object_get(cfg, "Entrypoint"));
+        json_array_extend(args, json_object_get(cfg, "Cmd"));
+        if (json_array_size(args) == 0) {
+                json_decref(args);
+                return error_setx(err, EINVAL, "No command specified");
+        }
+
+        r = specgen_user(in->rootfs, json_string_value(json_object_get(cfg, "User")), json_object_get(host, "GroupAdd"),
+                         &user, err);
+        if (r < 0) {
+                json_decref(args);
+                return r;
+        }
+        r = specgen_caps(host, &caps, err);
+        if (r < 0) {
+                json_decref(args);
+                json_decref(user);
+                return r;
+        }
+        if (!privileged) {
+                r = seccomp_for(e, &so, caps, &seccomp, err);
+                if (r < 0) {
+                        json_decref(args);
+                        json_decref(user);
+                        json_decref(caps);
+                        return r;
+                }
+        }
+
+        process = json_pack("{s:b, s:o, s:o, s:o, s:s}", "terminal", json_is_true(json_object_get(cfg, "Tty")), "user", user,
+                            "args", args, "env", specgen_env(cfg), "cwd",
+                            json_string_value(json_object_get(cfg, "WorkingDir")) && *json_string_value(json_object_get(cfg, "WorkingDir"))
+                                    ? json_string_value(json_object_get(cfg, "WorkingDir"))
+                                    : "/");
+        json_object_set_new(process, "capabilities",
+                            json_pack("{s:O, s:O, s:O}", "bounding", caps, "effective", caps, "permitted", caps));
+        json_decref(caps);
+        if (so.nnp)
+                json_object_set_new(process, "noNewPrivileges", json_true());
+        if (so.apparmor && !STREQ(so.apparmor, "unconfined"))
+                json_object_set_new(process, "apparmorProfile", json_string(so.apparmor));
+        json_object_set_new(process, "oomScoreAdj", json_integer(json_integer_value(json_object_get(host, "OomScoreAdj"))));
+
+        /* rlimits: daemon.json default-ulimits, overridden by --ulimit. */
+        rl = json_array();
+        {
+                const char *name;
+                json_t *d;
+                json_t *merged = json_object();
+                json_object_foreach(json_object_get(e->daemon, "default-ulimits"), name, d)
+                        json_object_set_new(merged, name, json_pack("{s:O, s:O}", "Hard", json_object_get(d, "Hard"), "Soft",
+                                                                   json_object_get(d, "Soft")));
+                json_array_foreach(json_object_get(host, "Ulimits"), i, v)
+                        json_object_set(merged, json_string_value(json_object_get(v, "Name")), v);
+                json_object_foreach(merged, name, d) {
+                        _cleanup_free_ char *type = xasprintf("RLIMIT_%s", name);
+                        for (char *p = type; *p; p++)
+                                *p = (char)toupper((unsigned char)*p);
+                        json_int_t hard = json_integer_value(json_object_get(d, "Hard"));
+                        json_int_t soft = json_integer_value(json_object_get(d, "Soft"));
+                        json_array_append_new(rl, json_pack("{s:s, s:o, s:o}", "type", type, "hard",
+                                                            hard < 0 ? jx_uint64_new(UINT64_MAX) : json_integer(hard), "soft",
+                                                            soft < 0 ? jx_uint64_new(UINT64_MAX) : json_integer(soft)));
+                }
+                json_decref(merged);
+        }
+        if (json_array_size(rl))
+                json_object_set_new(process, "rlimits", rl);
+        else
+                json_decref(rl);
+
+        mounts = json_array();
+        json_array_append_new(mounts, mnt("/proc", "proc", "proc", "nosuid,noexec,nodev"));
+        json_array_append_new(mounts, mnt("/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k"));
+        json_array_append_new(mounts, mnt("/dev/pts", "devpts", "devpts", "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5"));
+        json_array_append_new(mounts, mnt("/sys", "sysfs", "sysfs", privileged ? "nosuid,noexec,nodev" : "nosuid,noexec,nodev,ro"));
+        json_array_append_new(mounts, mnt("/sys/fs/cgroup", "cgroup", "cgroup", privileged ? "nosuid,noexec,nodev" : "ro,nosuid,noexec,nodev"));
+        json_array_append_new(mounts, mnt("/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev"));
+        {
+                _cleanup_free_ char *shm = xasprintf("nosuid,noexec,nodev,mode=1777,size=%lld",
+                                                     (long long)(json_integer_value(json_object_get(host, "ShmSize"))
+                                                                         ? json_integer_value(json_object_get(host, "ShmSize"))
+                                                                         : 67108864));
+                json_array_append_new(mounts, mnt("/dev/shm", "tmpfs", "shm", shm));
+        }
+        r = add_user_mounts(mounts, host, err);
+        if (r < 0) {
+                json_decref(process);
+                json_decref(mounts);
+                json_decref(seccomp);
+                return r;
+        }
+        {
+                static const char *const etc[] = { "resolv.conf", "hostname", "hosts" };
+                bool ro = json_is_true(json_object_get(host, "ReadonlyRootfs"));
+                for (i = 0; i < ELEMENTSOF(etc); i++) {
+                        _cleanup_free_ char *src = xasprintf("%s/%s", in->container_dir, etc[i]);
+                        _cleanup_free_ char *dst = xasprintf("/etc/%s", etc[i]);
+                        if (!mount_listed(mounts, dst))
+                                json_array_append_new(mounts, bind_mount(src, dst, ro, "rprivate"));
+                }
+        }
+        if (in->init_path && json_array_size(args) > 1 && STREQ(json_string_value(json_array_get(args, 0)), "/sbin/docker-init"))
+                json_array_append_new(mounts, bind_mount(in->init_path, "/sbin/docker-init", true, "rprivate"));
+
+        ns = json_array();
+        json_array_append_new(ns, json_pack("{s:s}", "type", "mount"));
+        if (!host_net) {
+                if (in->netns_path)
+                        json_array_append_new(ns, json_pack("{s:s, s:s}", "type", "network", "path", in->netns_path));
+                else
+                        json_array_append_new(ns, json_pack("{s:s}", "type", "network"));
+        }
+        {
+                const char *uts = json_string_value(json_object_get(host, "UTSMode"));
+                const char *pid = json_string_value(json_object_get(host, "PidMode"));
+                const char *ipc = json_string_value(json_object_get(host, "IpcMode"));
+                const char *cg = json_string_value(json_object_get(host, "CgroupnsMode"));
+                if (!(uts && STREQ(uts, "host")) && !host_net)
+                        json_array_append_new(ns, json_pack("{s:s}", "type", "uts"));
+                if (!(pid && STREQ(pid, "host")))
+                        json_array_append_new(ns, json_pack("{s:s}", "type", "pid"));
+                if (!(ipc && STREQ(ipc, "host")))
+                        json_array_append_new(ns, json_pack("{s:s}", "type", "ipc"));
+                if (!(cg && STREQ(cg, "host")))
+                        json_array_append_new(ns, json_pack("{s:s}", "type", "cgroup"));
+        }
+
+        linux_ = json_object();
+        {
+                json_t *sysctl = json_object();
+                const char *k;
+                if (!host_net) {
+                        json_object_set_new(sysctl, "net.ipv4.ip_unprivileged_port_start", json_string("0"));
+                        json_object_set_new(sysctl, "net.ipv4.ping_group_range", json_string("0 2147483647"));
+                }
+                json_object_foreach(json_object_get(host, "Sysctls"), k, v) json_object_set(sysctl, k, v);
+                json_object_set_new(linux_, "sysctl", sysctl);
+        }
+        json_object_set_new(linux_, "resources", specgen_resources(e, host));
+        {
+                _cleanup_free_ char *cg = xasprintf("stockade/%s", id);
+                json_object_set_new(linux_, "cgroupsPath", json_string(cg));
+        }
+        json_object_set_new(linux_, "namespaces", ns);
+        if (!privileged && !so.systempaths_unconfined) {
+                json_t *m = json_array(), *ro = json_array();
+                for (i = 0; i < ELEMENTSOF(masked_paths); i++)
+                        json_array_append_new(m, json_string(masked_paths[i]));
+                for (i = 0; i < ELEMENTSOF(readonly_paths); i++)
+                        json_array_append_new(ro, json_string(readonly_paths[i]));
+                json_object_set_new(linux_, "maskedPaths", m);
+                json_object_set_new(linux_, "readonlyPaths", ro);
+        }
+        if (seccomp)
+                json_object_set_new(linux_, "seccomp", seccomp);
+
+        spec = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2-dev", "process", process, "root", "path",
+                         in->rootfs, "readonly", json_is_true(json_object_get(host, "ReadonlyRootfs")), "hostname",
+                         host_net ? "" : (hostname ? hostname : ""), "mounts", mounts, "linux", linux_);
+        if (host_net)
+                json_object_del(spec, "hostname");
+        *ret = TAKE_PTR(spec);
+        return 0;
+}

@@ -1,0 +1,933 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * stockade-monitor: one per running container, like conmon but smaller.  It is started by the CLI
+ * (detached from its session), runs the OCI runtime's create and start, holds the container's stdio
+ * (pipes, or the pty master it receives on a console socket), writes the log, serves attach, stop,
+ * kill and wait on <run-dir>/attach.sock, reaps the container's init (it is a child subreaper),
+ * records the exit code, OOMKilled and timestamps, applies the restart policy and --rm, and outlives
+ * the CLI.  Single-threaded: one poll loop.
+ *
+ * Usage: stockade-monitor RUN-DIR   (RUN-DIR/monitor.json says the rest; fd 3, if open, is the
+ * first client, already attached, whose CLI is waiting for "started").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attach-proto.h"
+#include "container-store.h"
+#include "engine.h"
+#include "json-util.h"
+#include "jsonlog.h"
+#include "util.h"
+
+#define MAX_CLIENTS 64
+
+typedef struct Client {
+        int fd;
+        bool out, err, in;      /* streams attached */
+        uint8_t hdr[FRAME_HEADER];
+        size_t hdr_got;
+        uint8_t *body;
+        size_t body_len, body_got;
+} Client;
+
+typedef struct Monitor {
+        json_t *cfg;
+        Engine eng;
+        const char *id, *runtime, *runtime_root, *bundle, *run_dir, *log_path;
+        char **runtime_args;
+        bool tty, open_stdin, stdin_once, auto_remove;
+        json_t *restart;
+        int listen_fd, sig_fd;
+        int out_fd, err_fd, master_fd, stdin_fd;        /* our ends */
+        Client clients[MAX_CLIENTS];
+        size_t nclients;
+        JsonLog *log;
+        LineSplitter split_out, split_err;
+        pid_t init_pid;
+        bool exited, manual_stop;
+        int exit_code;
+        struct timespec stop_deadline;
+        bool stop_armed;
+        uint64_t oom_base;
+        char *oom_file;
+        unsigned restart_count;
+} Monitor;
+
+static Monitor M;
+
+/* ---- small helpers ---- */
+
+static void now(struct timespec *ts)
+{
+        clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static char *rfc3339(void)
+{
+        return now_rfc3339nano();
+}
+
+static void send_frame(Client *c, uint8_t type, const void *buf, size_t len)
+{
+        uint8_t h[FRAME_HEADER];
+
+        if (c->fd < 0)
+                return;
+        frame_header(h, type, (uint32_t)len);
+        /* A client that does not read is dropped rather than allowed to stall the container's output. */
+        if (write_all(c->fd, h, sizeof(h)) < 0 || (len && write_all(c->fd, buf, len) < 0)) {
+                close(c->fd);
+                c->fd = -1;
+        }
+}
+
+static void send_status(Client *c, json_t *j)
+{
+        _cleanup_free_ char *s = jx_dump(j, false);
+        send_frame(c, FRAME_STATUS, s, strlen(s));
+}
+
+static void broadcast_status(json_t *j)
+{
+        for (size_t i = 0; i < M.nclients; i++)
+                send_status(&M.clients[i], j);
+        json_decref(j);
+}
+
+static void update_record(void (*fn)(json_t *rec, void *ud), void *ud)
+{
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_json_ json_t *rec = NULL;
+        Error *err = NULL;
+
+        if (container_lock(&M.eng, M.id, &lock, &err) < 0 || container_load(&M.eng, M.id, &rec, &err) < 0) {
+                fprintf(stderr, "stockade-monitor: %s\n", err->msg);
+                error_free(err);
+                return;
+        }
+        fn(rec, ud);
+        if (container_save(&M.eng, M.id, rec, &err) < 0) {
+                fprintf(stderr, "stockade-monitor: %s\n", err->msg);
+                error_free(err);
+        }
+}
+
+/* ---- the runtime ---- */
+
+static char **runtime_argv(const char *verb)
+{
+        char **v = NULL;
+        _cleanup_free_ char *log = xasprintf("%s/runtime.log", M.run_dir);
+
+        strv_push(&v, M.runtime);
+        for (size_t i = 0; M.runtime_args && M.runtime_args[i]; i++)
+                strv_push(&v, M.runtime_args[i]);
+        strv_push(&v, "--root");
+        strv_push(&v, M.runtime_root);
+        strv_push(&v, "--log");
+        strv_push(&v, log);
+        strv_push(&v, "--log-format");
+        strv_push(&v, "json");
+        strv_push(&v, verb);
+        return v;
+}
+
+/* Runs the runtime with the given stdio (-1: /dev/null) and waits for it. Returns its exit status. */
+static int run_runtime(char **argv, int in, int out, int errfd)
+{
+        pid_t pid = fork();
+        int status;
+
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+                sigset_t all;
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                dup2(in >= 0 ? in : null, 0);
+                dup2(out >= 0 ? out : null, 1);
+                dup2(errfd >= 0 ? errfd : null, 2);
+                execv(argv[0], argv);
+                dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The last error the runtime logged (runc, crun and ours write JSON lines with "msg"). */
+static char *runtime_error(void)
+{
+        _cleanup_free_ char *path = xasprintf("%s/runtime.log", M.run_dir), *text = NULL;
+        char *last = NULL, *save = NULL;
+
+        if (read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL) < 0)
+                return xstrdup("the runtime failed without a message");
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                json_t *j = json_loads(l, 0, NULL);
+                const char *lvl = json_string_value(json_object_get(j, "level"));
+                const char *msg = json_string_value(json_object_get(j, "msg"));
+                if (msg && (!lvl || STREQ(lvl, "error") || STREQ(lvl, "fatal"))) {
+                        free(last);
+                        last = xstrdup(msg);
+                } else if (!j && *l) {
+                        free(last);
+                        last = xstrdup(l);
+                }
+                json_decref(j);
+        }
+        (void)unlink(path);
+        return last ? last : xstrdup("the runtime failed without a message");
+}
+
+/* Docker's exit codes for a process that could not start: 127 not found, 126 not executable. */
+static int start_error_code(const char *msg)
+{
+        if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory") ||
+            strstr(msg, "No such file or directory"))
+                return 127;
+        if (strstr(msg, "permission denied") || strstr(msg, "Permission denied") || strstr(msg, "exec format error") ||
+            strstr(msg, "Exec format error") || strstr(msg, "is a directory") || strstr(msg, "Is a directory"))
+                return 126;
+        return 125;
+}
+
+/* ---- OOM ---- */
+
+static uint64_t oom_kills(void)
+{
+        _cleanup_free_ char *text = NULL;
+        const char *p;
+
+        if (!M.oom_file || read_file_at(AT_FDCWD, M.oom_file, 65536, &text, NULL) < 0)
+                return 0;
+        p = strstr(text, "oom_kill ");
+        return p ? strtoull(p + 9, NULL, 10) : 0;
+}
+
+static void oom_watch_init(pid_t pid)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/cgroup", (int)pid), *text = NULL;
+        char *save = NULL;
+
+        free(M.oom_file);
+        M.oom_file = NULL;
+        if (read_file_at(AT_FDCWD, path, 65536, &text, NULL) < 0)
+                return;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                if (!c2)
+                        continue;
+                *c2 = '\0';
+                const char *ctrls = c1 + 1, *cg = c2 + 1;
+                bool mem = false;
+                _cleanup_free_ char *copy = xstrdup(ctrls);
+                char *s2 = NULL;
+                for (char *t = strtok_r(copy, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
+                        mem |= STREQ(t, "memory");
+                if (mem) {
+                        M.oom_file = xasprintf("/sys/fs/cgroup/memory%s/memory.oom_control", cg);
+                        break;
+                }
+                if (!*ctrls && !M.oom_file) {
+                        char *f = xasprintf("/sys/fs/cgroup%s/memory.events", cg);
+                        if (access(f, R_OK) == 0)
+                                M.oom_file = f;
+                        else
+                                free(f);
+                }
+        }
+        M.oom_base = oom_kills();
+}
+
+/* ---- logging ---- */
+
+static int log_msg_cb(void *ud, const char *stream, const char *msg, size_t len, const struct timespec *ts)
+{
+        if (M.log)
+                (void)jsonlog_write(M.log, stream, msg, len, ts, NULL);
+        return 0;
+}
+
+static void output(int type, const char *buf, size_t len)
+{
+        struct timespec ts;
+
+        now(&ts);
+        (void)line_splitter_feed(type == FRAME_STDERR ? &M.split_err : &M.split_out, buf, len, &ts, log_msg_cb, NULL);
+        for (size_t i = 0; i < M.nclients; i++) {
+                Client *c = &M.clients[i];
+                if (c->fd >= 0 && ((type == FRAME_STDOUT && c->out) || (type == FRAME_STDERR && c->err)))
+                        send_frame(c, (uint8_t)type, buf, len);
+        }
+}
+
+/* Reads what a stream has; false at EOF. */
+static bool pump(int *fd, int type)
+{
+        char buf[16384];
+        ssize_t n = read(*fd, buf, sizeof(buf));
+
+        if (n > 0) {
+                output(type, buf, (size_t)n);
+                return true;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return true;
+        close(*fd);
+        *fd = -1;
+        return false;
+}
+
+/* ---- clients ---- */
+
+static void add_client(int fd, bool attached, bool in)
+{
+        if (M.nclients == MAX_CLIENTS) {
+                close(fd);
+                return;
+        }
+        M.clients[M.nclients++] = (Client){ .fd = fd, .out = attached, .err = attached, .in = in };
+}
+
+static void close_stdin(void)
+{
+        if (M.stdin_fd >= 0 && !M.tty) {
+                close(M.stdin_fd);
+                M.stdin_fd = -1;
+        }
+}
+
+static void runtime_kill(const char *sig)
+{
+        char **argv = runtime_argv("kill");
+        strv_push(&argv, M.id);
+        strv_push(&argv, sig);
+        (void)run_runtime(argv, -1, -1, -1);
+        strv_free(argv);
+}
+
+static void handle_control(Client *c, json_t *j)
+{
+        json_t *v;
+
+        if ((v = json_object_get(j, "attach"))) {
+                c->out = json_is_true(json_object_get(v, "stdout"));
+                c->err = json_is_true(json_object_get(v, "stderr"));
+                c->in = json_is_true(json_object_get(v, "stdin"));
+        }
+        if ((v = json_object_get(j, "resize")) && M.master_fd >= 0) {
+                struct winsize ws = { .ws_row = (unsigned short)json_integer_value(json_object_get(v, "h")),
+                                      .ws_col = (unsigned short)json_integer_value(json_object_get(v, "w")) };
+                (void)ioctl(M.master_fd, TIOCSWINSZ, &ws);
+        }
+        if ((v = json_object_get(j, "kill")) && M.init_pid > 0 && !M.exited) {
+                const char *sig = json_string_value(v);
+                runtime_kill(sig ? sig : "KILL");
+                json_t *ack = json_pack("{s:s}", "status", "ack");
+                send_status(c, ack);
+                json_decref(ack);
+        }
+        if ((v = json_object_get(j, "restart")) && json_is_object(v)) {
+                /* `update --restart`: the policy applies from the next exit on. */
+                json_object_set(M.cfg, "restart", v);
+                M.restart = json_object_get(M.cfg, "restart");
+                json_t *ack = json_pack("{s:s}", "status", "ack");
+                send_status(c, ack);
+                json_decref(ack);
+        }
+        if ((v = json_object_get(j, "stop"))) {
+                const char *sig = json_string_value(json_object_get(v, "signal"));
+                json_int_t t = json_integer_value(json_object_get(v, "timeout"));
+                M.manual_stop = true;
+                if (M.init_pid > 0 && !M.exited) {
+                        runtime_kill(sig && *sig ? sig : "TERM");
+                        now(&M.stop_deadline);
+                        M.stop_deadline.tv_sec += t < 0 ? 0 : t;
+                        M.stop_armed = true;
+                        if (t <= 0)
+                                runtime_kill("KILL");
+                }
+        }
+}
+
+/* Reads from a client; false when it went away. */
+static bool client_read(Client *c)
+{
+        ssize_t n;
+
+        if (c->hdr_got < FRAME_HEADER) {
+                n = read(c->fd, c->hdr + c->hdr_got, FRAME_HEADER - c->hdr_got);
+                if (n <= 0)
+                        return n < 0 && (errno == EAGAIN || errno == EINTR);
+                c->hdr_got += (size_t)n;
+                if (c->hdr_got < FRAME_HEADER)
+                        return true;
+                c->body_len = frame_len(c->hdr);
+                if (c->body_len > FRAME_MAX)
+                        return false;
+                c->body = xmalloc(c->body_len + 1);
+                c->body_got = 0;
+        }
+        if (c->body_got < c->body_len) {
+                n = read(c->fd, c->body + c->body_got, c->body_len - c->body_got);
+                if (n <= 0)
+                        return n < 0 && (errno == EAGAIN || errno == EINTR);
+                c->body_got += (size_t)n;
+                if (c->body_got < c->body_len)
+                        return true;
+        }
+        /* A whole frame. */
+        if (c->hdr[0] == FRAME_STDIN && c->in) {
+                if (c->body_len == 0) {
+                        if (M.stdin_once || !M.tty)
+                                close_stdin();
+                } else {
+                        int fd = M.tty ? M.master_fd : M.stdin_fd;
+                        if (fd >= 0)
+                                (void)write_all(fd, c->body, c->body_len);
+                }
+        } else if (c->hdr[0] == FRAME_CONTROL) {
+                json_t *j = json_loadb((const char *)c->body, c->body_len, 0, NULL);
+                if (json_is_object(j))
+                        handle_control(c, j);
+                json_decref(j);
+        }
+        free(c->body);
+        c->body = NULL;
+        c->hdr_got = 0;
+        return true;
+}
+
+static void drop_client(size_t i)
+{
+        Client *c = &M.clients[i];
+        bool had_stdin = c->in;
+
+        if (c->fd >= 0)
+                close(c->fd);
+        free(c->body);
+        M.clients[i] = M.clients[--M.nclients];
+        if (had_stdin && M.stdin_once)
+                close_stdin();
+}
+
+/* ---- record updates ---- */
+
+static void rec_monitor(json_t *rec, void *ud)
+{
+        json_t *s = json_object_get(rec, "Stockade");
+        if (!s)
+                json_object_set_new(rec, "Stockade", s = json_object());
+        json_object_set_new(s, "MonitorPid", json_integer(getpid()));
+        json_object_set_new(s, "MonitorStart", json_integer((json_int_t)proc_start_time(getpid())));
+}
+
+static void rec_started(json_t *rec, void *ud)
+{
+        json_t *st = json_object_get(rec, "State");
+        _cleanup_free_ char *t = rfc3339();
+        json_object_set_new(st, "Status", json_string("running"));
+        json_object_set_new(st, "Running", json_true());
+        json_object_set_new(st, "Restarting", json_false());
+        json_object_set_new(st, "OOMKilled", json_false());
+        json_object_set_new(st, "Pid", json_integer(M.init_pid));
+        json_object_set_new(st, "ExitCode", json_integer(0));
+        json_object_set_new(st, "Error", json_string(""));
+        json_object_set_new(st, "StartedAt", json_string(t));
+        json_object_set_new(rec, "RestartCount", json_integer(M.restart_count));
+        json_t *s = json_object_get(rec, "Stockade");
+        json_object_set_new(s, "HasBeenStartedBefore", json_true());
+        json_object_set_new(s, "HasBeenManuallyStopped", json_false());
+}
+
+typedef struct ExitInfo {
+        int code;
+        bool oom, restarting;
+        const char *error;
+} ExitInfo;
+
+static void rec_exited(json_t *rec, void *ud)
+{
+        ExitInfo *x = ud;
+        json_t *st = json_object_get(rec, "State");
+        _cleanup_free_ char *t = rfc3339();
+        json_object_set_new(st, "Status", json_string(x->restarting ? "restarting" : "exited"));
+        json_object_set_new(st, "Running", json_false());
+        json_object_set_new(st, "Restarting", json_boolean(x->restarting));
+        json_object_set_new(st, "OOMKilled", json_boolean(x->oom));
+        json_object_set_new(st, "Pid", json_integer(0));
+        json_object_set_new(st, "ExitCode", json_integer(x->code));
+        json_object_set_new(st, "Error", json_string(x->error ? x->error : ""));
+        json_object_set_new(st, "FinishedAt", json_string(t));
+        json_object_set_new(json_object_get(rec, "Stockade"), "HasBeenManuallyStopped", json_boolean(M.manual_stop));
+        if (!x->restarting)
+                json_object_set_new(json_object_get(rec, "Stockade"), "MonitorPid", json_integer(0));
+}
+
+/* ---- one run of the container ---- */
+
+static int console_socket(char **ret_path)
+{
+        char *path = xasprintf("%s/console.sock", M.run_dir);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        (void)unlink(path);
+        if (fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
+                free(path);
+                return -1;
+        }
+        strcpy(sa.sun_path, path);
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+                close(fd);
+                free(path);
+                return -1;
+        }
+        *ret_path = path;
+        return fd;
+}
+
+static int recv_fd(int sock)
+{
+        char buf[256], cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = { buf, sizeof(buf) };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+        struct cmsghdr *cm;
+
+        if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) < 0)
+                return -1;
+        cm = CMSG_FIRSTHDR(&mh);
+        if (!cm || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int)))
+                return -1;
+        int fd;
+        memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+        return fd;
+}
+
+/* create + start; on failure fills *x and returns negative. */
+static int start_once(ExitInfo *x, char **ret_err)
+{
+        int out[2] = { -1, -1 }, errp[2] = { -1, -1 }, in[2] = { -1, -1 };
+        _cleanup_free_ char *pidfile = xasprintf("%s/init.pid", M.run_dir), *cons_path = NULL;
+        _cleanup_close_ int cons = -EBADF;
+        char **argv;
+        int rc;
+
+        (void)unlink(pidfile);
+        if (M.tty) {
+                cons = console_socket(&cons_path);
+                if (cons < 0) {
+                        *ret_err = xstrdup("creating the console socket failed");
+                        return -1;
+                }
+        } else {
+                if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+                        *ret_err = xasprintf("pipe: %s", strerror(errno));
+                        return -1;
+                }
+                if (M.open_stdin && M.stdin_fd < 0 && pipe2(in, O_CLOEXEC) < 0) {
+                        *ret_err = xasprintf("pipe: %s", strerror(errno));
+                        return -1;
+                }
+        }
+        argv = runtime_argv("create");
+        strv_push(&argv, "--bundle");
+        strv_push(&argv, M.bundle);
+        strv_push(&argv, "--pid-file");
+        strv_push(&argv, pidfile);
+        if (M.tty) {
+                strv_push(&argv, "--console-socket");
+                strv_push(&argv, cons_path);
+        }
+        strv_push(&argv, M.id);
+        if (M.tty) {
+                /* The runtime connects to the console socket while create runs: accept in a child-free way
+                 * by forking the runtime and accepting here before waiting. */
+                pid_t pid = fork();
+                if (pid == 0) {
+                        int null = open("/dev/null", O_RDWR);
+                        sigset_t all;
+                        sigemptyset(&all);
+                        sigprocmask(SIG_SETMASK, &all, NULL);
+                        dup2(null, 0);
+                        dup2(null, 1);
+                        dup2(null, 2);
+                        execv(argv[0], argv);
+                        _exit(127);
+                }
+                struct pollfd p = { .fd = cons, .events = POLLIN };
+                int status = 0;
+                rc = -1;
+                for (;;) {
+                        int pr = poll(&p, 1, 100);
+                        if (pr > 0) {
+                                int conn = accept4(cons, NULL, NULL, SOCK_CLOEXEC);
+                                if (conn >= 0) {
+                                        M.master_fd = recv_fd(conn);
+                                        close(conn);
+                                }
+                                break;
+                        }
+                        if (waitpid(pid, &status, WNOHANG) == pid) {
+                                rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+                                pid = -1;
+                                break;
+                        }
+                }
+                if (pid > 0) {
+                        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                                ;
+                        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+                }
+                (void)unlink(cons_path);
+        } else {
+                rc = run_runtime(argv, in[0] >= 0 ? in[0] : (M.stdin_fd >= 0 ? -1 : -1), out[1], errp[1]);
+                close(out[1]);
+                close(errp[1]);
+                if (in[0] >= 0) {
+                        close(in[0]);
+                        M.stdin_fd = in[1];
+                }
+                M.out_fd = out[0];
+                M.err_fd = errp[0];
+        }
+        strv_free(argv);
+        if (rc != 0) {
+                *ret_err = runtime_error();
+                x->code = start_error_code(*ret_err);
+                return -1;
+        }
+        {
+                _cleanup_free_ char *text = NULL;
+                if (read_file_at(AT_FDCWD, pidfile, 64, &text, NULL) < 0 || (M.init_pid = atoi(text)) <= 0) {
+                        *ret_err = xstrdup("the runtime wrote no pid file");
+                        x->code = 125;
+                        return -1;
+                }
+        }
+        oom_watch_init(M.init_pid);
+        argv = runtime_argv("start");
+        strv_push(&argv, M.id);
+        rc = run_runtime(argv, -1, -1, -1);
+        strv_free(argv);
+        if (rc != 0) {
+                *ret_err = runtime_error();
+                x->code = start_error_code(*ret_err);
+                return -1;
+        }
+        M.exited = false;
+        return 0;
+}
+
+static void runtime_delete(void)
+{
+        char **argv = runtime_argv("delete");
+        strv_push(&argv, "--force");
+        strv_push(&argv, M.id);
+        (void)run_runtime(argv, -1, -1, -1);
+        strv_free(argv);
+}
+
+static void reap(void)
+{
+        struct signalfd_siginfo si;
+        int status;
+        pid_t p;
+
+        while (read(M.sig_fd, &si, sizeof(si)) == sizeof(si))
+                ;
+        while ((p = waitpid(-1, &status, WNOHANG)) > 0)
+                if (p == M.init_pid) {
+                        M.exited = true;
+                        M.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                }
+}
+
+static void accept_clients(void)
+{
+        int fd;
+        while ((fd = accept4(M.listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+                int fl = fcntl(fd, F_GETFL);
+                fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+                add_client(fd, false, false);
+        }
+}
+
+/* The poll loop while the container runs, and until its output is drained. */
+static void loop(void)
+{
+        struct timespec drain_until = { 0 };
+
+        for (;;) {
+                struct pollfd p[4 + MAX_CLIENTS];
+                size_t n = 0, base;
+                int timeout = -1;
+
+                if (M.exited && M.out_fd < 0 && M.err_fd < 0 && M.master_fd < 0)
+                        return;
+                if (M.exited) {
+                        struct timespec t;
+                        now(&t);
+                        if (drain_until.tv_sec == 0) {
+                                drain_until = t;
+                                drain_until.tv_sec += 2;
+                        }
+                        long ms = (drain_until.tv_sec - t.tv_sec) * 1000 + (drain_until.tv_nsec - t.tv_nsec) / 1000000;
+                        if (ms <= 0)
+                                return;
+                        timeout = (int)ms;
+                }
+                if (M.stop_armed && !M.exited) {
+                        struct timespec t;
+                        now(&t);
+                        long ms = (M.stop_deadline.tv_sec - t.tv_sec) * 1000 + (M.stop_deadline.tv_nsec - t.tv_nsec) / 1000000;
+                        if (ms <= 0) {
+                                runtime_kill("KILL");
+                                M.stop_armed = false;
+                        } else if (timeout < 0 || ms < timeout)
+                                timeout = (int)ms;
+                }
+                p[n++] = (struct pollfd){ .fd = M.sig_fd, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = M.listen_fd, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = M.tty ? M.master_fd : M.out_fd, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = M.tty ? -1 : M.err_fd, .events = POLLIN };
+                base = n;
+                for (size_t i = 0; i < M.nclients; i++)
+                        p[n++] = (struct pollfd){ .fd = M.clients[i].fd, .events = POLLIN };
+                if (poll(p, n, timeout) < 0 && errno != EINTR)
+                        return;
+                if (p[0].revents)
+                        reap();
+                if (p[1].revents)
+                        accept_clients();
+                if (p[2].revents) {
+                        if (M.tty) {
+                                if (!pump(&M.master_fd, FRAME_STDOUT))
+                                        M.master_fd = -1;
+                        } else
+                                pump(&M.out_fd, FRAME_STDOUT);
+                }
+                if (p[3].revents)
+                        pump(&M.err_fd, FRAME_STDERR);
+                for (size_t i = M.nclients; i-- > 0;) {
+                        if (base + i >= n)
+                                continue;
+                        if (M.clients[i].fd < 0 || (p[base + i].revents && !client_read(&M.clients[i])))
+                                drop_client(i);
+                }
+        }
+}
+
+static bool should_restart(int code)
+{
+        const char *name = json_string_value(json_object_get(M.restart, "Name"));
+        json_int_t max = json_integer_value(json_object_get(M.restart, "MaximumRetryCount"));
+
+        if (M.manual_stop || !name)
+                return false;
+        if (STREQ(name, "always") || STREQ(name, "unless-stopped"))
+                return true;
+        if (STREQ(name, "on-failure"))
+                return code != 0 && (max == 0 || (json_int_t)M.restart_count < max);
+        return false;
+}
+
+static void cleanup_host(void)
+{
+        const char *rootfs = json_string_value(json_object_get(M.cfg, "rootfs"));
+        const char *netns = json_string_value(json_object_get(M.cfg, "netns"));
+
+        if (rootfs)
+                (void)umount2(rootfs, MNT_DETACH);
+        if (netns) {
+                (void)umount2(netns, MNT_DETACH);
+                (void)unlink(netns);
+        }
+}
+
+static int setup(const char *run_dir)
+{
+        _cleanup_free_ char *path = xasprintf("%s/monitor.json", run_dir), *text = NULL, *sock = NULL;
+        size_t len = 0;
+        Error *err = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        sigset_t set;
+
+        if (read_file_at(AT_FDCWD, path, 1 << 20, &text, &len) < 0 || jx_parse(text, len, path, &M.cfg, &err) < 0) {
+                fprintf(stderr, "stockade-monitor: cannot read %s\n", path);
+                return -1;
+        }
+        M.id = json_string_value(json_object_get(M.cfg, "id"));
+        M.runtime = json_string_value(json_object_get(M.cfg, "runtime"));
+        M.runtime_root = json_string_value(json_object_get(M.cfg, "runtimeRoot"));
+        M.bundle = json_string_value(json_object_get(M.cfg, "bundle"));
+        M.run_dir = run_dir;
+        M.log_path = json_string_value(json_object_get(M.cfg, "logPath"));
+        M.eng.data_root = (char *)json_string_value(json_object_get(M.cfg, "dataRoot"));
+        M.eng.exec_root = (char *)json_string_value(json_object_get(M.cfg, "execRoot"));
+        M.tty = json_is_true(json_object_get(M.cfg, "tty"));
+        M.open_stdin = json_is_true(json_object_get(M.cfg, "openStdin"));
+        M.stdin_once = json_is_true(json_object_get(M.cfg, "stdinOnce"));
+        M.auto_remove = json_is_true(json_object_get(M.cfg, "autoRemove"));
+        M.restart = json_object_get(M.cfg, "restart");
+        (void)jx_strv(M.cfg, "", "runtimeArgs", false, &M.runtime_args, NULL);
+        if (!M.id || !M.runtime || !M.runtime_root || !M.bundle || !M.eng.data_root || !M.eng.exec_root) {
+                fprintf(stderr, "stockade-monitor: %s is incomplete\n", path);
+                return -1;
+        }
+        M.out_fd = M.err_fd = M.master_fd = M.stdin_fd = -1;
+        line_splitter_init(&M.split_out, "stdout");
+        line_splitter_init(&M.split_err, "stderr");
+        if (M.log_path) {
+                json_t *lo = json_object_get(M.cfg, "log");
+                if (jsonlog_open(M.log_path, json_integer_value(json_object_get(lo, "maxSize")),
+                                 (int)json_integer_value(json_object_get(lo, "maxFile")),
+                                 json_is_true(json_object_get(lo, "compress")), &M.log, &err) < 0) {
+                        fprintf(stderr, "stockade-monitor: %s\n", err->msg);
+                        error_free(err);
+                        return -1;
+                }
+        }
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGCHLD);
+        sigaddset(&set, SIGPIPE);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        M.sig_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+        sock = xasprintf("%s/attach.sock", run_dir);
+        (void)unlink(sock);
+        if (strlen(sock) >= sizeof(sa.sun_path)) {
+                fprintf(stderr, "stockade-monitor: %s: path too long for a unix socket\n", sock);
+                return -1;
+        }
+        strcpy(sa.sun_path, sock);
+        M.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (M.listen_fd < 0 || bind(M.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(M.listen_fd, 16) < 0) {
+                fprintf(stderr, "stockade-monitor: %s: %s\n", sock, strerror(errno));
+                return -1;
+        }
+        (void)chmod(sock, 0600);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        bool first = true;
+        unsigned backoff_ms = 100;
+        Error *err = NULL;
+
+        if (argc != 2) {
+                fprintf(stderr, "usage: stockade-monitor RUN-DIR\n");
+                return 2;
+        }
+        if (setup(argv[1]) < 0)
+                return 1;
+        if (fcntl(3, F_GETFD) >= 0) {
+                json_t *a = json_object_get(M.cfg, "firstClient");
+                fcntl(3, F_SETFD, FD_CLOEXEC);
+                add_client(3, json_is_true(json_object_get(a, "attach")), json_is_true(json_object_get(a, "stdin")));
+        }
+        update_record(rec_monitor, NULL);
+
+        for (;;) {
+                ExitInfo x = { 0 };
+                _cleanup_free_ char *msg = NULL;
+                struct timespec started;
+
+                now(&started);
+                if (start_once(&x, &msg) < 0) {
+                        json_t *st;
+                        x.error = msg;
+                        runtime_delete();
+                        update_record(rec_exited, &x);
+                        st = json_pack("{s:s, s:s, s:i}", "status", "error", "message", msg, "exitCode", x.code);
+                        broadcast_status(st);
+                        if (first || !should_restart(x.code))
+                                break;
+                } else {
+                        update_record(rec_started, NULL);
+                        broadcast_status(json_pack("{s:s, s:i}", "status", "started", "pid", (int)M.init_pid));
+                        loop();
+                        {
+                                struct timespec ts;
+                                now(&ts);
+                                (void)line_splitter_flush(&M.split_out, &ts, log_msg_cb, NULL);
+                                (void)line_splitter_flush(&M.split_err, &ts, log_msg_cb, NULL);
+                        }
+                        x.code = M.exit_code;
+                        x.oom = oom_kills() > M.oom_base;
+                        runtime_delete();
+                        if (M.out_fd >= 0)
+                                close(M.out_fd), M.out_fd = -1;
+                        if (M.err_fd >= 0)
+                                close(M.err_fd), M.err_fd = -1;
+                        if (M.master_fd >= 0)
+                                close(M.master_fd), M.master_fd = -1;
+                        x.restarting = should_restart(x.code);
+                        update_record(rec_exited, &x);
+                        broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", x.code,
+                                                   "oomKilled", x.oom, "restarting", x.restarting));
+                        if (!x.restarting)
+                                break;
+                }
+                first = false;
+                M.restart_count++;
+                /* Docker's back-off: 100 ms doubling, reset after a run of 10 s or more. */
+                {
+                        struct timespec t;
+                        now(&t);
+                        if (t.tv_sec - started.tv_sec >= 10)
+                                backoff_ms = 100;
+                        struct timespec d = { backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L };
+                        nanosleep(&d, NULL);
+                        backoff_ms = backoff_ms >= 60000 ? 60000 : backoff_ms * 2;
+                }
+                accept_clients();
+                if (M.manual_stop)
+                        break;
+        }
+
+        if (M.log)
+                jsonlog_close(M.log);
+        M.log = NULL;
+        cleanup_host();
+        if (M.auto_remove) {
+                _cleanup_close_ int lock = -EBADF;
+                (void)container_store_lock(&M.eng, &lock, NULL);
+                if (container_remove_dirs(&M.eng, M.id, &err) < 0) {
+                        fprintf(stderr, "stockade-monitor: %s\n", err->msg);
+                        error_free(err);
+                }
+                broadcast_status(json_pack("{s:s}", "status", "removed"));
+        } else {
+                _cleanup_free_ char *sock = xasprintf("%s/attach.sock", M.run_dir);
+                (void)unlink(sock);
+        }
+        for (size_t i = 0; i < M.nclients; i++)
+                if (M.clients[i].fd >= 0)
+                        close(M.clients[i].fd);
+        return 0;
+}
