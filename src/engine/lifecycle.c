@@ -13,6 +13,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -296,11 +297,14 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                                 goto fail;
                         }
                 }
-                /* The merged root must be traversable by a container user that is not root. */
+                /* overlayfs gives the merged root the upper dir's owner and mode: 0755, as an image's
+                 * root is, or a container user other than root could not even look up /bin.  The
+                 * container's directory stays closed to others but traversable. */
                 {
-                        _cleanup_free_ char *p = xasprintf("%s/rootfs", dir);
+                        _cleanup_free_ char *p = xasprintf("%s/rootfs", dir), *u = xasprintf("%s/upper", dir);
                         (void)chmod(dir, 0711);
                         (void)chmod(p, 0755);
+                        (void)chmod(u, 0755);
                 }
                 r = write_etc_files(dir, cfg, host, err);
                 if (r < 0)
@@ -455,7 +459,9 @@ static pid_t spawn_monitor(Engine *e, const char *run_dir, int client_fd)
                 dup2(null, 0);
                 dup2(null, 1);
                 dup2(log >= 0 ? log : null, 2);
-                if (client_fd >= 0)
+                if (client_fd == 3)
+                        (void)fcntl(3, F_SETFD, 0);     /* dup2 onto itself would keep close-on-exec */
+                else if (client_fd >= 0)
                         dup2(client_fd, 3);
                 else
                         close(3);
@@ -634,7 +640,17 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                         break;
                 if (st && STREQ(st, "error")) {
                         *ret_exit = (int)json_integer_value(json_object_get(j, "exitCode"));
-                        return error_setx(err, EIO, "%s", json_string_value(json_object_get(j, "message")) ?: "start failed");
+                        r = error_setx(err, EIO, "%s", json_string_value(json_object_get(j, "message")) ?: "start failed");
+                        /* The monitor cleans up (and removes an --rm container) before it closes the
+                         * connection: wait for that, so a failed run leaves nothing behind when it returns. */
+                        {
+                                char buf[4096];
+                                struct timeval tv = { 10, 0 };
+                                (void)setsockopt(ours, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+                                while (read(ours, buf, sizeof(buf)) > 0)
+                                        ;
+                        }
+                        return r;
                 }
         }
         *ret_exit = 0;

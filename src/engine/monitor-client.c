@@ -2,6 +2,8 @@
 #include "monitor-client.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,18 +17,19 @@
 int monitor_connect(Engine *e, const char *id, Error **err)
 {
         _cleanup_free_ char *dir = engine_container_run_dir(e, id);
-        _cleanup_free_ char *path = xasprintf("%s/attach.sock", dir);
+        _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd;
 
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return error_setx(err, ENAMETOOLONG, "%s: path too long for a unix socket", path);
-        strcpy(sa.sun_path, path);
+        /* Through the directory's fd: the full path can be longer than sun_path's 108 bytes. */
+        if (dfd < 0)
+                return error_set(err, errno, "connecting to the monitor of %.12s (%s)", id, dir);
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/attach.sock", dfd);
         fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return error_set(err, errno, "socket");
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                int r = error_set(err, errno, "connecting to the monitor of %.12s (%s)", id, path);
+                int r = error_set(err, errno, "connecting to the monitor of %.12s (%s/attach.sock)", id, dir);
                 close(fd);
                 return r;
         }

@@ -54,7 +54,7 @@ typedef struct Monitor {
         char **runtime_args;
         bool tty, open_stdin, stdin_once, auto_remove;
         json_t *restart;
-        int listen_fd, sig_fd;
+        int listen_fd, sig_fd, run_dirfd;
         int out_fd, err_fd, master_fd, stdin_fd;        /* our ends */
         Client clients[MAX_CLIENTS];
         size_t nclients;
@@ -200,14 +200,17 @@ static char *runtime_error(void)
         return last ? last : xstrdup("the runtime failed without a message");
 }
 
-/* Docker's exit codes for a process that could not start: 127 not found, 126 not executable. */
+/* Docker's exit codes for a process that could not start: 127 not found, 126 not executable; 125
+ * for anything else (a limit the kernel refused, a bad mount...). */
 static int start_error_code(const char *msg)
 {
-        if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory") ||
-            strstr(msg, "No such file or directory"))
+        bool about_exec = strstr(msg, "process.args") || strstr(msg, "exec ") || strstr(msg, "exec:") ||
+                          strstr(msg, "executable");
+        if (!about_exec)
+                return 125;
+        if (strstr(msg, "not found") || strcasestr(msg, "no such file or directory"))
                 return 127;
-        if (strstr(msg, "permission denied") || strstr(msg, "Permission denied") || strstr(msg, "exec format error") ||
-            strstr(msg, "Exec format error") || strstr(msg, "is a directory") || strstr(msg, "Is a directory"))
+        if (strcasestr(msg, "permission denied") || strcasestr(msg, "exec format error") || strcasestr(msg, "is a directory"))
                 return 126;
         return 125;
 }
@@ -481,19 +484,18 @@ static void rec_exited(json_t *rec, void *ud)
         json_object_set_new(st, "Error", json_string(x->error ? x->error : ""));
         json_object_set_new(st, "FinishedAt", json_string(t));
         json_object_set_new(json_object_get(rec, "Stockade"), "HasBeenManuallyStopped", json_boolean(M.manual_stop));
-        if (!x->restarting)
-                json_object_set_new(json_object_get(rec, "Stockade"), "MonitorPid", json_integer(0));
 }
 
 /* ---- one run of the container ---- */
 
 static int console_socket(char **ret_path)
 {
-        char *path = xasprintf("%s/console.sock", M.run_dir);
+        /* The runtime connects through our fd of the run directory: any length of path fits. */
+        char *path = xasprintf("/proc/%d/fd/%d/console.sock", (int)getpid(), M.run_dirfd);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-        (void)unlink(path);
+        (void)unlinkat(M.run_dirfd, "console.sock", 0);
         if (fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
                 free(path);
                 return -1;
@@ -600,7 +602,7 @@ static int start_once(ExitInfo *x, char **ret_err)
                                 ;
                         rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
                 }
-                (void)unlink(cons_path);
+                (void)unlinkat(M.run_dirfd, "console.sock", 0);
         } else {
                 rc = run_runtime(argv, in[0] >= 0 ? in[0] : (M.stdin_fd >= 0 ? -1 : -1), out[1], errp[1]);
                 close(out[1]);
@@ -818,18 +820,20 @@ static int setup(const char *run_dir)
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
 
         sock = xasprintf("%s/attach.sock", run_dir);
-        (void)unlink(sock);
-        if (strlen(sock) >= sizeof(sa.sun_path)) {
-                fprintf(stderr, "stockade-monitor: %s: path too long for a unix socket\n", sock);
+        M.run_dirfd = open(run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (M.run_dirfd < 0) {
+                fprintf(stderr, "stockade-monitor: %s: %s\n", run_dir, strerror(errno));
                 return -1;
         }
-        strcpy(sa.sun_path, sock);
+        (void)unlinkat(M.run_dirfd, "attach.sock", 0);
+        /* Bound through the directory's fd: the full path may be longer than sun_path. */
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/attach.sock", M.run_dirfd);
         M.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (M.listen_fd < 0 || bind(M.listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(M.listen_fd, 16) < 0) {
                 fprintf(stderr, "stockade-monitor: %s: %s\n", sock, strerror(errno));
                 return -1;
         }
-        (void)chmod(sock, 0600);
+        (void)fchmodat(M.run_dirfd, "attach.sock", 0600, 0);
         return 0;
 }
 
@@ -862,6 +866,8 @@ int main(int argc, char **argv)
                         json_t *st;
                         x.error = msg;
                         runtime_delete();
+                        if (first || !should_restart(x.code))
+                                cleanup_host();
                         update_record(rec_exited, &x);
                         st = json_pack("{s:s, s:s, s:i}", "status", "error", "message", msg, "exitCode", x.code);
                         broadcast_status(st);
@@ -887,6 +893,12 @@ int main(int argc, char **argv)
                         if (M.master_fd >= 0)
                                 close(M.master_fd), M.master_fd = -1;
                         x.restarting = should_restart(x.code);
+                        if (M.stdin_fd >= 0)
+                                close(M.stdin_fd), M.stdin_fd = -1;
+                        /* Unmount before the record says exited: a `start` that follows must not
+                         * have its new rootfs unmounted by this monitor's cleanup. */
+                        if (!x.restarting)
+                                cleanup_host();
                         update_record(rec_exited, &x);
                         broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", x.code,
                                                    "oomKilled", x.oom, "restarting", x.restarting));
@@ -913,7 +925,7 @@ int main(int argc, char **argv)
         if (M.log)
                 jsonlog_close(M.log);
         M.log = NULL;
-        cleanup_host();
+        cleanup_host();         /* again: a no-op unless a restart's wait was cut short */
         if (M.auto_remove) {
                 _cleanup_close_ int lock = -EBADF;
                 (void)container_store_lock(&M.eng, &lock, NULL);
