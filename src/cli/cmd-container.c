@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -127,7 +129,14 @@ int cmd_run(Engine *e, int argc, char **argv)
         }
         {
                 bool oom = false;
+                char buf[4096];
+                struct timeval tv = { 10, 0 };
                 code = monitor_stream(fd, in, tty, rm, &oom, NULL);
+                /* The monitor closes the connection when it has unmounted and recorded everything:
+                 * after `run` returns, `rm`, `start` or `inspect` see the final state. */
+                (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+                while (read(fd, buf, sizeof(buf)) > 0)
+                        ;
         }
         if (code < 0)
                 code = rm ? EXIT_ENGINE : exit_from_record(e, id);

@@ -367,6 +367,13 @@ bool container_refresh_state(json_t *record)
         return true;
 }
 
+bool container_is_running(json_t *record)
+{
+        json_t *st = json_object_get(record, "State");
+        return (json_is_true(json_object_get(st, "Running")) || json_is_true(json_object_get(st, "Restarting"))) &&
+               container_monitor_alive(record);
+}
+
 const char *container_status(json_t *record)
 {
         const char *s = json_string_value(json_object_get(json_object_get(record, "State"), "Status"));

@@ -53,6 +53,9 @@ bool container_monitor_alive(json_t *record);
  */
 bool container_refresh_state(json_t *record);
 
+/* Running or restarting, with a live monitor. */
+bool container_is_running(json_t *record);
+
 /* Docker's status words: created, running, paused, restarting, exited, dead. */
 const char *container_status(json_t *record);
 

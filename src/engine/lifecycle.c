@@ -27,6 +27,8 @@
 #include "specgen.h"
 #include "util.h"
 
+static int wait_monitor_gone(Engine *e, const char *id, int seconds);
+
 /* ---- create ---- */
 
 static json_t *merge_env(json_t *image_env, json_t *user_env)
@@ -186,6 +188,14 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         r = hostconfig_validate(e, config, host, warnings, err);
         if (r < 0)
                 return r;
+        {
+                const char *remap = json_string_value(json_object_get(e->daemon, "userns-remap"));
+                const char *mode = json_string_value(json_object_get(host, "UsernsMode"));
+                if (remap && *remap && !(mode && STREQ(mode, "host")))
+                        return error_setx(err, ENOTSUP, "%s: userns-remap \"%s\": user-namespace remapping is not "
+                                          "implemented yet; remove the key, or run this container with --userns=host",
+                                          e->config_file, remap);
+        }
         apply_log_defaults(e, host);
         r = hostconfig_validate(e, config, host, warnings, err);     /* the daemon's defaults too */
         if (r < 0)
@@ -502,6 +512,19 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
         if (r < 0)
                 return r;
         container_refresh_state(rec);
+        if (container_monitor_alive(rec) && !container_is_running(rec)) {
+                /* It exited and its monitor is unmounting: wait for that rather than race it. */
+                close(TAKE_FD(lock));
+                (void)wait_monitor_gone(e, id, 10);
+                json_decref(rec);
+                rec = NULL;
+                r = container_lock(e, id, &lock, err);
+                if (r < 0)
+                        return r;
+                r = container_load(e, id, &rec, err);
+                if (r < 0)
+                        return r;
+        }
         if (container_monitor_alive(rec))
                 return error_setx(err, EALREADY, "container %s is already running", id);
         host = json_object_get(rec, "HostConfig");
@@ -739,6 +762,13 @@ int lifecycle_remove(Engine *e, const char *id, bool force, Error **err)
         _cleanup_free_ char *dir = engine_container_dir(e, id), *rootfs = NULL, *netns = NULL;
         int r;
 
+        r = container_load(e, id, &rec, err);
+        if (r < 0)
+                return r;
+        if (container_monitor_alive(rec) && !container_is_running(rec))
+                (void)wait_monitor_gone(e, id, 10);     /* exited: its monitor is finishing up */
+        json_decref(rec);
+        rec = NULL;
         r = container_load(e, id, &rec, err);
         if (r < 0)
                 return r;

@@ -741,6 +741,41 @@ static void loop(void)
         }
 }
 
+/* The restart back-off: serves clients (a stop ends the wait) instead of sleeping blind. */
+static void backoff_wait(unsigned ms)
+{
+        struct timespec end, t;
+
+        now(&end);
+        end.tv_sec += ms / 1000;
+        end.tv_nsec += (long)(ms % 1000) * 1000000L;
+        if (end.tv_nsec >= 1000000000L) {
+                end.tv_sec++;
+                end.tv_nsec -= 1000000000L;
+        }
+        while (!M.manual_stop) {
+                struct pollfd p[2 + MAX_CLIENTS];
+                size_t n = 0;
+                now(&t);
+                long left = (end.tv_sec - t.tv_sec) * 1000 + (end.tv_nsec - t.tv_nsec) / 1000000;
+                if (left <= 0)
+                        return;
+                p[n++] = (struct pollfd){ .fd = M.sig_fd, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = M.listen_fd, .events = POLLIN };
+                for (size_t i = 0; i < M.nclients; i++)
+                        p[n++] = (struct pollfd){ .fd = M.clients[i].fd, .events = POLLIN };
+                if (poll(p, n, (int)left) < 0 && errno != EINTR)
+                        return;
+                if (p[0].revents)
+                        reap();
+                if (p[1].revents)
+                        accept_clients();
+                for (size_t i = M.nclients; i-- > 0;)
+                        if (2 + i < n && (M.clients[i].fd < 0 || (p[2 + i].revents && !client_read(&M.clients[i]))))
+                                drop_client(i);
+        }
+}
+
 static bool should_restart(int code)
 {
         const char *name = json_string_value(json_object_get(M.restart, "Name"));
@@ -913,13 +948,18 @@ int main(int argc, char **argv)
                         now(&t);
                         if (t.tv_sec - started.tv_sec >= 10)
                                 backoff_ms = 100;
-                        struct timespec d = { backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L };
-                        nanosleep(&d, NULL);
+                        backoff_wait(backoff_ms);
                         backoff_ms = backoff_ms >= 60000 ? 60000 : backoff_ms * 2;
                 }
-                accept_clients();
-                if (M.manual_stop)
+                if (M.manual_stop) {
+                        /* stopped while waiting to restart: exited, for good */
+                        ExitInfo stopped = { .code = M.exit_code, .restarting = false };
+                        cleanup_host();
+                        update_record(rec_exited, &stopped);
+                        broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", M.exit_code,
+                                                   "oomKilled", 0, "restarting", 0));
                         break;
+                }
         }
 
         if (M.log)
