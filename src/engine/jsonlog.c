@@ -10,9 +10,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <jansson.h>
 
 #include "json-util.h"
@@ -816,71 +815,21 @@ static int file_last_time(int fd, off_t size, struct timespec *ret)
         }
 }
 
-typedef struct GzOut {
-        int fd;
-        const char *extra;
-        size_t extra_len;
-        unsigned char hdr[10];
-        size_t hdr_len;
-        bool hdr_done;
-        int err;
-} GzOut;
-
 /*
- * libarchive's gzip filter cannot set FEXTRA, where dockerd keeps {"lastTime":...}.  RFC 1952 puts the
- * extra field right after the 10-byte fixed header (before FNAME, FCOMMENT and FHCRC), so the header
- * is caught here on its way out and the field inserted; nothing else in the stream depends on it.
+ * Gzips dirfd/src into dirfd/dst (created 0640, replaced if it exists).  -errno.  zlib writes the
+ * header with FEXTRA, where dockerd keeps {"lastTime":...} (gz_last_time() reads it back), MTIME 0
+ * and OS 255, as Go's gzip.Writer does.  zlib rather than libarchive: the monitor links this, and
+ * libarchive would bring libxml2 and ICU into every container's monitor.
  */
-static la_ssize_t gz_write_cb(struct archive *a, void *ud, const void *buf, size_t n)
-{
-        GzOut *g = ud;
-        const unsigned char *p = buf;
-        size_t left = n;
-        int r = 0;
-
-        if (!g->hdr_done) {
-                size_t take = MIN_SZ(left, sizeof(g->hdr) - g->hdr_len);
-                memcpy(g->hdr + g->hdr_len, p, take);
-                g->hdr_len += take;
-                p += take;
-                left -= take;
-                if (g->hdr_len < sizeof(g->hdr))
-                        return (la_ssize_t)n;
-                g->hdr_done = true;
-                if (g->extra && g->hdr[0] == 0x1f && g->hdr[1] == 0x8b &&
-                    !(g->hdr[3] & (GZ_FHCRC | GZ_FEXTRA))) {
-                        unsigned char xlen[2] = { (unsigned char)(g->extra_len & 0xff),
-                                                  (unsigned char)(g->extra_len >> 8) };
-                        g->hdr[3] |= GZ_FEXTRA;
-                        r = write_all(g->fd, g->hdr, sizeof(g->hdr));
-                        if (r == 0)
-                                r = write_all(g->fd, xlen, 2);
-                        if (r == 0)
-                                r = write_all(g->fd, g->extra, g->extra_len);
-                } else
-                        r = write_all(g->fd, g->hdr, sizeof(g->hdr));
-        }
-        if (r == 0 && left > 0)
-                r = write_all(g->fd, p, left);
-        if (r < 0) {
-                g->err = r;
-                archive_set_error(a, -r, "writing the compressed log");
-                return -1;
-        }
-        return (la_ssize_t)n;
-}
-
-/* Gzips dirfd/src into dirfd/dst (created 0640, replaced if it exists).  -errno. */
 static int compress_file(int dirfd, const char *src, const char *dst)
 {
         _cleanup_close_ int in = -EBADF, out = -EBADF;
-        _cleanup_free_ char *extra = NULL, *chunk = NULL;
-        struct archive *a = NULL;
-        struct archive_entry *e = NULL;
+        _cleanup_free_ char *extra = NULL, *chunk = NULL, *obuf = NULL;
         struct timespec last;
         struct stat st;
-        GzOut g = { 0 };
-        int r;
+        z_stream z = { 0 };
+        gz_header h = { 0 };
+        int r, zr = Z_OK;
 
         r = open_for_reading(dirfd, src, &in, &st);
         if (r < 0)
@@ -895,30 +844,17 @@ static int compress_file(int dirfd, const char *src, const char *dst)
                 format_rfc3339nano_buf(&last, true, t);
                 extra = xasprintf("{\"lastTime\":\"%s\"}", t);
         }
-        g = (GzOut){ .fd = out, .extra = extra, .extra_len = extra ? strlen(extra) : 0 };
-
-        a = archive_write_new();
-        if (!a)
+        if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
                 return -ENOMEM;
-        r = -EIO;
-        if (archive_write_add_filter_gzip(a) != ARCHIVE_OK)
-                goto finish;
-        /* MTIME 0, as Go's gzip.Writer with a zero Header; only cosmetic, so its failure is not one. */
-        (void)archive_write_set_filter_option(a, "gzip", "timestamp", NULL);
-        if (archive_write_set_format_raw(a) != ARCHIVE_OK ||
-            /* No padding of the last block: the file is a bare gzip stream. */
-            archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
-            archive_write_open2(a, &g, NULL, gz_write_cb, NULL, NULL) != ARCHIVE_OK)
-                goto finish;
-        e = archive_entry_new();
-        archive_entry_set_pathname(e, src);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0640);
-        archive_entry_set_size(e, st.st_size);
-        if (archive_write_header(a, e) != ARCHIVE_OK)
-                goto finish;
+        h.os = 255;
+        if (extra) {
+                h.extra = (Bytef *)extra;
+                h.extra_len = (uInt)strlen(extra);
+        }
+        (void)deflateSetHeader(&z, &h);
         chunk = xmalloc(READ_CHUNK);
-        for (;;) {
+        obuf = xmalloc(READ_CHUNK);
+        for (bool done = false; !done;) {
                 ssize_t n = read(in, chunk, READ_CHUNK);
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -926,19 +862,25 @@ static int compress_file(int dirfd, const char *src, const char *dst)
                         r = -errno;
                         goto finish;
                 }
-                if (n == 0)
-                        break;
-                if (archive_write_data(a, chunk, (size_t)n) != n)
-                        goto finish;
+                done = n == 0;
+                z.next_in = (Bytef *)chunk;
+                z.avail_in = (uInt)n;
+                do {
+                        z.next_out = (Bytef *)obuf;
+                        z.avail_out = READ_CHUNK;
+                        zr = deflate(&z, done ? Z_FINISH : Z_NO_FLUSH);
+                        if (zr == Z_STREAM_ERROR) {
+                                r = -EIO;
+                                goto finish;
+                        }
+                        r = write_all(out, obuf, READ_CHUNK - z.avail_out);
+                        if (r < 0)
+                                goto finish;
+                } while (z.avail_out == 0);
         }
-        if (archive_write_close(a) != ARCHIVE_OK)
-                goto finish;
-        r = 0;
+        r = zr == Z_STREAM_END ? 0 : -EIO;
 finish:
-        if (r < 0 && g.err < 0)
-                r = g.err;
-        archive_entry_free(e);
-        archive_write_free(a);
+        deflateEnd(&z);
         return r;
 }
 
@@ -1074,7 +1016,8 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
 /* Lines of a plain or gzipped file; keeps an unfinished last line for when more arrives (follow). */
 typedef struct LineReader {
         int fd;
-        struct archive *ar; /* gzip: decompressing */
+        z_stream *z;        /* gzip: decompressing */
+        unsigned char *zin; /* gzip: compressed input */
         bool eof;           /* gzip: nothing more will come */
         char *buf;
         size_t start, len, cap;
@@ -1084,8 +1027,11 @@ typedef struct LineReader {
 
 static void lr_done(LineReader *r)
 {
-        if (r->ar)
-                archive_read_free(r->ar);
+        if (r->z) {
+                inflateEnd(r->z);
+                free(r->z);
+        }
+        free(r->zin);
         free(r->buf);
         *r = (LineReader){ .fd = -EBADF };
 }
@@ -1093,38 +1039,47 @@ static void lr_done(LineReader *r)
 /* Starts reading fd (not owned) from its beginning; lr_done() first if r was in use. */
 static void lr_start(LineReader *r, int fd, bool gz)
 {
-        struct archive_entry *e;
-
         *r = (LineReader){ .fd = fd };
         if (!gz)
                 return;
-        /* libarchive read()s: from the start, whoever used the fd before. */
+        /* read() from the start, whoever used the fd before. */
         (void)lseek(fd, 0, SEEK_SET);
-        r->ar = archive_read_new();
-        if (!r->ar) {
+        r->z = xcalloc(1, sizeof(*r->z));
+        r->zin = xmalloc(READ_CHUNK);
+        if (inflateInit2(r->z, 15 + 16) != Z_OK) {
+                free(r->z);
+                r->z = NULL;
                 r->eof = true;
-                return;
         }
-        if (archive_read_support_filter_gzip(r->ar) != ARCHIVE_OK ||
-            archive_read_support_format_raw(r->ar) != ARCHIVE_OK ||
-            archive_read_open_fd(r->ar, fd, READ_CHUNK) != ARCHIVE_OK ||
-            archive_read_next_header(r->ar, &e) != ARCHIVE_OK)
-                r->eof = true; /* empty or damaged: nothing to read */
 }
 
 static ssize_t lr_fill(LineReader *r, char *p, size_t n)
 {
-        if (r->ar) {
-                la_ssize_t k;
-                if (r->eof)
-                        return 0;
-                k = archive_read_data(r->ar, p, n);
+        if (r->z || r->eof) {
                 /* Damaged compressed data ends the file: what came before it is kept. */
-                if (k <= 0) {
-                        r->eof = true;
-                        return 0;
+                while (!r->eof) {
+                        int zr;
+                        if (r->z->avail_in == 0) {
+                                ssize_t k = read(r->fd, r->zin, READ_CHUNK);
+                                if (k < 0 && errno == EINTR)
+                                        continue;
+                                if (k <= 0) {
+                                        r->eof = true;
+                                        return 0;
+                                }
+                                r->z->next_in = r->zin;
+                                r->z->avail_in = (uInt)k;
+                        }
+                        r->z->next_out = (Bytef *)p;
+                        r->z->avail_out = (uInt)MIN_SZ(n, (size_t)UINT32_MAX);
+                        zr = inflate(r->z, Z_NO_FLUSH);
+                        size_t got = MIN_SZ(n, (size_t)UINT32_MAX) - r->z->avail_out;
+                        if (zr == Z_STREAM_END || (zr != Z_OK && zr != Z_BUF_ERROR))
+                                r->eof = true;
+                        if (got > 0)
+                                return (ssize_t)got;
                 }
-                return k;
+                return 0;
         }
         for (;;) {
                 /* pread: several readers (first_line()) may share the fd of a plain file. */
