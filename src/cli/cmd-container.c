@@ -649,11 +649,21 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 char **v = NULL;
                 pid_t pid;
                 int st = 0;
+                _cleanup_free_ char *run = engine_container_run_dir(e, id);
+                _cleanup_free_ char *log_path = xasprintf("%s/exec-%d.log", run, (int)getpid());
                 strv_push(&v, rt);
                 for (size_t k = 0; rt_args && rt_args[k]; k++)
                         strv_push(&v, rt_args[k]);
                 strv_push(&v, "--root");
                 strv_push(&v, root);
+                if (detach) {
+                        /* The detached process must not hold our stdio (a caller reading our output would
+                         * wait for it to end); the runtime's own errors come back through its log. */
+                        strv_push(&v, "--log");
+                        strv_push(&v, log_path);
+                        strv_push(&v, "--log-format");
+                        strv_push(&v, "json");
+                }
                 strv_push(&v, "exec");
                 strv_push(&v, "--process");
                 strv_push(&v, proc_path);
@@ -662,7 +672,12 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 strv_push(&v, id);
                 pid = fork();
                 if (pid == 0) {
-                        if (!interactive && !tty) {
+                        if (detach) {
+                                int null = open("/dev/null", O_RDWR);
+                                dup2(null, 0);
+                                dup2(null, 1);
+                                dup2(null, 2);
+                        } else if (!interactive && !tty) {
                                 int null = open("/dev/null", O_RDONLY);
                                 dup2(null, 0);
                         }
@@ -675,6 +690,21 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                         ;
                 (void)unlink(proc_path);
+                if (detach && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+                        _cleanup_free_ char *text = NULL;
+                        if (read_file_at(AT_FDCWD, log_path, 1 << 20, &text, NULL) == 0) {
+                                char *save = NULL;
+                                for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                                        json_t *j = json_loads(l, 0, NULL);
+                                        const char *m = json_string_value(json_object_get(j, "msg"));
+                                        if (m)
+                                                fprintf(stderr, "stockade: %s\n", m);
+                                        json_decref(j);
+                                }
+                        }
+                }
+                if (detach)
+                        (void)unlink(log_path);
                 if (WIFSIGNALED(st))
                         return 128 + WTERMSIG(st);
                 return WEXITSTATUS(st);

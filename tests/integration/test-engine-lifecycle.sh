@@ -247,14 +247,30 @@ t_images() {
         expect_output_has "Loaded image: mybox:1"
         [ "$("$STOCKADE" inspect --format '{{.Id}}' mybox:1)" = "$id" ] || fail "id changed across save/load"
         sk run -d --name im1 mybox:1 sleep 300
+        # mybox:1 has another tag (busybox): it can go; busybox is then the last tag of an image in use.
         sk rmi mybox:1 busybox
         expect_status 1
-        expect_output_has "conflict"
+        expect_output_has "Untagged: mybox:1"
+        expect_output_has 'conflict: unable to remove repository reference "busybox" (must force)'
         sk rm -f im1
-        sk rmi mybox:1
-        expect_status 0
+        sk tag busybox other:2
+        sk rmi "$id"
+        expect_status 1
+        expect_output_has "referenced in multiple repositories"
+        sk rmi other:2
+        expect_output_has "Untagged: other:2"
         sk run --rm busybox true
         expect_status 0
+        # an archive whose config does not match its digest is refused (layers already stored are
+        # reused by diff_id, so the config is what a tampering must change)
+        mkdir -p "$WORK/bad" && tar -C "$WORK/bad" -xf "$WORK/saved.tar"
+        local config
+        config=$(jq -r '.[0].Config' "$WORK/bad/manifest.json")
+        jq -c '.config.Env += ["EVIL=1"]' "$WORK/bad/$config" >"$WORK/cfg" && mv "$WORK/cfg" "$WORK/bad/$config"
+        tar -C "$WORK/bad" -cf "$WORK/bad.tar" .
+        sk load -i "$WORK/bad.tar"
+        expect_status 125
+        expect_output_has "its content has digest"
 }
 
 run_test "create, start, stop -t, start again, rm and rm -f" t_create_start_stop_rm
