@@ -2,11 +2,14 @@
 #include "specgen.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "caps.h"
@@ -58,8 +61,10 @@ int specgen_caps(json_t *host, json_t **ret, Error **err)
         int last = caps_last_cap();
 
         if (json_is_true(json_object_get(host, "Privileged"))) {
+                /* Every capability we hold in our bounding set: asking for one we lack (CAP_SYS_RESOURCE
+                 * on some hosts) could only fail. */
                 for (int c = 0; c <= last; c++)
-                        if (caps_to_name(c))
+                        if (caps_to_name(c) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
                                 json_array_append_new(out, json_string(caps_to_name(c)));
                 *ret = out;
                 return 0;
@@ -538,6 +543,37 @@ json_t *specgen_resources(Engine *e, json_t *host)
         return r;
 }
 
+/* --privileged: every device node of the host's /dev (but the per-instance ones), as dockerd adds them. */
+static void host_devices(const char *dir, int depth, json_t *out)
+{
+        DIR *d = opendir(dir);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+                if (de->d_name[0] == '.' || (depth == 0 && (STREQ(de->d_name, "pts") || STREQ(de->d_name, "shm") ||
+                                                              STREQ(de->d_name, "mqueue") || STREQ(de->d_name, "console") ||
+                                                              STREQ(de->d_name, "ptmx"))))
+                        continue;
+                p = xasprintf("%s/%s", dir, de->d_name);
+                if (lstat(p, &st) < 0)
+                        continue;
+                if (S_ISDIR(st.st_mode) && depth < 4)
+                        host_devices(p, depth + 1, out);
+                else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+                        json_array_append_new(out, json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", p, "type",
+                                                             S_ISCHR(st.st_mode) ? "c" : "b", "major",
+                                                             (json_int_t)major(st.st_rdev), "minor",
+                                                             (json_int_t)minor(st.st_rdev), "fileMode",
+                                                             (int)(st.st_mode & 07777), "uid", (int)st.st_uid, "gid",
+                                                             (int)st.st_gid));
+        }
+        closedir(d);
+}
+
 /* ---- security options ---- */
 
 typedef struct SecOpts {
@@ -796,6 +832,11 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
         }
         if (seccomp)
                 json_object_set_new(linux_, "seccomp", seccomp);
+        if (privileged) {
+                json_t *devs = json_array();
+                host_devices("/dev", 0, devs);
+                json_object_set_new(linux_, "devices", devs);
+        }
 
         spec = json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2-dev", "process", process, "root", "path",
                          in->rootfs, "readonly", json_is_true(json_object_get(host, "ReadonlyRootfs")), "hostname",

@@ -23,6 +23,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -309,6 +310,11 @@ static void add_client(int fd, bool attached, bool in)
         if (M.nclients == MAX_CLIENTS) {
                 close(fd);
                 return;
+        }
+        /* A client that stops reading for 5 s is dropped: it must not stall the container's output. */
+        {
+                struct timeval tv = { 5, 0 };
+                (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         }
         M.clients[M.nclients++] = (Client){ .fd = fd, .out = attached, .err = attached, .in = in };
 }

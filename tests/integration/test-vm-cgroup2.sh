@@ -10,7 +10,7 @@
 # the whole lane is one "ok - ... # SKIP reason" line.
 #
 # Environment: STOCKADE_VM_RUNNER (default ../shared/tools/vm/run-in-vm.sh beside the repository),
-# STOCKADE_VM_DIR (the kit's artifacts, default /var/cache/stockade-vm), VM_TIMEOUT (default 240 s),
+# STOCKADE_VM_DIR (the kit's artifacts, default /var/cache/stockade-vm), VM_TIMEOUT (default 480 s),
 # VM_MEM, VM_SMP (passed on to the kit), STOCKADE_RUNTIME, STOCKADE_TEST_INIT.
 set -u
 set -o pipefail
@@ -166,7 +166,7 @@ relay() {
 echo "# booting the cgroup v2 guest for: ${VM_TEST_FILES[*]}"
 start=$SECONDS
 relay < <(
-        VM_TIMEOUT=${VM_TIMEOUT:-240} "$RUNNER" "$WORK/guest.sh" "${FILES[@]}" 2>"$WORK/runner.err"
+        VM_TIMEOUT=${VM_TIMEOUT:-480} "$RUNNER" "$WORK/guest.sh" "${FILES[@]}" 2>"$WORK/runner.err"
         echo "$?" >"$WORK/runner.rc"
 )
 rc=$(cat "$WORK/runner.rc" 2>/dev/null || echo 255)
