@@ -197,9 +197,13 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                                           e->config_file, remap);
         }
         apply_log_defaults(e, host);
-        r = hostconfig_validate(e, config, host, warnings, err);     /* the daemon's defaults too */
-        if (r < 0)
-                return error_wrap(err, "with the defaults of %s", e->config_file);
+        {
+                /* the daemon's defaults too (their warnings were said already) */
+                _cleanup_strv_ char **again = NULL;
+                r = hostconfig_validate(e, config, host, &again, err);
+                if (r < 0)
+                        return error_wrap(err, "with the defaults of %s", e->config_file);
+        }
         {
                 const char *rt = json_string_value(json_object_get(host, "Runtime"));
                 if (!rt || !*rt)
