@@ -718,27 +718,14 @@ static uint64_t cpu_usage(const char *acct, const char *v2)
         return read_u64(v2, "cpu.stat", "usage_usec") * 1000;
 }
 
-int cmd_stats(Engine *e, int argc, char **argv)
+/* One table of samples (each container measured over half a second). */
+static int stats_sample(Engine *e, int argc, char **argv, int idx, bool all, bool no_trunc, const char *format)
 {
-        bool no_stream = false, all = false, no_trunc = false;
-        const char *format = NULL;
-        Pflag flags[] = {
-                { "no-stream", 0, PFLAG_BOOL, &no_stream, NULL, "Disable streaming stats and only pull the first result" },
-                { "all", 'a', PFLAG_BOOL, &all, NULL, "Show all containers (default shows just running)" },
-                { "no-trunc", 0, PFLAG_BOOL, &no_trunc, NULL, "Do not truncate output" },
-                { "format", 0, PFLAG_STRING, &format, NULL, "Format output using a Go template" },
-                { 0 },
-        };
         _cleanup_json_ json_t *recs = NULL, *sel = json_array(), *rows = json_array(), *header = NULL;
         Error *err = NULL;
-        int idx = 1;
         size_t i, n;
         json_t *rec;
 
-        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
-                return cli_fail(argv[0], err);
-        if (!no_stream)
-                fprintf(stderr, "stockade: streaming stats is not done yet: showing one sample (as --no-stream)\n");
         if (idx < argc) {
                 for (int k = idx; k < argc; k++) {
                         _cleanup_free_ char *id = NULL;
@@ -853,4 +840,34 @@ int cmd_stats(Engine *e, int argc, char **argv)
         if (!format || !*format)
                 format = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
         return print_table(format, rows, header);
+}
+
+int cmd_stats(Engine *e, int argc, char **argv)
+{
+        bool no_stream = false, all = false, no_trunc = false;
+        const char *format = NULL;
+        Pflag flags[] = {
+                { "no-stream", 0, PFLAG_BOOL, &no_stream, NULL, "Disable streaming stats and only pull the first result" },
+                { "all", 'a', PFLAG_BOOL, &all, NULL, "Show all containers (default shows just running)" },
+                { "no-trunc", 0, PFLAG_BOOL, &no_trunc, NULL, "Do not truncate output" },
+                { "format", 0, PFLAG_STRING, &format, NULL, "Format output using a Go template" },
+                { 0 },
+        };
+        Error *err = NULL;
+        int idx = 1;
+
+        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
+                return cli_fail(argv[0], err);
+        for (;;) {
+                int r;
+                if (!no_stream && isatty(STDOUT_FILENO))
+                        fputs("\033[2J\033[H", stdout);
+                r = stats_sample(e, argc, argv, idx, all, no_trunc, format);
+                fflush(stdout);
+                if (r != 0 || no_stream)
+                        return r;
+                /* Docker refreshes about once a second; a sample takes half of it. */
+                struct timespec d = { 0, 500 * 1000000L };
+                nanosleep(&d, NULL);
+        }
 }
