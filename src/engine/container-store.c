@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -338,6 +339,20 @@ int container_remove_dirs(Engine *e, const char *id, Error **err)
         return 0;
 }
 
+/* A zombie is not alive: the monitor has exited, only its reaping (by pid 1) is pending. */
+static bool proc_is_zombie(pid_t pid)
+{
+        char path[64];
+        _cleanup_free_ char *buf = NULL;
+        const char *p;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (read_file_at(AT_FDCWD, path, 65536, &buf, NULL) < 0)
+                return true;
+        p = strrchr(buf, ')');
+        return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
 bool container_monitor_alive(json_t *record)
 {
         json_t *s = json_object_get(record, "Stockade");
@@ -346,7 +361,7 @@ bool container_monitor_alive(json_t *record)
 
         if (pid <= 0)
                 return false;
-        return proc_start_time((pid_t)pid) == (uint64_t)start;
+        return proc_start_time((pid_t)pid) == (uint64_t)start && !proc_is_zombie((pid_t)pid);
 }
 
 bool container_refresh_state(json_t *record)

@@ -548,7 +548,10 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                 goto fail;
         mounted = true;
         net = json_string_value(json_object_get(host, "NetworkMode"));
-        if (!net || !STREQ(net, "host")) {
+        /* stockade-runtime brings up the loopback of the network namespace it creates; for other
+         * runtimes (runc leaves it down) the engine makes the namespace, lo up, and passes its path. */
+        const char *rt_base = strrchr(rt_path, '/') ? strrchr(rt_path, '/') + 1 : rt_path;
+        if ((!net || !STREQ(net, "host")) && !STREQ(rt_base, "stockade-runtime")) {
                 _cleanup_free_ char *nsdir = xasprintf("%s/netns", e->exec_root);
                 netns = xasprintf("%s/%s", nsdir, id);
                 (void)mkdir_p(nsdir, 0700);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -54,6 +55,24 @@ typedef struct InitCtx {
         int preserve_fds;
         int seccomp_cache;      /* <root>/.seccomp-cache, or -1 */
 } InitCtx;
+
+
+/* Sets "lo" up in the calling thread's network namespace. */
+static void loopback_up(void)
+{
+        struct ifreq ifr = { 0 };
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return;
+        strcpy(ifr.ifr_name, "lo");
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+                ifr.ifr_flags |= IFF_UP;
+                if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0)
+                        log_debug("stage1: bringing lo up: %s", strerror(errno));
+        }
+        close(fd);
+}
 
 static _Noreturn void child_fail(int sync, Error *e)
 {
@@ -290,6 +309,11 @@ static _Noreturn void init_stage1(InitCtx *c)
                 error_set(&e, errno, "linux.namespaces: creating namespaces (unshare 0x%x)", (unsigned)flags);
                 child_fail(c->sync, e);
         }
+        /* A new network namespace gets its loopback up, as crun does and Docker's "none" network
+         * has it: 127.0.0.1 works inside without any hook.  Failing here is not fatal (a kernel
+         * without loopback support); the container then has no usable loopback. */
+        if (flags & CLONE_NEWNET)
+                loopback_up();
         if (s->n_time_offsets) {
                 _cleanup_free_ char *text = xstrdup("");
                 for (size_t i = 0; i < s->n_time_offsets; i++) {
