@@ -126,7 +126,7 @@ int container_lock(Engine *e, const char *id, int *ret_fd, Error **err)
         return lock_file(path, ret_fd, err);
 }
 
-static int save_at(const char *dir, json_t *record, Error **err)
+static int save_at(const char *dir, json_t *record, bool durable, Error **err)
 {
         _cleanup_free_ char *text = jx_dump(record, false);
         _cleanup_close_ int dfd = open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
@@ -134,7 +134,7 @@ static int save_at(const char *dir, json_t *record, Error **err)
 
         if (dfd < 0)
                 return error_set(err, errno, "opening %s", dir);
-        r = write_file_atomic(dfd, RECORD, text, strlen(text), 0600, true);
+        r = write_file_atomic(dfd, RECORD, text, strlen(text), 0600, durable);
         if (r < 0)
                 return error_set(err, -r, "writing %s/" RECORD, dir);
         return 0;
@@ -143,7 +143,13 @@ static int save_at(const char *dir, json_t *record, Error **err)
 int container_save(Engine *e, const char *id, json_t *record, Error **err)
 {
         _cleanup_free_ char *dir = engine_container_dir(e, id);
-        return save_at(dir, record, err);
+        return save_at(dir, record, true, err);
+}
+
+int container_save_state(Engine *e, const char *id, json_t *record, Error **err)
+{
+        _cleanup_free_ char *dir = engine_container_dir(e, id);
+        return save_at(dir, record, false, err);
 }
 
 int container_create_record(Engine *e, json_t *record, const char *name, char **ret_id, Error **err)
@@ -180,7 +186,7 @@ int container_create_record(Engine *e, json_t *record, const char *name, char **
                 _cleanup_free_ char *n = xasprintf("/%s", name);
                 json_object_set_new(record, "Name", json_string(n));
         }
-        r = save_at(dir, record, err);
+        r = save_at(dir, record, false, err);
         if (r < 0) {
                 (void)rm_rf_at(AT_FDCWD, dir);
                 return r;

@@ -34,6 +34,12 @@ int container_create_record(Engine *e, json_t *record, const char *name, char **
 int container_lookup(Engine *e, const char *ref, char **ret_id, Error **err);
 int container_load(Engine *e, const char *id, json_t **ret, Error **err);
 int container_save(Engine *e, const char *id, json_t *record, Error **err);
+/*
+ * The same write, atomic (rename) but not fsync'ed: for State, which describes live processes.  After
+ * a crash an older State is read back and container_refresh_state() corrects it (the monitor is gone),
+ * so a container's configuration is durable and its running state need not be (as the runtime's).
+ */
+int container_save_state(Engine *e, const char *id, json_t *record, Error **err);
 /* Every record, oldest first. */
 int container_list(Engine *e, json_t **ret, Error **err);
 /* flock(LOCK_EX) on the container's lock file; the fd releases it. */

@@ -631,7 +631,7 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                 json_t *s = json_object_get(rec, "Stockade");
                 json_object_set_new(s, "MonitorPid", json_integer(mpid));
                 json_object_set_new(s, "MonitorStart", json_integer((json_int_t)proc_start_time(mpid)));
-                (void)container_save(e, id, rec, NULL);
+                (void)container_save_state(e, id, rec, NULL);
         }
         close(TAKE_FD(lock));
 

@@ -124,7 +124,7 @@ static void update_record(void (*fn)(json_t *rec, void *ud), void *ud)
                 return;
         }
         fn(rec, ud);
-        if (container_save(&M.eng, M.id, rec, &err) < 0) {
+        if (container_save_state(&M.eng, M.id, rec, &err) < 0) {
                 fprintf(stderr, "stockade-monitor: %s\n", err->msg);
                 error_free(err);
         }
