@@ -657,6 +657,40 @@ static void runtime_delete(void)
         strv_free(argv);
 }
 
+/* `runtime delete` in the background, so that unmounting overlaps it; runtime_delete_wait() joins it. */
+static pid_t runtime_delete_start(void)
+{
+        char **argv = runtime_argv("delete");
+        pid_t pid;
+
+        strv_push(&argv, "--force");
+        strv_push(&argv, M.id);
+        pid = fork();
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                sigset_t all;
+                sigemptyset(&all);
+                sigprocmask(SIG_SETMASK, &all, NULL);
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        strv_free(argv);
+        if (pid < 0)
+                runtime_delete();
+        return pid;
+}
+
+static void runtime_delete_wait(pid_t pid)
+{
+        int status;
+        if (pid > 0)
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+}
+
 static void reap(void)
 {
         struct signalfd_siginfo si;
@@ -926,7 +960,7 @@ int main(int argc, char **argv)
                         }
                         x.code = M.exit_code;
                         x.oom = oom_kills() > M.oom_base;
-                        runtime_delete();
+                        pid_t deleting = runtime_delete_start();
                         if (M.out_fd >= 0)
                                 close(M.out_fd), M.out_fd = -1;
                         if (M.err_fd >= 0)
@@ -940,6 +974,7 @@ int main(int argc, char **argv)
                          * have its new rootfs unmounted by this monitor's cleanup. */
                         if (!x.restarting)
                                 cleanup_host();
+                        runtime_delete_wait(deleting);
                         update_record(rec_exited, &x);
                         broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", x.code,
                                                    "oomKilled", x.oom, "restarting", x.restarting));
