@@ -34,29 +34,11 @@ static int wait_monitor_gone(Engine *e, const char *id, int seconds);
 static json_t *merge_env(json_t *image_env, json_t *user_env)
 {
         json_t *env = json_array();
-        size_t i, k;
-        json_t *v, *o;
+        size_t i;
+        json_t *v;
 
         json_array_foreach(image_env, i, v) if (json_is_string(v)) json_array_append(env, v);
-        json_array_foreach(user_env, i, v) {
-                const char *kv = json_string_value(v), *eq;
-                size_t klen;
-                bool replaced = false;
-                if (!kv)
-                        continue;
-                eq = strchr(kv, '=');
-                klen = eq ? (size_t)(eq - kv) : strlen(kv);
-                json_array_foreach(env, k, o) {
-                        const char *s = json_string_value(o);
-                        if (strncmp(s, kv, klen) == 0 && (s[klen] == '=' || s[klen] == '\0')) {
-                                json_array_set(env, k, v);
-                                replaced = true;
-                                break;
-                        }
-                }
-                if (!replaced)
-                        json_array_append(env, v);
-        }
+        env_merge(env, user_env);
         return env;
 }
 

@@ -95,21 +95,12 @@ int specgen_caps(json_t *host, json_t **ret, Error **err)
         return 0;
 }
 
-json_t *specgen_env(json_t *config)
+void env_merge(json_t *env, json_t *over)
 {
-        json_t *env = json_array();
-        const char *host = json_string_value(json_object_get(config, "Hostname"));
         size_t i;
         json_t *v;
 
-        json_array_append_new(env, json_string(DEFAULT_PATH));
-        {
-                _cleanup_free_ char *h = xasprintf("HOSTNAME=%s", host ? host : "");
-                json_array_append_new(env, json_string(h));
-        }
-        if (json_is_true(json_object_get(config, "Tty")))
-                json_array_append_new(env, json_string("TERM=xterm"));
-        json_array_foreach(json_object_get(config, "Env"), i, v) {
+        json_array_foreach(over, i, v) {
                 const char *kv = json_string_value(v), *eq;
                 size_t k, klen;
                 json_t *old;
@@ -120,7 +111,7 @@ json_t *specgen_env(json_t *config)
                 klen = eq ? (size_t)(eq - kv) : strlen(kv);
                 json_array_foreach(env, k, old) {
                         const char *o = json_string_value(old);
-                        if (strncmp(o, kv, klen) == 0 && (o[klen] == '=' || o[klen] == '\0')) {
+                        if (o && strncmp(o, kv, klen) == 0 && (o[klen] == '=' || o[klen] == '\0')) {
                                 json_array_set(env, k, v);
                                 replaced = true;
                                 break;
@@ -129,6 +120,21 @@ json_t *specgen_env(json_t *config)
                 if (!replaced)
                         json_array_append(env, v);
         }
+}
+
+json_t *specgen_env(json_t *config)
+{
+        json_t *env = json_array();
+        const char *host = json_string_value(json_object_get(config, "Hostname"));
+
+        json_array_append_new(env, json_string(DEFAULT_PATH));
+        {
+                _cleanup_free_ char *h = xasprintf("HOSTNAME=%s", host ? host : "");
+                json_array_append_new(env, json_string(h));
+        }
+        if (json_is_true(json_object_get(config, "Tty")))
+                json_array_append_new(env, json_string("TERM=xterm"));
+        env_merge(env, json_object_get(config, "Env"));
         return env;
 }
 

@@ -35,5 +35,8 @@ int specgen_user(const char *rootfs, const char *user, json_t *group_add, json_t
 /* HostConfig's limits as OCI linux.resources (devices included). */
 json_t *specgen_resources(Engine *e, json_t *host);
 
+/* Appends each NAME=value of `over` to `env`, replacing an entry of the same NAME (docker's rule). */
+void env_merge(json_t *env, json_t *over);
+
 /* The container's environment: PATH, HOSTNAME, TERM (with a tty), then Config.Env overriding. */
 json_t *specgen_env(json_t *config);

@@ -150,11 +150,10 @@ static char **runtime_argv(const char *verb)
         return v;
 }
 
-/* Runs the runtime with the given stdio (-1: /dev/null) and waits for it. Returns its exit status. */
-static int run_runtime(char **argv, int in, int out, int errfd)
+/* Forks the runtime with the given stdio (-1: /dev/null); the child's pid, or -errno. */
+static pid_t spawn_runtime(char **argv, int in, int out, int errfd)
 {
         pid_t pid = fork();
-        int status;
 
         if (pid < 0)
                 return -errno;
@@ -170,10 +169,24 @@ static int run_runtime(char **argv, int in, int out, int errfd)
                 dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));
                 _exit(127);
         }
+        return pid;
+}
+
+static int wait_runtime(pid_t pid)
+{
+        int status;
+
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return -errno;
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs the runtime with the given stdio (-1: /dev/null) and waits for it. Returns its exit status. */
+static int run_runtime(char **argv, int in, int out, int errfd)
+{
+        pid_t pid = spawn_runtime(argv, in, out, errfd);
+        return pid < 0 ? pid : wait_runtime(pid);
 }
 
 /* The last error the runtime logged (runc, crun and ours write JSON lines with "msg"). */
@@ -572,22 +585,11 @@ static int start_once(ExitInfo *x, char **ret_err)
         if (M.tty) {
                 /* The runtime connects to the console socket while create runs: accept in a child-free way
                  * by forking the runtime and accepting here before waiting. */
-                pid_t pid = fork();
-                if (pid == 0) {
-                        int null = open("/dev/null", O_RDWR);
-                        sigset_t all;
-                        sigemptyset(&all);
-                        sigprocmask(SIG_SETMASK, &all, NULL);
-                        dup2(null, 0);
-                        dup2(null, 1);
-                        dup2(null, 2);
-                        execv(argv[0], argv);
-                        _exit(127);
-                }
+                pid_t pid = spawn_runtime(argv, -1, -1, -1);
                 struct pollfd p = { .fd = cons, .events = POLLIN };
                 int status = 0;
                 rc = -1;
-                for (;;) {
+                for (; pid > 0;) {
                         int pr = poll(&p, 1, 100);
                         if (pr > 0) {
                                 int conn = accept4(cons, NULL, NULL, SOCK_CLOEXEC);
@@ -603,14 +605,11 @@ static int start_once(ExitInfo *x, char **ret_err)
                                 break;
                         }
                 }
-                if (pid > 0) {
-                        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                                ;
-                        rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-                }
+                if (pid > 0)
+                        rc = wait_runtime(pid);
                 (void)unlinkat(M.run_dirfd, "console.sock", 0);
         } else {
-                rc = run_runtime(argv, in[0] >= 0 ? in[0] : (M.stdin_fd >= 0 ? -1 : -1), out[1], errp[1]);
+                rc = run_runtime(argv, in[0], out[1], errp[1]);
                 close(out[1]);
                 close(errp[1]);
                 if (in[0] >= 0) {
@@ -665,18 +664,7 @@ static pid_t runtime_delete_start(void)
 
         strv_push(&argv, "--force");
         strv_push(&argv, M.id);
-        pid = fork();
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR);
-                sigset_t all;
-                sigemptyset(&all);
-                sigprocmask(SIG_SETMASK, &all, NULL);
-                dup2(null, 0);
-                dup2(null, 1);
-                dup2(null, 2);
-                execv(argv[0], argv);
-                _exit(127);
-        }
+        pid = spawn_runtime(argv, -1, -1, -1);
         strv_free(argv);
         if (pid < 0)
                 runtime_delete();
@@ -685,10 +673,8 @@ static pid_t runtime_delete_start(void)
 
 static void runtime_delete_wait(pid_t pid)
 {
-        int status;
         if (pid > 0)
-                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                        ;
+                (void)wait_runtime(pid);
 }
 
 static void reap(void)
