@@ -508,6 +508,41 @@ static int apply_whiteout(int root_fd, const char *path, Error **err)
         return 0;
 }
 
+/*
+ * Only user.* and security.capability (file capabilities, as ping's) survive from a layer: a
+ * trusted.overlay.* xattr would steer overlayfs (redirect, opaque, metacopy) and security.* others
+ * belong to LSMs the host configures, not to an image.
+ */
+static void keep_safe_xattrs(struct archive_entry *e)
+{
+        const char *name;
+        const void *value;
+        size_t size;
+        struct {
+                char *name;
+                void *value;
+                size_t size;
+        } keep[64];
+        size_t n = 0;
+
+        if (archive_entry_xattr_reset(e) == 0)
+                return;
+        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+                if (n < ELEMENTSOF(keep) && (str_has_prefix(name, "user.") || STREQ(name, "security.capability"))) {
+                        keep[n].name = xstrdup(name);
+                        keep[n].value = xmalloc(size + 1);
+                        memcpy(keep[n].value, value, size);
+                        keep[n].size = size;
+                        n++;
+                }
+        archive_entry_xattr_clear(e);
+        for (size_t i = 0; i < n; i++) {
+                archive_entry_xattr_add_entry(e, keep[i].name, keep[i].value, keep[i].size);
+                free(keep[i].name);
+                free(keep[i].value);
+        }
+}
+
 /* Extracts an uncompressed layer tar (fd, from its start) into dest_fd, safely. */
 static int extract_layer(int tar_fd, int dest_fd, const char *what, Error **err)
 {
@@ -552,6 +587,7 @@ static int extract_layer(int tar_fd, int dest_fd, const char *what, Error **err)
                         continue;
                 }
                 archive_entry_set_pathname(e, path);
+                keep_safe_xattrs(e);
                 if (archive_entry_hardlink(e)) {
                         _cleanup_free_ char *target = clean_path(archive_entry_hardlink(e));
                         if (!target || STREQ(target, ".")) {

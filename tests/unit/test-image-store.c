@@ -582,3 +582,35 @@ TEST(load_refuses_digest_mismatch_and_junk)
         }
         rmtree(d);
 }
+
+TEST(layer_xattrs_filtered)
+{
+        _cleanup_free_ char *d = tmpdir(), *tar = xasprintf("%s/x.tar", d), *data = xasprintf("%s/data", d), *id = NULL;
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        _cleanup_strv_ char **dirs = NULL;
+        Tar t;
+
+        tar_open(&t, tar, false);
+        {
+                struct archive_entry *e = archive_entry_new();
+                archive_entry_set_pathname(e, "steer");
+                archive_entry_set_filetype(e, AE_IFDIR);
+                archive_entry_set_perm(e, 0755);
+                /* an image must not set overlayfs's own attributes on its files */
+                archive_entry_xattr_add_entry(e, "trusted.overlay.opaque", "y", 1);
+                archive_entry_xattr_add_entry(e, "user.note", "kept", 4);
+                archive_write_header(t.a, e);
+                archive_entry_free(e);
+        }
+        tar_close(&t);
+        ASSERT_OK(image_store_open(data, &s, NULL));
+        ASSERT_OK(import_file(s, tar, "x", &id, NULL));
+        ASSERT_OK(image_layer_dirs(s, "x", &dirs, NULL));
+        {
+                _cleanup_free_ char *p = xasprintf("%s/steer", dirs[0]);
+                char v[8] = "";
+                ASSERT_TRUE(getxattr(p, "trusted.overlay.opaque", v, sizeof(v)) < 0);
+                ASSERT_EQ(getxattr(p, "user.note", v, sizeof(v)), 4);
+        }
+        rmtree(d);
+}
