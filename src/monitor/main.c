@@ -456,15 +456,6 @@ static void drop_client(size_t i)
 
 /* ---- record updates ---- */
 
-static void rec_monitor(json_t *rec, void *ud)
-{
-        json_t *s = json_object_get(rec, "Stockade");
-        if (!s)
-                json_object_set_new(rec, "Stockade", s = json_object());
-        json_object_set_new(s, "MonitorPid", json_integer(getpid()));
-        json_object_set_new(s, "MonitorStart", json_integer((json_int_t)proc_start_time(getpid())));
-}
-
 static void rec_started(json_t *rec, void *ud)
 {
         json_t *st = json_object_get(rec, "State");
@@ -915,7 +906,7 @@ int main(int argc, char **argv)
                 fcntl(3, F_SETFD, FD_CLOEXEC);
                 add_client(3, json_is_true(json_object_get(a, "attach")), json_is_true(json_object_get(a, "stdin")));
         }
-        update_record(rec_monitor, NULL);
+        /* The CLI that spawned us recorded MonitorPid and MonitorStart before it let go of the lock. */
 
         for (;;) {
                 ExitInfo x = { 0 };
