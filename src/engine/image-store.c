@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The image store: see image-store.h for the layout and the rules.  The file runs top-down: helpers,
+ * references, the store and its lock, reading and unpacking archives (the chroot'ed child), staging and
+ * committing, then the verbs (import, load, lookup, list, tag, save, rmi).
+ */
 #include "image-store.h"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +19,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,37 +28,87 @@
 #include "syscalls.h"
 #include "util.h"
 
-#define CHUNK         (256 * 1024)
-#define CONFIG_MAX    (8u << 20)
-#define MANIFEST_MAX  (8u << 20)
-#define REFS_MAX      (16u << 20)
+#define CHUNK        (256 * 1024)
+#define JSON_MAX     (8u << 20)  /* manifest.json, index.json, manifests, configs, v1 json */
+#define REFS_MAX     (16u << 20) /* repositories.json */
+#define PINS_MAX     (16u << 20)
+#define MAX_LAYERS   500  /* overlayfs stacks at most 500 lower layers */
+#define MAX_IMAGES   4096 /* images in one archive */
+#define MAX_INDEX    1024 /* descriptors in one index */
+#define MAX_NESTING  4    /* indexes within indexes */
+#define PATH_LEN_MAX 4095 /* an archive member's path, as the kernel's PATH_MAX */
+/* A path deeper than this is refused: removing a layer holds one fd per level (rm_rf_at). */
+#define PATH_DEPTH_MAX 256
+#define STALE_SECONDS  60
+
+#if defined(__x86_64__)
+#define HOST_ARCH "amd64"
+#elif defined(__aarch64__)
+#define HOST_ARCH "arm64"
+#elif defined(__arm__)
+#define HOST_ARCH "arm"
+#elif defined(__i386__)
+#define HOST_ARCH "386"
+#elif defined(__powerpc64__)
+#define HOST_ARCH "ppc64le"
+#elif defined(__s390x__)
+#define HOST_ARCH "s390x"
+#elif defined(__riscv)
+#define HOST_ARCH "riscv64"
+#else
+#define HOST_ARCH "unknown"
+#endif
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 struct ImageStore {
-        char *root;             /* <data-root>/image */
-        int dfd, layers_fd, configs_fd, tmp_fd;
+        char *root;     /* <data-root>/image, absolute */
+        int dfd;        /* <root> */
+        int layers_fd;  /* <root>/layers/sha256 */
+        int configs_fd; /* <root>/configs/sha256 */
+        int tmp_fd;     /* <root>/tmp */
+        int lock_fd;    /* <root>/lock while held */
+        unsigned lock_depth;
 };
 
-/* ---------------------------------------------------------------- small helpers */
-
-const char *image_digest_hex(const char *d)
-{
-        if (!d || strncmp(d, "sha256:", 7) != 0 || strlen(d) != 7 + 64)
-                return NULL;
-        for (const char *p = d + 7; *p; p++)
-                if (!isxdigit((unsigned char)*p) || isupper((unsigned char)*p))
-                        return NULL;
-        return d + 7;
-}
+/* ================================================================ small helpers */
 
 static bool is_hex(const char *s, size_t min, size_t max)
 {
-        size_t n = strlen(s);
-        if (n < min || n > max)
-                return false;
-        for (; *s; s++)
-                if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+        size_t n = 0;
+
+        for (; s[n]; n++)
+                if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
                         return false;
-        return true;
+        return n >= min && n <= max;
+}
+
+const char *image_digest_hex(const char *d)
+{
+        if (!d || strncmp(d, "sha256:", 7) != 0 || !is_hex(d + 7, 64, 64))
+                return NULL;
+        return d + 7;
+}
+
+/* A JSON string without embedded NULs (a "\u0000" would cut a path or a name short), else NULL. */
+static const char *jstr(const json_t *j)
+{
+        const char *v = json_string_value(j);
+        if (!v || strlen(v) != json_string_length(j))
+                return NULL;
+        return v;
+}
+
+/* An archive's text for a message: at most 200 bytes, control bytes shown as '?'. */
+static char *printable(const char *s)
+{
+        size_t n = s ? strnlen(s, 200) : 0;
+        char *p = xstrndup(s ? s : "", n);
+
+        for (char *c = p; *c; c++)
+                if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                        *c = '?';
+        return p;
 }
 
 typedef struct Hash {
@@ -69,24 +124,32 @@ static void hash_init(Hash *h)
 
 static void hash_update(Hash *h, const void *p, size_t n)
 {
-        if (EVP_DigestUpdate(h->ctx, p, n) != 1)
+        if (n && EVP_DigestUpdate(h->ctx, p, n) != 1)
                 abort();
 }
 
+/* Ends the hash; hex may be NULL to discard it.  Safe on a hash already ended. */
 static void hash_final(Hash *h, char hex[65])
 {
         unsigned char md[32];
-        unsigned int n = 0;
-        EVP_DigestFinal_ex(h->ctx, md, &n);
+        unsigned n = 0;
+
+        if (!h->ctx)
+                return;
+        if (EVP_DigestFinal_ex(h->ctx, md, &n) != 1)
+                abort();
         EVP_MD_CTX_free(h->ctx);
         h->ctx = NULL;
-        for (unsigned i = 0; i < 32; i++)
-                sprintf(hex + 2 * i, "%02x", md[i]);
+        if (hex) {
+                for (unsigned i = 0; i < 32; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        }
 }
 
 static void sha256_hex(const void *p, size_t n, char hex[65])
 {
         Hash h;
+
         hash_init(&h);
         hash_update(&h, p, n);
         hash_final(&h, hex);
@@ -94,59 +157,430 @@ static void sha256_hex(const void *p, size_t n, char hex[65])
 
 static char *random_name(const char *prefix)
 {
-        unsigned char b[8];
-        if (getrandom(b, sizeof(b), 0) != sizeof(b))
-                memset(b, 0, sizeof(b));
-        return xasprintf("%s-%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
+        unsigned char b[8] = { 0 };
+
+        if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+                /* Uniqueness only (mkdirat fails on a clash): time and pid do. */
+                uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+                memcpy(b, &t, sizeof(b));
+        }
+        return xasprintf("%s-%02x%02x%02x%02x%02x%02x%02x%02x", prefix, b[0], b[1], b[2], b[3], b[4], b[5],
+                         b[6], b[7]);
 }
 
 static int open_dir_at(int dfd, const char *name, int *ret)
 {
         int fd = openat(dfd, name, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
         if (fd < 0)
                 return -errno;
         *ret = fd;
         return 0;
 }
 
-/* ---------------------------------------------------------------- open */
+static int strcmp_p(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of a directory whose names pass `keep` (NULL: all but dot files), sorted. */
+static int list_dir(int dfd, bool (*keep)(const char *), char ***ret)
+{
+        int fd = openat(dfd, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        char **v = xcalloc(1, sizeof(char *));
+        struct dirent *de;
+        DIR *d;
+
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                int r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                strv_free(v);
+                return r;
+        }
+        while ((de = readdir(d)))
+                if (keep ? keep(de->d_name) : de->d_name[0] != '.')
+                        strv_push(&v, de->d_name);
+        closedir(d);
+        qsort(v, strv_length(v), sizeof(char *), strcmp_p);
+        *ret = v;
+        return 0;
+}
+
+static bool is_hex64(const char *name)
+{
+        return is_hex(name, 64, 64);
+}
+
+/* ================================================================ references */
+
+/* [a-z0-9]+ joined by ".", "_", "__" or one or more "-" (docker's reference.nameComponent). */
+static bool path_component_ok(const char *c, size_t n)
+{
+        size_t i = 0;
+
+        for (;;) {
+                size_t start = i;
+                while (i < n && ((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9')))
+                        i++;
+                if (i == start)
+                        return false;
+                if (i == n)
+                        return true;
+                if (c[i] == '.')
+                        i++;
+                else if (c[i] == '_')
+                        i += (i + 1 < n && c[i + 1] == '_') ? 2 : 1;
+                else if (c[i] == '-')
+                        while (i < n && c[i] == '-')
+                                i++;
+                else
+                        return false;
+        }
+}
+
+static bool alnum(char ch)
+{
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+/* host[:port]: dot-separated [a-zA-Z0-9] labels with inner dashes (docker's domain, without IPv6). */
+static bool domain_ok(const char *d, size_t n)
+{
+        const char *colon = memchr(d, ':', n);
+        size_t host = colon ? (size_t)(colon - d) : n, i = 0;
+
+        if (colon) {
+                if (colon + 1 == d + n)
+                        return false;
+                for (const char *p = colon + 1; p < d + n; p++)
+                        if (*p < '0' || *p > '9')
+                                return false;
+        }
+        if (host == 0)
+                return false;
+        while (i < host) {
+                size_t start = i;
+                while (i < host && d[i] != '.')
+                        i++;
+                if (i == start || !alnum(d[start]) || !alnum(d[i - 1]))
+                        return false;
+                for (size_t k = start; k < i; k++)
+                        if (!alnum(d[k]) && d[k] != '-')
+                                return false;
+                if (i < host)
+                        i++;
+                if (i == host && d[host - 1] == '.')
+                        return false;
+        }
+        return true;
+}
+
+static bool tag_ok(const char *t)
+{
+        size_t n = strlen(t);
+
+        if (n == 0 || n > 128 || !(alnum(t[0]) || t[0] == '_'))
+                return false;
+        for (size_t i = 1; i < n; i++)
+                if (!alnum(t[i]) && t[i] != '_' && t[i] != '.' && t[i] != '-')
+                        return false;
+        return true;
+}
+
+/*
+ * docker's ParseNormalizedNamed, then FamiliarName: *ret_repo is "busybox", "foo/bar" or
+ * "reg:5000/a/b"; *ret_tag is the tag or NULL when there is none.
+ */
+static int ref_parse(const char *s, char **ret_repo, char **ret_tag, Error **err)
+{
+        _cleanup_free_ char *domain = NULL, *remainder = NULL, *path = NULL, *tag = NULL;
+        const char *slash, *colon;
+        size_t dn;
+
+        if (!*s)
+                return error_setx(err, EINVAL, "invalid reference format");
+        if (is_hex(s, 64, 64))
+                return error_setx(err, EINVAL,
+                                  "invalid repository name (%s), cannot specify 64-byte hexadecimal strings",
+                                  s);
+        if (strchr(s, '@')) {
+                _cleanup_free_ char *shown = printable(s);
+                return error_setx(err, EINVAL, "invalid reference format: digests are not supported (%s)",
+                                  shown);
+        }
+        /* splitDockerDomain: the first component is a registry when it has a "." or ":", is
+         * "localhost", or has upper case (a path component never may). */
+        slash = strchr(s, '/');
+        dn = slash ? (size_t)(slash - s) : 0;
+        if (slash) {
+                bool upper = false;
+                for (size_t i = 0; i < dn; i++)
+                        upper |= s[i] >= 'A' && s[i] <= 'Z';
+                if (memchr(s, '.', dn) || memchr(s, ':', dn) || (dn == 9 && !strncmp(s, "localhost", 9)) ||
+                    upper) {
+                        domain = xstrndup(s, dn);
+                        remainder = xstrdup(slash + 1);
+                }
+        }
+        if (!domain) {
+                domain = xstrdup("docker.io");
+                remainder = xstrdup(s);
+        }
+        if (STREQ(domain, "index.docker.io")) {
+                free(domain);
+                domain = xstrdup("docker.io");
+        }
+        if (STREQ(domain, "docker.io") && !strchr(remainder, '/')) {
+                char *p = xasprintf("library/%s", remainder);
+                free(remainder);
+                remainder = p;
+        }
+        colon = strchr(remainder, ':');
+        path = colon ? xstrndup(remainder, (size_t)(colon - remainder)) : xstrdup(remainder);
+        if (colon)
+                tag = xstrdup(colon + 1);
+        for (const char *p = path; *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        return error_setx(err, EINVAL,
+                                          "invalid reference format: repository name must be lowercase");
+        if (!domain_ok(domain, strlen(domain)) || (tag && !tag_ok(tag)))
+                return error_setx(err, EINVAL, "invalid reference format");
+        for (const char *p = path;;) {
+                const char *end = strchr(p, '/');
+                size_t n = end ? (size_t)(end - p) : strlen(p);
+                if (!path_component_ok(p, n))
+                        return error_setx(err, EINVAL, "invalid reference format");
+                if (!end)
+                        break;
+                p = end + 1;
+        }
+        if (strlen(domain) + 1 + strlen(path) > 255)
+                return error_setx(err, EINVAL, "repository name must not be more than 255 characters");
+        /*
+         * FamiliarName: docker.io's "library/x" is "x", its other repositories lose the domain, unless
+         * their first component would then read as a registry ("docker.io/foo.bar/x" is not
+         * "foo.bar/x"): docker drops it anyway and gets a name that means another image or none (found
+         * by fuzzing: a stored ref must parse back to itself).
+         */
+        if (STREQ(domain, "docker.io")) {
+                const char *rest = path + 8;
+                size_t first = strcspn(path, "/");
+                if (str_has_prefix(path, "library/") && !strchr(rest, '/'))
+                        *ret_repo = xstrdup(rest);
+                else if (path[first] == '/' &&
+                         (memchr(path, '.', first) || (first == 9 && !strncmp(path, "localhost", 9))))
+                        *ret_repo = xasprintf("docker.io/%s", path);
+                else
+                        *ret_repo = xstrdup(path);
+        } else
+                *ret_repo = xasprintf("%s/%s", domain, path);
+        *ret_tag = TAKE_PTR(tag);
+        return 0;
+}
+
+int image_ref_normalize(const char *ref, char **ret, Error **err)
+{
+        _cleanup_free_ char *repo = NULL, *tag = NULL;
+        int r = ref_parse(ref, &repo, &tag, err);
+
+        if (r < 0)
+                return r;
+        *ret = xasprintf("%s:%s", repo, tag ? tag : "latest");
+        return 0;
+}
+
+/* ================================================================ the store, its lock, its refs */
+
+static void store_unlock(ImageStore *s)
+{
+        if (s->lock_depth == 0 || --s->lock_depth > 0)
+                return;
+        close(s->lock_fd); /* releases the flock */
+        s->lock_fd = -EBADF;
+}
+
+static void store_unlockp(ImageStore **s)
+{
+        if (*s)
+                store_unlock(*s);
+}
+#define _cleanup_unlock_ _cleanup_(store_unlockp)
+
+/*
+ * The store's lock (flock on <root>/lock), around every change of refs, configs and layers, so that
+ * concurrent commands never lose an update or collect a layer another is committing.  Re-entrant
+ * within a process: flock locks of two open files conflict even in one process.
+ */
+static int store_lock(ImageStore *s, Error **err)
+{
+        int fd;
+
+        if (s->lock_depth > 0) {
+                s->lock_depth++;
+                return 0;
+        }
+        fd = openat(s->dfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return error_set(err, errno, "opening %s/lock", s->root);
+        while (flock(fd, LOCK_EX) < 0) {
+                if (errno != EINTR) {
+                        int r = error_set(err, errno, "locking %s/lock", s->root);
+                        close(fd);
+                        return r;
+                }
+        }
+        s->lock_fd = fd;
+        s->lock_depth = 1;
+        return 0;
+}
+
+/* repositories.json: absent is empty; damaged is an error (rewriting it would drop every tag). */
+static int refs_read(ImageStore *s, json_t **ret, Error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        json_t *j = NULL, *map, *v;
+        const char *k;
+        size_t len = 0;
+        int r = read_file_at(s->dfd, "repositories.json", REFS_MAX, &text, &len);
+
+        if (r == -ENOENT) {
+                *ret = json_pack("{s:{}}", "refs");
+                return 0;
+        }
+        if (r < 0)
+                return error_set(err, -r, "reading %s/repositories.json", s->root);
+        r = jx_parse(text, len, "repositories.json", &j, err);
+        if (r < 0)
+                return r;
+        map = json_object_get(j, "refs");
+        if (!json_is_object(map))
+                goto bad;
+        json_object_foreach (map, k, v) {
+                if (!image_digest_hex(jstr(v)))
+                        goto bad;
+        }
+        *ret = j;
+        return 0;
+bad:
+        json_decref(j);
+        return error_setx(
+                err, EINVAL,
+                "%s/repositories.json is damaged: expected {\"refs\": {\"name:tag\": \"sha256:...\"}}",
+                s->root);
+}
+
+static int refs_write(ImageStore *s, json_t *j, Error **err)
+{
+        _cleanup_free_ char *text = jx_dump(j, false);
+        int r = write_file_atomic(s->dfd, "repositories.json", text, strlen(text), 0600, true);
+
+        if (r < 0)
+                return error_set(err, -r, "writing %s/repositories.json", s->root);
+        return 0;
+}
+
+static bool layer_exists(ImageStore *s, const char *hex)
+{
+        struct stat st;
+        _cleanup_free_ char *p = xasprintf("%s/diff", hex);
+
+        return fstatat(s->layers_fd, p, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool config_exists(ImageStore *s, const char *hex)
+{
+        struct stat st;
+
+        return fstatat(s->configs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * The first layout kept layers/<hex> and configs/<hex>; move such entries under sha256/ so stores
+ * made by earlier builds keep working.  Best effort: whatever cannot move stays unseen.
+ */
+static void migrate_flat_layout(ImageStore *s)
+{
+        static const char *const dirs[] = { "layers", "configs" };
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_close_ int fd = -EBADF;
+                _cleanup_strv_ char **names = NULL;
+                if (open_dir_at(s->dfd, dirs[i], &fd) < 0 || list_dir(fd, is_hex64, &names) < 0 || !names[0])
+                        continue;
+                if (store_lock(s, NULL) < 0)
+                        return;
+                for (size_t k = 0; names[k]; k++)
+                        (void)renameat(fd, names[k], i == 0 ? s->layers_fd : s->configs_fd, names[k]);
+                store_unlock(s);
+        }
+}
+
+/*
+ * Staging directories nobody holds (their command crashed, or a layer being deleted was left) go.
+ * A live operation holds a flock on its directory from the moment it is made; the age check covers
+ * the instant between mkdir and flock.
+ */
+static void clean_stale_staging(ImageStore *s)
+{
+        _cleanup_strv_ char **names = NULL;
+        time_t now = time(NULL);
+
+        if (list_dir(s->tmp_fd, NULL, &names) < 0)
+                return;
+        for (size_t i = 0; names[i]; i++) {
+                _cleanup_close_ int fd = openat(s->tmp_fd, names[i], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                struct stat st;
+                if (fd < 0 || fstat(fd, &st) < 0 || now - st.st_mtime < STALE_SECONDS)
+                        continue;
+                if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                        continue;
+                (void)rm_rf_at(s->tmp_fd, names[i]);
+        }
+}
 
 int image_store_open(const char *data_root, ImageStore **ret, Error **err)
 {
-        ImageStore *s = xcalloc(1, sizeof(*s));
+        _cleanup_(image_store_closep) ImageStore *s = xcalloc(1, sizeof(*s));
+        _cleanup_free_ char *root = xasprintf("%s/image", data_root);
+        static const char *const dirs[] = { "layers", "layers/sha256", "configs", "configs/sha256", "tmp" };
         int r;
 
-        s->dfd = s->layers_fd = s->configs_fd = s->tmp_fd = -1;
-        s->root = xasprintf("%s/image", data_root);
-        r = mkdir_p(s->root, 0700);
-        if (r < 0) {
-                error_set(err, -r, "creating %s", s->root);
-                goto fail;
-        }
+        s->dfd = s->layers_fd = s->configs_fd = s->tmp_fd = s->lock_fd = -EBADF;
+        r = mkdir_p(root, 0700);
+        if (r < 0)
+                return error_set(err, -r, "creating %s", root);
+        /* Absolute, as overlayfs's lowerdir= needs it whatever the caller's directory. */
+        s->root = realpath(root, NULL);
+        if (!s->root)
+                return error_set(err, errno, "resolving %s", root);
         s->dfd = open(s->root, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
-        if (s->dfd < 0) {
-                r = error_set(err, errno, "opening %s", s->root);
-                goto fail;
-        }
-        (void)mkdirat(s->dfd, "layers", 0700);
-        (void)mkdirat(s->dfd, "configs", 0700);
-        (void)mkdirat(s->dfd, "tmp", 0700);
-        if ((r = open_dir_at(s->dfd, "layers", &s->layers_fd)) < 0 || (r = open_dir_at(s->dfd, "configs", &s->configs_fd)) < 0 ||
-            (r = open_dir_at(s->dfd, "tmp", &s->tmp_fd)) < 0) {
-                error_set(err, -r, "opening the image store in %s", s->root);
-                goto fail;
-        }
-        *ret = s;
+        if (s->dfd < 0)
+                return error_set(err, errno, "opening %s", s->root);
+        /* Layers hold set-uid files and device nodes: no one but root may reach them. */
+        if (fchmod(s->dfd, 0700) < 0)
+                return error_set(err, errno, "chmod 0700 %s", s->root);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+                if (mkdirat(s->dfd, dirs[i], 0700) < 0 && errno != EEXIST)
+                        return error_set(err, errno, "creating %s/%s", s->root, dirs[i]);
+        if ((r = open_dir_at(s->dfd, "layers/sha256", &s->layers_fd)) < 0 ||
+            (r = open_dir_at(s->dfd, "configs/sha256", &s->configs_fd)) < 0 ||
+            (r = open_dir_at(s->dfd, "tmp", &s->tmp_fd)) < 0)
+                return error_set(err, -r, "opening the image store in %s", s->root);
+        migrate_flat_layout(s);
+        clean_stale_staging(s);
+        *ret = TAKE_PTR(s);
         return 0;
-fail:
-        image_store_close(s);
-        return r < 0 ? r : -EIO;
 }
 
 void image_store_close(ImageStore *s)
 {
         if (!s)
                 return;
+        if (s->lock_depth > 0) {
+                s->lock_depth = 1;
+                store_unlock(s);
+        }
         if (s->dfd >= 0)
                 close(s->dfd);
         if (s->layers_fd >= 0)
@@ -159,315 +593,509 @@ void image_store_close(ImageStore *s)
         free(s);
 }
 
-/* ---------------------------------------------------------------- references */
+/* ================================================================ parsers */
 
-static bool component_ok(const char *c, size_t n)
+static bool digest_field_ok(json_t *obj, const char *key, const char *parent, Error **err, int *r)
 {
-        /* [a-z0-9]+ separated by ".", "_", "__" or one or more "-" */
-        if (n == 0 || (!islower((unsigned char)c[0]) && !isdigit((unsigned char)c[0])))
-                return false;
-        if (!islower((unsigned char)c[n - 1]) && !isdigit((unsigned char)c[n - 1]))
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char ch = c[i];
-                if (islower((unsigned char)ch) || isdigit((unsigned char)ch))
-                        continue;
-                if (ch == '.' || ch == '_' || ch == '-') {
-                        if (ch == '.' && (c[i + 1] == '.' || c[i + 1] == '_' || c[i + 1] == '-'))
-                                return false;
-                        if (ch == '_' && c[i + 1] == '_' && (c[i + 2] == '_' || c[i + 2] == '.' || c[i + 2] == '-'))
-                                return false;
-                        continue;
-                }
-                return false;
-        }
-        return true;
+        const char *d = jstr(json_object_get(obj, key));
+
+        if (image_digest_hex(d))
+                return true;
+        if (d && strchr(d, ':') && !str_has_prefix(d, "sha256:"))
+                *r = error_setx(err, EINVAL, "%s.%s: only sha256 digests are supported", parent, key);
+        else
+                *r = error_setx(err, EINVAL, "%s.%s: expected \"sha256:<64 hex digits>\"", parent, key);
+        return false;
 }
 
-int image_ref_normalize(const char *ref, char **ret, Error **err)
+/* A descriptor: digest required; mediaType, size, annotations, platform typed when present. */
+static int descriptor_check(json_t *d, const char *path, Error **err)
 {
-        _cleanup_free_ char *name = NULL;
-        const char *slash, *colon, *tag = "latest";
-        size_t len = strlen(ref);
+        json_t *v, *ann = json_object_get(d, "annotations"), *plat = json_object_get(d, "platform");
+        const char *k;
+        int r = 0;
 
-        if (len == 0 || len > 255)
-                return error_setx(err, EINVAL, "invalid reference format");
-        if (strchr(ref, '@'))
-                return error_setx(err, EINVAL, "invalid reference format: digests are not supported (%s)", ref);
-        slash = strrchr(ref, '/');
-        colon = strrchr(ref, ':');
-        if (colon && (!slash || colon > slash)) {
-                tag = colon + 1;
-                name = xstrndup(ref, (size_t)(colon - ref));
-        } else
-                name = xstrdup(ref);
-        if (!*tag || strlen(tag) > 128 || !(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
-                return error_setx(err, EINVAL, "invalid reference format: invalid tag \"%s\"", tag);
-        for (const char *t = tag; *t; t++)
-                if (!isalnum((unsigned char)*t) && *t != '_' && *t != '.' && *t != '-')
-                        return error_setx(err, EINVAL, "invalid reference format: invalid tag \"%s\"", tag);
-        for (const char *p = name; *p; p++)
-                if (isupper((unsigned char)*p))
-                        return error_setx(err, EINVAL, "invalid reference format: repository name must be lowercase");
-        /* The first component may be a registry host[:port]; the others follow the component rule. */
-        {
-                const char *p = name;
-                bool first = true;
-                while (*p) {
-                        const char *end = strchr(p, '/');
-                        size_t n = end ? (size_t)(end - p) : strlen(p);
-                        bool host = first && end && (memchr(p, '.', n) || memchr(p, ':', n) || (n == 9 && !strncmp(p, "localhost", 9)));
-                        if (host) {
-                                for (size_t i = 0; i < n; i++)
-                                        if (!isalnum((unsigned char)p[i]) && !strchr(".-:", p[i]))
-                                                return error_setx(err, EINVAL, "invalid reference format");
-                        } else if (!component_ok(p, n))
-                                return error_setx(err, EINVAL, "invalid reference format: \"%s\"", ref);
-                        first = false;
-                        p += n;
-                        if (*p == '/') {
-                                p++;
-                                if (!*p)
-                                        return error_setx(err, EINVAL, "invalid reference format");
-                        }
+        if (!json_is_object(d))
+                return error_setx(err, EINVAL, "%s: expected a descriptor object", path);
+        if (!digest_field_ok(d, "digest", path, err, &r))
+                return r;
+        v = json_object_get(d, "mediaType");
+        if (v && !jstr(v))
+                return error_setx(err, EINVAL, "%s.mediaType: expected a string", path);
+        v = json_object_get(d, "size");
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0))
+                return error_setx(err, EINVAL, "%s.size: expected a byte count", path);
+        if (ann && !json_is_null(ann)) {
+                if (!json_is_object(ann))
+                        return error_setx(err, EINVAL, "%s.annotations: expected an object", path);
+                json_object_foreach (ann, k, v) {
+                        if (!jstr(v))
+                                return error_setx(err, EINVAL, "%s.annotations: values must be strings",
+                                                  path);
                 }
         }
-        *ret = xasprintf("%s:%s", name, tag);
+        if (plat && !json_is_null(plat)) {
+                if (!json_is_object(plat))
+                        return error_setx(err, EINVAL, "%s.platform: expected an object", path);
+                if (json_object_get(plat, "os") && !jstr(json_object_get(plat, "os")))
+                        return error_setx(err, EINVAL, "%s.platform.os: expected a string", path);
+                if (json_object_get(plat, "architecture") && !jstr(json_object_get(plat, "architecture")))
+                        return error_setx(err, EINVAL, "%s.platform.architecture: expected a string", path);
+        }
         return 0;
 }
 
-static int refs_lock(ImageStore *s, int *ret)
+int image_parse_docker_manifest(const char *text, size_t len, json_t **ret, Error **err)
 {
-        int fd = openat(s->dfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return -errno;
-        while (flock(fd, LOCK_EX) < 0)
-                if (errno != EINTR) {
-                        int r = -errno;
-                        close(fd);
-                        return r;
-                }
-        *ret = fd;
-        return 0;
-}
+        _cleanup_json_ json_t *j = NULL;
+        json_t *m;
+        size_t i;
+        int r = jx_parse(text, len, "manifest.json", &j, err);
 
-static json_t *refs_load(ImageStore *s)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        json_t *j = NULL;
-
-        if (read_file_at(s->dfd, "repositories.json", REFS_MAX, &text, &len) < 0 || jx_parse(text, len, "repositories.json", &j, NULL) < 0 ||
-            !json_is_object(json_object_get(j, "refs"))) {
-                json_decref(j);
-                return json_pack("{s:{}}", "refs");
-        }
-        return j;
-}
-
-static int refs_save(ImageStore *s, json_t *j, Error **err)
-{
-        _cleanup_free_ char *text = jx_dump(j, false);
-        int r = write_file_atomic(s->dfd, "repositories.json", text, strlen(text), 0600, true);
-        if (r < 0)
-                return error_set(err, -r, "writing %s/repositories.json", s->root);
-        return 0;
-}
-
-/* Points ref at id (already normalised), under the lock the caller holds. */
-static int refs_set_locked(ImageStore *s, const char *ref, const char *id, Error **err)
-{
-        _cleanup_json_ json_t *j = refs_load(s);
-        json_object_set_new(json_object_get(j, "refs"), ref, json_string(id));
-        return refs_save(s, j, err);
-}
-
-static int refs_set(ImageStore *s, const char *ref, const char *id, Error **err)
-{
-        _cleanup_close_ int lock = -EBADF;
-        _cleanup_free_ char *norm = NULL;
-        int r = image_ref_normalize(ref, &norm, err);
         if (r < 0)
                 return r;
-        r = refs_lock(s, &lock);
-        if (r < 0)
-                return error_set(err, -r, "locking the image store");
-        return refs_set_locked(s, norm, id, err);
-}
-
-/* ---------------------------------------------------------------- configs */
-
-static int config_read(ImageStore *s, const char *hex, char **ret, size_t *len)
-{
-        return read_file_at(s->configs_fd, hex, CONFIG_MAX, ret, len);
-}
-
-static bool config_exists(ImageStore *s, const char *hex)
-{
-        return faccessat(s->configs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-static int config_store(ImageStore *s, const char *bytes, size_t len, char hex[65], Error **err)
-{
-        int r;
-        sha256_hex(bytes, len, hex);
-        if (config_exists(s, hex))
-                return 0;
-        r = write_file_atomic(s->configs_fd, hex, bytes, len, 0600, true);
-        if (r < 0)
-                return error_set(err, -r, "storing the image config %.12s", hex);
+        if (!json_is_array(j) || json_array_size(j) == 0)
+                return error_setx(err, EINVAL,
+                                  "manifest.json: expected [{\"Config\": ..., \"RepoTags\": [...], "
+                                  "\"Layers\": [...]}]");
+        if (json_array_size(j) > MAX_IMAGES)
+                return error_setx(err, E2BIG, "manifest.json: more than %d images", MAX_IMAGES);
+        json_array_foreach (j, i, m) {
+                json_t *layers = json_object_get(m, "Layers"), *tags = json_object_get(m, "RepoTags"), *v;
+                const char *cfg = jstr(json_object_get(m, "Config"));
+                size_t k;
+                if (!json_is_object(m))
+                        return error_setx(err, EINVAL, "manifest.json: [%zu]: expected an object", i);
+                if (!cfg || !*cfg || strlen(cfg) > PATH_LEN_MAX)
+                        return error_setx(err, EINVAL, "manifest.json: [%zu].Config: expected a file name",
+                                          i);
+                if (!json_is_array(layers))
+                        return error_setx(err, EINVAL,
+                                          "manifest.json: [%zu].Layers: expected an array of file names", i);
+                if (json_array_size(layers) > MAX_LAYERS)
+                        return error_setx(err, E2BIG, "manifest.json: [%zu].Layers: more than %d layers", i,
+                                          MAX_LAYERS);
+                json_array_foreach (layers, k, v) {
+                        const char *l = jstr(v);
+                        if (!l || !*l || strlen(l) > PATH_LEN_MAX)
+                                return error_setx(err, EINVAL,
+                                                  "manifest.json: [%zu].Layers[%zu]: expected a file name",
+                                                  i, k);
+                }
+                if (!tags || json_is_null(tags)) {
+                        json_object_set_new(m, "RepoTags", json_array());
+                        continue;
+                }
+                if (!json_is_array(tags) || json_array_size(tags) > MAX_INDEX)
+                        return error_setx(err, EINVAL,
+                                          "manifest.json: [%zu].RepoTags: expected an array of references",
+                                          i);
+                json_array_foreach (tags, k, v) {
+                        char *norm = NULL;
+                        if (!jstr(v))
+                                return error_setx(err, EINVAL,
+                                                  "manifest.json: [%zu].RepoTags[%zu]: expected a string", i,
+                                                  k);
+                        r = image_ref_normalize(jstr(v), &norm, err);
+                        if (r < 0)
+                                return error_wrap(err, "manifest.json: [%zu].RepoTags[%zu]", i, k);
+                        json_array_set_new(tags, k, json_string(norm));
+                        free(norm);
+                }
+        }
+        *ret = TAKE_PTR(j);
         return 0;
 }
 
-static bool layer_exists(ImageStore *s, const char *hex)
+int image_parse_legacy_repositories(const char *text, size_t len, json_t **ret, Error **err)
 {
-        struct stat st;
-        return fstatat(s->layers_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+        _cleanup_json_ json_t *j = NULL;
+        json_t *tags, *v;
+        const char *repo, *tag;
+        int r = jx_parse(text, len, "repositories", &j, err);
+
+        if (r < 0)
+                return r;
+        if (!json_is_object(j) || json_object_size(j) == 0 || json_object_size(j) > MAX_IMAGES)
+                return error_setx(err, EINVAL,
+                                  "repositories: expected {\"repository\": {\"tag\": \"<image id>\"}}");
+        json_object_foreach (j, repo, tags) {
+                if (!json_is_object(tags) || json_object_size(tags) > MAX_IMAGES)
+                        return error_setx(err, EINVAL, "repositories.%s: expected {\"tag\": \"<image id>\"}",
+                                          repo);
+                json_object_foreach (tags, tag, v) {
+                        _cleanup_free_ char *ref = xasprintf("%s:%s", repo, tag), *norm = NULL;
+                        if (!jstr(v) || !is_hex(jstr(v), 64, 64))
+                                return error_setx(err, EINVAL,
+                                                  "repositories.%s.%s: expected a 64-digit hex id", repo,
+                                                  tag);
+                        if (strlen(repo) != strcspn(repo, ":@") || strlen(tag) != strcspn(tag, ":@/"))
+                                return error_setx(err, EINVAL,
+                                                  "repositories.%s.%s: invalid reference format", repo, tag);
+                        r = image_ref_normalize(ref, &norm, err);
+                        if (r < 0)
+                                return error_wrap(err, "repositories.%s.%s", repo, tag);
+                }
+        }
+        *ret = TAKE_PTR(j);
+        return 0;
 }
 
-/* ---------------------------------------------------------------- reading archives */
+int image_parse_oci_index(const char *text, size_t len, json_t **ret, Error **err)
+{
+        _cleanup_json_ json_t *j = NULL;
+        json_t *ms, *d;
+        size_t i;
+        int r = jx_parse(text, len, "index", &j, err);
 
-typedef struct Source {
+        if (r < 0)
+                return r;
+        ms = json_object_get(j, "manifests");
+        if (!json_is_object(j) || !json_is_array(ms))
+                return error_setx(err, EINVAL,
+                                  "index: expected {\"manifests\": [{\"digest\": \"sha256:...\", ...}]}");
+        if (json_array_size(ms) > MAX_INDEX)
+                return error_setx(err, E2BIG, "index: more than %d manifests", MAX_INDEX);
+        json_array_foreach (ms, i, d) {
+                _cleanup_free_ char *path = xasprintf("manifests[%zu]", i);
+                r = descriptor_check(d, path, err);
+                if (r < 0)
+                        return error_wrap(err, "index");
+        }
+        *ret = json_incref(ms);
+        return 0;
+}
+
+int image_parse_oci_manifest(const char *text, size_t len, json_t **ret, Error **err)
+{
+        _cleanup_json_ json_t *j = NULL;
+        json_t *layers, *l;
+        size_t i;
+        int r = jx_parse(text, len, "manifest", &j, err);
+
+        if (r < 0)
+                return r;
+        layers = json_object_get(j, "layers");
+        if (!json_is_object(j) || !json_is_object(json_object_get(j, "config")) || !json_is_array(layers))
+                return error_setx(err, EINVAL, "manifest: expected {\"config\": {...}, \"layers\": [...]}");
+        r = descriptor_check(json_object_get(j, "config"), "config", err);
+        if (r < 0)
+                return error_wrap(err, "manifest");
+        if (json_array_size(layers) > MAX_LAYERS)
+                return error_setx(err, E2BIG, "manifest: more than %d layers", MAX_LAYERS);
+        json_array_foreach (layers, i, l) {
+                _cleanup_free_ char *path = xasprintf("layers[%zu]", i);
+                r = descriptor_check(l, path, err);
+                if (r < 0)
+                        return error_wrap(err, "manifest");
+        }
+        *ret = TAKE_PTR(j);
+        return 0;
+}
+
+int image_parse_config(const char *text, size_t len, json_t **ret_config, char ***ret_diff_ids, Error **err)
+{
+        _cleanup_json_ json_t *j = NULL;
+        _cleanup_strv_ char **v = NULL;
+        json_t *rootfs, *diffs, *d, *c;
+        size_t i;
+        int r = jx_parse(text, len, "image config", &j, err);
+
+        if (r < 0)
+                return r;
+        if (!json_is_object(j))
+                return error_setx(err, EINVAL, "image config: expected an object");
+        c = json_object_get(j, "config");
+        if (c && !json_is_null(c) && !json_is_object(c))
+                return error_setx(err, EINVAL, "image config: config: expected an object");
+        if (json_object_get(j, "created") && !jstr(json_object_get(j, "created")))
+                return error_setx(err, EINVAL, "image config: created: expected a time");
+        rootfs = json_object_get(j, "rootfs");
+        diffs = json_object_get(rootfs, "diff_ids");
+        if (!json_is_object(rootfs) || !STREQ(jstr(json_object_get(rootfs, "type")) ?: "", "layers"))
+                return error_setx(
+                        err, EINVAL,
+                        "image config: rootfs: expected {\"type\": \"layers\", \"diff_ids\": [...]}");
+        if (diffs && !json_is_null(diffs) && !json_is_array(diffs))
+                return error_setx(err, EINVAL,
+                                  "image config: rootfs.diff_ids: expected an array of digests");
+        if (json_array_size(diffs) > MAX_LAYERS)
+                return error_setx(err, E2BIG, "image config: rootfs.diff_ids: more than %d layers",
+                                  MAX_LAYERS);
+        v = xcalloc(1, sizeof(char *));
+        json_array_foreach (diffs, i, d) {
+                const char *hex = image_digest_hex(jstr(d));
+                if (!hex)
+                        return error_setx(
+                                err, EINVAL,
+                                "image config: rootfs.diff_ids[%zu]: expected \"sha256:<64 hex digits>\"",
+                                i);
+                strv_push(&v, hex);
+        }
+        if (ret_config)
+                *ret_config = TAKE_PTR(j);
+        if (ret_diff_ids)
+                *ret_diff_ids = TAKE_PTR(v);
+        return 0;
+}
+
+static int digits(const char *s, int n, int *ret)
+{
+        int v = 0;
+
+        for (int i = 0; i < n; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (s[i] - '0');
+        }
+        *ret = v;
+        return 0;
+}
+
+int image_parse_created(const char *s, int64_t *ret)
+{
+        struct tm tm = { 0 };
+        int y, mo, d, h, mi, sec, off = 0;
+        const char *p;
+
+        if (!s || strnlen(s, 41) > 40 || strlen(s) < 20)
+                return -EINVAL;
+        if (digits(s, 4, &y) < 0 || s[4] != '-' || digits(s + 5, 2, &mo) < 0 || s[7] != '-' ||
+            digits(s + 8, 2, &d) < 0 || (s[10] != 'T' && s[10] != 't') || digits(s + 11, 2, &h) < 0 ||
+            s[13] != ':' || digits(s + 14, 2, &mi) < 0 || s[16] != ':' || digits(s + 17, 2, &sec) < 0)
+                return -EINVAL;
+        if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+                return -EINVAL;
+        p = s + 19;
+        if (*p == '.') {
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                while (*p >= '0' && *p <= '9')
+                        p++;
+        }
+        if ((*p == 'Z' || *p == 'z') && !p[1])
+                off = 0;
+        else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+                int oh, om;
+                if (digits(p + 1, 2, &oh) < 0 || digits(p + 4, 2, &om) < 0 || oh > 23 || om > 59)
+                        return -EINVAL;
+                off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+        } else
+                return -EINVAL;
+        tm.tm_year = y - 1900;
+        tm.tm_mon = mo - 1;
+        tm.tm_mday = d;
+        tm.tm_hour = h;
+        tm.tm_min = mi;
+        tm.tm_sec = sec;
+        *ret = (int64_t)timegm(&tm) - off;
+        return 0;
+}
+
+/* ================================================================ reading input */
+
+typedef struct Reader {
         int fd;
         unsigned char *buf;
-        uint64_t done, total;
+        uint64_t done, total; /* total: 0 when unknown */
+        Hash *raw;            /* hashes the bytes as read (a compressed blob's digest), or NULL */
         image_progress_fn p;
         void *ud;
         const char *what;
-} Source;
+} Reader;
 
-static la_ssize_t source_read(struct archive *a, void *ud, const void **buf)
+static void reader_init(Reader *rd, int fd, const char *what, image_progress_fn p, void *ud)
 {
-        Source *src = ud;
+        struct stat st;
+        off_t pos;
+
+        *rd = (Reader){ .fd = fd, .buf = xmalloc(CHUNK), .p = p, .ud = ud, .what = what };
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (pos = lseek(fd, 0, SEEK_CUR)) >= 0 &&
+            pos <= st.st_size)
+                rd->total = (uint64_t)(st.st_size - pos);
+}
+
+static ssize_t reader_next(Reader *rd)
+{
         ssize_t n;
 
         do
-                n = read(src->fd, src->buf, CHUNK);
+                n = read(rd->fd, rd->buf, CHUNK);
         while (n < 0 && errno == EINTR);
-        if (n < 0) {
-                archive_set_error(a, errno, "read: %s", strerror(errno));
-                return -1;
+        if (n > 0) {
+                rd->done += (uint64_t)n;
+                if (rd->raw)
+                        hash_update(rd->raw, rd->buf, (size_t)n);
+                if (rd->p)
+                        rd->p(rd->ud, rd->what, rd->done, rd->total);
         }
-        src->done += (uint64_t)n;
-        if (src->p)
-                src->p(src->ud, src->what, src->done, src->total);
-        *buf = src->buf;
         return n;
 }
 
-static void source_init(Source *src, int fd, const char *what, image_progress_fn p, void *ud)
+static la_ssize_t reader_cb(struct archive *a, void *ud, const void **buf)
 {
-        struct stat st;
-        *src = (Source){ .fd = fd, .buf = xmalloc(CHUNK), .p = p, .ud = ud, .what = what };
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-                src->total = (uint64_t)st.st_size - (uint64_t)lseek(fd, 0, SEEK_CUR);
+        Reader *rd = ud;
+        ssize_t n = reader_next(rd);
+
+        if (n < 0) {
+                archive_set_error(a, errno, "reading the input: %s", strerror(errno));
+                return -1;
+        }
+        *buf = rd->buf;
+        return n;
 }
 
 /*
- * Decompresses whatever fd holds (gzip, xz, zstd, bzip2 or nothing) into out_fd, hashing the
- * uncompressed bytes: that hash is the layer's diff_id.
+ * The decompressors we accept: docker's (gzip, bzip2, xz, zstd).  Not archive_read_support_filter_all:
+ * some of its filters run external programs (lrzip, lzop, grzip) on the hostile input.
  */
-static int decompress_to(int fd, int out_fd, const char *what, image_progress_fn p, void *ud, char hex[65],
-                         uint64_t *ret_size, Error **err)
+static void support_filters(struct archive *a)
+{
+        archive_read_support_filter_gzip(a);
+        archive_read_support_filter_bzip2(a);
+        archive_read_support_filter_xz(a);
+        archive_read_support_filter_lzma(a);
+        archive_read_support_filter_zstd(a);
+}
+
+/*
+ * Decompresses what rd reads (gzip, bzip2, xz, zstd or nothing) into out_fd (or nowhere when it is
+ * negative), hashing the uncompressed bytes: their sha256 is the layer's diff_id.  With rd->raw the input is
+ * read to its very end so that hash covers every byte of the blob.
+ */
+static int decompress_to(Reader *rd, int out_fd, char hex[65], uint64_t *ret_size, Error **err)
 {
         struct archive *a = archive_read_new();
         struct archive_entry *e;
-        Source src;
-        Hash h;
+        unsigned char *buf = xmalloc(CHUNK);
         uint64_t size = 0;
-        int r = 0;
+        Hash h;
+        int r = 0, ar;
 
-        source_init(&src, fd, what, p, ud);
         hash_init(&h);
-        archive_read_support_filter_all(a);
+        support_filters(a);
         archive_read_support_format_raw(a);
-        if (archive_read_open(a, &src, NULL, source_read, NULL) != ARCHIVE_OK ||
-            archive_read_next_header(a, &e) != ARCHIVE_OK) {
-                r = error_setx(err, EINVAL, "%s: %s", what, archive_error_string(a) ?: "empty or unreadable");
+        if (archive_read_open(a, rd, NULL, reader_cb, NULL) != ARCHIVE_OK) {
+                r = error_setx(err, EINVAL, "%s: %s", rd->what,
+                               archive_error_string(a) ?: "unreadable input");
+                goto out;
+        }
+        ar = archive_read_next_header(a, &e);
+        if (ar == ARCHIVE_EOF)
+                goto drain; /* nothing at all: an empty layer */
+        if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
+                r = error_setx(err, EINVAL, "%s: %s", rd->what,
+                               archive_error_string(a) ?: "unreadable input");
                 goto out;
         }
         for (;;) {
-                char buf[CHUNK / 4];
-                la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+                la_ssize_t n = archive_read_data(a, buf, CHUNK);
                 if (n < 0) {
-                        r = error_setx(err, EIO, "%s: %s", what, archive_error_string(a) ?: "decompression failed");
+                        r = error_setx(err, EINVAL, "%s: %s", rd->what,
+                                       archive_error_string(a) ?: "decompression failed");
                         goto out;
                 }
                 if (n == 0)
                         break;
                 hash_update(&h, buf, (size_t)n);
                 size += (uint64_t)n;
-                r = write_all(out_fd, buf, (size_t)n);
+                r = out_fd >= 0 ? write_all(out_fd, buf, (size_t)n) : 0;
                 if (r < 0) {
-                        r = error_set(err, -r, "%s: writing the layer", what);
+                        r = error_set(err, -r, "%s: writing the uncompressed layer", rd->what);
                         goto out;
                 }
         }
-        if (p && src.total == 0)
-                p(ud, what, src.done, src.done);
-out:
-        {
-                char tmp[65];
-                hash_final(&h, r == 0 ? hex : tmp);
+drain:
+        while (rd->raw) {
+                ssize_t n = reader_next(rd);
+                if (n < 0) {
+                        r = error_set(err, errno, "%s: reading the input", rd->what);
+                        goto out;
+                }
+                if (n == 0)
+                        break;
         }
+        if (rd->p && rd->total == 0)
+                rd->p(rd->ud, rd->what, rd->done, rd->done);
+out:
+        hash_final(&h, r == 0 ? hex : NULL);
         archive_read_free(a);
-        free(src.buf);
-        if (r == 0 && ret_size)
+        free(buf);
+        if (r == 0)
                 *ret_size = size;
         return r;
 }
 
-/* Cleans a tar path: leading "/" and "./" go; "..", empty results and NULs are refused (NULL). */
-static char *clean_path(const char *p)
-{
-        _cleanup_free_ char *copy = NULL;
-        size_t cap = 0;
-        char *out = NULL, *save = NULL;
-        FILE *m;
-        bool any = false;
+/* ================================================================ unpacking, in a chroot'ed child */
 
-        if (!p)
-                return NULL;
+typedef enum UnpackMode {
+        UNPACK_LAYER,   /* a layer: owners, modes, times, devices, whiteouts, filtered xattrs */
+        UNPACK_ARCHIVE, /* the outer archive of a load: files, directories and links, 0600/0700, root's */
+} UnpackMode;
+
+enum { MSG_PROGRESS = 1, MSG_DONE, MSG_ERROR };
+
+/* Child → parent, one write each: smaller than PIPE_BUF, so never interleaved or torn. */
+typedef struct UnpackMsg {
+        uint32_t kind;
+        int32_t errnum;
+        uint64_t value;
+        char text[480];
+} UnpackMsg;
+
+static void msg_send(int fd, uint32_t kind, int errnum, uint64_t value, const char *text)
+{
+        UnpackMsg m = { .kind = kind, .errnum = errnum, .value = value };
+
+        if (text)
+                snprintf(m.text, sizeof(m.text), "%s", text);
+        (void)write_all(fd, &m, sizeof(m));
+}
+
+/*
+ * A member's path, cleaned: no leading "/", no "." or empty components; ".." anywhere refuses it
+ * (-EINVAL), as does a path longer or deeper than the kernel or our removal can handle.  The root
+ * itself is ".".
+ */
+static int clean_path(const char *p, char **ret)
+{
+        _cleanup_free_ char *copy = NULL, *out = NULL;
+        char *save = NULL;
+        size_t n = 0, depth = 0;
+
+        if (!p || strlen(p) > PATH_LEN_MAX)
+                return -ENAMETOOLONG;
         copy = xstrdup(p);
-        m = open_memstream(&out, &cap);
+        out = xmalloc(strlen(p) + 2);
         for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
                 if (STREQ(c, "."))
                         continue;
-                if (STREQ(c, "..")) {
-                        fclose(m);
-                        free(out);
-                        return NULL;
-                }
-                fprintf(m, "%s%s", any ? "/" : "", c);
-                any = true;
+                if (STREQ(c, ".."))
+                        return -EINVAL;
+                if (++depth > PATH_DEPTH_MAX)
+                        return -ENAMETOOLONG;
+                n += (size_t)sprintf(out + n, "%s%s", n ? "/" : "", c);
         }
-        fclose(m);
-        if (!any) {
-                free(out);
-                return xstrdup(".");
-        }
-        return out;
+        if (n == 0)
+                strcpy(out, ".");
+        *ret = TAKE_PTR(out);
+        return 0;
 }
 
-/* Opens (creating as needed) the directory `path` below root_fd, one component at a time, never through a symlink. */
-static int open_parent_dirs(int root_fd, const char *path, int *ret)
+/* Opens directory `path` below the current directory, creating what is missing, never through a symlink. */
+static int open_dirs(const char *path, int *ret)
 {
         _cleanup_free_ char *copy = xstrdup(path);
         char *save = NULL;
-        int fd = dup(root_fd);
+        int fd = open(".", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 
         if (fd < 0)
                 return -errno;
         for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
                 int next = openat(fd, c, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                if (next < 0 && errno == ENOENT) {
-                        if (mkdirat(fd, c, 0755) < 0 && errno != EEXIST) {
-                                int r = -errno;
-                                close(fd);
-                                return r;
-                        }
+                if (next < 0 && errno == ENOENT && (mkdirat(fd, c, 0755) == 0 || errno == EEXIST))
                         next = openat(fd, c, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-                }
                 if (next < 0) {
                         int r = -errno;
                         close(fd);
@@ -480,226 +1108,624 @@ static int open_parent_dirs(int root_fd, const char *path, int *ret)
         return 0;
 }
 
-/* A whiteout entry as overlayfs wants it. */
-static int apply_whiteout(int root_fd, const char *path, Error **err)
+/* An AUFS whiteout turned into overlayfs's form (docker's overlay2 applier does the same). */
+static int apply_whiteout(const char *path, const char *shown, Error **err)
 {
         _cleanup_free_ char *dir = xstrdup(path);
         _cleanup_close_ int dfd = -EBADF;
         char *slash = strrchr(dir, '/');
-        const char *base = slash ? slash + 1 : dir;
+        const char *base = slash ? slash + 1 : dir, *name;
+        struct stat st;
         int r;
 
         if (slash)
                 *slash = '\0';
-        r = open_parent_dirs(root_fd, slash ? dir : "", &dfd);
+        if (str_has_prefix(base, ".wh..wh.") && !STREQ(base, ".wh..wh..opq"))
+                return 0; /* AUFS's own metadata (.wh..wh.plnk, .wh..wh.aufs): docker skips it too */
+        r = open_dirs(slash ? dir : ".", &dfd);
         if (r < 0)
-                return error_set(err, -r, "layer entry %s", path);
+                return error_set(err, -r, "entry \"%s\": opening its directory", shown);
         if (STREQ(base, ".wh..wh..opq")) {
                 if (fsetxattr(dfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
-                        return error_set(err, errno, "layer entry %s: marking the directory opaque", path);
+                        return error_set(err, errno, "entry \"%s\": marking the directory opaque", shown);
                 return 0;
         }
-        const char *name = base + 4;
+        name = base + 4;
         if (!*name || STREQ(name, ".") || STREQ(name, ".."))
-                return error_setx(err, EINVAL, "layer entry %s: a whiteout without a name", path);
-        (void)unlinkat(dfd, name, 0);
-        if (mknodat(dfd, name, S_IFCHR | 0600, makedev(0, 0)) < 0 && errno != EEXIST)
-                return error_set(err, errno, "layer entry %s: creating the whiteout", path);
+                return error_setx(err, EINVAL, "entry \"%s\": a whiteout without a name", shown);
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                r = S_ISDIR(st.st_mode) ? rm_rf_at(dfd, name) : (unlinkat(dfd, name, 0) < 0 ? -errno : 0);
+        if (r < 0)
+                return error_set(err, -r, "entry \"%s\": removing what it hides", shown);
+        /* overlayfs's whiteout: a character device 0:0 (its mode does not matter; overlayfs makes them 0) */
+        if (mknodat(dfd, name, S_IFCHR, makedev(0, 0)) < 0)
+                return error_set(err, errno, "entry \"%s\": creating the whiteout", shown);
+        if (fchownat(dfd, name, 0, 0, AT_SYMLINK_NOFOLLOW) < 0)
+                return error_set(err, errno, "entry \"%s\": owning the whiteout", shown);
         return 0;
 }
 
 /*
- * Only user.* and security.capability (file capabilities, as ping's) survive from a layer: a
- * trusted.overlay.* xattr would steer overlayfs (redirect, opaque, metacopy) and security.* others
- * belong to LSMs the host configures, not to an image.
+ * Only user.* and security.capability survive: trusted.overlay.* in a lower layer would steer
+ * overlayfs (redirect, metacopy, origin: other layers' files shown in this one's place), and other
+ * security.* and trusted.* labels are the host's business, not an image's.
  */
-static void keep_safe_xattrs(struct archive_entry *e)
+static void filter_xattrs(struct archive_entry *e)
 {
-        const char *name;
-        const void *value;
-        size_t size;
-        struct {
+        struct kept {
                 char *name;
                 void *value;
                 size_t size;
-        } keep[64];
-        size_t n = 0;
+        } kept[64];
+        size_t n = 0, all = 0;
+        const char *name;
+        const void *value;
+        size_t size;
 
         if (archive_entry_xattr_reset(e) == 0)
                 return;
-        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
-                if (n < ELEMENTSOF(keep) && (str_has_prefix(name, "user.") || STREQ(name, "security.capability"))) {
-                        keep[n].name = xstrdup(name);
-                        keep[n].value = xmalloc(size + 1);
-                        memcpy(keep[n].value, value, size);
-                        keep[n].size = size;
+        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+                all++;
+                if (n < ELEMENTSOF(kept) && name &&
+                    (str_has_prefix(name, "user.") || STREQ(name, "security.capability"))) {
+                        kept[n].name = xstrdup(name);
+                        kept[n].value = xmalloc(size ? size : 1);
+                        memcpy(kept[n].value, value, size);
+                        kept[n].size = size;
                         n++;
                 }
+        }
+        if (n == all)
+                goto out;
         archive_entry_xattr_clear(e);
+        for (size_t i = 0; i < n; i++)
+                archive_entry_xattr_add_entry(e, kept[i].name, kept[i].value, kept[i].size);
+out:
         for (size_t i = 0; i < n; i++) {
-                archive_entry_xattr_add_entry(e, keep[i].name, keep[i].value, keep[i].size);
-                free(keep[i].name);
-                free(keep[i].value);
+                free(kept[i].name);
+                free(kept[i].value);
         }
 }
 
-/* Extracts an uncompressed layer tar (fd, from its start) into dest_fd, safely. */
-static int extract_layer(int tar_fd, int dest_fd, const char *what, Error **err)
+/* The root entry of a layer ("./") gives the layer's top directory its owner, mode and times. */
+static int apply_root(struct archive_entry *e, Error **err)
 {
-        struct archive *a = archive_read_new(), *w = archive_write_disk_new();
+        struct timespec ts[2] = {
+                { .tv_sec = archive_entry_atime(e), .tv_nsec = archive_entry_atime_nsec(e) },
+                { .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
+        };
+
+        if (archive_entry_filetype(e) != AE_IFDIR)
+                return error_setx(err, EINVAL, "the root entry is not a directory");
+        if (!archive_entry_atime_is_set(e))
+                ts[0] = ts[1];
+        if (chown(".", (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 ||
+            chmod(".", archive_entry_perm(e) & 07777) < 0 ||
+            (archive_entry_mtime_is_set(e) && utimensat(AT_FDCWD, ".", ts, 0) < 0))
+                return error_set(err, errno, "the root entry");
+        return 0;
+}
+
+static int copy_data(struct archive *a, struct archive *w, const char *shown, Error **err)
+{
+        for (;;) {
+                const void *buf;
+                size_t size;
+                la_int64_t off;
+                int k = archive_read_data_block(a, &buf, &size, &off);
+                if (k == ARCHIVE_EOF)
+                        return 0;
+                if (k < ARCHIVE_WARN)
+                        return error_setx(err, EINVAL, "entry \"%s\": %s", shown,
+                                          archive_error_string(a) ?: "unreadable");
+                if (archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN)
+                        return error_setx(err, EIO, "entry \"%s\": %s", shown,
+                                          archive_error_string(w) ?: "writing");
+        }
+}
+
+static void close_all_but(int a, int b)
+{
+        int lo = a < b ? a : b, hi = a < b ? b : a;
+
+        if (lo > 3)
+                (void)sys_close_range(3, (unsigned)lo - 1, 0);
+        if (hi > lo + 1)
+                (void)sys_close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+        (void)sys_close_range((unsigned)hi + 1, ~0U, 0);
+}
+
+static int unpack_run(int tar_fd, int dest_fd, int msg_fd, UnpackMode mode, uint64_t *ret_size, Error **err)
+{
+        struct archive *a = NULL, *w = NULL;
         struct archive_entry *e;
-        Source src;
-        int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        uint64_t size = 0, reported = 0;
+        int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK;
         int r = 0, ar;
 
-        (void)lseek(tar_fd, 0, SEEK_SET);
-        source_init(&src, tar_fd, what, NULL, NULL);
+        /*
+         * Every path the archive names resolves inside the target: chroot, as docker's chrootarchive,
+         * so "..", absolute symlinks and hard links followed or made by libarchive cannot reach the
+         * host even where its own SECURE_* checks (kept as a second line) would miss a case.
+         */
+        if (fchdir(dest_fd) < 0 || chroot(".") < 0)
+                return error_set(err, errno, "entering the target directory");
+        close_all_but(tar_fd, msg_fd);
+        umask(022);
+        a = archive_read_new();
+        w = archive_write_disk_new();
         archive_read_support_format_tar(a);
-        archive_read_support_format_gnutar(a);
-        archive_read_support_filter_none(a);
-        /* Numeric owners only (never the host's user database), and nothing written outside. */
-        archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                  ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_OWNER |
-                                                  ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-                                                  ARCHIVE_EXTRACT_UNLINK);
-        if (cwd < 0 || fchdir(dest_fd) < 0) {
-                r = error_set(err, errno, "%s: entering the layer directory", what);
-                goto out;
-        }
-        if (archive_read_open(a, &src, NULL, source_read, NULL) != ARCHIVE_OK) {
-                r = error_setx(err, EINVAL, "%s: %s", what, archive_error_string(a) ?: "not a tar archive");
+        if (mode == UNPACK_ARCHIVE)
+                support_filters(a);
+        /*
+         * Numeric owners only: no archive_write_disk_set_standard_lookup(), whose name lookups would
+         * read the (container's) /etc/passwd.  No ARCHIVE_EXTRACT_FFLAGS: an immutable or append-only
+         * file could never be removed from the store, and overlayfs has no use for the flags.
+         */
+        if (mode == UNPACK_LAYER)
+                flags |= ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR;
+        archive_write_disk_set_options(w, flags);
+        if (archive_read_open_fd(a, tar_fd, 64 * 1024) != ARCHIVE_OK) {
+                r = error_setx(err, EINVAL, "%s", archive_error_string(a) ?: "not a tar archive");
                 goto out;
         }
         while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
-                _cleanup_free_ char *path = clean_path(archive_entry_pathname(e));
-                const char *base;
-                if (!path) {
-                        r = error_setx(err, EINVAL, "%s: entry \"%s\" leaves the layer", what, archive_entry_pathname(e) ?: "");
+                _cleanup_free_ char *path = NULL, *shown = printable(archive_entry_pathname(e));
+                const char *base, *link = archive_entry_hardlink(e);
+                mode_t type = archive_entry_filetype(e);
+                uint64_t pos = (uint64_t)archive_filter_bytes(a, -1);
+
+                if (pos - reported >= (4u << 20)) {
+                        msg_send(msg_fd, MSG_PROGRESS, 0, pos, NULL);
+                        reported = pos;
+                }
+                if (!archive_entry_pathname(e)) {
+                        r = error_setx(err, EINVAL, "an entry without a usable name");
                         goto out;
                 }
-                if (STREQ(path, "."))
-                        continue;       /* the layer's root: the directory exists */
-                base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-                if (str_has_prefix(base, ".wh.")) {
-                        r = apply_whiteout(dest_fd, path, err);
-                        if (r < 0)
+                r = clean_path(archive_entry_pathname(e), &path);
+                if (r == -EINVAL) {
+                        r = error_setx(err, EINVAL, "entry \"%s\": its path leaves the directory (\"..\")",
+                                       shown);
+                        goto out;
+                }
+                if (r < 0) {
+                        r = error_setx(err, ENAMETOOLONG,
+                                       "entry \"%s\": path longer than %d bytes or deeper than %d", shown,
+                                       PATH_LEN_MAX, PATH_DEPTH_MAX);
+                        goto out;
+                }
+                if (mode == UNPACK_ARCHIVE) {
+                        if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK)
+                                continue; /* devices, fifos: nothing an image archive needs */
+                        if (STREQ(path, "."))
+                                continue;
+                        archive_entry_set_perm(e, type == AE_IFDIR ? 0700 : 0600);
+                        archive_entry_xattr_clear(e);
+                        archive_entry_acl_clear(e);
+                } else {
+                        if (STREQ(path, ".")) {
+                                r = apply_root(e, err);
+                                if (r < 0)
+                                        goto out;
+                                continue;
+                        }
+                        base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+                        if (str_has_prefix(base, ".wh.")) {
+                                r = apply_whiteout(path, shown, err);
+                                if (r < 0)
+                                        goto out;
+                                continue;
+                        }
+                        if (!link && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK &&
+                            type != AE_IFCHR && type != AE_IFBLK && type != AE_IFIFO) {
+                                r = error_setx(err, EINVAL, "entry \"%s\": unsupported file type 0%o", shown,
+                                               (unsigned)type);
                                 goto out;
-                        continue;
+                        }
+                        filter_xattrs(e);
+                        archive_entry_acl_clear(e);
                 }
                 archive_entry_set_pathname(e, path);
-                keep_safe_xattrs(e);
-                if (archive_entry_hardlink(e)) {
-                        _cleanup_free_ char *target = clean_path(archive_entry_hardlink(e));
-                        if (!target || STREQ(target, ".")) {
-                                r = error_setx(err, EINVAL, "%s: hard link \"%s\" points out of the layer", what, path);
+                if (link) {
+                        _cleanup_free_ char *target = NULL;
+                        if (clean_path(link, &target) < 0 || STREQ(target, ".")) {
+                                r = error_setx(err, EINVAL, "entry \"%s\": hard link out of the directory",
+                                               shown);
                                 goto out;
                         }
                         archive_entry_set_hardlink(e, target);
                 }
                 if (archive_write_header(w, e) < ARCHIVE_WARN) {
-                        r = error_setx(err, EINVAL, "%s: entry \"%s\": %s", what, path, archive_error_string(w) ?: "refused");
+                        r = error_setx(err, EINVAL, "entry \"%s\": %s", shown,
+                                       archive_error_string(w) ?: "refused");
                         goto out;
                 }
-                for (;;) {
-                        const void *buf;
-                        size_t size;
-                        la_int64_t off;
-                        int k = archive_read_data_block(a, &buf, &size, &off);
-                        if (k == ARCHIVE_EOF)
-                                break;
-                        if (k < ARCHIVE_WARN || archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
-                                r = error_setx(err, EIO, "%s: entry \"%s\": %s", what, path,
-                                               archive_error_string(k < ARCHIVE_WARN ? a : w) ?: "data");
-                                goto out;
-                        }
-                }
+                r = copy_data(a, w, shown, err);
+                if (r < 0)
+                        goto out;
                 if (archive_write_finish_entry(w) < ARCHIVE_WARN) {
-                        r = error_setx(err, EIO, "%s: entry \"%s\": %s", what, path, archive_error_string(w) ?: "finishing");
+                        r = error_setx(err, EIO, "entry \"%s\": %s", shown,
+                                       archive_error_string(w) ?: "finishing");
                         goto out;
                 }
+                if (type == AE_IFREG && !link && archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+                        size += (uint64_t)archive_entry_size(e);
         }
-        if (ar != ARCHIVE_EOF)
-                r = error_setx(err, EINVAL, "%s: %s", what, archive_error_string(a) ?: "damaged tar");
+        if (ar != ARCHIVE_EOF) {
+                r = error_setx(err, EINVAL, "%s", archive_error_string(a) ?: "a damaged tar archive");
+                goto out;
+        }
+        *ret_size = size;
 out:
-        if (cwd >= 0) {
-                (void)fchdir(cwd);
-                close(cwd);
-        }
         archive_write_free(w);
         archive_read_free(a);
-        free(src.buf);
         return r;
 }
 
 /*
- * Adds a layer from fd (compressed or not).  *hex gets its diff_id; `expect` (a diff_id hex, or NULL)
- * must match.  An existing layer with that diff_id is reused.
+ * Unpacks the tar read from tar_fd (from its current offset) into dest_fd, in a child chroot'ed
+ * there.  Progress (the bytes of tar_fd consumed) goes through `p`; *ret_size: bytes of regular files.
  */
-static int layer_add(ImageStore *s, int fd, const char *what, const char *expect, image_progress_fn p, void *ud, char hex[65],
-                     Error **err)
+static int unpack(int tar_fd, int dest_fd, UnpackMode mode, const char *what, uint64_t total,
+                  image_progress_fn p, void *ud, uint64_t *ret_size, Error **err)
 {
-        _cleanup_free_ char *stage = random_name("layer");
-        _cleanup_close_ int sfd = -EBADF, tarfd = -EBADF, diff = -EBADF;
+        int pfd[2], status = 0;
+        UnpackMsg m, last = { 0 };
+        bool done = false;
+        pid_t pid;
+
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return error_set(err, errno, "%s: pipe", what);
+        pid = fork();
+        if (pid < 0) {
+                int r = error_set(err, errno, "%s: fork", what);
+                close(pfd[0]);
+                close(pfd[1]);
+                return r;
+        }
+        if (pid == 0) {
+                Error *cerr = NULL;
+                uint64_t size = 0;
+                int r;
+                close(pfd[0]);
+                r = unpack_run(tar_fd, dest_fd, pfd[1], mode, &size, &cerr);
+                if (r < 0)
+                        msg_send(pfd[1], MSG_ERROR, -r, 0, cerr ? cerr->msg : "failed");
+                else
+                        msg_send(pfd[1], MSG_DONE, 0, size, NULL);
+                _exit(r < 0 ? 1 : 0);
+        }
+        close(pfd[1]);
+        for (;;) {
+                size_t got = 0;
+                while (got < sizeof(m)) {
+                        ssize_t n = read(pfd[0], (char *)&m + got, sizeof(m) - got);
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                break;
+                        got += (size_t)n;
+                }
+                if (got < sizeof(m))
+                        break;
+                m.text[sizeof(m.text) - 1] = '\0';
+                if (m.kind == MSG_PROGRESS && p)
+                        p(ud, what, m.value, total);
+                else if (m.kind == MSG_DONE || m.kind == MSG_ERROR) {
+                        last = m;
+                        done = true;
+                }
+        }
+        close(pfd[0]);
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return error_set(err, errno, "%s: waiting for the unpacking process", what);
+        if (done && last.kind == MSG_ERROR)
+                return error_setx(err, last.errnum > 0 ? last.errnum : EIO, "%s: %s", what, last.text);
+        if (!done || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                if (WIFSIGNALED(status))
+                        return error_setx(err, EIO, "%s: the unpacking process was killed by signal %d",
+                                          what, WTERMSIG(status));
+                return error_setx(err, EIO, "%s: the unpacking process failed", what);
+        }
+        if (p)
+                p(ud, what, total ? total : last.value, total ? total : last.value);
+        *ret_size = last.value;
+        return 0;
+}
+
+/* ================================================================ operations: staging and committing */
+
+/*
+ * One running import or load: tmp/<kind>-<random>/, flock'ed until it ends.  It holds the unpacked
+ * archive, the layers being staged (layer-<n>/{layer.tar,diff/,size}) and `pins`, the diff_ids it
+ * counts on finding in the store: the layer collector keeps those (see op_pin).
+ */
+typedef struct Op {
+        ImageStore *s;
+        char *name;
+        int fd;
+        unsigned n;
+        json_t *staged; /* diff hex → staged directory name */
+} Op;
+
+static int op_begin(ImageStore *s, const char *kind, Op *op, Error **err)
+{
+        *op = (Op){ .s = s, .name = random_name(kind), .fd = -EBADF, .staged = json_object() };
+        if (mkdirat(s->tmp_fd, op->name, 0700) < 0)
+                return error_set(err, errno, "creating a staging directory in %s/tmp", s->root);
+        op->fd = openat(s->tmp_fd, op->name, O_DIRECTORY | O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (op->fd < 0 || flock(op->fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = error_set(err, errno, "opening the staging directory %s/tmp/%s", s->root, op->name);
+                (void)rm_rf_at(s->tmp_fd, op->name);
+                return r;
+        }
+        return 0;
+}
+
+static void op_end(Op *op)
+{
+        if (op->fd >= 0) {
+                /* removed while still locked, so no one takes it for stale halfway */
+                (void)rm_rf_at(op->s->tmp_fd, op->name);
+                close(op->fd);
+                op->fd = -EBADF;
+        }
+        free(op->name);
+        op->name = NULL;
+        json_decref(op->staged);
+        op->staged = NULL;
+}
+
+/*
+ * Under the lock: notes that this operation counts on the layers `hexes` (the collector keeps every
+ * pinned layer while the operation's directory exists) and tells which the store already has.  Once
+ * pinned, a layer found cannot vanish before the commit, whatever rmi runs meanwhile.
+ */
+static int op_pin(Op *op, char *const *hexes, bool *ret_exists, Error **err)
+{
+        _cleanup_unlock_ ImageStore *locked = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r = store_lock(op->s, err);
+
+        if (r < 0)
+                return r;
+        locked = op->s;
+        fd = openat(op->fd, "pins", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return error_set(err, errno, "writing the staging directory's pins");
+        for (size_t i = 0; hexes[i]; i++) {
+                _cleanup_free_ char *line = xasprintf("%s\n", hexes[i]);
+                r = write_all(fd, line, strlen(line));
+                if (r < 0)
+                        return error_set(err, -r, "writing the staging directory's pins");
+                ret_exists[i] = layer_exists(op->s, hexes[i]);
+        }
+        return 0;
+}
+
+/* Checks a layer the store already has against what the archive carries for it, without extracting it. */
+static int layer_verify(int fd, const char *what, const char *want_diff, const char *want_blob,
+                        int64_t want_size, image_progress_fn p, void *ud, Error **err)
+{
+        _cleanup_free_ char *shown = printable(what);
+        uint64_t usize = 0;
+        char hex[65], blob_hex[65];
+        Reader rd;
+        Hash blob;
         int r;
 
-        if (mkdirat(s->tmp_fd, stage, 0700) < 0)
-                return error_set(err, errno, "creating a staging directory in %s/tmp", s->root);
-        r = open_dir_at(s->tmp_fd, stage, &sfd);
-        if (r < 0) {
-                error_set(err, -r, "opening the staging directory");
-                goto fail;
+        reader_init(&rd, fd, what, p, ud);
+        if (want_blob) {
+                hash_init(&blob);
+                rd.raw = &blob;
         }
-        tarfd = openat(sfd, "layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        r = decompress_to(&rd, -1, hex, &usize, err);
+        free(rd.buf);
+        if (want_blob)
+                hash_final(&blob, r == 0 ? blob_hex : NULL);
+        if (r < 0)
+                return r;
+        if (want_blob && !STREQ(blob_hex, want_blob))
+                return error_setx(err, EINVAL, "%s: blob sha256:%s has the content of sha256:%s", shown,
+                                  want_blob, blob_hex);
+        if (want_blob && want_size >= 0 && rd.done != (uint64_t)want_size)
+                return error_setx(err, EINVAL,
+                                  "%s: blob sha256:%.12s has %llu bytes, its descriptor says %lld", shown,
+                                  want_blob, (unsigned long long)rd.done, (long long)want_size);
+        if (!STREQ(hex, want_diff))
+                return error_setx(
+                        err, EINVAL,
+                        "%s: the layer's content has diff_id sha256:%s, but the image config says sha256:%s",
+                        shown, hex, want_diff);
+        return 0;
+}
+
+/*
+ * Stages one layer read from fd (compressed or not): its uncompressed tar is hashed while written
+ * to layer.tar, checked (want_blob: the sha256 of the bytes as read, with want_size their count when
+ * >= 0; want_diff: of the uncompressed tar), and only then extracted.  *hex: its diff_id.  A layer
+ * the store (or this operation) already has is not extracted again.
+ */
+static int layer_stage(Op *op, int fd, const char *what, const char *want_diff, const char *want_blob,
+                       int64_t want_size, image_progress_fn p, void *ud, char hex[65], Error **err)
+{
+        _cleanup_free_ char *name = xasprintf("layer-%u", op->n++), *shown = printable(what);
+        _cleanup_close_ int dfd = -EBADF, tarfd = -EBADF, diff = -EBADF;
+        uint64_t usize = 0, content = 0;
+        Reader rd;
+        Hash blob;
+        char blob_hex[65];
+        int r;
+
+        if (mkdirat(op->fd, name, 0700) < 0 || (r = open_dir_at(op->fd, name, &dfd)) < 0)
+                return error_set(err, errno, "%s: creating a staging directory", shown);
+        tarfd = openat(dfd, "layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (tarfd < 0) {
-                r = error_set(err, errno, "creating layer.tar");
+                r = error_set(err, errno, "%s: creating layer.tar", shown);
                 goto fail;
         }
-        r = decompress_to(fd, tarfd, what, p, ud, hex, NULL, err);
+        reader_init(&rd, fd, what, p, ud);
+        if (want_blob) {
+                hash_init(&blob);
+                rd.raw = &blob;
+        }
+        r = decompress_to(&rd, tarfd, hex, &usize, err);
+        free(rd.buf);
+        if (want_blob)
+                hash_final(&blob, r == 0 ? blob_hex : NULL);
         if (r < 0)
                 goto fail;
-        if (expect && !STREQ(expect, hex)) {
-                r = error_setx(err, EINVAL, "%s: its content has diff_id sha256:%s, but the image config says sha256:%s",
-                               what, hex, expect);
+        if (want_blob && !STREQ(blob_hex, want_blob)) {
+                r = error_setx(err, EINVAL, "%s: blob sha256:%s has the content of sha256:%s", shown,
+                               want_blob, blob_hex);
                 goto fail;
         }
-        if (layer_exists(s, hex)) {
-                (void)rm_rf_at(s->tmp_fd, stage);
-                return 0;
-        }
-        if (mkdirat(sfd, "diff", 0755) < 0 || (r = open_dir_at(sfd, "diff", &diff)) < 0) {
-                r = error_set(err, r < 0 ? -r : errno, "creating the layer directory");
+        if (want_blob && want_size >= 0 && rd.done != (uint64_t)want_size) {
+                r = error_setx(err, EINVAL, "%s: blob sha256:%.12s has %llu bytes, its descriptor says %lld",
+                               shown, want_blob, (unsigned long long)rd.done, (long long)want_size);
                 goto fail;
         }
-        r = extract_layer(tarfd, diff, what, err);
-        if (r < 0)
-                goto fail;
-        if (fsync(tarfd) < 0 || syncfs(sfd) < 0) {
-                r = error_set(err, errno, "syncing the layer");
+        if (want_diff && !STREQ(hex, want_diff)) {
+                r = error_setx(
+                        err, EINVAL,
+                        "%s: the layer's content has diff_id sha256:%s, but the image config says sha256:%s",
+                        shown, hex, want_diff);
                 goto fail;
         }
-        if (renameat(s->tmp_fd, stage, s->layers_fd, hex) < 0) {
-                if (errno == EEXIST || errno == ENOTEMPTY) {
-                        (void)rm_rf_at(s->tmp_fd, stage);
-                        return 0;       /* another command stored it meanwhile */
+        if (json_object_get(op->staged, hex))
+                goto drop;
+        {
+                char *pin[] = { hex, NULL };
+                bool exists = false;
+                r = op_pin(op, pin, &exists, err);
+                if (r < 0)
+                        goto fail;
+                if (exists)
+                        goto drop;
+        }
+        if (mkdirat(dfd, "diff", 0755) < 0 || (r = open_dir_at(dfd, "diff", &diff)) < 0) {
+                r = error_set(err, errno, "%s: creating the layer directory", shown);
+                goto fail;
+        }
+        if (lseek(tarfd, 0, SEEK_SET) < 0) {
+                r = error_set(err, errno, "%s: rewinding layer.tar", shown);
+                goto fail;
+        }
+        r = unpack(tarfd, diff, UNPACK_LAYER, "Extracting", usize, p, ud, &content, err);
+        if (r < 0) {
+                error_wrap(err, "layer sha256:%.12s", hex);
+                goto fail;
+        }
+        {
+                _cleanup_free_ char *text = xasprintf("%llu\n", (unsigned long long)content);
+                r = write_file_atomic(dfd, "size", text, strlen(text), 0600, false);
+                if (r < 0) {
+                        r = error_set(err, -r, "%s: writing the layer's size", shown);
+                        goto fail;
                 }
-                r = error_set(err, errno, "storing layer %.12s", hex);
-                goto fail;
         }
-        (void)fsync(s->layers_fd);
+        json_object_set_new(op->staged, hex, json_string(name));
+        return 0;
+drop:
+        (void)rm_rf_at(op->fd, name);
         return 0;
 fail:
-        (void)rm_rf_at(s->tmp_fd, stage);
+        (void)rm_rf_at(op->fd, name);
         return r;
 }
 
-/* ---------------------------------------------------------------- import */
-
-int image_import(ImageStore *s, int fd, const char *ref, const char *source_name, image_progress_fn p, void *ud,
-                 char **ret_id, Error **err)
+/*
+ * Puts an image in place under the lock: its staged layers (renamed in), its config, then its tags.
+ * Layers and config are synced before they become visible; the rename is the commit.
+ */
+static int op_commit(Op *op, char *const *diffs, const char *cfg, size_t cfg_len, const char *id_hex,
+                     char *const *tags, Error **err)
 {
-        _cleanup_free_ char *norm = NULL, *created = now_rfc3339nano(), *comment = NULL, *bytes = NULL;
-        _cleanup_json_ json_t *cfg = NULL;
+        ImageStore *s = op->s;
+        _cleanup_unlock_ ImageStore *locked = NULL;
+        bool moved = false;
+        int r = store_lock(s, err);
+
+        if (r < 0)
+                return r;
+        locked = s;
+        if (json_object_size(op->staged) && syncfs(op->fd) < 0)
+                return error_set(err, errno, "syncing the staged layers");
+        for (size_t i = 0; diffs[i]; i++) {
+                const char *name = json_string_value(json_object_get(op->staged, diffs[i]));
+                if (layer_exists(s, diffs[i]))
+                        continue;
+                if (!name)
+                        return error_setx(err, ENOENT, "layer sha256:%.12s is missing from the store",
+                                          diffs[i]);
+                if (renameat(op->fd, name, s->layers_fd, diffs[i]) < 0 && errno != EEXIST &&
+                    errno != ENOTEMPTY)
+                        return error_set(err, errno, "storing layer sha256:%.12s", diffs[i]);
+                json_object_del(op->staged, diffs[i]);
+                moved = true;
+        }
+        if (moved)
+                (void)fsync(s->layers_fd);
+        if (!config_exists(s, id_hex)) {
+                r = write_file_atomic(s->configs_fd, id_hex, cfg, cfg_len, 0600, true);
+                if (r < 0)
+                        return error_set(err, -r, "storing the config of image %.12s", id_hex);
+        }
+        if (tags && tags[0]) {
+                _cleanup_json_ json_t *refs = NULL;
+                _cleanup_free_ char *full = xasprintf("sha256:%s", id_hex);
+                r = refs_read(s, &refs, err);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; tags[i]; i++)
+                        json_object_set_new(json_object_get(refs, "refs"), tags[i], json_string(full));
+                r = refs_write(s, refs, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* ================================================================ import */
+
+static json_t *import_container_config(void)
+{
+        /* the fields and order of docker's container.Config, as `docker import` writes them */
+        json_t *c = json_object();
+
+        json_object_set_new(c, "Hostname", json_string(""));
+        json_object_set_new(c, "Domainname", json_string(""));
+        json_object_set_new(c, "User", json_string(""));
+        json_object_set_new(c, "AttachStdin", json_false());
+        json_object_set_new(c, "AttachStdout", json_false());
+        json_object_set_new(c, "AttachStderr", json_false());
+        json_object_set_new(c, "Tty", json_false());
+        json_object_set_new(c, "OpenStdin", json_false());
+        json_object_set_new(c, "StdinOnce", json_false());
+        json_object_set_new(c, "Env", json_pack("[s]", DEFAULT_PATH));
+        json_object_set_new(c, "Cmd", json_null());
+        json_object_set_new(c, "Image", json_string(""));
+        json_object_set_new(c, "Volumes", json_null());
+        json_object_set_new(c, "WorkingDir", json_string(""));
+        json_object_set_new(c, "Entrypoint", json_null());
+        json_object_set_new(c, "OnBuild", json_null());
+        json_object_set_new(c, "Labels", json_null());
+        return c;
+}
+
+int image_import_with(ImageStore *s, int fd, const char *ref, const char *source_name,
+                      const ImageImportOptions *opts, image_progress_fn p, void *ud, char **ret_id,
+                      Error **err)
+{
+        _cleanup_free_ char *norm = NULL, *now = now_rfc3339nano(), *comment = NULL, *bytes = NULL,
+                            *diffid = NULL;
+        _cleanup_json_ json_t *cfg = json_object();
+        const char *created = opts && opts->created ? opts->created : now;
         char diff[65], id[65];
+        Op op;
         int r;
 
         if (ref) {
@@ -707,128 +1733,77 @@ int image_import(ImageStore *s, int fd, const char *ref, const char *source_name
                 if (r < 0)
                         return r;
         }
-        r = layer_add(s, fd, "importing", NULL, p, ud, diff, err);
-        if (r < 0)
+        if (opts && opts->changes && opts->changes[0])
+                return error_setx(err, EOPNOTSUPP, "--change is not supported yet");
+        r = op_begin(s, "import", &op, err);
+        if (r < 0) {
+                op_end(&op);
                 return r;
-        comment = xasprintf("Imported from %s", source_name && *source_name ? source_name : "-");
-        {
-                _cleanup_free_ char *d = xasprintf("sha256:%s", diff);
-                cfg = json_pack("{s:s, s:{s:[s]}, s:s, s:[{s:s, s:s}], s:s, s:{s:s, s:[s]}}", "architecture", "amd64", "config",
-                                "Env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "created", created,
-                                "history", "created", created, "comment", comment, "os", "linux", "rootfs", "type", "layers",
-                                "diff_ids", d);
         }
+        r = layer_stage(&op, fd, "Importing", NULL, NULL, -1, p, ud, diff, err);
+        if (r < 0)
+                goto out;
+        diffid = xasprintf("sha256:%s", diff);
+        if (opts && opts->message && *opts->message)
+                comment = xstrdup(opts->message);
+        else
+                comment = xasprintf("Imported from %s", source_name && *source_name ? source_name : "-");
+        /* docker import's config: image.Image marshalled through a map, so its keys come sorted */
+        json_object_set_new(cfg, "architecture", json_string(HOST_ARCH));
+        json_object_set_new(cfg, "comment", json_string(comment));
+        json_object_set_new(cfg, "config", import_container_config());
+        json_object_set_new(cfg, "created", json_string(created));
+        json_object_set_new(cfg, "history",
+                            json_pack("[{s:s, s:s}]", "created", created, "comment", comment));
+        json_object_set_new(cfg, "os", json_string("linux"));
+        json_object_set_new(cfg, "rootfs", json_pack("{s:s, s:[s]}", "type", "layers", "diff_ids", diffid));
         bytes = jx_dump(cfg, false);
-        r = config_store(s, bytes, strlen(bytes), id, err);
-        if (r < 0)
-                return r;
+        sha256_hex(bytes, strlen(bytes), id);
         {
-                _cleanup_free_ char *full = xasprintf("sha256:%s", id);
-                if (norm) {
-                        r = refs_set(s, norm, full, err);
-                        if (r < 0)
-                                return r;
-                }
-                *ret_id = TAKE_PTR(full);
+                char *diffs[] = { diff, NULL }, *tags[] = { norm, NULL };
+                r = op_commit(&op, diffs, bytes, strlen(bytes), id, tags, err);
+                if (r < 0)
+                        goto out;
         }
-        return 0;
+        *ret_id = xasprintf("sha256:%s", id);
+out:
+        op_end(&op);
+        return r;
 }
 
-/* ---------------------------------------------------------------- load */
-
-int image_parse_docker_manifest(const char *text, size_t len, json_t **ret, Error **err)
+int image_import(ImageStore *s, int fd, const char *ref, const char *source_name, image_progress_fn p,
+                 void *ud, char **ret_id, Error **err)
 {
-        json_t *j = NULL, *m;
-        size_t i;
-        int r = jx_parse(text, len, "manifest.json", &j, err);
-
-        if (r < 0)
-                return r;
-        if (!json_is_array(j) || json_array_size(j) == 0 || json_array_size(j) > 1024)
-                goto bad;
-        json_array_foreach(j, i, m) {
-                json_t *layers = json_object_get(m, "Layers"), *tags = json_object_get(m, "RepoTags"), *v;
-                size_t k;
-                if (!json_is_object(m) || !json_is_string(json_object_get(m, "Config")) || !json_is_array(layers) ||
-                    json_array_size(layers) > 512)
-                        goto bad;
-                json_array_foreach(layers, k, v) if (!json_is_string(v)) goto bad;
-                if (tags && !json_is_null(tags)) {
-                        if (!json_is_array(tags))
-                                goto bad;
-                        json_array_foreach(tags, k, v) if (!json_is_string(v)) goto bad;
-                }
-        }
-        *ret = j;
-        return 0;
-bad:
-        json_decref(j);
-        return error_setx(err, EINVAL, "manifest.json: expected [{\"Config\": \"...\", \"RepoTags\": [...], \"Layers\": [...]}]");
+        return image_import_with(s, fd, ref, source_name, NULL, p, ud, ret_id, err);
 }
 
-int image_parse_oci_index(const char *text, size_t len, json_t **ret, Error **err)
-{
-        json_t *j = NULL, *ms, *d;
-        size_t i;
-        int r = jx_parse(text, len, "index.json", &j, err);
+/* ================================================================ load */
 
-        if (r < 0)
-                return r;
-        ms = json_object_get(j, "manifests");
-        if (!json_is_array(ms) || json_array_size(ms) > 1024)
-                goto bad;
-        json_array_foreach(ms, i, d) {
-                if (!json_is_object(d) || !image_digest_hex(json_string_value(json_object_get(d, "digest"))))
-                        goto bad;
-        }
-        *ret = json_incref(ms);
-        json_decref(j);
-        return 0;
-bad:
-        json_decref(j);
-        return error_setx(err, EINVAL, "index.json: expected {\"manifests\": [{\"digest\": \"sha256:...\", ...}]}");
-}
+typedef struct LoadCtx {
+        Op *op;
+        int root; /* the unpacked archive */
+        image_progress_fn p;
+        void *ud;
+        json_t *loaded;
+} LoadCtx;
 
-int image_parse_oci_manifest(const char *text, size_t len, char **ret_config, char ***ret_layers, Error **err)
-{
-        _cleanup_json_ json_t *j = NULL;
-        json_t *layers, *l;
-        const char *cd;
-        char **v = NULL;
-        size_t i;
-        int r = jx_parse(text, len, "manifest", &j, err);
-
-        if (r < 0)
-                return r;
-        cd = json_string_value(json_object_get(json_object_get(j, "config"), "digest"));
-        layers = json_object_get(j, "layers");
-        if (!image_digest_hex(cd) || !json_is_array(layers) || json_array_size(layers) > 512)
-                return error_setx(err, EINVAL, "image manifest: expected config.digest and layers[]");
-        v = xcalloc(1, sizeof(char *));
-        json_array_foreach(layers, i, l) {
-                const char *d = json_string_value(json_object_get(l, "digest"));
-                if (!image_digest_hex(d)) {
-                        strv_free(v);
-                        return error_setx(err, EINVAL, "image manifest: layers[%zu].digest is not a sha256 digest", i);
-                }
-                strv_push(&v, d);
-        }
-        *ret_config = xstrdup(cd);
-        *ret_layers = v;
-        return 0;
-}
-
-/* Opens a file of the unpacked archive, never leaving it (RESOLVE_IN_ROOT), and checks it is a regular file. */
+/* Opens a member of the unpacked archive, never leaving it (RESOLVE_IN_ROOT), as a regular file. */
 static int open_in(int root, const char *path, int *ret, Error **err)
 {
+        _cleanup_free_ char *shown = printable(path);
         struct stat st;
-        int fd = sys_openat2(root, path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        int fd = sys_openat2(root, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0,
+                             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
 
+        /* O_NOFOLLOW refuses only a final symlink; let openat2 follow it, still inside the root. */
+        if (fd < 0 && errno == ELOOP)
+                fd = sys_openat2(root, path, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0,
+                                 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV);
         if (fd < 0)
-                return error_set(err, errno, "archive member %s", path);
+                return error_set(err, errno, "archive member %s", shown);
         if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
                 close(fd);
-                return error_setx(err, EINVAL, "archive member %s is not a regular file", path);
+                return error_setx(err, EINVAL, "archive member %s is not a regular file", shown);
         }
         *ret = fd;
         return 0;
@@ -837,191 +1812,117 @@ static int open_in(int root, const char *path, int *ret, Error **err)
 static int read_in(int root, const char *path, size_t max, char **ret, size_t *len, Error **err)
 {
         _cleanup_close_ int fd = -EBADF;
+        _cleanup_free_ char *shown = printable(path);
         int r = open_in(root, path, &fd, err);
+
         if (r < 0)
                 return r;
         r = read_all_fd(fd, max, ret, len);
+        if (r == -EFBIG)
+                return error_setx(err, EFBIG, "archive member %s is larger than %zu bytes", shown, max);
         if (r < 0)
-                return error_set(err, -r, "reading archive member %s", path);
+                return error_set(err, -r, "reading archive member %s", shown);
         return 0;
 }
 
-/* A blob of an OCI layout, checked against its digest. */
-static int read_blob(int root, const char *digest, size_t max, char **ret, size_t *len, Error **err)
+/* An OCI blob, checked against its digest (and size when the descriptor has one). */
+static int read_blob(int root, json_t *desc, size_t max, char **ret, size_t *len, Error **err)
 {
-        _cleanup_free_ char *path = xasprintf("blobs/sha256/%s", image_digest_hex(digest));
+        const char *digest = jstr(json_object_get(desc, "digest")), *want = image_digest_hex(digest);
+        json_t *size = json_object_get(desc, "size");
+        _cleanup_free_ char *path = xasprintf("blobs/sha256/%s", want), *text = NULL;
         char hex[65];
-        int r = read_in(root, path, max, ret, len, err);
+        int r = read_in(root, path, max, &text, len, err);
 
         if (r < 0)
                 return r;
-        sha256_hex(*ret, *len, hex);
-        if (!STREQ(hex, image_digest_hex(digest))) {
-                free(*ret);
-                *ret = NULL;
-                return error_setx(err, EINVAL, "blob %s: its content has digest sha256:%s", digest, hex);
-        }
+        sha256_hex(text, *len, hex);
+        if (!STREQ(hex, want))
+                return error_setx(err, EINVAL, "blob %s has the content of sha256:%s", digest, hex);
+        if (json_is_integer(size) && (uint64_t)json_integer_value(size) != *len)
+                return error_setx(err, EINVAL, "blob %s has %zu bytes, its descriptor says %lld", digest,
+                                  *len, (long long)json_integer_value(size));
+        *ret = TAKE_PTR(text);
         return 0;
 }
 
-/* Checks a whole file's sha256 against hex (for compressed OCI layer blobs). */
-static int check_file_digest(int fd, const char *hex, const char *what, Error **err)
+/*
+ * Stores one image: its config bytes (whose sha256 is its id: want_id when the archive names it) and
+ * its layers, archive members named by layer_paths, or OCI blobs by blob_descs (then compressed,
+ * and checked against their digests too).  Every layer is checked; those the store has are not
+ * extracted again.
+ */
+static int load_one(LoadCtx *c, const char *cfg, size_t cfg_len, const char *want_id,
+                    char *const *layer_paths, json_t *blob_descs, char *const *tags, Error **err)
 {
-        unsigned char *buf = xmalloc(CHUNK);
-        char got[65];
-        Hash h;
-        ssize_t n;
-
-        hash_init(&h);
-        (void)lseek(fd, 0, SEEK_SET);
-        while ((n = read(fd, buf, CHUNK)) > 0)
-                hash_update(&h, buf, (size_t)n);
-        hash_final(&h, got);
-        free(buf);
-        (void)lseek(fd, 0, SEEK_SET);
-        if (n < 0)
-                return error_set(err, errno, "reading %s", what);
-        if (!STREQ(got, hex))
-                return error_setx(err, EINVAL, "%s: its content has digest sha256:%s, not sha256:%s", what, got, hex);
-        return 0;
-}
-
-/* Stores one image: its config bytes (verified against config_hex when given) and its layers. */
-static int load_image(ImageStore *s, int root, const char *config_bytes, size_t config_len, const char *config_hex,
-                      char **layer_paths, bool oci, json_t *tags, image_progress_fn p, void *ud, json_t *loaded, Error **err)
-{
-        _cleanup_json_ json_t *cfg = NULL;
-        json_t *diffs;
+        _cleanup_strv_ char **diffs = NULL;
+        _cleanup_free_ bool *exists = NULL;
         char id[65];
+        size_t n, npaths = blob_descs ? json_array_size(blob_descs) : strv_length(layer_paths);
         int r;
 
-        sha256_hex(config_bytes, config_len, id);
-        if (config_hex && !STREQ(id, config_hex))
-                return error_setx(err, EINVAL, "image config %s: its content has digest sha256:%s", config_hex, id);
-        r = jx_parse(config_bytes, config_len, "image config", &cfg, err);
+        sha256_hex(cfg, cfg_len, id);
+        if (want_id && !STREQ(id, want_id))
+                return error_setx(err, EINVAL, "image config sha256:%s has the content of sha256:%s",
+                                  want_id, id);
+        r = image_parse_config(cfg, cfg_len, NULL, &diffs, err);
+        if (r < 0)
+                return error_wrap(err, "image %.12s", id);
+        n = strv_length(diffs);
+        if (n != npaths)
+                return error_setx(err, EINVAL, "image %.12s: its config lists %zu layers, the archive %zu",
+                                  id, n, npaths);
+        exists = xcalloc(n + 1, sizeof(bool));
+        r = op_pin(c->op, diffs, exists, err);
         if (r < 0)
                 return r;
-        diffs = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
-        if (!json_is_array(diffs) || json_array_size(diffs) != strv_length(layer_paths))
-                return error_setx(err, EINVAL, "image config %.12s: rootfs.diff_ids does not match the %zu layers", id,
-                                  strv_length(layer_paths));
-        for (size_t i = 0; layer_paths[i]; i++) {
-                const char *want = image_digest_hex(json_string_value(json_array_get(diffs, i)));
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
                 _cleanup_close_ int fd = -EBADF;
+                json_t *desc = blob_descs ? json_array_get(blob_descs, i) : NULL;
+                const char *blob = desc ? image_digest_hex(jstr(json_object_get(desc, "digest"))) : NULL;
+                json_t *size = desc ? json_object_get(desc, "size") : NULL;
+                int64_t want_size = json_is_integer(size) ? json_integer_value(size) : -1;
                 char hex[65];
-                if (!want)
-                        return error_setx(err, EINVAL, "image config %.12s: rootfs.diff_ids[%zu] is not a sha256 digest", id, i);
-                if (layer_exists(s, want))
-                        continue;
-                r = open_in(root, layer_paths[i], &fd, err);
+                path = blob ? xasprintf("blobs/sha256/%s", blob) : xstrdup(layer_paths[i]);
+                r = open_in(c->root, path, &fd, err);
                 if (r < 0)
-                        return r;
-                if (oci) {
-                        const char *blob_hex = strrchr(layer_paths[i], '/') + 1;
-                        r = check_file_digest(fd, blob_hex, layer_paths[i], err);
-                        if (r < 0)
-                                return r;
-                }
-                _cleanup_free_ char *what = xasprintf("loading layer %.12s", want);
-                r = layer_add(s, fd, what, want, p, ud, hex, err);
+                        return error_wrap(err, "image %.12s: layer %zu", id, i);
+                /* a layer we have is still checked against what the archive says it is: never extracted
+                 * again */
+                if (exists[i] || json_object_get(c->op->staged, diffs[i]))
+                        r = layer_verify(fd, "Verifying layer", diffs[i], blob, want_size, c->p, c->ud, err);
+                else
+                        r = layer_stage(c->op, fd, "Loading layer", diffs[i], blob, want_size, c->p, c->ud,
+                                        hex, err);
                 if (r < 0)
-                        return r;
+                        return error_wrap(err, "image %.12s: layer %zu", id, i);
         }
-        {
-                char stored[65];
-                r = config_store(s, config_bytes, config_len, stored, err);
-                if (r < 0)
-                        return r;
+        r = op_commit(c->op, diffs, cfg, cfg_len, id, tags, err);
+        if (r < 0)
+                return r;
+        if (tags && tags[0])
+                for (size_t i = 0; tags[i]; i++)
+                        json_array_append_new(c->loaded, json_string(tags[i]));
+        else {
+                _cleanup_free_ char *full = xasprintf("sha256:%s", id);
+                json_array_append_new(c->loaded, json_string(full));
         }
-        _cleanup_free_ char *full = xasprintf("sha256:%s", id);
-        size_t k;
-        json_t *t;
-        bool tagged = false;
-        json_array_foreach(tags, k, t) {
-                _cleanup_free_ char *norm = NULL;
-                if (image_ref_normalize(json_string_value(t), &norm, err) < 0)
-                        return -EINVAL;
-                r = refs_set(s, norm, full, err);
-                if (r < 0)
-                        return r;
-                json_array_append_new(loaded, json_string(norm));
-                tagged = true;
-        }
-        if (!tagged)
-                json_array_append_new(loaded, json_string(full));
         return 0;
 }
 
-/* Unpacks the outer archive into a staging directory (regular files, directories and symlinks only). */
-static int unpack_archive(ImageStore *s, int fd, const char *stage, image_progress_fn p, void *ud, Error **err)
+/* A member name's last component without ".json", when it is an id: "<64 hex>.json", "blobs/sha256/<64
+ * hex>". */
+static char *id_from_member(const char *path)
 {
-        struct archive *a = archive_read_new(), *w = archive_write_disk_new();
-        struct archive_entry *e;
-        _cleanup_close_ int sfd = -EBADF;
-        int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-        Source src;
-        int r = 0, ar;
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        _cleanup_free_ char *hex =
+                xstrndup(base, strlen(base) - (str_has_prefix(base + strcspn(base, "."), ".json") ? 5 : 0));
 
-        source_init(&src, fd, "loading", p, ud);
-        archive_read_support_filter_all(a);
-        archive_read_support_format_tar(a);
-        archive_read_support_format_gnutar(a);
-        archive_write_disk_set_options(w, ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                                  ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-        if (mkdirat(s->tmp_fd, stage, 0700) < 0 || (r = open_dir_at(s->tmp_fd, stage, &sfd)) < 0 || cwd < 0 ||
-            fchdir(sfd) < 0) {
-                r = error_set(err, r < 0 ? -r : errno, "creating a staging directory in %s/tmp", s->root);
-                goto out;
-        }
-        if (archive_read_open(a, &src, NULL, source_read, NULL) != ARCHIVE_OK) {
-                r = error_setx(err, EINVAL, "the archive: %s", archive_error_string(a) ?: "unreadable");
-                goto out;
-        }
-        while ((ar = archive_read_next_header(a, &e)) == ARCHIVE_OK || ar == ARCHIVE_WARN) {
-                _cleanup_free_ char *path = clean_path(archive_entry_pathname(e));
-                mode_t type = archive_entry_filetype(e);
-                if (!path) {
-                        r = error_setx(err, EINVAL, "the archive: entry \"%s\" leaves it", archive_entry_pathname(e) ?: "");
-                        goto out;
-                }
-                if (STREQ(path, ".") || (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) ||
-                    archive_entry_hardlink(e))
-                        continue;
-                archive_entry_set_pathname(e, path);
-                archive_entry_set_perm(e, type == AE_IFDIR ? 0700 : 0600);
-                if (archive_write_header(w, e) < ARCHIVE_WARN) {
-                        r = error_setx(err, EINVAL, "the archive: entry \"%s\": %s", path, archive_error_string(w) ?: "refused");
-                        goto out;
-                }
-                for (;;) {
-                        const void *buf;
-                        size_t size;
-                        la_int64_t off;
-                        int k = archive_read_data_block(a, &buf, &size, &off);
-                        if (k == ARCHIVE_EOF)
-                                break;
-                        if (k < ARCHIVE_WARN || archive_write_data_block(w, buf, size, off) < ARCHIVE_WARN) {
-                                r = error_setx(err, EIO, "the archive: entry \"%s\": %s", path,
-                                               archive_error_string(k < ARCHIVE_WARN ? a : w) ?: "data");
-                                goto out;
-                        }
-                }
-                (void)archive_write_finish_entry(w);
-        }
-        if (ar != ARCHIVE_EOF)
-                r = error_setx(err, EINVAL, "the archive: %s", archive_error_string(a) ?: "damaged");
-out:
-        if (cwd >= 0) {
-                (void)fchdir(cwd);
-                close(cwd);
-        }
-        archive_write_free(w);
-        archive_read_free(a);
-        free(src.buf);
-        return r;
+        return is_hex(hex, 64, 64) ? TAKE_PTR(hex) : NULL;
 }
 
-static int load_docker(ImageStore *s, int root, image_progress_fn p, void *ud, json_t *loaded, Error **err)
+static int load_docker(LoadCtx *c, Error **err)
 {
         _cleanup_free_ char *text = NULL;
         _cleanup_json_ json_t *man = NULL;
@@ -1029,182 +1930,461 @@ static int load_docker(ImageStore *s, int root, image_progress_fn p, void *ud, j
         json_t *m;
         int r;
 
-        r = read_in(root, "manifest.json", MANIFEST_MAX, &text, &len, err);
+        r = read_in(c->root, "manifest.json", JSON_MAX, &text, &len, err);
         if (r < 0)
                 return r;
         r = image_parse_docker_manifest(text, len, &man, err);
         if (r < 0)
                 return r;
-        json_array_foreach(man, i, m) {
-                _cleanup_free_ char *cfg = NULL;
-                _cleanup_strv_ char **layers = xcalloc(1, sizeof(char *));
-                const char *cpath = json_string_value(json_object_get(m, "Config"));
-                const char *base = strrchr(cpath, '/') ? strrchr(cpath, '/') + 1 : cpath;
-                _cleanup_free_ char *hex = xstrndup(base, strcspn(base, "."));
+        json_array_foreach (man, i, m) {
+                _cleanup_free_ char *cfg = NULL, *want = id_from_member(jstr(json_object_get(m, "Config")));
+                _cleanup_strv_ char **layers = xcalloc(1, sizeof(char *)),
+                                    **tags = xcalloc(1, sizeof(char *));
                 size_t clen = 0, k;
-                json_t *l;
-                r = read_in(root, cpath, CONFIG_MAX, &cfg, &clen, err);
+                json_t *v;
+                r = read_in(c->root, jstr(json_object_get(m, "Config")), JSON_MAX, &cfg, &clen, err);
                 if (r < 0)
-                        return r;
-                json_array_foreach(json_object_get(m, "Layers"), k, l) strv_push(&layers, json_string_value(l));
-                r = load_image(s, root, cfg, clen, is_hex(hex, 64, 64) ? hex : NULL, layers, false,
-                               json_object_get(m, "RepoTags"), p, ud, loaded, err);
+                        return error_wrap(err, "manifest.json: [%zu].Config", i);
+                json_array_foreach (json_object_get(m, "Layers"), k, v)
+                        strv_push(&layers, jstr(v));
+                json_array_foreach (json_object_get(m, "RepoTags"), k, v)
+                        strv_push(&tags, jstr(v));
+                r = load_one(c, cfg, clen, want, layers, NULL, tags, err);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static int load_oci_descriptors(ImageStore *s, int root, json_t *descs, int depth, image_progress_fn p, void *ud, json_t *loaded,
-                                Error **err)
+/*
+ * The format before manifest.json (docker < 1.10): `repositories` names top layers by v1 id, each
+ * <id>/json holds that layer's v1 image (with its parent) and <id>/layer.tar its content.  Docker
+ * builds the config as MakeConfigFromV1Config does: the top v1 image without its v1 fields, plus
+ * rootfs and a history built from every layer's v1 image.
+ */
+static int load_legacy_image(LoadCtx *c, const char *top, char *const *tags, Error **err)
 {
-        size_t i;
-        json_t *d;
+        _cleanup_strv_ char **chain = xcalloc(1, sizeof(char *)), **diffs = xcalloc(1, sizeof(char *));
+        _cleanup_json_ json_t *history = json_array(), *topcfg = NULL, *cfg = json_object(),
+                              *diff_ids = json_array();
+        _cleanup_free_ char *bytes = NULL, *cur = xstrdup(top);
+        static const char *const drop[] = { "id", "parent", "Size", "parent_id", "layer_id", "throwaway" };
+        char id[65];
         int r;
 
-        if (depth > 4)
-                return error_setx(err, EINVAL, "index.json: indexes nested too deep");
-        json_array_foreach(descs, i, d) {
-                const char *digest = json_string_value(json_object_get(d, "digest"));
-                const char *mt = json_string_value(json_object_get(d, "mediaType")) ?: "";
-                _cleanup_free_ char *text = NULL, *cdig = NULL, *cfg = NULL;
-                _cleanup_strv_ char **ldig = NULL, **lpaths = xcalloc(1, sizeof(char *));
-                size_t len = 0, clen = 0;
-                r = read_blob(root, digest, MANIFEST_MAX, &text, &len, err);
+        /* the chain, top first */
+        while (cur) {
+                _cleanup_free_ char *path = xasprintf("%s/json", cur), *text = NULL;
+                _cleanup_json_ json_t *v1 = NULL;
+                const char *parent;
+                size_t len = 0;
+                if (strv_length(chain) >= MAX_LAYERS)
+                        return error_setx(err, E2BIG,
+                                          "repositories: image %.12s has more than %d layers (or a loop)",
+                                          top, MAX_LAYERS);
+                r = read_in(c->root, path, JSON_MAX, &text, &len, err);
                 if (r < 0)
                         return r;
-                if (strstr(mt, "index") || strstr(mt, "manifest.list")) {
-                        _cleanup_json_ json_t *sub = NULL;
-                        r = image_parse_oci_index(text, len, &sub, err);
-                        if (r < 0)
-                                return r;
-                        r = load_oci_descriptors(s, root, sub, depth + 1, p, ud, loaded, err);
-                        if (r < 0)
-                                return r;
-                        continue;
-                }
-                r = image_parse_oci_manifest(text, len, &cdig, &ldig, err);
+                r = jx_parse(text, len, path, &v1, err);
                 if (r < 0)
                         return r;
-                r = read_blob(root, cdig, CONFIG_MAX, &cfg, &clen, err);
-                if (r < 0)
+                if (!json_is_object(v1))
+                        return error_setx(err, EINVAL, "%s: expected an object", path);
+                strv_push(&chain, cur);
+                parent = jstr(json_object_get(v1, "parent"));
+                free(cur);
+                cur = NULL;
+                if (parent && *parent) {
+                        if (!is_hex(parent, 64, 64))
+                                return error_setx(err, EINVAL, "%s: parent: expected a 64-digit hex id",
+                                                  path);
+                        cur = xstrdup(parent);
+                }
+                if (!topcfg)
+                        topcfg = json_incref(v1);
+        }
+        /* layers and history, bottom first */
+        for (size_t i = strv_length(chain); i-- > 0;) {
+                _cleanup_free_ char *path = xasprintf("%s/json", chain[i]), *text = NULL,
+                                    *tar = xasprintf("%s/layer.tar", chain[i]);
+                _cleanup_free_ char *created_by = NULL, *diffid = NULL;
+                _cleanup_json_ json_t *v1 = NULL;
+                _cleanup_close_ int fd = -EBADF;
+                json_t *h = json_object(), *cmd;
+                size_t len = 0, k;
+                char hex[65];
+                FILE *f;
+                r = read_in(c->root, path, JSON_MAX, &text, &len, err);
+                if (r == 0)
+                        r = jx_parse(text, len, path, &v1, err);
+                if (r < 0) {
+                        json_decref(h);
                         return r;
-                for (size_t k = 0; ldig[k]; k++) {
-                        _cleanup_free_ char *lp = xasprintf("blobs/sha256/%s", image_digest_hex(ldig[k]));
-                        strv_push(&lpaths, lp);
                 }
-                _cleanup_json_ json_t *tags = json_array();
-                json_t *ann = json_object_get(d, "annotations");
-                const char *name = json_string_value(json_object_get(ann, "io.containerd.image.name"));
-                const char *refname = json_string_value(json_object_get(ann, "org.opencontainers.image.ref.name"));
-                if (name)
-                        json_array_append_new(tags, json_string(name));
-                else if (refname && strchr(refname, ':'))
-                        json_array_append_new(tags, json_string(refname));
-                else if (refname) {
-                        /* A bare tag names no repository: the image is loaded untagged, as docker does. */
+                r = open_in(c->root, tar, &fd, err);
+                if (r == 0)
+                        r = layer_stage(c->op, fd, "Loading layer", NULL, NULL, -1, c->p, c->ud, hex, err);
+                if (r < 0) {
+                        json_decref(h);
+                        return r;
                 }
-                r = load_image(s, root, cfg, clen, image_digest_hex(cdig), lpaths, true, tags, p, ud, loaded, err);
+                strv_push(&diffs, hex);
+                diffid = xasprintf("sha256:%s", hex);
+                json_array_append_new(diff_ids, json_string(diffid));
+                json_object_set(h, "created",
+                                json_object_get(v1, "created") ?: json_string("0001-01-01T00:00:00Z"));
+                if (jstr(json_object_get(v1, "author")) && *jstr(json_object_get(v1, "author")))
+                        json_object_set(h, "author", json_object_get(v1, "author"));
+                {
+                        size_t cap = 0;
+                        f = open_memstream(&created_by, &cap);
+                        json_array_foreach (json_object_get(json_object_get(v1, "container_config"), "Cmd"),
+                                            k, cmd)
+                                fprintf(f, "%s%s", k ? " " : "", jstr(cmd) ?: "");
+                        fclose(f);
+                }
+                if (*created_by)
+                        json_object_set_new(h, "created_by", json_string(created_by));
+                if (jstr(json_object_get(v1, "comment")) && *jstr(json_object_get(v1, "comment")))
+                        json_object_set(h, "comment", json_object_get(v1, "comment"));
+                json_array_append_new(history, h);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(drop); i++)
+                json_object_del(topcfg, drop[i]);
+        json_object_set_new(topcfg, "rootfs",
+                            json_pack("{s:s, s:O}", "type", "layers", "diff_ids", diff_ids));
+        json_object_set(topcfg, "history", history);
+        {
+                /* Go marshals the map with its keys sorted */
+                _cleanup_strv_ char **keys = xcalloc(1, sizeof(char *));
+                const char *k;
+                json_t *v;
+                json_object_foreach (topcfg, k, v)
+                        strv_push(&keys, k);
+                qsort(keys, strv_length(keys), sizeof(char *), strcmp_p);
+                for (size_t i = 0; keys[i]; i++)
+                        json_object_set(cfg, keys[i], json_object_get(topcfg, keys[i]));
+        }
+        bytes = jx_dump(cfg, false);
+        sha256_hex(bytes, strlen(bytes), id);
+        r = op_commit(c->op, diffs, bytes, strlen(bytes), id, tags, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; tags[i]; i++)
+                json_array_append_new(c->loaded, json_string(tags[i]));
+        return 0;
+}
+
+static int load_legacy(LoadCtx *c, Error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *repos = NULL, *by_id = json_object();
+        json_t *tags, *v;
+        const char *repo, *tag;
+        size_t len = 0;
+        int r;
+
+        r = read_in(c->root, "repositories", JSON_MAX, &text, &len, err);
+        if (r < 0)
+                return r;
+        r = image_parse_legacy_repositories(text, len, &repos, err);
+        if (r < 0)
+                return r;
+        /* each top layer once, with all its tags */
+        json_object_foreach (repos, repo, tags) {
+                json_object_foreach (tags, tag, v) {
+                        _cleanup_free_ char *ref = xasprintf("%s:%s", repo, tag), *norm = NULL;
+                        if (!json_object_get(by_id, jstr(v)))
+                                json_object_set_new(by_id, jstr(v), json_array());
+                        if (image_ref_normalize(ref, &norm, err) < 0)
+                                return -EINVAL;
+                        json_array_append_new(json_object_get(by_id, jstr(v)), json_string(norm));
+                }
+        }
+        json_object_foreach (by_id, tag, tags) {
+                _cleanup_strv_ char **names = xcalloc(1, sizeof(char *));
+                size_t k;
+                json_array_foreach (tags, k, v)
+                        strv_push(&names, json_string_value(v));
+                r = load_legacy_image(c, tag, names, err);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+static bool mt_is_index(const char *mt)
+{
+        return STREQ(mt, "application/vnd.oci.image.index.v1+json") ||
+               STREQ(mt, "application/vnd.docker.distribution.manifest.list.v2+json");
+}
+
+static bool mt_is_manifest(const char *mt)
+{
+        return STREQ(mt, "application/vnd.oci.image.manifest.v1+json") ||
+               STREQ(mt, "application/vnd.docker.distribution.manifest.v2+json");
+}
+
+/* Whether a descriptor is for this host: no platform, or linux on our architecture; never an attestation. */
+static bool platform_ok(json_t *d)
+{
+        json_t *plat = json_object_get(d, "platform");
+        const char *ref_type =
+                jstr(json_object_get(json_object_get(d, "annotations"), "vnd.docker.reference.type"));
+
+        if (ref_type && STREQ(ref_type, "attestation-manifest"))
+                return false;
+        if (!json_is_object(plat))
+                return true;
+        return STREQ(jstr(json_object_get(plat, "os")) ?: "", "linux") &&
+               STREQ(jstr(json_object_get(plat, "architecture")) ?: "", HOST_ARCH);
+}
+
+/*
+ * The name an index descriptor gives its image: io.containerd.image.name (docker's and containerd's
+ * full name), else org.opencontainers.image.ref.name when it is a full reference; a bare tag
+ * ("latest", as skopeo writes) names no repository, so the image loads untagged, as with docker.
+ */
+static int descriptor_name(json_t *d, const char *path, char **ret, Error **err)
+{
+        json_t *ann = json_object_get(d, "annotations");
+        const char *name = jstr(json_object_get(ann, "io.containerd.image.name"));
+        const char *ref = jstr(json_object_get(ann, "org.opencontainers.image.ref.name"));
+        int r;
+
+        if (!name && ref && (strchr(ref, '/') || strchr(ref, ':')))
+                name = ref;
+        *ret = NULL;
+        if (!name)
+                return 0;
+        r = image_ref_normalize(name, ret, err);
+        if (r < 0)
+                return error_wrap(err, "%s.annotations", path);
+        return 0;
+}
+
+static int load_oci_desc(LoadCtx *c, json_t *d, const char *path, const char *name, int depth, Error **err)
+{
+        const char *mt = jstr(json_object_get(d, "mediaType"));
+        _cleanup_free_ char *text = NULL, *own = NULL;
+        _cleanup_json_ json_t *doc = NULL;
+        size_t len = 0;
+        bool index;
+        int r;
+
+        if (depth > MAX_NESTING)
+                return error_setx(err, ELOOP, "%s: indexes nested deeper than %d", path, MAX_NESTING);
+        r = descriptor_name(d, path, &own, err);
+        if (r < 0)
+                return r;
+        if (own)
+                name = own;
+        if (mt && !mt_is_index(mt) && !mt_is_manifest(mt))
+                return 0; /* an artifact (signature, SBOM): not an image */
+        r = read_blob(c->root, d, JSON_MAX, &text, &len, err);
+        if (r < 0)
+                return error_wrap(err, "%s", path);
+        if (mt)
+                index = mt_is_index(mt);
+        else {
+                /* no mediaType: tell by the content */
+                if (jx_parse(text, len, path, &doc, err) < 0)
+                        return -EINVAL;
+                if (json_object_get(doc, "manifests"))
+                        index = true;
+                else if (json_object_get(doc, "config") && json_object_get(doc, "layers"))
+                        index = false;
+                else
+                        return 0;
+        }
+        if (index) {
+                _cleanup_json_ json_t *children = NULL;
+                json_t *child;
+                size_t i;
+                r = image_parse_oci_index(text, len, &children, err);
+                if (r < 0)
+                        return error_wrap(err, "%s", path);
+                /* one image per index: the first for this platform */
+                json_array_foreach (children, i, child) {
+                        _cleanup_free_ char *cpath = xasprintf("%s.manifests[%zu]", path, i);
+                        if (!platform_ok(child))
+                                continue;
+                        return load_oci_desc(c, child, cpath, name, depth + 1, err);
+                }
+                return error_setx(err, ENOENT, "%s: no image for linux/%s among its %zu manifests", path,
+                                  HOST_ARCH, json_array_size(children));
+        }
+        {
+                _cleanup_json_ json_t *man = NULL;
+                _cleanup_free_ char *cfg = NULL;
+                json_t *cdesc;
+                size_t clen = 0;
+                char *tags[] = { (char *)name, NULL };
+                r = image_parse_oci_manifest(text, len, &man, err);
+                if (r < 0)
+                        return error_wrap(err, "%s", path);
+                cdesc = json_object_get(man, "config");
+                r = read_blob(c->root, cdesc, JSON_MAX, &cfg, &clen, err);
+                if (r < 0)
+                        return error_wrap(err, "%s: config", path);
+                return load_one(c, cfg, clen, image_digest_hex(jstr(json_object_get(cdesc, "digest"))), NULL,
+                                json_object_get(man, "layers"), tags, err);
+        }
+}
+
+static int load_oci(LoadCtx *c, Error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        _cleanup_json_ json_t *descs = NULL;
+        size_t len = 0, i, before = json_array_size(c->loaded);
+        json_t *d;
+        int r;
+
+        r = read_in(c->root, "index.json", JSON_MAX, &text, &len, err);
+        if (r < 0)
+                return r;
+        r = image_parse_oci_index(text, len, &descs, err);
+        if (r < 0)
+                return error_wrap(err, "index.json");
+        json_array_foreach (descs, i, d) {
+                _cleanup_free_ char *path = xasprintf("index.json: manifests[%zu]", i);
+                if (!platform_ok(d))
+                        continue;
+                r = load_oci_desc(c, d, path, NULL, 0, err);
+                if (r < 0)
+                        return r;
+        }
+        if (json_array_size(c->loaded) == before)
+                return error_setx(err, ENOENT, "index.json: no image for linux/%s", HOST_ARCH);
         return 0;
 }
 
 int image_load(ImageStore *s, int fd, image_progress_fn p, void *ud, json_t **ret_loaded, Error **err)
 {
-        _cleanup_free_ char *stage = random_name("load");
         _cleanup_json_ json_t *loaded = json_array();
         _cleanup_close_ int root = -EBADF;
+        LoadCtx c = { .p = p, .ud = ud, .loaded = loaded };
+        uint64_t total = 0, size = 0;
+        struct stat st;
+        off_t pos;
+        Op op;
         int r;
 
-        r = unpack_archive(s, fd, stage, p, ud, err);
+        r = op_begin(s, "load", &op, err);
         if (r < 0)
                 goto out;
-        r = open_dir_at(s->tmp_fd, stage, &root);
-        if (r < 0) {
-                error_set(err, -r, "opening the staging directory");
+        c.op = &op;
+        if (mkdirat(op.fd, "archive", 0700) < 0 || (r = open_dir_at(op.fd, "archive", &root)) < 0) {
+                r = error_set(err, errno, "creating the staging directory");
                 goto out;
         }
-        if (faccessat(root, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-                r = load_docker(s, root, p, ud, loaded, err);
-        else if (faccessat(root, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
-                _cleanup_free_ char *text = NULL;
-                _cleanup_json_ json_t *descs = NULL;
-                size_t len = 0;
-                r = read_in(root, "index.json", MANIFEST_MAX, &text, &len, err);
-                if (r == 0)
-                        r = image_parse_oci_index(text, len, &descs, err);
-                if (r == 0)
-                        r = load_oci_descriptors(s, root, descs, 0, p, ud, loaded, err);
-        } else
-                r = error_setx(err, EINVAL, "the archive has neither manifest.json (docker save) nor index.json (OCI layout)");
-out:
-        (void)rm_rf_at(s->tmp_fd, stage);
+        c.root = root;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (pos = lseek(fd, 0, SEEK_CUR)) >= 0 &&
+            pos <= st.st_size)
+                total = (uint64_t)(st.st_size - pos);
+        r = unpack(fd, root, UNPACK_ARCHIVE, "Loading", total, p, ud, &size, err);
         if (r < 0)
-                return r;
+                goto out;
+        if (faccessat(root, "manifest.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                r = load_docker(&c, err);
+        else if (faccessat(root, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                r = load_oci(&c, err);
+        else if (faccessat(root, "repositories", F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+                r = load_legacy(&c, err);
+        else
+                r = error_setx(
+                        err, EINVAL,
+                        "the archive has no manifest.json (docker save) nor index.json (OCI image layout)");
+        if (r < 0)
+                goto out;
         *ret_loaded = TAKE_PTR(loaded);
-        return 0;
+out:
+        op_end(&op);
+        return r;
 }
 
-/* ---------------------------------------------------------------- lookup */
+/* ================================================================ lookup */
 
-static int resolve_id(ImageStore *s, const char *ref, char **ret_hex, Error **err)
+/* The stored ids starting with `prefix`: *ret_hex gets the only one; the count is returned. */
+static int find_by_prefix(ImageStore *s, const char *prefix, char hex[65], Error **err)
 {
-        const char *q = str_has_prefix(ref, "sha256:") ? ref + 7 : ref;
+        _cleanup_strv_ char **names = NULL;
+        int r = list_dir(s->configs_fd, is_hex64, &names), n = 0;
+
+        if (r < 0)
+                return error_set(err, -r, "listing the images in %s", s->root);
+        for (size_t i = 0; names[i]; i++)
+                if (str_has_prefix(names[i], prefix) && n++ == 0)
+                        memcpy(hex, names[i], 65);
+        return n;
+}
+
+/* docker's GetImage: an id, a reference, then an id prefix.  *ret_by_name: found as a reference. */
+static int resolve(ImageStore *s, const char *ref, char hex[65], bool *ret_by_name, Error **err)
+{
+        _cleanup_free_ char *norm = NULL;
+        _cleanup_json_ json_t *refs = NULL;
+        const char *q = str_has_prefix(ref, "sha256:") ? ref + 7 : ref, *id;
         int r;
 
-        if (is_hex(q, 4, 64)) {
-                DIR *d = fdopendir(dup(s->configs_fd));
-                struct dirent *de;
-                char *found = NULL;
-                size_t n = 0;
-                if (!d)
-                        return error_set(err, errno, "listing images");
-                rewinddir(d);
-                while ((de = readdir(d))) {
-                        if (is_hex(de->d_name, 64, 64) && strncmp(de->d_name, q, strlen(q)) == 0) {
-                                free(found);
-                                found = xstrdup(de->d_name);
-                                n++;
-                        }
-                }
-                closedir(d);
-                if (n == 1) {
-                        *ret_hex = found;
-                        return 0;
-                }
-                free(found);
-                if (n > 1)
-                        return error_setx(err, EINVAL, "ambiguous image id prefix: %s", ref);
-                if (strlen(q) == 64 || str_has_prefix(ref, "sha256:"))
-                        return error_setx(err, ENOENT, "No such image: %s", ref);
+        if (ret_by_name)
+                *ret_by_name = false;
+        if (is_hex(q, 64, 64)) {
+                if (!config_exists(s, q))
+                        return error_setx(err, ENOENT, "No such image: sha256:%s", q);
+                memcpy(hex, q, 65);
+                return 0;
         }
-        _cleanup_free_ char *norm = NULL;
-        r = image_ref_normalize(ref, &norm, NULL);
+        r = image_ref_normalize(ref, &norm, err);
         if (r < 0)
-                return error_setx(err, ENOENT, "No such image: %s", ref);
-        _cleanup_json_ json_t *refs = refs_load(s);
-        const char *id = json_string_value(json_object_get(json_object_get(refs, "refs"), norm));
-        if (!id || !image_digest_hex(id) || !config_exists(s, image_digest_hex(id)))
-                return error_setx(err, ENOENT, "No such image: %s", norm);
-        *ret_hex = xstrdup(image_digest_hex(id));
+                return r;
+        r = refs_read(s, &refs, err);
+        if (r < 0)
+                return r;
+        id = image_digest_hex(jstr(json_object_get(json_object_get(refs, "refs"), norm)));
+        if (id && config_exists(s, id)) {
+                memcpy(hex, id, 65);
+                if (ret_by_name)
+                        *ret_by_name = true;
+                return 0;
+        }
+        if (is_hex(q, 4, 63)) {
+                r = find_by_prefix(s, q, hex, err);
+                if (r < 0)
+                        return r;
+                if (r == 1)
+                        return 0;
+                if (r > 1)
+                        return error_setx(err, ENOENT,
+                                          "No such image: %s (the id prefix %s matches %d images)", norm, q,
+                                          r);
+        }
+        return error_setx(err, ENOENT, "No such image: %s", norm);
+}
+
+static int config_load(ImageStore *s, const char *hex, json_t **ret_config, char ***ret_diffs, Error **err)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = read_file_at(s->configs_fd, hex, JSON_MAX, &text, &len);
+
+        if (r < 0)
+                return error_set(err, -r, "reading the config of image %.12s", hex);
+        r = image_parse_config(text, len, ret_config, ret_diffs, err);
+        if (r < 0)
+                return error_wrap(err, "image %.12s", hex);
         return 0;
 }
 
 int image_lookup(ImageStore *s, const char *ref, char **ret_id, json_t **ret_config, Error **err)
 {
-        _cleanup_free_ char *hex = NULL, *text = NULL;
-        size_t len = 0;
-        int r = resolve_id(s, ref, &hex, err);
+        char hex[65];
+        int r = resolve(s, ref, hex, NULL, err);
 
         if (r < 0)
                 return r;
         if (ret_config) {
-                r = config_read(s, hex, &text, &len);
-                if (r < 0)
-                        return error_set(err, -r, "reading the config of image %.12s", hex);
-                r = jx_parse(text, len, "image config", ret_config, err);
+                r = config_load(s, hex, ret_config, NULL, err);
                 if (r < 0)
                         return r;
         }
@@ -1213,188 +2393,217 @@ int image_lookup(ImageStore *s, const char *ref, char **ret_id, json_t **ret_con
         return 0;
 }
 
-static int config_diff_ids(ImageStore *s, const char *hex, char ***ret, Error **err)
-{
-        _cleanup_free_ char *text = NULL;
-        _cleanup_json_ json_t *cfg = NULL;
-        size_t len = 0, i;
-        json_t *d;
-        char **v = xcalloc(1, sizeof(char *));
-        int r = config_read(s, hex, &text, &len);
-
-        if (r < 0 || jx_parse(text, len, "image config", &cfg, NULL) < 0) {
-                strv_free(v);
-                return error_setx(err, EIO, "image %.12s: its config is unreadable", hex);
-        }
-        json_array_foreach(json_object_get(json_object_get(cfg, "rootfs"), "diff_ids"), i, d) {
-                const char *h = image_digest_hex(json_string_value(d));
-                if (!h) {
-                        strv_free(v);
-                        return error_setx(err, EINVAL, "image %.12s: rootfs.diff_ids[%zu] is not a sha256 digest", hex, i);
-                }
-                strv_push(&v, h);
-        }
-        *ret = v;
-        return 0;
-}
-
 int image_layer_dirs(ImageStore *s, const char *id, char ***ret, Error **err)
 {
-        _cleanup_free_ char *hex = NULL;
-        _cleanup_strv_ char **diffs = NULL;
-        char **v = xcalloc(1, sizeof(char *));
-        int r = resolve_id(s, id, &hex, err);
+        _cleanup_strv_ char **diffs = NULL, **v = xcalloc(1, sizeof(char *));
+        char hex[65];
+        int r = resolve(s, id, hex, NULL, err);
 
-        if (r < 0 || (r = config_diff_ids(s, hex, &diffs, err)) < 0) {
-                strv_free(v);
+        if (r < 0)
                 return r;
-        }
+        r = config_load(s, hex, NULL, &diffs, err);
+        if (r < 0)
+                return r;
         for (size_t n = strv_length(diffs); n-- > 0;) {
-                if (!layer_exists(s, diffs[n])) {
-                        strv_free(v);
-                        return error_setx(err, ENOENT, "image %.12s: layer %.12s is missing from the store", hex, diffs[n]);
-                }
-                _cleanup_free_ char *p = xasprintf("%s/layers/%s/diff", s->root, diffs[n]);
-                strv_push(&v, p);
+                _cleanup_free_ char *dir = NULL;
+                bool seen = false;
+                for (size_t k = n + 1; diffs[k] && !seen; k++)
+                        seen = STREQ(diffs[k], diffs[n]);
+                if (seen)
+                        continue;
+                if (!layer_exists(s, diffs[n]))
+                        return error_setx(err, ENOENT,
+                                          "image %.12s: layer sha256:%.12s is missing from the store", hex,
+                                          diffs[n]);
+                dir = xasprintf("%s/layers/sha256/%s/diff", s->root, diffs[n]);
+                strv_push(&v, dir);
         }
-        *ret = v;
+        *ret = TAKE_PTR(v);
         return 0;
 }
 
-/* ---------------------------------------------------------------- list, tag, save, remove */
+/* ================================================================ list, tag */
 
 static uint64_t layer_size(ImageStore *s, const char *hex)
 {
+        _cleanup_free_ char *p = xasprintf("%s/size", hex), *text = NULL;
+        uint64_t v = 0;
         struct stat st;
-        _cleanup_free_ char *p = xasprintf("%s/layer.tar", hex);
+
+        if (read_file_at(s->layers_fd, p, 64, &text, NULL) == 0) {
+                text[strcspn(text, "\n")] = '\0';
+                if (parse_uint64(text, &v) == 0)
+                        return v;
+        }
+        free(p);
+        p = xasprintf("%s/layer.tar", hex);
         return fstatat(s->layers_fd, p, &st, 0) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* The refs pointing at an image, sorted. */
+static char **tags_of(json_t *refs, const char *full)
+{
+        char **v = xcalloc(1, sizeof(char *));
+        const char *k;
+        json_t *id;
+
+        json_object_foreach (json_object_get(refs, "refs"), k, id) {
+                if (STREQ(json_string_value(id), full))
+                        strv_push(&v, k);
+        }
+        qsort(v, strv_length(v), sizeof(char *), strcmp_p);
+        return v;
+}
+
+static int cmp_created(const void *a, const void *b)
+{
+        json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+        json_int_t cx = json_integer_value(json_object_get(x, "Created")),
+                   cy = json_integer_value(json_object_get(y, "Created"));
+
+        if (cx != cy)
+                return cx > cy ? -1 : 1;
+        return strcmp(json_string_value(json_object_get(x, "Id")),
+                      json_string_value(json_object_get(y, "Id")));
 }
 
 int image_list(ImageStore *s, json_t **ret, Error **err)
 {
-        _cleanup_json_ json_t *refs = refs_load(s);
-        json_t *out = json_array();
-        DIR *d = fdopendir(dup(s->configs_fd));
-        struct dirent *de;
+        _cleanup_json_ json_t *refs = NULL;
+        _cleanup_strv_ char **names = NULL;
+        _cleanup_free_ json_t **items = NULL;
+        json_t *out;
+        size_t n = 0;
+        int r = refs_read(s, &refs, err);
 
-        if (!d) {
-                json_decref(out);
-                return error_set(err, errno, "listing images");
-        }
-        rewinddir(d);
-        while ((de = readdir(d))) {
-                _cleanup_free_ char *text = NULL, *full = NULL;
+        if (r < 0)
+                return r;
+        r = list_dir(s->configs_fd, is_hex64, &names);
+        if (r < 0)
+                return error_set(err, -r, "listing the images in %s", s->root);
+        items = xcalloc(strv_length(names) + 1, sizeof(json_t *));
+        for (size_t i = 0; names[i]; i++) {
                 _cleanup_json_ json_t *cfg = NULL;
-                _cleanup_strv_ char **diffs = NULL;
-                json_t *tags = json_array(), *v;
-                const char *k;
-                size_t len = 0;
+                _cleanup_strv_ char **diffs = NULL, **tags = NULL;
+                _cleanup_free_ char *full = xasprintf("sha256:%s", names[i]);
+                json_t *jtags = json_array();
                 uint64_t size = 0;
-                struct tm tm = { 0 };
-                if (!is_hex(de->d_name, 64, 64) || config_read(s, de->d_name, &text, &len) < 0 ||
-                    jx_parse(text, len, "image config", &cfg, NULL) < 0) {
-                        json_decref(tags);
-                        continue;
+                int64_t created = 0;
+                if (config_load(s, names[i], &cfg, &diffs, NULL) < 0) {
+                        json_decref(jtags);
+                        continue; /* a damaged config: that image cannot be used, the others can */
                 }
-                full = xasprintf("sha256:%s", de->d_name);
-                json_object_foreach(json_object_get(refs, "refs"), k, v) if (STREQ(json_string_value(v) ?: "", full))
-                        json_array_append_new(tags, json_string(k));
-                if (config_diff_ids(s, de->d_name, &diffs, NULL) == 0)
-                        for (size_t i = 0; diffs[i]; i++)
-                                size += layer_size(s, diffs[i]);
-                const char *created = json_string_value(json_object_get(cfg, "created"));
-                time_t t = created && strptime(created, "%Y-%m-%dT%H:%M:%S", &tm) ? timegm(&tm) : 0;
-                json_array_append_new(out, json_pack("{s:s, s:o, s:I, s:I}", "Id", full, "RepoTags", tags, "Created",
-                                                     (json_int_t)t, "Size", (json_int_t)size));
+                tags = tags_of(refs, full);
+                for (size_t k = 0; tags[k]; k++)
+                        json_array_append_new(jtags, json_string(tags[k]));
+                for (size_t k = 0; diffs[k]; k++) {
+                        bool seen = false;
+                        for (size_t j = 0; j < k && !seen; j++)
+                                seen = STREQ(diffs[j], diffs[k]);
+                        if (!seen)
+                                size += layer_size(s, diffs[k]);
+                }
+                (void)image_parse_created(jstr(json_object_get(cfg, "created")), &created);
+                items[n++] = json_pack("{s:s, s:o, s:I, s:I}", "Id", full, "RepoTags", jtags, "Created",
+                                       (json_int_t)created, "Size", (json_int_t)size);
         }
-        closedir(d);
-        /* newest first */
-        for (size_t i = 1; i < json_array_size(out); i++)
-                for (size_t j = i; j > 0; j--) {
-                        json_int_t a = json_integer_value(json_object_get(json_array_get(out, j - 1), "Created"));
-                        json_int_t b = json_integer_value(json_object_get(json_array_get(out, j), "Created"));
-                        if (a >= b)
-                                break;
-                        json_t *tmp = json_incref(json_array_get(out, j - 1));
-                        json_array_set(out, j - 1, json_array_get(out, j));
-                        json_array_set_new(out, j, tmp);
-                }
+        qsort(items, n, sizeof(json_t *), cmp_created);
+        out = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(out, items[i]);
         *ret = out;
         return 0;
 }
 
 int image_tag(ImageStore *s, const char *src, const char *ref, Error **err)
 {
-        _cleanup_free_ char *hex = NULL, *full = NULL;
-        int r = resolve_id(s, src, &hex, err);
+        _cleanup_unlock_ ImageStore *locked = NULL;
+        _cleanup_free_ char *norm = NULL, *full = NULL;
+        _cleanup_json_ json_t *refs = NULL;
+        char hex[65];
+        int r;
 
+        r = image_ref_normalize(ref, &norm, err);
+        if (r < 0)
+                return r;
+        r = store_lock(s, err);
+        if (r < 0)
+                return r;
+        locked = s;
+        r = resolve(s, src, hex, NULL, err);
+        if (r < 0)
+                return r;
+        r = refs_read(s, &refs, err);
         if (r < 0)
                 return r;
         full = xasprintf("sha256:%s", hex);
-        return refs_set(s, ref, full, err);
+        json_object_set_new(json_object_get(refs, "refs"), norm, json_string(full));
+        return refs_write(s, refs, err);
 }
 
-static int tar_add_bytes(struct archive *w, const char *name, const void *buf, size_t len, Error **err)
+/* ================================================================ save */
+
+static int tar_header(struct archive *w, const char *name, mode_t type, int64_t size, int64_t mtime,
+                      Error **err)
 {
         struct archive_entry *e = archive_entry_new();
         int r = 0;
 
         archive_entry_set_pathname(e, name);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, (la_int64_t)len);
-        archive_entry_set_mtime(e, 0, 0);
-        if (archive_write_header(w, e) != ARCHIVE_OK || (len && archive_write_data(w, buf, len) != (la_ssize_t)len))
+        archive_entry_set_filetype(e, type);
+        archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
+        archive_entry_set_uid(e, 0);
+        archive_entry_set_gid(e, 0);
+        archive_entry_set_size(e, type == AE_IFDIR ? 0 : size);
+        archive_entry_set_mtime(e, mtime, 0);
+        if (archive_write_header(w, e) != ARCHIVE_OK)
                 r = error_setx(err, EIO, "writing %s: %s", name, archive_error_string(w) ?: "failed");
         archive_entry_free(e);
         return r;
 }
 
-static int tar_add_file(struct archive *w, const char *name, int fd, Error **err)
+static int tar_bytes(struct archive *w, const char *name, const void *buf, size_t len, int64_t mtime,
+                     Error **err)
 {
-        struct archive_entry *e = archive_entry_new();
-        struct stat st;
-        unsigned char *buf = NULL;
-        int r = 0;
+        int r = tar_header(w, name, AE_IFREG, (int64_t)len, mtime, err);
 
-        if (fstat(fd, &st) < 0) {
-                archive_entry_free(e);
-                return error_set(err, errno, "stat %s", name);
-        }
-        archive_entry_set_pathname(e, name);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, st.st_size);
-        archive_entry_set_mtime(e, 0, 0);
-        if (archive_write_header(w, e) != ARCHIVE_OK) {
+        if (r == 0 && len && archive_write_data(w, buf, len) != (la_ssize_t)len)
                 r = error_setx(err, EIO, "writing %s: %s", name, archive_error_string(w) ?: "failed");
-                goto out;
-        }
+        return r;
+}
+
+static int tar_file(struct archive *w, const char *name, int fd, int64_t mtime, Error **err)
+{
+        _cleanup_free_ unsigned char *buf = NULL;
+        struct stat st;
+        uint64_t left;
+        int r;
+
+        if (fstat(fd, &st) < 0)
+                return error_set(err, errno, "stat %s", name);
+        r = tar_header(w, name, AE_IFREG, st.st_size, mtime, err);
+        if (r < 0)
+                return r;
         buf = xmalloc(CHUNK);
-        for (;;) {
-                ssize_t n = read(fd, buf, CHUNK);
+        /* exactly the size announced, even if the file changed meanwhile (it should not) */
+        for (left = (uint64_t)st.st_size; left > 0;) {
+                ssize_t n = read(fd, buf, left < CHUNK ? left : CHUNK);
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0) {
-                        r = error_set(err, errno, "reading %s", name);
-                        goto out;
-                }
-                if (n == 0)
-                        break;
-                if (archive_write_data(w, buf, (size_t)n) != n) {
-                        r = error_setx(err, EIO, "writing %s: %s", name, archive_error_string(w) ?: "failed");
-                        goto out;
-                }
+                if (n <= 0)
+                        return error_set(err, n < 0 ? errno : EIO, "reading %s", name);
+                if (archive_write_data(w, buf, (size_t)n) != n)
+                        return error_setx(err, EIO, "writing %s: %s", name,
+                                          archive_error_string(w) ?: "failed");
+                left -= (uint64_t)n;
         }
-out:
-        free(buf);
-        archive_entry_free(e);
-        return r;
+        return 0;
 }
 
 static la_ssize_t out_write(struct archive *a, void *ud, const void *buf, size_t n)
 {
         int r = write_all(*(int *)ud, buf, n);
+
         if (r < 0) {
                 archive_set_error(a, -r, "write: %s", strerror(-r));
                 return -1;
@@ -1402,82 +2611,167 @@ static la_ssize_t out_write(struct archive *a, void *ud, const void *buf, size_t
         return (la_ssize_t)n;
 }
 
+/* Adds (image hex, tag or NULL) to the images to save: {"hex": [tags]} in the order first named. */
+static void save_assoc(json_t *images, const char *hex, const char *tag)
+{
+        json_t *tags = json_object_get(images, hex);
+        json_t *t;
+        size_t i;
+
+        if (!tags) {
+                tags = json_array();
+                json_object_set_new(images, hex, tags);
+        }
+        if (!tag)
+                return;
+        json_array_foreach (tags, i, t) {
+                if (STREQ(json_string_value(t), tag))
+                        return;
+        }
+        json_array_append_new(tags, json_string(tag));
+}
+
+/* docker's parseNames: an id; a name alone means every tag of it; name:tag; else an id prefix. */
+static int save_names(ImageStore *s, char *const *refs, json_t *images, Error **err)
+{
+        _cleanup_json_ json_t *map = NULL;
+        int r = refs_read(s, &map, err);
+
+        if (r < 0)
+                return r;
+        for (size_t i = 0; refs[i]; i++) {
+                _cleanup_free_ char *repo = NULL, *tag = NULL, *norm = NULL;
+                const char *q = str_has_prefix(refs[i], "sha256:") ? refs[i] + 7 : refs[i];
+                char hex[65];
+                size_t found = 0;
+                if (!is_hex(q, 64, 64) && ref_parse(refs[i], &repo, &tag, NULL) == 0) {
+                        const char *k;
+                        json_t *v;
+                        if (!tag) {
+                                _cleanup_free_ char *prefix = xasprintf("%s:", repo);
+                                _cleanup_strv_ char **keys = xcalloc(1, sizeof(char *));
+                                json_object_foreach (json_object_get(map, "refs"), k, v) {
+                                        if (str_has_prefix(k, prefix))
+                                                strv_push(&keys, k);
+                                }
+                                qsort(keys, strv_length(keys), sizeof(char *), strcmp_p);
+                                for (size_t j = 0; keys[j]; j++, found++) {
+                                        const char *h = image_digest_hex(jstr(
+                                                json_object_get(json_object_get(map, "refs"), keys[j])));
+                                        if (!config_exists(s, h))
+                                                return error_setx(err, ENOENT, "No such image: %s", keys[j]);
+                                        save_assoc(images, h, keys[j]);
+                                }
+                        } else {
+                                norm = xasprintf("%s:%s", repo, tag);
+                                v = json_object_get(json_object_get(map, "refs"), norm);
+                                if (v && config_exists(s, image_digest_hex(jstr(v)))) {
+                                        save_assoc(images, image_digest_hex(jstr(v)), norm);
+                                        found++;
+                                }
+                        }
+                }
+                if (found)
+                        continue;
+                r = resolve(s, refs[i], hex, NULL, err);
+                if (r < 0)
+                        return r;
+                save_assoc(images, hex, NULL);
+        }
+        return 0;
+}
+
 int image_save(ImageStore *s, char *const *refs, int fd, Error **err)
 {
-        struct archive *w = archive_write_new();
-        _cleanup_json_ json_t *manifest = json_array(), *written = json_object(), *repos = json_object();
-        int r = 0;
+        _cleanup_json_ json_t *images = json_object(), *manifest = json_array(), *written = json_object(),
+                              *repos = json_object();
+        struct archive *w = NULL;
+        json_t *tags;
+        const char *hex;
+        int64_t newest = 0;
+        int r;
 
+        if (!refs || !refs[0])
+                return error_setx(err, EINVAL, "no images to save");
+        r = save_names(s, refs, images, err);
+        if (r < 0)
+                return r;
+        w = archive_write_new();
         archive_write_set_format_pax_restricted(w);
         archive_write_set_bytes_per_block(w, 10240);
         if (archive_write_open(w, &fd, NULL, out_write, NULL) != ARCHIVE_OK) {
-                archive_write_free(w);
-                return error_setx(err, EIO, "writing the archive: %s", archive_error_string(w) ?: "failed");
+                r = error_setx(err, EIO, "writing the archive: %s", archive_error_string(w) ?: "failed");
+                goto out;
         }
-        for (size_t i = 0; refs[i]; i++) {
-                _cleanup_free_ char *hex = NULL, *text = NULL, *cname = NULL, *norm = NULL;
+        json_object_foreach (images, hex, tags) {
+                _cleanup_free_ char *text = NULL, *cname = xasprintf("%s.json", hex);
                 _cleanup_strv_ char **diffs = NULL;
-                json_t *layers = json_array(), *tags = json_array();
-                size_t len = 0;
-                r = resolve_id(s, refs[i], &hex, err);
-                if (r < 0 || (r = config_diff_ids(s, hex, &diffs, err)) < 0 || (r = config_read(s, hex, &text, &len)) < 0) {
-                        if (r != -EINVAL && r != -ENOENT && r != -EIO)
-                                error_set(err, -r, "image %s", refs[i]);
+                _cleanup_json_ json_t *cfg = NULL;
+                json_t *layers = json_array(), *t;
+                int64_t created = 0;
+                size_t len = 0, k;
+                r = read_file_at(s->configs_fd, hex, JSON_MAX, &text, &len);
+                if (r < 0) {
                         json_decref(layers);
-                        json_decref(tags);
+                        r = error_set(err, -r, "reading the config of image %.12s", hex);
                         goto out;
                 }
-                cname = xasprintf("%s.json", hex);
-                if (!json_object_get(written, cname)) {
-                        r = tar_add_bytes(w, cname, text, len, err);
-                        if (r < 0) {
-                                json_decref(layers);
-                                json_decref(tags);
-                                goto out;
-                        }
-                        json_object_set_new(written, cname, json_true());
+                r = image_parse_config(text, len, &cfg, &diffs, err);
+                if (r < 0) {
+                        json_decref(layers);
+                        error_wrap(err, "image %.12s", hex);
+                        goto out;
                 }
-                for (size_t k = 0; diffs[k]; k++) {
-                        _cleanup_free_ char *lname = xasprintf("%s/layer.tar", diffs[k]), *src = xasprintf("%s/layer.tar", diffs[k]);
+                (void)image_parse_created(jstr(json_object_get(cfg, "created")), &created);
+                if (created < 0)
+                        created = 0;
+                if (created > newest)
+                        newest = created;
+                for (size_t i = 0; diffs[i]; i++) {
+                        _cleanup_free_ char *lname = xasprintf("%s/layer.tar", diffs[i]),
+                                            *dname = xasprintf("%s/", diffs[i]);
+                        _cleanup_close_ int lfd = -EBADF;
                         json_array_append_new(layers, json_string(lname));
                         if (json_object_get(written, lname))
                                 continue;
-                        _cleanup_close_ int lfd = openat(s->layers_fd, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                        lfd = openat(s->layers_fd, lname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
                         if (lfd < 0) {
-                                r = error_set(err, errno, "layer %.12s of %s", diffs[k], refs[i]);
                                 json_decref(layers);
-                                json_decref(tags);
+                                r = error_set(err, errno, "image %.12s: layer sha256:%.12s", hex, diffs[i]);
                                 goto out;
                         }
-                        r = tar_add_file(w, lname, lfd, err);
-                        if (r < 0) {
+                        if ((r = tar_header(w, dname, AE_IFDIR, 0, created, err)) < 0 ||
+                            (r = tar_file(w, lname, lfd, created, err)) < 0) {
                                 json_decref(layers);
-                                json_decref(tags);
                                 goto out;
                         }
                         json_object_set_new(written, lname, json_true());
                 }
-                /* A name (not an id) given is saved as a tag, as docker does. */
-                const char *q = str_has_prefix(refs[i], "sha256:") ? refs[i] + 7 : refs[i];
-                if (!is_hex(q, 4, 64) && image_ref_normalize(refs[i], &norm, NULL) == 0) {
-                        json_array_append_new(tags, json_string(norm));
-                        char *colon = strrchr(norm, ':');
+                r = tar_bytes(w, cname, text, len, created, err);
+                if (r < 0) {
+                        json_decref(layers);
+                        goto out;
+                }
+                json_array_foreach (tags, k, t) {
+                        _cleanup_free_ char *repo = xstrdup(json_string_value(t));
+                        char *colon = strrchr(repo, ':');
                         *colon = '\0';
-                        if (!json_object_get(repos, norm))
-                                json_object_set_new(repos, norm, json_object());
+                        if (!json_object_get(repos, repo))
+                                json_object_set_new(repos, repo, json_object());
+                        /* the v1 id of the top layer: our layer directories are named by diff_id */
                         if (diffs[0])
-                                json_object_set_new(json_object_get(repos, norm), colon + 1,
+                                json_object_set_new(json_object_get(repos, repo), colon + 1,
                                                     json_string(diffs[strv_length(diffs) - 1]));
                 }
-                json_array_append_new(manifest, json_pack("{s:s, s:o, s:o}", "Config", cname, "RepoTags",
-                                                          json_array_size(tags) ? tags : (json_decref(tags), json_null()),
+                json_array_append_new(manifest, json_pack("{s:s, s:O, s:o}", "Config", cname, "RepoTags",
+                                                          json_array_size(tags) ? tags : json_null(),
                                                           "Layers", layers));
         }
         {
                 _cleanup_free_ char *m = jx_dump(manifest, false), *rp = jx_dump(repos, false);
-                r = tar_add_bytes(w, "manifest.json", m, strlen(m), err);
+                r = tar_bytes(w, "manifest.json", m, strlen(m), newest, err);
                 if (r == 0 && json_object_size(repos))
-                        r = tar_add_bytes(w, "repositories", rp, strlen(rp), err);
+                        r = tar_bytes(w, "repositories", rp, strlen(rp), newest, err);
         }
 out:
         if (archive_write_close(w) != ARCHIVE_OK && r == 0)
@@ -1486,96 +2780,207 @@ out:
         return r;
 }
 
-/* Removes layers no stored image references. */
-static void gc_layers(ImageStore *s)
+/* ================================================================ remove */
+
+/*
+ * Deletes the layers no config lists and no running operation has pinned, each renamed out of
+ * layers/ first so it vanishes at once.  The caller holds the lock.  A config that cannot be read
+ * stops the collection: its layers are unknown, and deleting what it needs would be worse than
+ * keeping garbage.  *removed gets the deleted diff hexes.
+ */
+static int gc_layers(ImageStore *s, json_t *removed, Error **err)
 {
         _cleanup_json_ json_t *keep = json_object();
-        DIR *d = fdopendir(dup(s->configs_fd));
-        struct dirent *de;
-
-        if (!d)
-                return;
-        rewinddir(d);
-        while ((de = readdir(d))) {
-                _cleanup_strv_ char **diffs = NULL;
-                if (!is_hex(de->d_name, 64, 64) || config_diff_ids(s, de->d_name, &diffs, NULL) < 0)
-                        continue;
-                for (size_t i = 0; diffs[i]; i++)
-                        json_object_set_new(keep, diffs[i], json_true());
-        }
-        closedir(d);
-        d = fdopendir(dup(s->layers_fd));
-        if (!d)
-                return;
-        rewinddir(d);
-        while ((de = readdir(d)))
-                if (is_hex(de->d_name, 64, 64) && !json_object_get(keep, de->d_name))
-                        (void)rm_rf_at(s->layers_fd, de->d_name);
-        closedir(d);
-}
-
-int image_remove(ImageStore *s, const char *ref, bool force, char *const *in_use_ids, char *const *in_use_containers,
-                 json_t **ret, Error **err)
-{
-        _cleanup_close_ int lock = -EBADF;
-        _cleanup_free_ char *hex = NULL, *full = NULL, *norm = NULL;
-        _cleanup_json_ json_t *refs = NULL, *out = json_array();
-        const char *q = str_has_prefix(ref, "sha256:") ? ref + 7 : ref;
-        const char *user = NULL;
-        json_t *map, *v;
-        const char *k;
-        size_t ntags = 0;
-        bool by_id;
+        _cleanup_strv_ char **configs = NULL, **ops = NULL, **layers = NULL;
         int r;
 
-        r = refs_lock(s, &lock);
+        r = list_dir(s->configs_fd, is_hex64, &configs);
         if (r < 0)
-                return error_set(err, -r, "locking the image store");
-        r = resolve_id(s, ref, &hex, err);
+                return error_set(err, -r, "listing the images");
+        for (size_t i = 0; configs[i]; i++) {
+                _cleanup_strv_ char **diffs = NULL;
+                r = config_load(s, configs[i], NULL, &diffs, err);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; diffs[k]; k++)
+                        json_object_set_new(keep, diffs[k], json_true());
+        }
+        if (list_dir(s->tmp_fd, NULL, &ops) < 0)
+                return error_set(err, errno, "listing %s/tmp", s->root);
+        for (size_t i = 0; ops[i]; i++) {
+                _cleanup_close_ int dfd = -EBADF;
+                _cleanup_free_ char *text = NULL;
+                char *save = NULL;
+                if (open_dir_at(s->tmp_fd, ops[i], &dfd) < 0 ||
+                    read_file_at(dfd, "pins", PINS_MAX, &text, NULL) < 0)
+                        continue;
+                for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                        json_object_set_new(keep, l, json_true());
+        }
+        r = list_dir(s->layers_fd, is_hex64, &layers);
+        if (r < 0)
+                return error_set(err, -r, "listing the layers");
+        for (size_t i = 0; layers[i]; i++) {
+                _cleanup_free_ char *gone = NULL;
+                if (json_object_get(keep, layers[i]))
+                        continue;
+                gone = random_name("gc");
+                if (renameat(s->layers_fd, layers[i], s->tmp_fd, gone) < 0)
+                        continue;
+                (void)rm_rf_at(s->tmp_fd, gone); /* what fails to go is retried by a later open */
+                json_array_append_new(removed, json_string(layers[i]));
+        }
+        return 0;
+}
+
+/* Whether `ref` names the image by id: docker's isImageIDPrefix. */
+static bool is_id_prefix(const char *full, const char *ref)
+{
+        return str_has_prefix(full, ref) || str_has_prefix(full + 7, ref);
+}
+
+/* Docker lists removed layers by chain id, top first: chain(0) = diff(0), chain(n) = sha256(chain(n-1) + " "
+ * + diff(n)). */
+static void report_layers(char *const *diffs, json_t *removed, json_t *out)
+{
+        size_t n = strv_length(diffs);
+        _cleanup_strv_ char **chain = xcalloc(n + 1, sizeof(char *));
+        json_t *v;
+        size_t k;
+
+        for (size_t i = 0; i < n; i++) {
+                if (i == 0)
+                        chain[i] = xasprintf("sha256:%s", diffs[0]);
+                else {
+                        _cleanup_free_ char *text = xasprintf("%s sha256:%s", chain[i - 1], diffs[i]);
+                        char hex[65];
+                        sha256_hex(text, strlen(text), hex);
+                        chain[i] = xasprintf("sha256:%s", hex);
+                }
+        }
+        for (size_t i = n; i-- > 0;) {
+                bool gone = false;
+                json_array_foreach (removed, k, v)
+                        gone |= STREQ(json_string_value(v), diffs[i]);
+                for (size_t j = i + 1; j < n && gone; j++)
+                        gone = !STREQ(diffs[j], diffs[i]); /* reported once, at its top place */
+                if (gone)
+                        json_array_append_new(out, json_pack("{s:s}", "Deleted", chain[i]));
+        }
+}
+
+int image_remove(ImageStore *s, const char *ref, bool force, char *const *in_use_ids,
+                 char *const *in_use_containers, json_t **ret, Error **err)
+{
+        _cleanup_unlock_ ImageStore *locked = NULL;
+        _cleanup_free_ char *full = NULL;
+        _cleanup_json_ json_t *refs = NULL, *out = json_array(), *removed = json_array();
+        _cleanup_strv_ char **tags = NULL, **diffs = NULL;
+        const char *user = NULL;
+        json_t *map;
+        size_t ntags;
+        bool quiet = false, by_name = false;
+        char hex[65];
+        int r;
+
+        r = store_lock(s, err);
+        if (r < 0)
+                return r;
+        locked = s;
+        r = resolve(s, ref, hex, &by_name, err);
         if (r < 0)
                 return r;
         full = xasprintf("sha256:%s", hex);
-        refs = refs_load(s);
-        map = json_object_get(refs, "refs");
-        json_object_foreach(map, k, v) ntags += STREQ(json_string_value(v) ?: "", full);
-        for (size_t i = 0; in_use_ids && in_use_ids[i]; i++)
-                if (STREQ(in_use_ids[i], full))
-                        user = in_use_containers && in_use_containers[i] ? in_use_containers[i] : "?";
-        by_id = is_hex(q, 4, 64) && (image_ref_normalize(ref, &norm, NULL) < 0 || !json_object_get(map, norm));
-        if (!by_id && !norm)
-                (void)image_ref_normalize(ref, &norm, NULL);
-
-        if (!by_id) {
-                if (user && ntags <= 1 && !force)
-                        return error_setx(err, EBUSY, "conflict: unable to remove repository reference \"%s\" (must force) - "
-                                          "container %.12s is using its referenced image %.12s", ref, user, hex);
-                json_object_del(map, norm);
-                json_array_append_new(out, json_pack("{s:s}", "Untagged", norm));
-                ntags--;
-        } else {
-                if (ntags > 1 && !force)
-                        return error_setx(err, EBUSY, "conflict: unable to delete %.12s (must be forced) - image is "
-                                          "referenced in multiple repositories", hex);
-                if (user && !force)
-                        return error_setx(err, EBUSY, "conflict: unable to delete %.12s (must be forced) - image is being "
-                                          "used by container %.12s", hex, user);
-                void *tmp;
-                json_object_foreach_safe(map, tmp, k, v) if (STREQ(json_string_value(v) ?: "", full)) {
-                        json_array_append_new(out, json_pack("{s:s}", "Untagged", k));
-                        json_object_del(map, k);
-                }
-                ntags = 0;
-        }
-        r = refs_save(s, refs, err);
+        r = refs_read(s, &refs, err);
         if (r < 0)
                 return r;
-        /* An image in use keeps its config and layers (untagged, "dangling"): the container needs them. */
-        if (ntags == 0 && !user) {
-                if (unlinkat(s->configs_fd, hex, 0) < 0 && errno != ENOENT)
-                        return error_set(err, errno, "deleting image %.12s", hex);
-                json_array_append_new(out, json_pack("{s:s}", "Deleted", full));
-                gc_layers(s);
+        map = json_object_get(refs, "refs");
+        tags = tags_of(refs, full);
+        ntags = strv_length(tags);
+        for (size_t i = 0; in_use_ids && in_use_ids[i] && !user; i++)
+                if (STREQ(in_use_ids[i], full) || STREQ(in_use_ids[i], hex))
+                        user = in_use_containers && in_use_containers[i] ? in_use_containers[i] : "";
+
+        /* docker asks isImageIDPrefix() alone, so `rmi a` of an image tagged "a" whose id starts with
+         * "a" deleted by id; a ref found as a name is a name here. */
+        if (by_name || !is_id_prefix(full, ref)) {
+                /* A reference: untag it.  Its last tag while a container uses the image needs force,
+                 * or the image would be left dangling under the container. */
+                _cleanup_free_ char *norm = NULL;
+                r = image_ref_normalize(ref, &norm, err);
+                if (r < 0)
+                        return r;
+                if (!force && ntags == 1 && user)
+                        return error_setx(err, EBUSY,
+                                          "conflict: unable to remove repository reference \"%s\" "
+                                          "(must force) - container %.12s is using its referenced image %.12s",
+                                          ref, user, hex);
+                json_object_del(map, norm);
+                json_array_append_new(out, json_pack("{s:s}", "Untagged", norm));
+                strv_free(tags);
+                tags = tags_of(refs, full);
+                ntags = strv_length(tags);
+                if (ntags > 0)
+                        goto write;
+                quiet = true;
+        } else if (ntags == 1) {
+                if (!force && user)
+                        return error_setx(
+                                err, EBUSY,
+                                "conflict: unable to delete %.12s (must be forced) - image is being used by "
+                                "stopped container %.12s",
+                                hex, user);
+                json_object_del(map, tags[0]);
+                json_array_append_new(out, json_pack("{s:s}", "Untagged", tags[0]));
+                ntags = 0;
         }
+        /* dockerd's imageDeleteHelper */
+        if (!force && ntags > 1)
+                return error_setx(
+                        err, EBUSY,
+                        "conflict: unable to delete %.12s (must be forced) - image is referenced in "
+                        "multiple repositories",
+                        hex);
+        if (!force && user && !quiet)
+                return error_setx(
+                        err, EBUSY,
+                        "conflict: unable to delete %.12s (must be forced) - image is being used by "
+                        "stopped container %.12s",
+                        hex, user);
+        for (size_t i = 0; tags[i] && ntags > 0; i++) {
+                json_object_del(map, tags[i]);
+                json_array_append_new(out, json_pack("{s:s}", "Untagged", tags[i]));
+        }
+        if (user) {
+                /* the container's lower layers: kept, untagged, until it goes */
+                if (json_array_size(out) == 0)
+                        return error_setx(
+                                err, EBUSY,
+                                "conflict: unable to delete %.12s (cannot be forced) - image is being "
+                                "used by container %.12s",
+                                hex, user);
+                goto write;
+        }
+        r = config_load(s, hex, NULL, &diffs, NULL);
+        if (r < 0)
+                diffs = xcalloc(1, sizeof(char *));
+        r = refs_write(s, refs, err);
+        if (r < 0)
+                return r;
+        if (unlinkat(s->configs_fd, hex, 0) < 0 && errno != ENOENT)
+                return error_set(err, errno, "deleting image %.12s", hex);
+        (void)fsync(s->configs_fd);
+        json_array_append_new(out, json_pack("{s:s}", "Deleted", full));
+        /* The image is gone whatever the collection finds: a layer it cannot remove now is garbage
+         * the next rmi collects. */
+        if (gc_layers(s, removed, NULL) == 0)
+                report_layers(diffs, removed, out);
+        *ret = TAKE_PTR(out);
+        return 0;
+write:
+        r = refs_write(s, refs, err);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(out);
         return 0;
 }
