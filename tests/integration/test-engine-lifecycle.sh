@@ -270,7 +270,7 @@ t_images() {
         tar -C "$WORK/bad" -cf "$WORK/bad.tar" .
         sk load -i "$WORK/bad.tar"
         expect_status 125
-        expect_output_has "its content has digest"
+        expect_output_has "has the content of sha256:"
 }
 
 run_test "create, start, stop -t, start again, rm and rm -f" t_create_start_stop_rm
