@@ -48,6 +48,12 @@ int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(print
 /* Executes a --format template over one value and prints it with a newline; false on error (reported). */
 bool cli_print_format(const char *tmpl, json_t *data);
 
+/*
+ * Prints rows through a --format template; "table ..." adds a header (the template run over `header`,
+ * which maps field names to column titles) and aligns the columns as docker's tabwriter does.
+ */
+int cli_print_table(const char *format, json_t *rows, json_t *header);
+
 /* "2 minutes ago", "About an hour ago": Docker's HumanDuration of now - t (an RFC 3339 time). */
 char *cli_human_since(const char *rfc3339, bool ago);
 /* "1.98MB": Docker's HumanSize (decimal units, 3 significant digits). */

@@ -255,41 +255,10 @@ int cmd_images(Engine *e, int argc, char **argv)
         (void)all;
         if (!format || !*format || STREQ(format, "table"))
                 format = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}";
-        bool table = str_has_prefix(format, "table");
-        const char *body = table ? format + 5 : format;
-        while (table && (*body == ' ' || *body == '\t'))
-                body++;
-        _cleanup_(tmpl_freep) Template *t = NULL;
-        if (tmpl_parse(body, &t, &err) < 0)
-                return cli_fail(NULL, err);
-        size_t cap = 0;
-        char *text = NULL;
-        FILE *m = open_memstream(&text, &cap);
-        if (table) {
-                _cleanup_json_ json_t *h = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", "REPOSITORY", "Tag",
-                                                     "TAG", "ID", "IMAGE ID", "CreatedSince", "CREATED", "CreatedAt",
-                                                     "CREATED AT", "Size", "SIZE", "Digest", "DIGEST", "Containers", "CONTAINERS");
-                _cleanup_free_ char *o = NULL;
-                if (tmpl_execute(t, h, &o, NULL) == 0)
-                        fprintf(m, "%s\n", o);
-        }
-        json_array_foreach(rows, i, img) {
-                _cleanup_free_ char *o = NULL;
-                if (tmpl_execute(t, img, &o, &err) < 0) {
-                        fclose(m);
-                        free(text);
-                        return cli_fail(NULL, err);
-                }
-                fprintf(m, "%s\n", o);
-        }
-        fclose(m);
-        if (table) {
-                _cleanup_free_ char *a = tabwriter_format(text, 10, 1, 3);
-                fputs(a, stdout);
-        } else
-                fputs(text, stdout);
-        free(text);
-        return 0;
+        _cleanup_json_ json_t *header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", "REPOSITORY",
+                                                  "Tag", "TAG", "ID", "IMAGE ID", "CreatedSince", "CREATED", "CreatedAt",
+                                                  "CREATED AT", "Size", "SIZE", "Digest", "DIGEST", "Containers", "CONTAINERS");
+        return cli_print_table(format, rows, header);
 }
 
 int cmd_rmi(Engine *e, int argc, char **argv)

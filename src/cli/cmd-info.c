@@ -199,52 +199,6 @@ static bool filters_match(Filter *f, size_t n, json_t *rec, Engine *e)
         return true;
 }
 
-/* Prints rows with a template; "table ..." gives a header and tabwriter alignment as docker does. */
-static int print_table(const char *format, json_t *rows, json_t *header)
-{
-        bool table = str_has_prefix(format, "table");
-        const char *body = table ? format + 5 : format;
-        _cleanup_(tmpl_freep) Template *t = NULL;
-        size_t cap = 0, i;
-        char *text = NULL;
-        FILE *m;
-        json_t *row;
-        Error *err = NULL;
-
-        while (table && (*body == ' ' || *body == '\t'))
-                body++;
-        if (tmpl_parse(body, &t, &err) < 0) {
-                fprintf(stderr, "stockade: %s\n", err->msg);
-                error_free(err);
-                return EXIT_ENGINE;
-        }
-        m = open_memstream(&text, &cap);
-        if (table && header) {
-                _cleanup_free_ char *h = NULL;
-                if (tmpl_execute(t, header, &h, NULL) == 0)
-                        fprintf(m, "%s\n", h);
-        }
-        json_array_foreach(rows, i, row) {
-                _cleanup_free_ char *out = NULL;
-                if (tmpl_execute(t, row, &out, &err) < 0) {
-                        fclose(m);
-                        free(text);
-                        fprintf(stderr, "stockade: %s\n", err->msg);
-                        error_free(err);
-                        return EXIT_ENGINE;
-                }
-                fprintf(m, "%s\n", out);
-        }
-        fclose(m);
-        if (table) {
-                _cleanup_free_ char *aligned = tabwriter_format(text, 10, 1, 3);
-                fputs(aligned, stdout);
-        } else
-                fputs(text, stdout);
-        free(text);
-        return 0;
-}
-
 int cmd_ps(Engine *e, int argc, char **argv)
 {
         bool all = false, quiet = false, no_trunc = false, latest = false, size = false;
@@ -330,7 +284,7 @@ int cmd_ps(Engine *e, int argc, char **argv)
                            "IMAGE", "Command", "COMMAND", "CreatedAt", "CREATED AT", "RunningFor", "CREATED", "Ports", "PORTS",
                            "State", "STATE", "Status", "STATUS", "Size", "SIZE", "Names", "NAMES", "Labels", "LABELS",
                            "Mounts", "MOUNTS");
-        rc = print_table(format, rows, header);
+        rc = cli_print_table(format, rows, header);
         return rc;
 }
 
@@ -839,7 +793,7 @@ static int stats_sample(Engine *e, int argc, char **argv, int idx, bool all, boo
                            "BlockIO", "BLOCK I/O", "PIDs", "PIDS");
         if (!format || !*format)
                 format = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
-        return print_table(format, rows, header);
+        return cli_print_table(format, rows, header);
 }
 
 int cmd_stats(Engine *e, int argc, char **argv)

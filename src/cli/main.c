@@ -81,6 +81,52 @@ bool cli_print_format(const char *tmpl, json_t *data)
         return true;
 }
 
+/* Prints rows with a template; "table ..." gives a header and tabwriter alignment as docker does. */
+int cli_print_table(const char *format, json_t *rows, json_t *header)
+{
+        bool table = str_has_prefix(format, "table");
+        const char *body = table ? format + 5 : format;
+        _cleanup_(tmpl_freep) Template *t = NULL;
+        size_t cap = 0, i;
+        char *text = NULL;
+        FILE *m;
+        json_t *row;
+        Error *err = NULL;
+
+        while (table && (*body == ' ' || *body == '\t'))
+                body++;
+        if (tmpl_parse(body, &t, &err) < 0) {
+                fprintf(stderr, "stockade: %s\n", err->msg);
+                error_free(err);
+                return EXIT_ENGINE;
+        }
+        m = open_memstream(&text, &cap);
+        if (table && header) {
+                _cleanup_free_ char *h = NULL;
+                if (tmpl_execute(t, header, &h, NULL) == 0)
+                        fprintf(m, "%s\n", h);
+        }
+        json_array_foreach(rows, i, row) {
+                _cleanup_free_ char *out = NULL;
+                if (tmpl_execute(t, row, &out, &err) < 0) {
+                        fclose(m);
+                        free(text);
+                        fprintf(stderr, "stockade: %s\n", err->msg);
+                        error_free(err);
+                        return EXIT_ENGINE;
+                }
+                fprintf(m, "%s\n", out);
+        }
+        fclose(m);
+        if (table) {
+                _cleanup_free_ char *aligned = tabwriter_format(text, 10, 1, 3);
+                fputs(aligned, stdout);
+        } else
+                fputs(text, stdout);
+        free(text);
+        return 0;
+}
+
 static time_t parse_rfc3339(const char *s)
 {
         struct tm tm = { 0 };
