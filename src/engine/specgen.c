@@ -161,51 +161,43 @@ static char *read_in_root(const char *rootfs, const char *path)
         return text;
 }
 
-/* Finds a line of a colon-separated file whose field 0 (name) or field 2 (id) matches. */
-static bool find_entry(const char *text, const char *name, long id, char **fields, size_t nfields, char **store)
+/* Splits a line at ':' into at most max fields, in place; the number of fields. */
+static size_t split_colon(char *line, char **f, size_t max)
 {
-        if (!text)
-                return false;
-        _cleanup_free_ char *copy = xstrdup(text);
-        char *save = NULL;
-        for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                char *f[8] = { 0 };
-                size_t n = 0;
-                char *p = l;
-                while (n < 8) {
-                        f[n++] = p;
-                        p = strchr(p, ':');
-                        if (!p)
-                                break;
-                        *p++ = '\0';
-                }
-                if (n < 3 || f[0][0] == '#')
-                        continue;
-                bool match = name ? STREQ(f[0], name) : (strtol(f[2], NULL, 10) == id && isdigit((unsigned char)f[2][0]));
-                if (!match)
-                        continue;
-                free(*store);
-                *store = xstrdup(text);         /* fields point into a copy the caller frees */
-                for (size_t i = 0; i < nfields && i < n; i++)
-                        fields[i] = f[i];
-                /* Re-find in the kept copy so the pointers outlive this function. */
-                size_t off = (size_t)(l - copy);
-                char *line = *store + off;
-                n = 0;
-                p = line;
-                while (n < nfields) {
-                        fields[n++] = p;
-                        p = strchr(p, ':');
-                        if (!p)
-                                break;
-                        *p++ = '\0';
-                }
-                char *nl = strchr(fields[n - 1], '\n');
-                if (nl)
-                        *nl = '\0';
-                return true;
+        size_t n = 0;
+
+        while (n < max) {
+                f[n++] = line;
+                line = strchr(line, ':');
+                if (!line)
+                        break;
+                *line++ = '\0';
         }
-        return false;
+        return n;
+}
+
+/*
+ * The first line of a passwd or group text whose name (field 0), or numeric id (field 2) when name
+ * is NULL, matches and that has at least min_fields fields (an image's file may have short lines),
+ * split into fields[0..nfields) (NULL past the line's own).  Returns the line the fields point into,
+ * for the caller to free, or NULL.
+ */
+static char *find_entry(const char *text, const char *name, long id, char **fields, size_t nfields, size_t min_fields)
+{
+        for (const char *p = text; p && *p;) {
+                size_t len = strcspn(p, "\n");
+                char *line = xstrndup(p, len);
+                size_t n;
+
+                memset(fields, 0, nfields * sizeof(char *));
+                n = split_colon(line, fields, nfields);
+                if (n >= min_fields && fields[0][0] != '#' &&
+                    (name ? STREQ(fields[0], name) : isdigit((unsigned char)fields[2][0]) && strtol(fields[2], NULL, 10) == id))
+                        return line;
+                free(line);
+                p += len + (p[len] == '\n');
+        }
+        return NULL;
 }
 
 static bool all_digits(const char *s)
@@ -227,7 +219,6 @@ int specgen_user(const char *rootfs, const char *user, json_t *group_add, json_t
         const char *uname = NULL;
         char *pf[7] = { 0 };
         json_t *gids = json_array();
-        bool have_gid = false;
 
         if (g)
                 *g++ = '\0';
@@ -237,58 +228,44 @@ int specgen_user(const char *rootfs, const char *user, json_t *group_add, json_t
                 uid = strtol(u, NULL, 10);
                 if (uid < 0 || uid > 0x7fffffffL)
                         goto bad_user;
-                if (find_entry(passwd, NULL, uid, pf, 7, &store)) {
+                store = find_entry(passwd, NULL, uid, pf, 7, 4);
+                if (store) {
                         gid = strtol(pf[3], NULL, 10);
                         uname = pf[0];
-                        have_gid = true;
                 }
         } else if (*u) {
-                if (!find_entry(passwd, u, 0, pf, 7, &store)) {
+                store = find_entry(passwd, u, 0, pf, 7, 4);
+                if (!store) {
                         json_decref(gids);
                         return error_setx(err, ENOENT, "unable to find user %s: no matching entries in passwd file", u);
                 }
                 uid = strtol(pf[2], NULL, 10);
                 gid = strtol(pf[3], NULL, 10);
                 uname = pf[0];
-                have_gid = true;
-        } else if (find_entry(passwd, "root", 0, pf, 7, &store)) {
+        } else if ((store = find_entry(passwd, "root", 0, pf, 7, 4)))
                 gid = strtol(pf[3], NULL, 10);
-                have_gid = true;
-        }
         if (g && *g) {
-                char *gf[4] = { 0 };
+                char *gf[4];
                 if (all_digits(g))
                         gid = strtol(g, NULL, 10);
-                else if (find_entry(group, g, 0, gf, 4, &gstore))
+                else if ((gstore = find_entry(group, g, 0, gf, 4, 3)))
                         gid = strtol(gf[2], NULL, 10);
                 else {
                         json_decref(gids);
                         return error_setx(err, ENOENT, "unable to find group %s: no matching entries in group file", g);
                 }
-                have_gid = true;
         }
-        (void)have_gid;
         /* The primary group first, then the groups that list the user by name (as runc/libcontainer does). */
         json_array_append_new(gids, json_integer(gid));
         if (uname && group && !(g && *g)) {
                 _cleanup_free_ char *copy = xstrdup(group);
                 char *save = NULL;
                 for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                        char *f[4] = { 0 };
-                        size_t n = 0;
-                        char *p = l;
-                        while (n < 4) {
-                                f[n++] = p;
-                                p = strchr(p, ':');
-                                if (!p)
-                                        break;
-                                *p++ = '\0';
-                        }
-                        if (n < 4 || !all_digits(f[2]))
+                        char *f[4];
+                        if (split_colon(l, f, 4) < 4 || !all_digits(f[2]))
                                 continue;
-                        _cleanup_free_ char *members = xstrdup(f[3]);
                         char *s2 = NULL;
-                        for (char *m = strtok_r(members, ",", &s2); m; m = strtok_r(NULL, ",", &s2))
+                        for (char *m = strtok_r(f[3], ",", &s2); m; m = strtok_r(NULL, ",", &s2))
                                 if (STREQ(m, uname) && strtol(f[2], NULL, 10) != gid)
                                         json_array_append_new(gids, json_integer(strtol(f[2], NULL, 10)));
                 }
@@ -298,13 +275,13 @@ int specgen_user(const char *rootfs, const char *user, json_t *group_add, json_t
                 json_t *v;
                 json_array_foreach(group_add, i, v) {
                         const char *s = json_string_value(v);
-                        char *gf[4] = { 0 };
+                        char *gf[4];
                         _cleanup_free_ char *gs = NULL;
                         if (!s)
                                 continue;
                         if (all_digits(s))
                                 json_array_append_new(gids, json_integer(strtol(s, NULL, 10)));
-                        else if (find_entry(group, s, 0, gf, 4, &gs))
+                        else if ((gs = find_entry(group, s, 0, gf, 4, 3)))
                                 json_array_append_new(gids, json_integer(strtol(gf[2], NULL, 10)));
                         else {
                                 json_decref(gids);
