@@ -4366,7 +4366,7 @@ static int call_builtin(State *s, const Node *at, int fn, json_t **argv, size_t 
                 buf_add(&b, str, n);
                 return string_result(s, at, name, &b, ret);
         default:
-                return exec_errorf(s, at, EINVAL, "function %s not implemented", name);
+                return exec_errorf(s, at, EINVAL, "function %s: no implementation behind its table entry (internal error)", name);
         }
         if (r < 0)
                 return r;
