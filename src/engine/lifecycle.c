@@ -628,8 +628,10 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                         if (k <= 0) {
                                 _cleanup_free_ char *logp = xasprintf("%s/monitor.log", run), *text = NULL;
                                 (void)read_file_at(AT_FDCWD, logp, 65536, &text, NULL);
-                                return error_setx(err, EIO, "the monitor of %.12s ended before the container started%s%s", id,
-                                                  text && *text ? ": " : "", text ? text : "");
+                                /* It died without its cleanup: undo the mounts it would have. */
+                                r = error_setx(err, EIO, "the monitor of %.12s ended before the container started%s%s", id,
+                                               text && *text ? ": " : "", text ? text : "");
+                                goto fail;
                         }
                         got += (size_t)k;
                 }
@@ -639,8 +641,10 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                 body = xmalloc(n + 1);
                 for (got = 0; got < n;) {
                         ssize_t k = read(ours, body + got, n - got);
-                        if (k <= 0)
-                                return error_setx(err, EIO, "the monitor of %.12s went away", id);
+                        if (k <= 0) {
+                                r = error_setx(err, EIO, "the monitor of %.12s went away before the container started", id);
+                                goto fail;
+                        }
                         got += (size_t)k;
                 }
                 body[n] = '\0';
