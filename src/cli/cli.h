@@ -6,6 +6,8 @@
 
 #include "engine.h"
 #include "error.h"
+#include "image-store.h"
+#include "util.h"
 
 /*
  * The `stockade` command line: one function per command (cmd-*.c), each returning the process's
@@ -15,6 +17,22 @@
 #define EXIT_ENGINE 125
 
 typedef int (*cmd_fn)(Engine *e, int argc, char **argv);
+
+typedef struct CliCommand {
+        const char *name;
+        cmd_fn fn; /* NULL: the command is the image helper's (IMAGE_HELPER) */
+        const char *help;
+} CliCommand;
+
+/* Links libarchive, which costs every call that loads it milliseconds: import, load and save only. */
+#define IMAGE_HELPER "stockade-image"
+
+/*
+ * Parses the global flags (--config-file, --data-root, --exec-root, --version, --help), opens the
+ * engine and runs the command named next from `cmds`, handing those without a function to the image
+ * helper with the whole command line.  Returns the exit status.
+ */
+int cli_main(int argc, char **argv, const CliCommand *cmds, size_t n);
 
 int cmd_run(Engine *e, int argc, char **argv);
 int cmd_create(Engine *e, int argc, char **argv);
@@ -44,6 +62,9 @@ int cmd_tag(Engine *e, int argc, char **argv);
 /* Prints "stockade: <msg>" (and the usage hint for flag errors) and returns EXIT_ENGINE. */
 int cli_fail(const char *cmd, Error *err);
 int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Opens the image store of the engine's data root; 0, or the exit status after reporting. */
+int cli_open_store(Engine *e, ImageStore **s);
 
 /* Executes a --format template over one value and prints it with a newline; false on error (reported). */
 bool cli_print_format(const char *tmpl, json_t *data);

@@ -1,24 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* stockade: the engine's command line, with docker's commands and flags, and no daemon. */
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
 #include "cli.h"
-#include "pflag.h"
-#include "template.h"
 #include "util.h"
 
-static const struct {
-        const char *name;
-        cmd_fn fn;
-        const char *help;
-} commands[] = {
+/* fn NULL: run by the stockade-image helper (image-main.c), which links libarchive. */
+static const CliCommand commands[] = {
         { "run", cmd_run, "Create and run a new container from an image" },
         { "create", cmd_create, "Create a new container" },
         { "start", cmd_start, "Start one or more stopped containers" },
@@ -36,210 +22,15 @@ static const struct {
         { "stats", cmd_stats, "Display a snapshot of containers' resource usage" },
         { "rename", cmd_rename, "Rename a container" },
         { "update", cmd_update, "Update the resource limits of containers" },
-        { "import", cmd_import, "Import a root filesystem tarball as an image" },
-        { "load", cmd_load, "Load images from a docker save archive or an OCI layout" },
-        { "save", cmd_save, "Save images to a tar archive (docker save format)" },
+        { "import", NULL, "Import a root filesystem tarball as an image" },
+        { "load", NULL, "Load images from a docker save archive or an OCI layout" },
+        { "save", NULL, "Save images to a tar archive (docker save format)" },
         { "images", cmd_images, "List images" },
         { "rmi", cmd_rmi, "Remove one or more images" },
         { "tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE" },
 };
 
-int cli_fail(const char *cmd, Error *err)
-{
-        fprintf(stderr, "stockade: %s\n", err && err->msg ? err->msg : "unknown error");
-        if (cmd)
-                fprintf(stderr, "See 'stockade %s --help'.\n", cmd);
-        error_free(err);
-        return EXIT_ENGINE;
-}
-
-int cli_failf(const char *cmd, const char *fmt, ...)
-{
-        va_list ap;
-        fprintf(stderr, "stockade: ");
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\n");
-        if (cmd)
-                fprintf(stderr, "See 'stockade %s --help'.\n", cmd);
-        return EXIT_ENGINE;
-}
-
-bool cli_print_format(const char *tmpl, json_t *data)
-{
-        _cleanup_(tmpl_freep) Template *t = NULL;
-        _cleanup_free_ char *out = NULL;
-        Error *err = NULL;
-
-        if (tmpl_parse(tmpl, &t, &err) < 0 || tmpl_execute(t, data, &out, &err) < 0) {
-                fprintf(stderr, "stockade: %s\n", err->msg);
-                error_free(err);
-                return false;
-        }
-        printf("%s\n", out);
-        return true;
-}
-
-/* Prints rows with a template; "table ..." gives a header and tabwriter alignment as docker does. */
-int cli_print_table(const char *format, json_t *rows, json_t *header)
-{
-        bool table = str_has_prefix(format, "table");
-        const char *body = table ? format + 5 : format;
-        _cleanup_(tmpl_freep) Template *t = NULL;
-        size_t cap = 0, i;
-        char *text = NULL;
-        FILE *m;
-        json_t *row;
-        Error *err = NULL;
-
-        while (table && (*body == ' ' || *body == '\t'))
-                body++;
-        if (tmpl_parse(body, &t, &err) < 0) {
-                fprintf(stderr, "stockade: %s\n", err->msg);
-                error_free(err);
-                return EXIT_ENGINE;
-        }
-        m = open_memstream(&text, &cap);
-        if (table && header) {
-                _cleanup_free_ char *h = NULL;
-                if (tmpl_execute(t, header, &h, NULL) == 0)
-                        fprintf(m, "%s\n", h);
-        }
-        json_array_foreach(rows, i, row) {
-                _cleanup_free_ char *out = NULL;
-                if (tmpl_execute(t, row, &out, &err) < 0) {
-                        fclose(m);
-                        free(text);
-                        fprintf(stderr, "stockade: %s\n", err->msg);
-                        error_free(err);
-                        return EXIT_ENGINE;
-                }
-                fprintf(m, "%s\n", out);
-        }
-        fclose(m);
-        if (table) {
-                _cleanup_free_ char *aligned = tabwriter_format(text, 10, 1, 3);
-                fputs(aligned, stdout);
-        } else
-                fputs(text, stdout);
-        free(text);
-        return 0;
-}
-
-static time_t parse_rfc3339(const char *s)
-{
-        struct tm tm = { 0 };
-        if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
-                return 0;
-        return timegm(&tm);
-}
-
-/* Docker's units.HumanDuration. */
-char *cli_human_since(const char *rfc3339, bool ago)
-{
-        time_t t = parse_rfc3339(rfc3339), n = time(NULL);
-        double s = difftime(n, t);
-        char *d;
-
-        if (t <= 0)
-                return xstrdup("");
-        if (s < 1)
-                d = xstrdup("Less than a second");
-        else if (s < 2)
-                d = xstrdup("1 second");
-        else if (s < 60)
-                d = xasprintf("%d seconds", (int)s);
-        else if (s / 60 < 2)
-                d = xstrdup("About a minute");
-        else if (s / 60 < 60)
-                d = xasprintf("%d minutes", (int)(s / 60));
-        else if (s / 3600 < 2)
-                d = xstrdup("About an hour");
-        else if (s / 3600 < 48)
-                d = xasprintf("%d hours", (int)(s / 3600));
-        else if (s / 3600 < 24 * 7 * 2)
-                d = xasprintf("%d days", (int)(s / 86400));
-        else if (s / 3600 < 24 * 30 * 2)
-                d = xasprintf("%d weeks", (int)(s / 86400 / 7));
-        else if (s / 3600 < 24 * 365 * 2)
-                d = xasprintf("%d months", (int)(s / 86400 / 30));
-        else
-                d = xasprintf("%d years", (int)(s / 86400 / 365));
-        if (ago) {
-                char *a = xasprintf("%s ago", d);
-                free(d);
-                return a;
-        }
-        return d;
-}
-
-char *cli_human_size(double b)
-{
-        static const char *const u[] = { "B", "kB", "MB", "GB", "TB", "PB" };
-        size_t i = 0;
-        while (b >= 1000 && i < ELEMENTSOF(u) - 1) {
-                b /= 1000;
-                i++;
-        }
-        /* %.4g as Go's strconv 'g' with 4 significant digits, which is what units.HumanSize prints. */
-        return xasprintf("%.4g%s", b, u[i]);
-}
-
-static void usage(void)
-{
-        printf("Usage:  stockade [OPTIONS] COMMAND\n\nA hardened, daemonless container engine with docker's commands.\n\n"
-               "Options:\n"
-               "      --config-file FILE   daemon configuration (default /etc/stockade/daemon.json, $STOCKADE_CONFIG)\n"
-               "      --data-root DIR      images and containers (default /var/lib/stockade, $STOCKADE_DATA_ROOT)\n"
-               "      --exec-root DIR      sockets and runtime state (default /run/stockade, $STOCKADE_EXEC_ROOT)\n"
-               "  -v, --version            print the version\n\nCommands:\n");
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                printf("  %-10s %s\n", commands[i].name, commands[i].help);
-        printf("\nRun 'stockade COMMAND --help' for more information on a command.\n");
-}
-
 int main(int argc, char **argv)
 {
-        const char *config = NULL, *data_root = NULL, *exec_root = NULL;
-        bool version = false, help = false;
-        Pflag flags[] = {
-                { "config-file", 0, PFLAG_STRING, &config, NULL, NULL },
-                { "data-root", 0, PFLAG_STRING, &data_root, NULL, NULL },
-                { "exec-root", 0, PFLAG_STRING, &exec_root, NULL, NULL },
-                { "version", 'v', PFLAG_BOOL, &version, NULL, NULL },
-                { "help", 0, PFLAG_BOOL, &help, NULL, NULL },
-                { 0 },
-        };
-        _cleanup_(engine_freep) Engine *e = NULL;
-        Error *err = NULL;
-        int idx = 1;
-
-        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
-        if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
-                return cli_fail(NULL, err);
-        if (version) {
-                printf("stockade version %s\n", STOCKADE_VERSION);
-                return 0;
-        }
-        if (help || idx >= argc || STREQ(argv[idx], "help")) {
-                usage();
-                return idx >= argc && !help ? 1 : 0;
-        }
-        if (STREQ(argv[idx], "version")) {
-                printf("stockade version %s\n", STOCKADE_VERSION);
-                return 0;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(commands); i++) {
-                if (!STREQ(commands[i].name, argv[idx]))
-                        continue;
-                EngineOpts o = { .config_file = config, .data_root = data_root, .exec_root = exec_root };
-                if (engine_open(&o, &e, &err) < 0)
-                        return cli_fail(NULL, err);
-                int r = commands[i].fn(e, argc - idx, argv + idx);
-                fflush(stdout);
-                return r;
-        }
-        fprintf(stderr, "stockade: '%s' is not a stockade command.\nSee 'stockade --help'\n", argv[idx]);
-        return EXIT_ENGINE;
+        return cli_main(argc, argv, commands, ELEMENTSOF(commands));
 }
