@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cli.h"
 #include "container-store.h"
 #include "image-store.h"
@@ -588,34 +589,6 @@ int cmd_top(Engine *e, int argc, char **argv)
 
 /* ---- stats ---- */
 
-static char *cgroup_dir(pid_t pid, const char *controller)
-{
-        _cleanup_free_ char *path = xasprintf("/proc/%d/cgroup", (int)pid), *text = NULL;
-        char *save = NULL;
-
-        if (read_file_at(AT_FDCWD, path, 65536, &text, NULL) < 0)
-                return NULL;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2)
-                        continue;
-                *c2 = '\0';
-                _cleanup_free_ char *ctrls = xstrdup(c1 + 1);
-                char *s2 = NULL;
-                for (char *t = strtok_r(ctrls, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
-                        if (STREQ(t, controller))
-                                return xasprintf("/sys/fs/cgroup/%s%s", controller, c2 + 1);
-                if (!c1[1]) {
-                        char *d = xasprintf("/sys/fs/cgroup%s", c2 + 1);
-                        _cleanup_free_ char *probe = xasprintf("%s/cgroup.controllers", d);
-                        if (access(probe, R_OK) == 0 && !strstr(d, "/unified"))
-                                return d;
-                        free(d);
-                }
-        }
-        return NULL;
-}
-
 static uint64_t read_u64(const char *dir, const char *file, const char *key)
 {
         _cleanup_free_ char *path = NULL, *text = NULL;
@@ -702,11 +675,11 @@ static int stats_sample(Engine *e, int argc, char **argv, int idx, bool all, boo
                 pid_t pid = (pid_t)json_integer_value(json_object_get(json_object_get(rec, "State"), "Pid"));
                 if (pid <= 0 || !container_monitor_alive(rec))
                         continue;
-                acct[i] = cgroup_dir(pid, "cpuacct");
-                mem[i] = cgroup_dir(pid, "memory");
-                pids[i] = cgroup_dir(pid, "pids");
-                blk[i] = cgroup_dir(pid, "blkio");
-                v2[i] = cgroup_dir(pid, "");
+                acct[i] = cgroup_dir_of(pid, "cpuacct");
+                mem[i] = cgroup_dir_of(pid, "memory");
+                pids[i] = cgroup_dir_of(pid, "pids");
+                blk[i] = cgroup_dir_of(pid, "blkio");
+                v2[i] = cgroup_dir_of(pid, NULL);
                 s0[i].cpu = cpu_usage(acct[i], v2[i]);
         }
         uint64_t sys0 = system_cpu_ns();

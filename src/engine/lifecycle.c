@@ -355,8 +355,12 @@ static int mount_rootfs(Engine *e, json_t *rec, const char *dir, Error **err)
         if (strlen(opts) >= 4096)
                 return error_setx(err, E2BIG, "the image has too many layers for one overlay mount (%zu bytes of options)",
                                   strlen(opts));
-        if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0)
+        if (mount("overlay", target, "overlay", MS_NODEV, opts) < 0) {
+                if (errno == ENODEV)
+                        return error_set(err, errno, "mounting the container's root filesystem (overlay on %s): this "
+                                         "kernel has no overlay filesystem loaded (modprobe overlay)", target);
                 return error_set(err, errno, "mounting the container's root filesystem (overlay on %s)", target);
+        }
         return 0;
 }
 

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "attach-proto.h"
+#include "cgroup.h"
 #include "container-store.h"
 #include "engine.h"
 #include "json-util.h"
@@ -244,35 +245,16 @@ static uint64_t oom_kills(void)
 
 static void oom_watch_init(pid_t pid)
 {
-        _cleanup_free_ char *path = xasprintf("/proc/%d/cgroup", (int)pid), *text = NULL;
-        char *save = NULL;
+        _cleanup_free_ char *v1 = cgroup_dir_of(pid, "memory");
 
         free(M.oom_file);
         M.oom_file = NULL;
-        if (read_file_at(AT_FDCWD, path, 65536, &text, NULL) < 0)
-                return;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-                if (!c2)
-                        continue;
-                *c2 = '\0';
-                const char *ctrls = c1 + 1, *cg = c2 + 1;
-                bool mem = false;
-                _cleanup_free_ char *copy = xstrdup(ctrls);
-                char *s2 = NULL;
-                for (char *t = strtok_r(copy, ",", &s2); t; t = strtok_r(NULL, ",", &s2))
-                        mem |= STREQ(t, "memory");
-                if (mem) {
-                        M.oom_file = xasprintf("/sys/fs/cgroup/memory%s/memory.oom_control", cg);
-                        break;
-                }
-                if (!*ctrls && !M.oom_file) {
-                        char *f = xasprintf("/sys/fs/cgroup%s/memory.events", cg);
-                        if (access(f, R_OK) == 0)
-                                M.oom_file = f;
-                        else
-                                free(f);
-                }
+        if (v1)
+                M.oom_file = xasprintf("%s/memory.oom_control", v1);
+        else {
+                _cleanup_free_ char *v2 = cgroup_dir_of(pid, NULL);
+                if (v2)
+                        M.oom_file = xasprintf("%s/memory.events", v2);
         }
         M.oom_base = oom_kills();
 }

@@ -65,17 +65,19 @@ static bool opts_match(const char *superopts, const char *name)
         return true;
 }
 
-static int hierarchies_load(Hierarchy **ret, size_t *ret_n, Error **err)
+/* The hierarchies mounted here, with the place of process `pid` (0: ourselves) in each. */
+static int hierarchies_load_pid(pid_t pid, Hierarchy **ret, size_t *ret_n, Error **err)
 {
         _cleanup_free_ char *cg = NULL, *mi = NULL;
+        _cleanup_free_ char *cg_path = pid > 0 ? xasprintf("/proc/%d/cgroup", (int)pid) : xstrdup("/proc/self/cgroup");
         Hierarchy *h = NULL;
         size_t n = 0;
         char *save = NULL;
         int r;
 
-        r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 20, &cg, NULL);
+        r = read_file_at(AT_FDCWD, cg_path, 1 << 20, &cg, NULL);
         if (r < 0)
-                return error_set(err, -r, "reading /proc/self/cgroup");
+                return error_set(err, -r, "reading %s", cg_path);
         r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16 << 20, &mi, NULL);
         if (r < 0)
                 return error_set(err, -r, "reading /proc/self/mountinfo");
@@ -128,6 +130,11 @@ static int hierarchies_load(Hierarchy **ret, size_t *ret_n, Error **err)
         return 0;
 }
 
+static int hierarchies_load(Hierarchy **ret, size_t *ret_n, Error **err)
+{
+        return hierarchies_load_pid(0, ret, ret_n, err);
+}
+
 /* The directory of cgroup `cgpath` (a path in the hierarchy) on this mount. */
 static char *hierarchy_dir(const Hierarchy *h, const char *cgpath)
 {
@@ -137,6 +144,22 @@ static char *hierarchy_dir(const Hierarchy *h, const char *cgpath)
         while (*rel == '/')
                 rel++;
         return *rel ? xasprintf("%s/%s", h->mountpoint, rel) : xstrdup(h->mountpoint);
+}
+
+char *cgroup_dir_of(pid_t pid, const char *controller)
+{
+        Hierarchy *h = NULL;
+        size_t n = 0;
+        char *dir = NULL;
+
+        if (hierarchies_load_pid(pid, &h, &n, NULL) < 0)
+                return NULL;
+        for (size_t i = 0; i < n && !dir; i++) {
+                if (!controller ? !*h[i].name : (*h[i].name && opts_match(h[i].name, controller)))
+                        dir = hierarchy_dir(&h[i], h[i].own);
+        }
+        hierarchies_free(h, n);
+        return dir;
 }
 
 /* A new v1 cpuset cgroup starts with empty cpus and mems and refuses tasks: inherit the parent's. */

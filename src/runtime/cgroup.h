@@ -33,6 +33,12 @@ int cgroup_join(json_t *paths, pid_t pid, Error **err);
 int cgroup_pids(json_t *paths, pid_t **ret, size_t *ret_n, Error **err);
 /* Removes the container's directories, waiting (up to 2 s) for the kernel to release them. */
 int cgroup_destroy(json_t *paths, Error **err);
+/*
+ * The directory of process pid's cgroup in the v1 hierarchy holding `controller` ("memory"), or with
+ * controller NULL in the cgroup2 hierarchy; NULL when that hierarchy is not mounted here or pid is gone.
+ * For reading a running container's statistics from outside (stats, the monitor's OOM count).
+ */
+char *cgroup_dir_of(pid_t pid, const char *controller);
 /* Whether this machine has a unified (cgroup2) hierarchy with controllers; for `features`. */
 bool cgroup_have_v2(void);
 bool cgroup_have_v1(void);

@@ -13,6 +13,12 @@
 #   skip REASON          skips the running test (only where the machine lacks a feature)
 #   fail MSG             fails the running test
 #   cg_file ID CONTROLLER FILE   a cgroup file of a running container (v1, v2 or hybrid)
+#   cg_v2 CONTROLLER     true when CONTROLLER is on cgroup2 here (no v1 hierarchy of its own)
+#   mem_limit ID / memsw_limit ID   a running container's memory and memory+swap limits in bytes,
+#                        from v1's or v2's files
+#
+# ENGINE_TESTS (space-separated test function names), when set, runs only those tests of a file: the
+# VM lane uses it to run the cgroup-dependent ones on pure cgroup v2.
 #   finish               prints the plan
 set -u
 set -o pipefail
@@ -114,8 +120,31 @@ cg_file() {
         fi
 }
 
+cg_v2() {
+        ! grep -qE "^[0-9]+:([^:]*,)?$1(,[^:]*)?:" /proc/self/cgroup
+}
+
+# The limit and the memory+swap total, in bytes ("max" when unlimited), from v1's or v2's files.
+mem_limit() {
+        if cg_v2 memory; then cat "$(cg_file "$1" memory memory.max)"; else cat "$(cg_file "$1" memory memory.limit_in_bytes)"; fi
+}
+
+memsw_limit() {
+        local mem swap
+        if cg_v2 memory; then
+                mem=$(cat "$(cg_file "$1" memory memory.max)")
+                swap=$(cat "$(cg_file "$1" memory memory.swap.max)")
+                if [ "$mem" = max ] || [ "$swap" = max ]; then echo max; else echo $((mem + swap)); fi
+        else
+                cat "$(cg_file "$1" memory memory.memsw.limit_in_bytes)"
+        fi
+}
+
 run_test() {
         local name=$1 fn=$2 rc left
+        if [ -n "${ENGINE_TESTS:-}" ]; then
+                case " $ENGINE_TESTS " in *" $fn "*) ;; *) return 0 ;; esac
+        fi
         TEST_NUM=$((TEST_NUM + 1))
         local log=$WORK/log.$TEST_NUM
         (
@@ -151,5 +180,5 @@ finish() {
 }
 
 # The busybox image, once per file.
-"$REPO_ROOT/tools/busybox-image.sh" "$STOCKADE" >"$WORK/image.log" 2>&1 ||
+bash "$REPO_ROOT/tools/busybox-image.sh" "$STOCKADE" >"$WORK/image.log" 2>&1 ||
         { echo "Bail out! importing busybox failed: $(tail -5 "$WORK/image.log")"; exit 1; }

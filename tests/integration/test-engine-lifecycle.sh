@@ -179,7 +179,8 @@ t_rename_update_stats() {
         id=$("$STOCKADE" inspect --format '{{.Id}}' u2)
         sk update --memory=128m --memory-swap=256m --pids-limit=50 u2
         expect_status 0
-        [ "$(cat "$(cg_file "$id" memory memory.limit_in_bytes)")" = 134217728 ] || fail "update memory"
+        [ "$(mem_limit "$id")" = 134217728 ] || fail "update memory: $(mem_limit "$id")"
+        [ "$(memsw_limit "$id")" = 268435456 ] || fail "update memory+swap: $(memsw_limit "$id")"
         [ "$(cat "$(cg_file "$id" pids pids.max)")" = 50 ] || fail "update pids"
         sk inspect --format '{{.HostConfig.Memory}}' u2
         [ "$output" = 134217728 ] || fail "stored: $output"

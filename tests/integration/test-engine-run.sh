@@ -41,17 +41,17 @@ t_memory_limits() {
         sk_out run -d --memory=512m busybox sleep 30
         expect_status 0
         id=$output
-        [ "$(cat "$(cg_file "$id" memory memory.limit_in_bytes)")" = 536870912 ] || fail "memory.limit_in_bytes"
+        [ "$(mem_limit "$id")" = 536870912 ] || fail "memory limit: $(mem_limit "$id")"
         sk inspect --format '{{.HostConfig.Memory}} {{.HostConfig.MemorySwap}}' "$id"
         [ "$output" = "536870912 0" ] || fail "inspect: $output"
         sk rm -f "$id"
         sk_out run -d --memory=512m --memory-swap=1g busybox sleep 30
         id=$output
-        [ "$(cat "$(cg_file "$id" memory memory.memsw.limit_in_bytes)")" = 1073741824 ] || fail "memsw"
+        [ "$(memsw_limit "$id")" = 1073741824 ] || fail "memory+swap: $(memsw_limit "$id")"
         sk rm -f "$id"
         sk_out run -d --memory=512m --memory-swap=512m busybox sleep 30
         id=$output
-        [ "$(cat "$(cg_file "$id" memory memory.memsw.limit_in_bytes)")" = 536870912 ] || fail "memsw = memory (no swap)"
+        [ "$(memsw_limit "$id")" = 536870912 ] || fail "memory+swap = memory (no swap): $(memsw_limit "$id")"
         sk rm -f "$id"
 }
 
@@ -60,9 +60,15 @@ t_cpu_limits() {
         sk_out run -d --cpus=1.5 --cpu-shares=512 --cpuset-cpus="0,1" busybox sleep 30
         expect_status 0
         id=$output
-        [ "$(cat "$(cg_file "$id" cpu cpu.cfs_quota_us)")" = 150000 ] || fail "quota"
-        [ "$(cat "$(cg_file "$id" cpu cpu.cfs_period_us)")" = 100000 ] || fail "period"
-        [ "$(cat "$(cg_file "$id" cpu cpu.shares)")" = 512 ] || fail "shares"
+        if cg_v2 cpu; then
+                [ "$(cat "$(cg_file "$id" cpu cpu.max)")" = "150000 100000" ] || fail "cpu.max"
+                # shares 512 as weight: 1 + (512 - 2) * 9999 / 262142, the OCI runtimes' conversion
+                [ "$(cat "$(cg_file "$id" cpu cpu.weight)")" = 20 ] || fail "cpu.weight: $(cat "$(cg_file "$id" cpu cpu.weight)")"
+        else
+                [ "$(cat "$(cg_file "$id" cpu cpu.cfs_quota_us)")" = 150000 ] || fail "quota"
+                [ "$(cat "$(cg_file "$id" cpu cpu.cfs_period_us)")" = 100000 ] || fail "period"
+                [ "$(cat "$(cg_file "$id" cpu cpu.shares)")" = 512 ] || fail "shares"
+        fi
         [ "$(cat "$(cg_file "$id" cpuset cpuset.cpus)")" = 0-1 ] || fail "cpuset"
         sk rm -f "$id"
 }

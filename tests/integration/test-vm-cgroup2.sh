@@ -6,17 +6,24 @@
 #
 # The files to run in the guest are listed in VM_TEST_FILES, the one place to add more.  Each runs
 # there exactly as on the host (lib.sh and all), against this tree's build/stockade-runtime and
-# build/tests/stockade-test-init.  When the VM kit is missing or its setup (qemu, the kernel) fails,
+# build/tests/stockade-test-init (and the engine's: build/stockade, stockade-monitor, stockade-image,
+# with the busybox image imported from a tarball made here).  When the VM kit is missing or its setup (qemu, the kernel) fails,
 # the whole lane is one "ok - ... # SKIP reason" line.
 #
 # Environment: STOCKADE_VM_RUNNER (default ../shared/tools/vm/run-in-vm.sh beside the repository),
 # STOCKADE_VM_DIR (the kit's artifacts, default /var/cache/stockade-vm), VM_TIMEOUT (default 480 s),
-# VM_MEM, VM_SMP (passed on to the kit), STOCKADE_RUNTIME, STOCKADE_TEST_INIT.
+# VM_MEM, VM_SMP (passed on to the kit), STOCKADE_RUNTIME, STOCKADE_TEST_INIT, STOCKADE_VM_FILES.
 set -u
 set -o pipefail
 
 # The test files (in tests/integration/) run in the guest, in this order.
-VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh)
+VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh test-engine-run.sh test-engine-lifecycle.sh)
+# STOCKADE_VM_FILES (space-separated) runs only those, for working on one file.
+[ -z "${STOCKADE_VM_FILES:-}" ] || read -r -a VM_TEST_FILES <<<"$STOCKADE_VM_FILES"
+# Of the engine's files, the tests whose paths differ on cgroup v2 (limits, OOM via memory.events,
+# update, stats) and a few end-to-end ones; the rest do not depend on the cgroup version.
+VM_ENGINE_TESTS="t_run_rm_echo t_exit_codes t_rm_leaves_nothing t_memory_limits t_cpu_limits t_pids_and_ulimits
+t_oom_killed t_fork_bomb_contained t_default_security t_create_start_stop_rm t_rename_update_stats"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
@@ -82,7 +89,17 @@ done
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 [ -x "$BUSYBOX" ] || skip_all "no static busybox at $BUSYBOX for the containers' rootfs"
 
-FILES=("$HERE/lib.sh" "$HERE/cgroup-lib.sh" "$REPO_ROOT/tests/helpers/mkrootfs.sh" "$RUNTIME" "$TEST_INIT" "$BUSYBOX" "${HOST_TOOLS[@]}")
+ENGINE_BIN_DIR=$(dirname "$RUNTIME")
+for b in stockade stockade-monitor stockade-image; do
+        [ -x "$ENGINE_BIN_DIR/$b" ] || { echo "Bail out! $TEST_FILE: $ENGINE_BIN_DIR/$b not found: build it with 'ninja -C build'"; exit 1; }
+done
+"$REPO_ROOT/tools/busybox-image.sh" --tar "$WORK/busybox.tar" >"$WORK/busybox.log" 2>&1 ||
+        { echo "Bail out! $TEST_FILE: the busybox tarball: $(tail -n 3 "$WORK/busybox.log")"; exit 1; }
+
+FILES=("$HERE/lib.sh" "$HERE/cgroup-lib.sh" "$HERE/engine-lib.sh" "$REPO_ROOT/tests/helpers/mkrootfs.sh"
+        "$REPO_ROOT/tools/busybox-image.sh" "$WORK/busybox.tar" "$RUNTIME" "$TEST_INIT"
+        "$ENGINE_BIN_DIR/stockade" "$ENGINE_BIN_DIR/stockade-monitor" "$ENGINE_BIN_DIR/stockade-image"
+        "$BUSYBOX" "${HOST_TOOLS[@]}")
 for t in "${VM_TEST_FILES[@]}"; do
         [ -f "$HERE/$t" ] || { echo "Bail out! $TEST_FILE: $HERE/$t (in VM_TEST_FILES) not found"; exit 1; }
         FILES+=("$HERE/$t")
@@ -91,14 +108,18 @@ done
 # The guest side: rebuild the repository's layout on the guest's tmpfs (lib.sh finds mkrootfs.sh
 # relative to itself), then run each file with its output between markers the host parses.
 # The guest inherits no environment from here: the file list is written into the script.
-printf '#!/bin/bash\nSTOCKADE_VM_TESTS="%s"\n' "${VM_TEST_FILES[*]}" >"$WORK/guest.sh"
+printf '#!/bin/bash\nSTOCKADE_VM_TESTS="%s"\nexport ENGINE_TESTS="%s"\n' "${VM_TEST_FILES[*]}" \
+        "$(echo $VM_ENGINE_TESTS)" >"$WORK/guest.sh"
 cat >>"$WORK/guest.sh" <<'GUEST'
 S=${VM_SHARE:-/mnt/host}
 T=/tmp/stockade-tree
-mkdir -p "$T/tests/integration" "$T/tests/helpers" "$T/build/tests" /tmp/stockade-rootfs
-cp "$S/lib.sh" "$S/cgroup-lib.sh" "$T/tests/integration/"
+mkdir -p "$T/tests/integration" "$T/tests/helpers" "$T/build/tests" "$T/tools" /tmp/stockade-rootfs
+cp "$S/lib.sh" "$S/cgroup-lib.sh" "$S/engine-lib.sh" "$T/tests/integration/"
 cp "$S/mkrootfs.sh" "$T/tests/helpers/"
-cp "$S/stockade-runtime" "$T/build/"
+cp "$S/busybox-image.sh" "$T/tools/"
+cp "$S/stockade-runtime" "$S/stockade" "$S/stockade-monitor" "$S/stockade-image" "$T/build/"
+export BUSYBOX_TAR=$S/busybox.tar
+modprobe overlay 2>/dev/null || true    # the engine's rootfs; the guest loads no module by itself
 cp "$S/stockade-test-init" "$T/build/tests/"
 for f in $STOCKADE_VM_TESTS; do cp "$S/$f" "$T/tests/integration/"; done
 export STOCKADE_RUNTIME=$T/build/stockade-runtime STOCKADE_TEST_INIT=$T/build/tests/stockade-test-init
