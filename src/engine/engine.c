@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "json-util.h"
+#include "logdriver.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG    "/etc/stockade/daemon.json"
@@ -118,6 +119,16 @@ int daemon_config_validate(json_t *j, const char *what, Error **err)
                 if ((STREQ(key, "data-root") || STREQ(key, "exec-root")) && json_string_value(v)[0] != '/')
                         return error_setx(err, EINVAL, "%s: %s: \"%s\" is not an absolute path", what, key,
                                           json_string_value(v));
+        }
+        /* log-opts belong to log-driver (json-file when unset), as dockerd checks them at start. */
+        {
+                const char *drv = json_string_value(json_object_get(j, "log-driver"));
+                Error *e = NULL;
+                if (log_config_validate(drv && *drv ? drv : "json-file", json_object_get(j, "log-opts"), &e) < 0) {
+                        int r = error_setx(err, EINVAL, "%s: log-driver/log-opts: %s", what, e->msg);
+                        error_free(e);
+                        return r;
+                }
         }
         return 0;
 }

@@ -425,7 +425,13 @@ static void put_json_string(Buf *b, const char *str, size_t n)
         b->len = (size_t)(o - b->data);
 }
 
-static int encode_line(Buf *b, const char *stream, const char *msg, size_t len, const struct timespec *ts)
+static int cmp_strp(const void *a, const void *b)
+{
+        return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int encode_line(Buf *b, const char *stream, const char *msg, size_t len, const struct timespec *ts,
+                       const char *attrs)
 {
         char tbuf[RFC3339NANO_MAX];
         bool first = true;
@@ -449,6 +455,11 @@ static int encode_line(Buf *b, const char *stream, const char *msg, size_t len, 
                 put_json_string(b, stream, strlen(stream));
                 first = false;
         }
+        if (attrs && *attrs) {
+                buf_puts(b, first ? "\"attrs\":" : ",\"attrs\":");
+                buf_puts(b, attrs);
+                first = false;
+        }
         buf_puts(b, first ? "\"time\":\"" : ",\"time\":\"");
         buf_put(b, tbuf, format_rfc3339nano_buf(ts, true, tbuf));
         buf_puts(b, "\"}\n");
@@ -463,7 +474,7 @@ int jsonlog_encode_line(const char *stream, const char *msg, size_t len, const s
         Buf b = { 0 };
         int r;
 
-        r = encode_line(&b, stream, msg, len, ts);
+        r = encode_line(&b, stream, msg, len, ts, NULL);
         if (r < 0) {
                 free(b.data);
                 return r;
@@ -698,6 +709,7 @@ struct JsonLog {
         int64_t max_size;
         int max_file;
         bool compress;
+        char *attrs; /* the "attrs" object as JSON text, or NULL */
         Buf buf; /* the line being written, reused */
 };
 
@@ -776,8 +788,38 @@ JsonLog *jsonlog_close(JsonLog *l)
         free(l->buf.data);
         free(l->name);
         free(l->path);
+        free(l->attrs);
         free(l);
         return NULL;
+}
+
+void jsonlog_set_attrs(JsonLog *l, json_t *attrs)
+{
+        free(l->attrs);
+        l->attrs = NULL;
+        if (json_object_size(attrs) > 0) {
+                /* Keys sorted, as Go's map marshalling writes them; strings escaped as every other. */
+                Buf b = { 0 };
+                const char **keys = xcalloc(json_object_size(attrs) + 1, sizeof(char *));
+                size_t n = 0;
+                const char *k;
+                json_t *v;
+                json_object_foreach(attrs, k, v) keys[n++] = k;
+                qsort(keys, n, sizeof(char *), cmp_strp);
+                buf_puts(&b, "{");
+                for (size_t i = 0; i < n; i++) {
+                        const char *val = json_string_value(json_object_get(attrs, keys[i])) ?: "";
+                        if (i)
+                                buf_puts(&b, ",");
+                        put_json_string(&b, keys[i], strlen(keys[i]));
+                        buf_puts(&b, ":");
+                        put_json_string(&b, val, strlen(val));
+                }
+                buf_puts(&b, "}");
+                buf_put(&b, "", 1);
+                l->attrs = b.data;
+                free(keys);
+        }
 }
 
 /*
@@ -985,7 +1027,7 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
                 clock_gettime(CLOCK_REALTIME, &now);
                 ts = &now;
         }
-        r = encode_line(&l->buf, stream, msg, len, ts);
+        r = encode_line(&l->buf, stream, msg, len, ts, l->attrs);
         if (r == -ERANGE)
                 return error_setx(err, ERANGE, "log message time %lld is outside years 0000-9999",
                                   (long long)ts->tv_sec);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,6 +89,12 @@ int jsonlog_open(const char *path, int64_t max_size, int max_file, bool compress
  */
 int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, const struct timespec *ts,
                   Error **err);
+
+/*
+ * Docker's "attrs" (the tag, and the labels and env the log options select): an object of strings
+ * written into every line after "stream", keys sorted as Go marshals a map.  NULL or empty: none.
+ */
+void jsonlog_set_attrs(JsonLog *l, json_t *attrs);
 
 /* Closes the log.  Accepts NULL, returns NULL. */
 JsonLog *jsonlog_close(JsonLog *l);

@@ -312,8 +312,20 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                 json_object_set_new(record, "ResolvConfPath", json_string(resolv));
                 json_object_set_new(record, "HostnamePath", json_string(hostname));
                 json_object_set_new(record, "HostsPath", json_string(hosts));
-                if (STREQ(json_string_value(json_object_get(json_object_get(host, "LogConfig"), "Type")), "json-file"))
-                        json_object_set_new(record, "LogPath", json_string(log));
+                {
+                        /* Where the file drivers write, as docker's; the others have none. */
+                        const char *lt = json_string_value(json_object_get(json_object_get(host, "LogConfig"), "Type"));
+                        if (STREQ(lt, "json-file"))
+                                json_object_set_new(record, "LogPath", json_string(log));
+                        else if (STREQ(lt, "local")) {
+                                _cleanup_free_ char *ld = xasprintf("%s/local-logs", dir);
+                                if (mkdir(ld, 0700) < 0 && errno != EEXIST) {
+                                        r = error_set(err, errno, "creating %s", ld);
+                                        goto fail;
+                                }
+                                json_object_set_new(record, "LogPath", json_sprintf("%s/container.log", ld));
+                        }
+                }
                 json_object_set_new(json_object_get(record, "GraphDriver"), "Data",
                                     json_pack("{s:s, s:s, s:s}", "MergedDir", merged, "UpperDir", upper, "WorkDir", work));
         }
@@ -416,13 +428,31 @@ static const char *init_binary(Engine *e)
         return NULL;
 }
 
-static int64_t log_max_size(json_t *cfg)
+/* monitor.json's "log": the driver, its options, and what its tag and attributes may name (logpipe.h). */
+static json_t *log_facts(json_t *rec, json_t *cfg, json_t *lc)
 {
-        int64_t n = -1;
-        const char *s = json_string_value(json_object_get(cfg, "max-size"));
-        if (s)
-                (void)parse_size(s, &n);
-        return n;
+        const char *name = json_string_value(json_object_get(rec, "Name")) ?: "";
+        json_t *args = json_object_get(rec, "Args"), *v;
+        char *cmd = xstrdup(json_string_value(json_object_get(rec, "Path")) ?: "");
+        size_t i;
+
+        json_array_foreach(args, i, v) {
+                char *n = xasprintf("%s %s", cmd, json_string_value(v) ?: "");
+                free(cmd);
+                cmd = n;
+        }
+        json_t *j = json_pack("{s:O, s:O, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O*, s:O*}", "type",
+                              json_object_get(lc, "Type"), "config", json_object_get(lc, "Config"), "path",
+                              json_string_value(json_object_get(rec, "LogPath")) ?: "", "id",
+                              json_string_value(json_object_get(rec, "Id")) ?: "", "name", name[0] == '/' ? name + 1 : name,
+                              "imageName", json_string_value(json_object_get(cfg, "Image")) ?: "", "imageId",
+                              json_string_value(json_object_get(rec, "Image")) ?: "", "command", cmd, "hostname",
+                              json_string_value(json_object_get(cfg, "Hostname")) ?: "", "created",
+                              json_string_value(json_object_get(rec, "Created")) ?: "", "labels",
+                              json_is_object(json_object_get(cfg, "Labels")) ? json_object_get(cfg, "Labels") : NULL,
+                              "env", json_is_array(json_object_get(cfg, "Env")) ? json_object_get(cfg, "Env") : NULL);
+        free(cmd);
+        return j;
 }
 
 /* Forks the monitor out of our session; returns its pid (from the intermediate child) or -errno. */
@@ -581,17 +611,7 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
         }
         if (netns)
                 json_object_set_new(mon, "netns", json_string(netns));
-        if (STREQ(json_string_value(json_object_get(lc, "Type")), "json-file")) {
-                json_t *c = json_object_get(lc, "Config");
-                int64_t mf = 1;
-                const char *mfs = json_string_value(json_object_get(c, "max-file"));
-                if (mfs)
-                        (void)parse_int64(mfs, &mf);
-                json_object_set(mon, "logPath", json_object_get(rec, "LogPath"));
-                json_object_set_new(mon, "log", json_pack("{s:I, s:I, s:b}", "maxSize", (json_int_t)log_max_size(c), "maxFile",
-                                                          (json_int_t)mf, "compress",
-                                                          STREQ(json_string_value(json_object_get(c, "compress")) ?: "", "true")));
-        }
+        json_object_set_new(mon, "log", log_facts(rec, cfg, lc));
         {
                 _cleanup_free_ char *text = jx_dump(mon, false);
                 _cleanup_close_ int rfd = open(run, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

@@ -72,7 +72,7 @@ typedef struct LogInfo {
  */
 typedef struct LogMsg {
         const char *stream; /* "stdout" or "stderr" */
-        const char *line;
+        const char *line;   /* with newline set, line[len] is that "\n" (a driver may take len + 1) */
         size_t len;
         bool newline;
         struct timespec ts; /* when the monitor read it; every piece of a split line has the first's */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "logdriver.h"
 #include "runopts.h"
 
 #include <ctype.h>
@@ -733,44 +734,10 @@ static int check_caps(json_t *list, const char *flag, Error **err)
         return 0;
 }
 
-static const char *const json_file_opts[] = { "max-size", "max-file", "compress", "labels", "labels-regex", "env",
-                                                "env-regex", "tag", "mode", "max-buffer-size", NULL };
-
 static int check_log_config(Engine *e, json_t *lc, Error **err)
 {
-        const char *type = json_string_value(json_object_get(lc, "Type"));
-        json_t *cfg = json_object_get(lc, "Config");
-        const char *k;
-        json_t *v;
-
-        if (!type || !*type)
-                return 0;       /* the daemon default, filled in at create */
-        if (!STREQ(type, "json-file") && !STREQ(type, "none"))
-                return error_setx(err, EINVAL, "failed to initialize logging driver: logger: no log driver named '%s' is "
-                                  "registered (stockade has json-file and none so far)", type);
-        json_object_foreach(cfg, k, v) {
-                bool known = false;
-                if (STREQ(type, "none"))
-                        return error_setx(err, EINVAL, "unknown log opt '%s' for none log driver", k);
-                for (size_t i = 0; json_file_opts[i]; i++)
-                        known |= STREQ(json_file_opts[i], k);
-                if (!known)
-                        return error_setx(err, EINVAL, "unknown log opt '%s' for %s log driver", k, type);
-                const char *s = json_string_value(v);
-                int64_t n;
-                if (STREQ(k, "max-size") && (parse_size(s, &n) < 0 || n < -1))
-                        return error_setx(err, EINVAL, "failed to initialize logging driver: invalid size: '%s'", s);
-                if (STREQ(k, "max-file") && (parse_int64(s, &n) < 0 || n < 1))
-                        return error_setx(err, EINVAL, "failed to initialize logging driver: max-file: invalid value "
-                                          "'%s': it must be a number of files, 1 or more", s);
-                if (STREQ(k, "compress") && !STREQ(s, "true") && !STREQ(s, "false"))
-                        return error_setx(err, EINVAL, "failed to initialize logging driver: compress: invalid value "
-                                          "'%s' (true or false)", s);
-                if (STREQ(k, "mode") && !STREQ(s, "blocking") && !STREQ(s, "non-blocking"))
-                        return error_setx(err, EINVAL, "logger: mode: invalid value '%s' (blocking or non-blocking)", s);
-        }
         (void)e;
-        return 0;
+        return log_config_validate(json_string_value(json_object_get(lc, "Type")), json_object_get(lc, "Config"), err);
 }
 
 int hostconfig_validate(Engine *e, json_t *config, json_t *h, char ***warnings, Error **err)

@@ -36,6 +36,7 @@
 #include "engine.h"
 #include "json-util.h"
 #include "jsonlog.h"
+#include "logpipe.h"
 #include "util.h"
 
 #define MAX_CLIENTS 64
@@ -52,7 +53,7 @@ typedef struct Client {
 typedef struct Monitor {
         json_t *cfg;
         Engine eng;
-        const char *id, *runtime, *runtime_root, *bundle, *run_dir, *log_path;
+        const char *id, *runtime, *runtime_root, *bundle, *run_dir;
         char **runtime_args;
         bool tty, open_stdin, stdin_once, auto_remove;
         json_t *restart;
@@ -60,8 +61,7 @@ typedef struct Monitor {
         int out_fd, err_fd, master_fd, stdin_fd;        /* our ends */
         Client clients[MAX_CLIENTS];
         size_t nclients;
-        JsonLog *log;
-        LineSplitter split_out, split_err;
+        LogPipe *logp;  /* the log driver behind its queue and thread (logpipe.c) */
         pid_t init_pid;
         bool exited, manual_stop;
         int exit_code;
@@ -261,19 +261,12 @@ static void oom_watch_init(pid_t pid)
 
 /* ---- logging ---- */
 
-static int log_msg_cb(void *ud, const char *stream, const char *msg, size_t len, const struct timespec *ts)
-{
-        if (M.log)
-                (void)jsonlog_write(M.log, stream, msg, len, ts, NULL);
-        return 0;
-}
-
 static void output(int type, const char *buf, size_t len)
 {
         struct timespec ts;
 
         now(&ts);
-        (void)line_splitter_feed(type == FRAME_STDERR ? &M.split_err : &M.split_out, buf, len, &ts, log_msg_cb, NULL);
+        logpipe_write(M.logp, type == FRAME_STDERR ? LOGPIPE_STDERR : LOGPIPE_STDOUT, buf, len, &ts);
         for (size_t i = 0; i < M.nclients; i++) {
                 Client *c = &M.clients[i];
                 if (c->fd >= 0 && ((type == FRAME_STDOUT && c->out) || (type == FRAME_STDERR && c->err)))
@@ -284,7 +277,7 @@ static void output(int type, const char *buf, size_t len)
 /* Reads what a stream has; false at EOF. */
 static bool pump(int *fd, int type)
 {
-        char buf[16384];
+        static char buf[65536];
         ssize_t n = read(*fd, buf, sizeof(buf));
 
         if (n > 0) {
@@ -681,7 +674,7 @@ static void loop(void)
         struct timespec drain_until = { 0 };
 
         for (;;) {
-                struct pollfd p[4 + MAX_CLIENTS];
+                struct pollfd p[5 + MAX_CLIENTS];
                 size_t n = 0, base;
                 int timeout = -1;
 
@@ -709,10 +702,14 @@ static void loop(void)
                         } else if (timeout < 0 || ms < timeout)
                                 timeout = (int)ms;
                 }
+                /* Blocking log mode: a full queue leaves the container's output unread (its writes
+                 * block, as docker's do) until the log thread has made room. */
+                bool held = logpipe_full(M.logp);
                 p[n++] = (struct pollfd){ .fd = M.sig_fd, .events = POLLIN };
                 p[n++] = (struct pollfd){ .fd = M.listen_fd, .events = POLLIN };
-                p[n++] = (struct pollfd){ .fd = M.tty ? M.master_fd : M.out_fd, .events = POLLIN };
-                p[n++] = (struct pollfd){ .fd = M.tty ? -1 : M.err_fd, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = held ? -1 : M.tty ? M.master_fd : M.out_fd, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = held || M.tty ? -1 : M.err_fd, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = held ? logpipe_fd(M.logp) : -1, .events = POLLIN };
                 base = n;
                 for (size_t i = 0; i < M.nclients; i++)
                         p[n++] = (struct pollfd){ .fd = M.clients[i].fd, .events = POLLIN };
@@ -731,6 +728,8 @@ static void loop(void)
                 }
                 if (p[3].revents)
                         pump(&M.err_fd, FRAME_STDERR);
+                if (p[4].revents)
+                        logpipe_ack(M.logp);
                 for (size_t i = M.nclients; i-- > 0;) {
                         if (base + i >= n)
                                 continue;
@@ -819,7 +818,6 @@ static int setup(const char *run_dir)
         M.runtime_root = json_string_value(json_object_get(M.cfg, "runtimeRoot"));
         M.bundle = json_string_value(json_object_get(M.cfg, "bundle"));
         M.run_dir = run_dir;
-        M.log_path = json_string_value(json_object_get(M.cfg, "logPath"));
         M.eng.data_root = (char *)json_string_value(json_object_get(M.cfg, "dataRoot"));
         M.eng.exec_root = (char *)json_string_value(json_object_get(M.cfg, "execRoot"));
         M.tty = json_is_true(json_object_get(M.cfg, "tty"));
@@ -833,18 +831,6 @@ static int setup(const char *run_dir)
                 return -1;
         }
         M.out_fd = M.err_fd = M.master_fd = M.stdin_fd = -1;
-        line_splitter_init(&M.split_out, "stdout");
-        line_splitter_init(&M.split_err, "stderr");
-        if (M.log_path) {
-                json_t *lo = json_object_get(M.cfg, "log");
-                if (jsonlog_open(M.log_path, json_integer_value(json_object_get(lo, "maxSize")),
-                                 (int)json_integer_value(json_object_get(lo, "maxFile")),
-                                 json_is_true(json_object_get(lo, "compress")), &M.log, &err) < 0) {
-                        fprintf(stderr, "stockade-monitor: %s\n", err->msg);
-                        error_free(err);
-                        return -1;
-                }
-        }
 
         sigemptyset(&set);
         sigaddset(&set, SIGCHLD);
@@ -871,6 +857,34 @@ static int setup(const char *run_dir)
         return 0;
 }
 
+static void rec_log_dropped(json_t *rec, void *ud)
+{
+        json_object_set_new(json_object_get(rec, "Stockade"), "LogDropped", json_integer((json_int_t) * (uint64_t *)ud));
+}
+
+/*
+ * Delivers what the log thread still holds: in blocking mode for up to a minute (a sink that comes
+ * back within it gets every line), in non-blocking mode for up to two seconds.  Messages dropped
+ * (non-blocking mode, a failing sink) are reported in monitor.log and counted in the record as
+ * Stockade.LogDropped, which `inspect` shows.
+ */
+static void close_log(void)
+{
+        const char *mode = json_string_value(json_object_get(json_object_get(json_object_get(M.cfg, "log"), "config"), "mode"));
+        bool nb = mode && STREQ(mode, "non-blocking");
+        uint64_t dropped;
+
+        if (!M.logp)
+                return;
+        M.logp = logpipe_close(M.logp, nb ? 2000 : 60000, &dropped);
+        if (dropped > 0) {
+                fprintf(stderr, "stockade-monitor: the %s log driver dropped %llu messages\n",
+                        json_string_value(json_object_get(json_object_get(M.cfg, "log"), "type")) ?: "",
+                        (unsigned long long)dropped);
+                update_record(rec_log_dropped, &dropped);
+        }
+}
+
 int main(int argc, char **argv)
 {
         bool first = true;
@@ -889,6 +903,18 @@ int main(int argc, char **argv)
                 add_client(3, json_is_true(json_object_get(a, "attach")), json_is_true(json_object_get(a, "stdin")));
         }
         /* The CLI that spawned us recorded MonitorPid and MonitorStart before it let go of the lock. */
+
+        /* The log driver first: a sink that cannot be reached fails the start, as docker's does. */
+        if (logpipe_open(json_object_get(M.cfg, "log"), &M.logp, &err) < 0) {
+                ExitInfo x = { .code = 128, .error = err->msg };
+                cleanup_host();
+                update_record(rec_exited, &x);
+                broadcast_status(json_pack("{s:s, s:s, s:i}", "status", "error", "message", err->msg, "exitCode", 125));
+                error_free(err);
+                err = NULL;
+                M.manual_stop = true;
+                goto out;
+        }
 
         for (;;) {
                 ExitInfo x = { 0 };
@@ -914,8 +940,8 @@ int main(int argc, char **argv)
                         {
                                 struct timespec ts;
                                 now(&ts);
-                                (void)line_splitter_flush(&M.split_out, &ts, log_msg_cb, NULL);
-                                (void)line_splitter_flush(&M.split_err, &ts, log_msg_cb, NULL);
+                                logpipe_eof(M.logp, LOGPIPE_STDOUT, &ts);
+                                logpipe_eof(M.logp, LOGPIPE_STDERR, &ts);
                         }
                         x.code = M.exit_code;
                         x.oom = oom_kills() > M.oom_base;
@@ -962,9 +988,8 @@ int main(int argc, char **argv)
                 }
         }
 
-        if (M.log)
-                jsonlog_close(M.log);
-        M.log = NULL;
+        close_log();
+out:
         cleanup_host();         /* again: a no-op unless a restart's wait was cut short */
         if (M.auto_remove) {
                 _cleanup_close_ int lock = -EBADF;

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The monitor's log pipe (logpipe.h, logdriver.h).  The main thread splits what it reads into docker's
+ * messages (jsonlog.c's LineSplitter: lines, 16 KiB pieces, the unfinished end) and appends them as
+ * records to one batch per read; batches go on a queue that a log thread empties into the driver.
+ * One malloc and one lock per read, whatever the number of lines in it.
+ *
+ * Accounting is in bytes of records queued.  Blocking mode: the caller stops reading the container's
+ * pipes while logpipe_full(), and an eventfd tells it when the log thread has made room (below half
+ * the limit, so it does not wake for every batch).  Non-blocking mode: a message that would take the
+ * queue over max-buffer-size is dropped and counted, so the container never waits for the sink.
+ */
+#include "logpipe.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "jsonlog.h"
+#include "logdriver.h"
+#include "template.h"
+#include "util.h"
+
+#define MIN(a, b)   ((a) < (b) ? (a) : (b))
+#define MAX(a, b)   ((a) > (b) ? (a) : (b))
+#define ALIGN8(n)   (((n) + 7) & ~(size_t)7)
+
+#define BLOCKING_LIMIT   (4u << 20) /* queued bytes before the container's pipes are left unread */
+#define DEFAULT_NB_LIMIT (1u << 20) /* docker's default max-buffer-size */
+#define ERROR_EVERY_S    60         /* a failing driver is reported at most once a minute */
+
+enum {
+        REC_NEWLINE = 1 << 0,
+        REC_PARTIAL = 1 << 1, /* carries a partial id and ordinal */
+        REC_LAST = 1 << 2,
+};
+
+/* A record in a batch: the header, then `len` bytes of line (+ "\n" with REC_NEWLINE), padded to 8. */
+typedef struct Rec {
+        uint32_t len;
+        uint32_t ordinal;
+        uint8_t stream;
+        uint8_t flags;
+        uint8_t id_slot; /* with REC_PARTIAL: which stream's id (the batch keeps a copy of both) */
+        uint8_t pad;
+        struct timespec ts;
+} Rec;
+
+typedef struct Batch {
+        struct Batch *next;
+        size_t used, cap, accounted;
+        char ids[2][65]; /* the partial ids current when the batch was built, per stream */
+        char data[];
+} Batch;
+
+typedef struct StreamState {
+        LineSplitter split;
+        bool in_split;        /* pieces of a long line went out and its end has not */
+        uint32_t ordinal;
+        char id[65];
+} StreamState;
+
+struct LogPipe {
+        const LogDriverOps *ops;
+        LogDriver *driver;
+        bool non_blocking;
+        size_t limit;
+        /* main thread only */
+        StreamState st[2];
+        Batch *cur; /* the batch being filled by logpipe_write */
+        /* shared, under lock */
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        Batch *head, *tail;
+        size_t queued;
+        bool stopping, abandon, thread_done, notify_armed;
+        uint64_t dropped;
+        pthread_t thread;
+        bool have_thread;
+        int efd;
+        /* the driver's facts, kept for its lifetime */
+        LogInfo info;
+        json_t *log;
+        char *tag;
+        json_t *attrs;
+};
+
+/* ================================================================ tag and attributes */
+
+/* Docker's {{.Command}}: the entrypoint and args joined with spaces; the rest straight from monitor.json. */
+static char *render_tag(const LogInfo *i, Error **err)
+{
+        const char *t = json_string_value(json_object_get(i->config, "tag"));
+        _cleanup_(tmpl_freep) Template *tp = NULL;
+        json_t *fields;
+        char *out = NULL;
+        int r;
+
+        if (!t)
+                return xstrndup(i->id, 12);
+        {
+                /* {{.ID}} and {{.ImageID}} are the short forms: 12 hex (the image's without "sha256:"). */
+                const char *id = i->id ? i->id : "", *img = i->image_id ? i->image_id : "";
+                const char *img_hex = str_has_prefix(img, "sha256:") ? img + 7 : img;
+                fields = json_pack("{s:s%, s:s, s:s, s:s, s:s%, s:s, s:s, s:s, s:s}", "ID", id, MIN(strlen(id), (size_t)12),
+                                   "FullID", id, "Name", i->name ? i->name : "", "ImageName",
+                                   i->image_name ? i->image_name : "", "ImageID", img_hex,
+                                   MIN(strlen(img_hex), (size_t)12), "ImageFullID", img, "Command",
+                                   i->command ? i->command : "", "Hostname", i->hostname ? i->hostname : "",
+                                   "DaemonName", i->daemon_name ? i->daemon_name : "");
+        }
+        r = tmpl_parse(t, &tp, err);
+        if (r == 0)
+                r = tmpl_execute(tp, fields, &out, err);
+        json_decref(fields);
+        return r < 0 ? NULL : out;
+}
+
+/* Splits a comma list ("a,b") and calls fn for each non-empty item. */
+static void each_item(const char *list, void (*fn)(const char *item, void *ud), void *ud)
+{
+        _cleanup_free_ char *copy = xstrdup(list ? list : "");
+        char *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                if (*t)
+                        fn(t, ud);
+}
+
+typedef struct AttrCtx {
+        json_t *attrs, *labels, *env;
+} AttrCtx;
+
+static void add_label(const char *k, void *ud)
+{
+        AttrCtx *c = ud;
+        json_t *v = json_object_get(c->labels, k);
+        if (json_is_string(v))
+                json_object_set(c->attrs, k, v);
+}
+
+static const char *env_value(json_t *env, const char *k)
+{
+        size_t i, n = strlen(k);
+        json_t *v;
+        json_array_foreach(env, i, v) {
+                const char *s = json_string_value(v);
+                if (s && strncmp(s, k, n) == 0 && s[n] == '=')
+                        return s + n + 1;
+        }
+        return NULL;
+}
+
+static void add_env(const char *k, void *ud)
+{
+        AttrCtx *c = ud;
+        const char *v = env_value(c->env, k);
+        if (v)
+                json_object_set_new(c->attrs, k, json_string(v));
+}
+
+/* Docker's ReadLogs extra attributes: labels and env by name and by regular expression. */
+static json_t *select_attrs(json_t *config, json_t *labels, json_t *env)
+{
+        AttrCtx c = { json_object(), labels, env };
+        const char *re;
+        regex_t rx;
+
+        each_item(json_string_value(json_object_get(config, "labels")), add_label, &c);
+        each_item(json_string_value(json_object_get(config, "env")), add_env, &c);
+        re = json_string_value(json_object_get(config, "labels-regex"));
+        if (re && regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) == 0) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(labels, k, v) if (json_is_string(v) && regexec(&rx, k, 0, NULL, 0) == 0)
+                        json_object_set(c.attrs, k, v);
+                regfree(&rx);
+        }
+        re = json_string_value(json_object_get(config, "env-regex"));
+        if (re && regcomp(&rx, re, REG_EXTENDED | REG_NOSUB) == 0) {
+                size_t i;
+                json_t *v;
+                json_array_foreach(env, i, v) {
+                        const char *s = json_string_value(v), *eq = s ? strchr(s, '=') : NULL;
+                        if (!eq)
+                                continue;
+                        _cleanup_free_ char *k = xstrndup(s, (size_t)(eq - s));
+                        if (regexec(&rx, k, 0, NULL, 0) == 0)
+                                json_object_set_new(c.attrs, k, json_string(eq + 1));
+                }
+                regfree(&rx);
+        }
+        return c.attrs;
+}
+
+/* ================================================================ drivers */
+
+const LogDriverOps *log_driver_ops(const char *type)
+{
+        static const LogDriverOps *const all[] = { &log_driver_json_file };
+        for (size_t i = 0; i < ELEMENTSOF(all); i++)
+                if (STREQ(all[i]->name, type))
+                        return all[i];
+        return NULL;
+}
+
+/* ================================================================ the log thread */
+
+static void report(LogPipe *p, Error *e)
+{
+        static time_t last;
+        time_t now = time(NULL);
+        if (now - last >= ERROR_EVERY_S) {
+                fprintf(stderr, "stockade-monitor: log driver %s: %s\n", p->ops->name, e && e->msg ? e->msg : "failed");
+                last = now;
+        }
+        error_free(e);
+}
+
+static void deliver(LogPipe *p, Batch *b)
+{
+        size_t off = 0;
+
+        while (off < b->used) {
+                const Rec *r = (const Rec *)(b->data + off);
+                LogMsg m = {
+                        .stream = r->stream == LOGPIPE_STDERR ? "stderr" : "stdout",
+                        .line = b->data + off + sizeof(Rec),
+                        .len = r->len,
+                        .newline = r->flags & REC_NEWLINE,
+                        .ts = r->ts,
+                        .partial_id = (r->flags & REC_PARTIAL) ? b->ids[r->id_slot] : NULL,
+                        .partial_ordinal = (int)r->ordinal,
+                        .partial_last = r->flags & REC_LAST,
+                };
+                Error *e = NULL;
+                bool abandon;
+
+                pthread_mutex_lock(&p->lock);
+                abandon = p->abandon;
+                if (abandon)
+                        p->dropped++;
+                pthread_mutex_unlock(&p->lock);
+                if (!abandon && p->ops->log(p->driver, &m, &e) < 0) {
+                        report(p, e);
+                        pthread_mutex_lock(&p->lock);
+                        p->dropped++;
+                        pthread_mutex_unlock(&p->lock);
+                }
+                off += sizeof(Rec) + ALIGN8(r->len + ((r->flags & REC_NEWLINE) ? 1 : 0));
+        }
+}
+
+static void *log_thread(void *ud)
+{
+        LogPipe *p = ud;
+
+        for (;;) {
+                Batch *b;
+                bool wake = false;
+
+                pthread_mutex_lock(&p->lock);
+                while (!p->head && !p->stopping) {
+                        pthread_mutex_unlock(&p->lock);
+                        if (p->ops->flush) {
+                                Error *e = NULL;
+                                if (p->ops->flush(p->driver, &e) < 0)
+                                        report(p, e);
+                        }
+                        pthread_mutex_lock(&p->lock);
+                        if (!p->head && !p->stopping)
+                                pthread_cond_wait(&p->cond, &p->lock);
+                }
+                b = p->head;
+                if (!b) { /* stopping, and nothing left */
+                        p->thread_done = true;
+                        pthread_cond_broadcast(&p->cond);
+                        pthread_mutex_unlock(&p->lock);
+                        break;
+                }
+                p->head = b->next;
+                if (!p->head)
+                        p->tail = NULL;
+                pthread_mutex_unlock(&p->lock);
+
+                deliver(p, b);
+
+                pthread_mutex_lock(&p->lock);
+                p->queued -= b->accounted;
+                if (p->notify_armed && p->queued <= p->limit / 2) {
+                        p->notify_armed = false;
+                        wake = true;
+                }
+                pthread_mutex_unlock(&p->lock);
+                free(b);
+                if (wake) {
+                        uint64_t one = 1;
+                        (void)!write(p->efd, &one, sizeof(one));
+                }
+        }
+        return NULL;
+}
+
+/* ================================================================ the main thread */
+
+static Batch *batch_new(size_t need)
+{
+        size_t cap = MAX(need, (size_t)64 << 10);
+        Batch *b = xmalloc(sizeof(Batch) + cap);
+        b->next = NULL;
+        b->used = b->accounted = 0;
+        b->cap = cap;
+        b->ids[0][0] = b->ids[1][0] = '\0';
+        return b;
+}
+
+static void random_id(char out[65])
+{
+        static const char hex[] = "0123456789abcdef";
+        unsigned char raw[32];
+        if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+                uint64_t t = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20) ^ (uint64_t)(uintptr_t)out;
+                for (size_t i = 0; i < sizeof(raw); i++)
+                        raw[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)i;
+        }
+        for (size_t i = 0; i < sizeof(raw); i++) {
+                out[2 * i] = hex[raw[i] >> 4];
+                out[2 * i + 1] = hex[raw[i] & 15];
+        }
+        out[64] = '\0';
+}
+
+typedef struct SplitCtx {
+        LogPipe *p;
+        int stream;
+} SplitCtx;
+
+/* The splitter's callback: one message, "\n" included when it ends a line. */
+static int on_message(void *ud, const char *stream_name, const char *msg, size_t len, const struct timespec *ts)
+{
+        SplitCtx *c = ud;
+        LogPipe *p = c->p;
+        StreamState *s = &p->st[c->stream];
+        bool newline = len > 0 && msg[len - 1] == '\n';
+        size_t body = len - (newline ? 1 : 0), size = sizeof(Rec) + ALIGN8(len);
+        uint8_t flags = newline ? REC_NEWLINE : 0;
+        uint32_t ordinal = 0;
+        Batch *b;
+        Rec *r;
+
+        (void)stream_name;
+        if (!newline) {
+                /* A 16 KiB piece, or the unfinished end at EOF: part of a line that goes on (docker). */
+                if (!s->in_split) {
+                        random_id(s->id);
+                        s->in_split = true;
+                        s->ordinal = 0;
+                }
+                ordinal = ++s->ordinal;
+                flags |= REC_PARTIAL;
+        } else if (s->in_split) {
+                ordinal = ++s->ordinal;
+                flags |= REC_PARTIAL | REC_LAST;
+                s->in_split = false;
+        }
+        if (p->non_blocking) {
+                bool fits;
+                pthread_mutex_lock(&p->lock);
+                fits = p->queued + (p->cur ? p->cur->accounted : 0) + size <= p->limit;
+                if (!fits)
+                        p->dropped++;
+                pthread_mutex_unlock(&p->lock);
+                if (!fits)
+                        return 0;
+        }
+        if (p->cur && p->cur->used + size > p->cur->cap) {
+                /* Full: queue it (a read bigger than the batch). */
+                pthread_mutex_lock(&p->lock);
+                if (p->tail)
+                        p->tail->next = p->cur;
+                else
+                        p->head = p->cur;
+                p->tail = p->cur;
+                p->queued += p->cur->accounted;
+                pthread_cond_signal(&p->cond);
+                pthread_mutex_unlock(&p->lock);
+                p->cur = NULL;
+        }
+        if (!p->cur)
+                p->cur = batch_new(size);
+        b = p->cur;
+        if (flags & REC_PARTIAL)
+                memcpy(b->ids[c->stream], s->id, sizeof(s->id));
+        r = (Rec *)(b->data + b->used);
+        *r = (Rec){ .len = (uint32_t)body, .ordinal = ordinal, .stream = (uint8_t)c->stream, .flags = flags,
+                    .id_slot = (uint8_t)c->stream, .ts = *ts };
+        memcpy(b->data + b->used + sizeof(Rec), msg, len);
+        b->used += size;
+        b->accounted += size;
+        return 0;
+}
+
+/* Queues the batch being filled. */
+static void commit(LogPipe *p)
+{
+        if (!p->cur || p->cur->used == 0)
+                return;
+        pthread_mutex_lock(&p->lock);
+        if (p->tail)
+                p->tail->next = p->cur;
+        else
+                p->head = p->cur;
+        p->tail = p->cur;
+        p->queued += p->cur->accounted;
+        pthread_cond_signal(&p->cond);
+        pthread_mutex_unlock(&p->lock);
+        p->cur = NULL;
+}
+
+void logpipe_write(LogPipe *p, int stream, const char *buf, size_t len, const struct timespec *ts)
+{
+        SplitCtx c = { p, stream };
+
+        if (!p || !p->ops || len == 0)
+                return;
+        (void)line_splitter_feed(&p->st[stream].split, buf, len, ts, on_message, &c);
+        commit(p);
+}
+
+void logpipe_eof(LogPipe *p, int stream, const struct timespec *ts)
+{
+        SplitCtx c = { p, stream };
+
+        if (!p || !p->ops)
+                return;
+        (void)line_splitter_flush(&p->st[stream].split, ts, on_message, &c);
+        commit(p);
+        p->st[stream].in_split = false;
+}
+
+bool logpipe_full(LogPipe *p)
+{
+        bool full;
+
+        if (!p || !p->have_thread || p->non_blocking)
+                return false;
+        pthread_mutex_lock(&p->lock);
+        full = p->queued >= p->limit;
+        if (full)
+                p->notify_armed = true;
+        pthread_mutex_unlock(&p->lock);
+        return full;
+}
+
+int logpipe_fd(LogPipe *p)
+{
+        return p && p->have_thread ? p->efd : -1;
+}
+
+void logpipe_ack(LogPipe *p)
+{
+        uint64_t v;
+        if (p && p->efd >= 0)
+                (void)!read(p->efd, &v, sizeof(v));
+}
+
+uint64_t logpipe_dropped(LogPipe *p)
+{
+        uint64_t n;
+        if (!p)
+                return 0;
+        pthread_mutex_lock(&p->lock);
+        n = p->dropped;
+        pthread_mutex_unlock(&p->lock);
+        return n;
+}
+
+static void pipe_free(LogPipe *p)
+{
+        Batch *b;
+
+        while ((b = p->head)) {
+                p->head = b->next;
+                free(b);
+        }
+        free(p->cur);
+        for (int i = 0; i < 2; i++)
+                line_splitter_free(&p->st[i].split);
+        if (p->efd >= 0)
+                close(p->efd);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->cond);
+        free(p->tag);
+        json_decref(p->attrs);
+        json_decref(p->log);
+        free(p);
+}
+
+static const char *jstr(json_t *log, const char *key)
+{
+        return json_string_value(json_object_get(log, key));
+}
+
+int logpipe_open(json_t *log, LogPipe **ret, Error **err)
+{
+        const char *type = jstr(log, "type") ?: "json-file";
+        json_t *config = json_object_get(log, "config");
+        LogPipe *p;
+        int r;
+
+        p = xcalloc(1, sizeof(*p));
+        p->efd = -1;
+        pthread_mutex_init(&p->lock, NULL);
+        pthread_cond_init(&p->cond, NULL);
+        line_splitter_init(&p->st[0].split, "stdout");
+        line_splitter_init(&p->st[1].split, "stderr");
+        p->log = json_incref(log);
+        if (STREQ(type, "none")) {
+                *ret = p;
+                return 0;
+        }
+        p->ops = log_driver_ops(type);
+        if (!p->ops) {
+                pipe_free(p);
+                return error_setx(err, EINVAL, "failed to initialize logging driver: logger: no log driver named '%s' is "
+                                  "registered", type);
+        }
+        if (!json_is_object(config))
+                config = json_object_get(p->log, "config") ?: json_object();
+        p->non_blocking = STREQ(jstr(config, "mode") ?: "blocking", "non-blocking");
+        p->limit = BLOCKING_LIMIT;
+        if (p->non_blocking) {
+                int64_t n = DEFAULT_NB_LIMIT;
+                if (jstr(config, "max-buffer-size"))
+                        (void)parse_size(jstr(config, "max-buffer-size"), &n);
+                p->limit = n > 0 ? (size_t)n : DEFAULT_NB_LIMIT;
+        }
+        p->info = (LogInfo){
+                .id = jstr(log, "id") ?: "",
+                .name = jstr(log, "name") ?: "",
+                .image_name = jstr(log, "imageName") ?: "",
+                .image_id = jstr(log, "imageId") ?: "",
+                .command = jstr(log, "command") ?: "",
+                .hostname = jstr(log, "hostname") ?: "",
+                .daemon_name = "stockade",
+                .created = jstr(log, "created") ?: "",
+                .log_path = jstr(log, "path") ?: "",
+                .config = config,
+        };
+        p->tag = render_tag(&p->info, err);
+        if (!p->tag) {
+                r = error_wrap(err, "failed to initialize logging driver: log-opt tag");
+                pipe_free(p);
+                return r;
+        }
+        p->info.tag = p->tag;
+        p->attrs = select_attrs(config, json_object_get(log, "labels"), json_object_get(log, "env"));
+        p->info.attrs = p->attrs;
+        r = p->ops->open(&p->info, &p->driver, err);
+        if (r < 0) {
+                r = error_wrap(err, "failed to initialize logging driver");
+                pipe_free(p);
+                return r;
+        }
+        p->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (p->efd < 0 || (r = -pthread_create(&p->thread, NULL, log_thread, p)) < 0) {
+                r = error_set(err, p->efd < 0 ? errno : -r, "starting the log thread");
+                p->ops->close(p->driver);
+                pipe_free(p);
+                return r;
+        }
+        p->have_thread = true;
+        *ret = p;
+        return 0;
+}
+
+LogPipe *logpipe_close(LogPipe *p, int drain_ms, uint64_t *ret_dropped)
+{
+        struct timespec deadline;
+
+        if (ret_dropped)
+                *ret_dropped = 0;
+        if (!p)
+                return NULL;
+        commit(p);
+        if (p->have_thread) {
+                clock_gettime(CLOCK_REALTIME, &deadline);
+                if (drain_ms >= 0) {
+                        deadline.tv_sec += drain_ms / 1000;
+                        deadline.tv_nsec += (long)(drain_ms % 1000) * 1000000L;
+                        if (deadline.tv_nsec >= 1000000000L) {
+                                deadline.tv_sec++;
+                                deadline.tv_nsec -= 1000000000L;
+                        }
+                }
+                pthread_mutex_lock(&p->lock);
+                p->stopping = true;
+                pthread_cond_broadcast(&p->cond);
+                while (!p->thread_done) {
+                        if (drain_ms < 0) {
+                                pthread_cond_wait(&p->cond, &p->lock);
+                                continue;
+                        }
+                        if (pthread_cond_timedwait(&p->cond, &p->lock, &deadline) == ETIMEDOUT) {
+                                /* Out of time: what is left is dropped; the driver's current call ends
+                                 * within its own deadline. */
+                                p->abandon = true;
+                                while (!p->thread_done)
+                                        pthread_cond_wait(&p->cond, &p->lock);
+                        }
+                }
+                pthread_mutex_unlock(&p->lock);
+                pthread_join(p->thread, NULL);
+        }
+        if (p->driver)
+                p->ops->close(p->driver);
+        if (ret_dropped) {
+                /* What the abandoned drain left queued counts too. */
+                uint64_t n = p->dropped;
+                for (Batch *b = p->head; b; b = b->next)
+                        for (size_t off = 0; off < b->used; n++) {
+                                const Rec *r = (const Rec *)(b->data + off);
+                                off += sizeof(Rec) + ALIGN8(r->len + ((r->flags & REC_NEWLINE) ? 1 : 0));
+                        }
+                *ret_dropped = n;
+        }
+        pipe_free(p);
+        return NULL;
+}
