@@ -41,22 +41,30 @@ enum {
         REC_LAST = 1 << 2,
 };
 
-/* A record in a batch: the header, then `len` bytes of line (+ "\n" with REC_NEWLINE), padded to 8. */
+/*
+ * A record in a batch: the header, with REC_PARTIAL the 64-hex partial id, then `len` bytes of line
+ * (+ "\n" with REC_NEWLINE), padded to 8.
+ */
 typedef struct Rec {
         uint32_t len;
         uint32_t ordinal;
         uint8_t stream;
         uint8_t flags;
-        uint8_t id_slot; /* with REC_PARTIAL: which stream's id (the batch keeps a copy of both) */
-        uint8_t pad;
+        uint8_t pad[6];
         struct timespec ts;
 } Rec;
+
+#define ID_LEN 64
+
+static size_t rec_size(const Rec *r)
+{
+        return sizeof(Rec) + ALIGN8(((r->flags & REC_PARTIAL) ? ID_LEN : 0) + r->len + ((r->flags & REC_NEWLINE) ? 1 : 0));
+}
 
 typedef struct Batch {
         struct Batch *next;
         size_t used, cap, accounted;
-        char ids[2][65]; /* the partial ids current when the batch was built, per stream */
-        char data[];
+        _Alignas(8) char data[]; /* records, each 8-aligned */
 } Batch;
 
 typedef struct StreamState {
@@ -228,13 +236,19 @@ static void deliver(LogPipe *p, Batch *b)
 
         while (off < b->used) {
                 const Rec *r = (const Rec *)(b->data + off);
+                bool partial = r->flags & REC_PARTIAL;
+                char id[ID_LEN + 1] = "";
+                if (partial) {
+                        memcpy(id, b->data + off + sizeof(Rec), ID_LEN);
+                        id[ID_LEN] = '\0';
+                }
                 LogMsg m = {
                         .stream = r->stream == LOGPIPE_STDERR ? "stderr" : "stdout",
-                        .line = b->data + off + sizeof(Rec),
+                        .line = b->data + off + sizeof(Rec) + (partial ? ID_LEN : 0),
                         .len = r->len,
                         .newline = r->flags & REC_NEWLINE,
                         .ts = r->ts,
-                        .partial_id = (r->flags & REC_PARTIAL) ? b->ids[r->id_slot] : NULL,
+                        .partial_id = partial ? id : NULL,
                         .partial_ordinal = (int)r->ordinal,
                         .partial_last = r->flags & REC_LAST,
                 };
@@ -252,7 +266,7 @@ static void deliver(LogPipe *p, Batch *b)
                         p->dropped++;
                         pthread_mutex_unlock(&p->lock);
                 }
-                off += sizeof(Rec) + ALIGN8(r->len + ((r->flags & REC_NEWLINE) ? 1 : 0));
+                off += rec_size(r);
         }
 }
 
@@ -315,7 +329,6 @@ static Batch *batch_new(size_t need)
         b->next = NULL;
         b->used = b->accounted = 0;
         b->cap = cap;
-        b->ids[0][0] = b->ids[1][0] = '\0';
         return b;
 }
 
@@ -347,7 +360,7 @@ static int on_message(void *ud, const char *stream_name, const char *msg, size_t
         LogPipe *p = c->p;
         StreamState *s = &p->st[c->stream];
         bool newline = len > 0 && msg[len - 1] == '\n';
-        size_t body = len - (newline ? 1 : 0), size = sizeof(Rec) + ALIGN8(len);
+        size_t body = len - (newline ? 1 : 0), size;
         uint8_t flags = newline ? REC_NEWLINE : 0;
         uint32_t ordinal = 0;
         Batch *b;
@@ -368,6 +381,7 @@ static int on_message(void *ud, const char *stream_name, const char *msg, size_t
                 flags |= REC_PARTIAL | REC_LAST;
                 s->in_split = false;
         }
+        size = sizeof(Rec) + ALIGN8(((flags & REC_PARTIAL) ? ID_LEN : 0) + len);
         if (p->non_blocking) {
                 bool fits;
                 pthread_mutex_lock(&p->lock);
@@ -394,12 +408,11 @@ static int on_message(void *ud, const char *stream_name, const char *msg, size_t
         if (!p->cur)
                 p->cur = batch_new(size);
         b = p->cur;
-        if (flags & REC_PARTIAL)
-                memcpy(b->ids[c->stream], s->id, sizeof(s->id));
         r = (Rec *)(b->data + b->used);
-        *r = (Rec){ .len = (uint32_t)body, .ordinal = ordinal, .stream = (uint8_t)c->stream, .flags = flags,
-                    .id_slot = (uint8_t)c->stream, .ts = *ts };
-        memcpy(b->data + b->used + sizeof(Rec), msg, len);
+        *r = (Rec){ .len = (uint32_t)body, .ordinal = ordinal, .stream = (uint8_t)c->stream, .flags = flags, .ts = *ts };
+        if (flags & REC_PARTIAL)
+                memcpy(b->data + b->used + sizeof(Rec), s->id, ID_LEN);
+        memcpy(b->data + b->used + sizeof(Rec) + ((flags & REC_PARTIAL) ? ID_LEN : 0), msg, len);
         b->used += size;
         b->accounted += size;
         return 0;
@@ -508,6 +521,11 @@ static const char *jstr(json_t *log, const char *key)
 
 int logpipe_open(json_t *log, LogPipe **ret, Error **err)
 {
+        return logpipe_open_ops(log, NULL, ret, err);
+}
+
+int logpipe_open_ops(json_t *log, const LogDriverOps *ops, LogPipe **ret, Error **err)
+{
         const char *type = jstr(log, "type") ?: "json-file";
         json_t *config = json_object_get(log, "config");
         LogPipe *p;
@@ -520,11 +538,11 @@ int logpipe_open(json_t *log, LogPipe **ret, Error **err)
         line_splitter_init(&p->st[0].split, "stdout");
         line_splitter_init(&p->st[1].split, "stderr");
         p->log = json_incref(log);
-        if (STREQ(type, "none")) {
+        if (STREQ(type, "none") && !ops) {
                 *ret = p;
                 return 0;
         }
-        p->ops = log_driver_ops(type);
+        p->ops = ops ? ops : log_driver_ops(type);
         if (!p->ops) {
                 pipe_free(p);
                 return error_setx(err, EINVAL, "failed to initialize logging driver: logger: no log driver named '%s' is "
@@ -623,10 +641,8 @@ LogPipe *logpipe_close(LogPipe *p, int drain_ms, uint64_t *ret_dropped)
                 /* What the abandoned drain left queued counts too. */
                 uint64_t n = p->dropped;
                 for (Batch *b = p->head; b; b = b->next)
-                        for (size_t off = 0; off < b->used; n++) {
-                                const Rec *r = (const Rec *)(b->data + off);
-                                off += sizeof(Rec) + ALIGN8(r->len + ((r->flags & REC_NEWLINE) ? 1 : 0));
-                        }
+                        for (size_t off = 0; off < b->used; n++)
+                                off += rec_size((const Rec *)(b->data + off));
                 *ret_dropped = n;
         }
         pipe_free(p);

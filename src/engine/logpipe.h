@@ -29,6 +29,10 @@ enum { LOGPIPE_STDOUT = 0, LOGPIPE_STDERR = 1 };
  */
 int logpipe_open(json_t *log, LogPipe **ret, Error **err);
 
+/* The same with the driver given (the unit tests' recording driver); ops NULL: by log.type. */
+struct LogDriverOps;
+int logpipe_open_ops(json_t *log, const struct LogDriverOps *ops, LogPipe **ret, Error **err);
+
 /*
  * Hands over bytes read from the container's stdout or stderr at time ts.  In blocking mode this
  * always queues (the caller stops reading while logpipe_full() says so); in non-blocking mode the

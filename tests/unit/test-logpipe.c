@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The log pipe and the log options: docker's message splitting with partial metadata, blocking and
+ * non-blocking modes against a driver that stalls, the tag's fields, the attributes labels/env
+ * select, and --log-opt validation with docker's messages.  A recording driver stands in for a sink.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "logdriver.h"
+#include "json-util.h"
+#include "logpipe.h"
+#include "tap.h"
+#include "util.h"
+
+/* ---- a recording driver ---- */
+
+typedef struct Seen {
+        char stream[8];
+        char *line;
+        size_t len;
+        bool newline, last;
+        char id[65];
+        int ordinal;
+} Seen;
+
+static struct {
+        pthread_mutex_t lock;
+        Seen seen[4096];
+        size_t n;
+        atomic_bool stall; /* log() waits while set */
+        atomic_size_t total; /* every message, recorded or not */
+        char tag[256];
+        char *attrs;
+        int flushes;
+} R = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void rec_reset(void)
+{
+        pthread_mutex_lock(&R.lock);
+        for (size_t i = 0; i < R.n; i++)
+                free(R.seen[i].line);
+        R.n = 0;
+        atomic_store(&R.total, 0);
+        R.flushes = 0;
+        free(R.attrs);
+        R.attrs = NULL;
+        R.tag[0] = '\0';
+        pthread_mutex_unlock(&R.lock);
+        atomic_store(&R.stall, false);
+}
+
+static size_t rec_count(void)
+{
+        pthread_mutex_lock(&R.lock);
+        size_t n = R.n;
+        pthread_mutex_unlock(&R.lock);
+        return n;
+}
+
+static int rec_open(const LogInfo *info, LogDriver **ret, Error **err)
+{
+        static LogDriver d;
+        d.ops = NULL;
+        snprintf(R.tag, sizeof(R.tag), "%s", info->tag);
+        R.attrs = json_dumps(info->attrs, JSON_SORT_KEYS | JSON_COMPACT);
+        *ret = &d;
+        return 0;
+}
+
+static int rec_log(LogDriver *d, const LogMsg *m, Error **err)
+{
+        while (atomic_load(&R.stall))
+                usleep(1000);
+        atomic_fetch_add(&R.total, 1);
+        pthread_mutex_lock(&R.lock);
+        if (R.n < ELEMENTSOF(R.seen)) {
+                Seen *s = &R.seen[R.n++];
+                snprintf(s->stream, sizeof(s->stream), "%s", m->stream);
+                s->line = xstrndup(m->line, m->len);
+                s->len = m->len;
+                s->newline = m->newline;
+                s->last = m->partial_last;
+                s->ordinal = m->partial_ordinal;
+                snprintf(s->id, sizeof(s->id), "%s", m->partial_id ? m->partial_id : "");
+                if (m->newline && m->line[m->len] != '\n')
+                        s->ordinal = -99; /* the promised "\n" after the line is missing */
+        }
+        pthread_mutex_unlock(&R.lock);
+        return 0;
+}
+
+static int rec_flush(LogDriver *d, Error **err)
+{
+        pthread_mutex_lock(&R.lock);
+        R.flushes++;
+        pthread_mutex_unlock(&R.lock);
+        return 0;
+}
+
+static void rec_close(LogDriver *d)
+{
+}
+
+static const LogDriverOps rec_ops = { .name = "rec", .open = rec_open, .log = rec_log, .flush = rec_flush, .close = rec_close };
+
+static json_t *facts(const char *config_json)
+{
+        json_t *j = json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:[s, s]}", "type", "rec", "config",
+                              json_loads(config_json ? config_json : "{}", 0, NULL), "id",
+                              "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "name", "web",
+                              "imageName", "busybox", "imageId",
+                              "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210", "command",
+                              "sh -c true", "hostname", "box", "labels", "app", "shop", "tier", "front", "env", "A=1",
+                              "SECRET_KEY=x");
+        return j;
+}
+
+static struct timespec ts0 = { 1795871458, 123 };
+
+static void wait_for(size_t n)
+{
+        for (int i = 0; i < 5000 && rec_count() < n; i++)
+                usleep(1000);
+}
+
+/* ---- splitting ---- */
+
+TEST(lines_and_the_newline_byte)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, "one\ntwo\nthr", 11, &ts0);
+        logpipe_write(p, LOGPIPE_STDERR, "err\n", 4, &ts0);
+        logpipe_write(p, LOGPIPE_STDOUT, "ee\n", 3, &ts0);
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_EQ(rec_count(), 4);
+        ASSERT_STREQ(R.seen[0].line, "one");
+        ASSERT_TRUE(R.seen[0].newline);
+        ASSERT_STREQ(R.seen[0].id, "");
+        ASSERT_STREQ(R.seen[1].line, "two");
+        ASSERT_STREQ(R.seen[2].stream, "stderr");
+        ASSERT_STREQ(R.seen[3].line, "three");
+        ASSERT_STREQ(R.seen[3].stream, "stdout");
+        for (int i = 0; i < 4; i++)
+                ASSERT_TRUE(R.seen[i].ordinal != -99);
+}
+
+TEST(long_line_partial_metadata)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        _cleanup_free_ char *big = xmalloc(40 * 1024 + 1);
+        LogPipe *p = NULL;
+        memset(big, 'x', 40 * 1024);
+        big[40 * 1024] = '\n';
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, big, 40 * 1024 + 1, &ts0);
+        logpipe_write(p, LOGPIPE_STDOUT, "after\n", 6, &ts0);
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_EQ(rec_count(), 4);
+        ASSERT_EQ(R.seen[0].len, 16384);
+        ASSERT_EQ(R.seen[1].len, 16384);
+        ASSERT_EQ(R.seen[2].len, 40 * 1024 - 2 * 16384);
+        ASSERT_TRUE(!R.seen[0].newline && !R.seen[1].newline && R.seen[2].newline);
+        ASSERT_EQ(R.seen[0].ordinal, 1);
+        ASSERT_EQ(R.seen[1].ordinal, 2);
+        ASSERT_EQ(R.seen[2].ordinal, 3);
+        ASSERT_TRUE(!R.seen[0].last && !R.seen[1].last && R.seen[2].last);
+        ASSERT_EQ(strlen(R.seen[0].id), 64);
+        ASSERT_STREQ(R.seen[0].id, R.seen[2].id);
+        /* the next line is whole again */
+        ASSERT_STREQ(R.seen[3].line, "after");
+        ASSERT_STREQ(R.seen[3].id, "");
+}
+
+TEST(two_long_lines_in_one_read_keep_their_ids)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        _cleanup_free_ char *two = xmalloc(2 * 20000);
+        LogPipe *p = NULL;
+        memset(two, 'a', 20000);
+        two[19999] = '\n';
+        memset(two + 20000, 'b', 20000);
+        two[39999] = '\n';
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, two, 40000, &ts0);
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_EQ(rec_count(), 4);
+        ASSERT_STREQ(R.seen[0].id, R.seen[1].id);
+        ASSERT_STREQ(R.seen[2].id, R.seen[3].id);
+        ASSERT_TRUE(strcmp(R.seen[0].id, R.seen[2].id) != 0);
+        ASSERT_TRUE(R.seen[1].last && R.seen[3].last);
+        ASSERT_EQ(R.seen[2].ordinal, 1);
+        ASSERT_TRUE(R.seen[0].line[0] == 'a' && R.seen[2].line[0] == 'b');
+}
+
+TEST(unfinished_end_without_newline)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, "done\nno-newline-at-end", 22, &ts0);
+        logpipe_eof(p, LOGPIPE_STDOUT, &ts0);
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_EQ(rec_count(), 2);
+        ASSERT_STREQ(R.seen[1].line, "no-newline-at-end");
+        ASSERT_TRUE(!R.seen[1].newline);
+        ASSERT_EQ(R.seen[1].ordinal, 1);
+        ASSERT_TRUE(!R.seen[1].last);
+}
+
+TEST(flush_called_when_queue_runs_empty)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, "a\n", 2, &ts0);
+        wait_for(1);
+        for (int i = 0; i < 2000; i++) {
+                pthread_mutex_lock(&R.lock);
+                int fl = R.flushes;
+                pthread_mutex_unlock(&R.lock);
+                if (fl > 0)
+                        break;
+                usleep(1000);
+        }
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_TRUE(R.flushes > 0);
+}
+
+/* ---- modes ---- */
+
+TEST(non_blocking_drops_and_counts)
+{
+        _cleanup_json_ json_t *f = facts("{\"mode\":\"non-blocking\",\"max-buffer-size\":\"4k\"}");
+        LogPipe *p = NULL;
+        uint64_t dropped = 0;
+        char line[101];
+        memset(line, 'y', 100);
+        line[100] = '\n';
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        atomic_store(&R.stall, true);
+        for (int i = 0; i < 500; i++) /* 50 KB against a 4 KB buffer and a sink that does not move */
+                logpipe_write(p, LOGPIPE_STDOUT, line, sizeof(line), &ts0);
+        ASSERT_TRUE(!logpipe_full(p)); /* never holds the container */
+        ASSERT_TRUE(logpipe_dropped(p) > 400);
+        atomic_store(&R.stall, false);
+        p = logpipe_close(p, 2000, &dropped);
+        ASSERT_EQ(dropped + rec_count(), 500);
+        ASSERT_TRUE(rec_count() > 0);
+}
+
+TEST(blocking_holds_then_delivers_everything)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        uint64_t dropped = 1;
+        size_t n = 0;
+        _cleanup_free_ char *chunk = xmalloc(65536);
+        for (size_t i = 0; i < 65536; i++)
+                chunk[i] = (i % 128 == 127) ? '\n' : 'z';
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        atomic_store(&R.stall, true);
+        while (!logpipe_full(p) && n < 1000) { /* the queue's limit is a few MiB */
+                logpipe_write(p, LOGPIPE_STDOUT, chunk, 65536, &ts0);
+                n++;
+        }
+        ASSERT_TRUE(logpipe_full(p));
+        ASSERT_TRUE(logpipe_fd(p) >= 0);
+        atomic_store(&R.stall, false);
+        p = logpipe_close(p, -1, &dropped);
+        ASSERT_EQ(dropped, 0);
+        /* every 128-byte line of every chunk arrived */
+        ASSERT_EQ(atomic_load(&R.total), n * 512);
+}
+
+/* ---- tag and attributes ---- */
+
+TEST(default_tag_is_short_id)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_STREQ(R.tag, "0123456789ab");
+        ASSERT_STREQ(R.attrs, "{}");
+}
+
+TEST(tag_fields)
+{
+        _cleanup_json_ json_t *f = facts("{\"tag\":\"{{.Name}}/{{.ID}}/{{.FullID}}/{{.ImageName}}/{{.ImageID}}/"
+                                         "{{.Command}}/{{.Hostname}}/{{.DaemonName}}\"}");
+        LogPipe *p = NULL;
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_STREQ(R.tag, "web/0123456789ab/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef/busybox/"
+                            "fedcba987654/sh -c true/box/stockade");
+}
+
+TEST(attrs_by_name_and_regex)
+{
+        _cleanup_json_ json_t *f =
+                facts("{\"labels\":\"app,missing\",\"env\":\"A\",\"labels-regex\":\"^ti\",\"env-regex\":\"^SEC\"}");
+        LogPipe *p = NULL;
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_STREQ(R.attrs, "{\"A\":\"1\",\"SECRET_KEY\":\"x\",\"app\":\"shop\",\"tier\":\"front\"}");
+}
+
+TEST(bad_tag_fails_open)
+{
+        _cleanup_json_ json_t *f = facts("{\"tag\":\"{{.Nope\"}");
+        LogPipe *p = NULL;
+        Error *e = NULL;
+        ASSERT_TRUE(logpipe_open_ops(f, &rec_ops, &p, &e) < 0);
+        ASSERT_CONTAINS(e->msg, "tag");
+        error_free(e);
+}
+
+TEST(unknown_driver_fails_open)
+{
+        _cleanup_json_ json_t *f = json_pack("{s:s, s:{}}", "type", "gelf", "config");
+        LogPipe *p = NULL;
+        Error *e = NULL;
+        ASSERT_TRUE(logpipe_open(f, &p, &e) < 0);
+        ASSERT_CONTAINS(e->msg, "no log driver named 'gelf'");
+        error_free(e);
+}
+
+TEST(none_discards)
+{
+        _cleanup_json_ json_t *f = json_pack("{s:s, s:{}}", "type", "none", "config");
+        LogPipe *p = NULL;
+        ASSERT_OK(logpipe_open(f, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, "x\n", 2, &ts0);
+        ASSERT_EQ(logpipe_fd(p), -1);
+        ASSERT_TRUE(!logpipe_full(p));
+        p = logpipe_close(p, 0, NULL);
+}
+
+/* ---- options ---- */
+
+static const char *validate(const char *type, const char *opts_json)
+{
+        static char msg[512];
+        _cleanup_json_ json_t *o = json_loads(opts_json, 0, NULL);
+        Error *e = NULL;
+        if (log_config_validate(type, o, &e) == 0)
+                return "ok";
+        snprintf(msg, sizeof(msg), "%s", e->msg);
+        error_free(e);
+        return msg;
+}
+
+TEST(options_accepted)
+{
+        ASSERT_STREQ(validate("json-file", "{\"max-size\":\"10k\",\"max-file\":\"3\",\"compress\":\"true\",\"tag\":\"{{.Name}}\"}"), "ok");
+        ASSERT_STREQ(validate("json-file", "{\"max-file\":\"5\"}"), "ok"); /* our default max-size applies */
+        ASSERT_STREQ(validate("json-file", "{\"mode\":\"non-blocking\",\"max-buffer-size\":\"4m\"}"), "ok");
+        ASSERT_STREQ(validate("local", "{\"max-size\":\"1m\",\"max-file\":\"2\",\"compress\":\"false\"}"), "ok");
+        ASSERT_STREQ(validate("syslog", "{\"syslog-address\":\"tcp+tls://127.0.0.1:6514\",\"syslog-tls-skip-verify\":\"true\","
+                                        "\"syslog-format\":\"rfc5424micro\",\"syslog-facility\":\"local3\"}"), "ok");
+        ASSERT_STREQ(validate("syslog", "{\"syslog-address\":\"unixgram:///dev/log\",\"syslog-facility\":\"17\"}"), "ok");
+        ASSERT_STREQ(validate("journald", "{\"tag\":\"x\",\"labels\":\"a\"}"), "ok");
+        ASSERT_STREQ(validate("fluentd", "{\"fluentd-address\":\"127.0.0.1:24224\",\"fluentd-async\":\"true\","
+                                         "\"fluentd-retry-wait\":\"1s\",\"fluentd-max-retries\":\"3\"}"), "ok");
+        ASSERT_STREQ(validate("splunk", "{\"splunk-url\":\"https://h:8088\",\"splunk-token\":\"t\",\"splunk-format\":\"raw\"}"), "ok");
+        ASSERT_STREQ(validate("none", "{}"), "ok");
+        ASSERT_STREQ(validate("", "{\"anything\":\"goes to the default\"}"), "ok");
+}
+
+TEST(options_refused_with_docker_messages)
+{
+        ASSERT_STREQ(validate("json-file", "{\"foo\":\"bar\"}"), "unknown log opt 'foo' for json-file log driver");
+        ASSERT_CONTAINS(validate("json-file", "{\"max-size\":\"bogus\"}"), "invalid size: 'bogus'");
+        ASSERT_STREQ(validate("json-file", "{\"max-size\":\"-1\",\"max-file\":\"2\"}"),
+                     "max-file cannot be greater than 1 when max-size is not set");
+        ASSERT_CONTAINS(validate("json-file", "{\"max-file\":\"1\",\"compress\":\"true\"}"), "compress cannot be true");
+        ASSERT_STREQ(validate("none", "{\"mode\":\"blocking\"}"), "unknown log opt 'mode' for none log driver");
+        ASSERT_CONTAINS(validate("gelf", "{}"), "no log driver named 'gelf' is registered");
+        ASSERT_CONTAINS(validate("json-file", "{\"mode\":\"fast\"}"), "mode: invalid value 'fast'");
+        ASSERT_CONTAINS(validate("json-file", "{\"max-buffer-size\":\"1m\"}"), "only supported with 'mode=non-blocking'");
+        ASSERT_CONTAINS(validate("local", "{\"tag\":\"x\"}"), "unknown log opt 'tag' for local log driver");
+        ASSERT_CONTAINS(validate("syslog", "{\"syslog-address\":\"http://x:1\"}"), "unsupported scheme: 'http'");
+        ASSERT_CONTAINS(validate("syslog", "{\"syslog-facility\":\"bogus\"}"), "invalid syslog facility 'bogus'");
+        ASSERT_CONTAINS(validate("syslog", "{\"syslog-facility\":\"24\"}"), "invalid syslog facility");
+        ASSERT_CONTAINS(validate("syslog", "{\"syslog-format\":\"rfc9999\"}"), "syslog-format: invalid value");
+        ASSERT_CONTAINS(validate("syslog", "{\"syslog-tls-skip-verify\":\"true\"}"), "need a tcp+tls://");
+        ASSERT_CONTAINS(validate("fluentd", "{\"fluentd-retry-wait\":\"soon\"}"), "invalid duration 'soon'");
+        ASSERT_CONTAINS(validate("fluentd", "{\"fluentd-async\":\"maybe\"}"), "fluentd-async: invalid value 'maybe'");
+        ASSERT_STREQ(validate("splunk", "{\"splunk-token\":\"t\"}"), "splunk: splunk-url is expected");
+        ASSERT_STREQ(validate("splunk", "{\"splunk-url\":\"https://h\"}"), "splunk: splunk-token is expected");
+        ASSERT_CONTAINS(validate("splunk", "{\"splunk-url\":\"ftp://h\",\"splunk-token\":\"t\"}"), "splunk-url");
+        ASSERT_CONTAINS(validate("splunk", "{\"splunk-url\":\"http://h\",\"splunk-token\":\"t\",\"splunk-gzip-level\":\"10\"}"),
+                        "-1 to 9");
+        ASSERT_CONTAINS(validate("json-file", "{\"tag\":\"{{.Name\"}"), "log-opt tag:");
+        ASSERT_CONTAINS(validate("json-file", "{\"labels-regex\":\"(\"}"), "invalid regular expression");
+        ASSERT_CONTAINS(validate("json-file", "{\"max-size\":1}"), "expected a string");
+}
+
+TEST(readable_drivers)
+{
+        ASSERT_TRUE(log_driver_readable("json-file"));
+        ASSERT_TRUE(log_driver_readable("local"));
+        ASSERT_TRUE(log_driver_readable("journald"));
+        ASSERT_TRUE(!log_driver_readable("syslog"));
+        ASSERT_TRUE(!log_driver_readable("none"));
+        ASSERT_TRUE(!log_driver_readable("bogus"));
+}
