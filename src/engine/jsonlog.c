@@ -118,22 +118,36 @@ static void civil_from_days(int64_t z, int64_t *ret_y, int *ret_m, int *ret_d)
 
 size_t format_rfc3339nano_buf(const struct timespec *ts, bool trim, char buf[static RFC3339NANO_MAX])
 {
-        int64_t sec = ts->tv_sec, days = sec / 86400, rem = sec % 86400, y;
+        /* The date and time of the last second formatted, per thread: a log has many lines a second. */
+        static __thread int64_t cached_sec = INT64_MIN;
+        static __thread char cached[32];
+        static __thread int cached_len;
+        int64_t sec = ts->tv_sec;
         long nsec = ts->tv_nsec;
-        int m, d, n;
+        int n;
 
         if (nsec < 0 || nsec >= NSEC_PER_SEC)
                 nsec = nsec < 0 ? 0 : NSEC_PER_SEC - 1;
-        if (rem < 0) {
-                rem += 86400;
-                days--;
+        if (sec != cached_sec) {
+                int64_t days = sec / 86400, rem = sec % 86400, y;
+                int m, d;
+                if (rem < 0) {
+                        rem += 86400;
+                        days--;
+                }
+                civil_from_days(days, &y, &m, &d);
+                cached_len = snprintf(cached, sizeof(cached), "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", y, m, d,
+                                      (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+                cached_sec = sec;
         }
-        civil_from_days(days, &y, &m, &d);
-        n = snprintf(buf, RFC3339NANO_MAX, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", y, m, d,
-                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+        memcpy(buf, cached, (size_t)cached_len);
+        n = cached_len;
         if (!trim || nsec != 0) {
-                char frac[16];
-                int k = snprintf(frac, sizeof(frac), ".%09ld", nsec);
+                char frac[10];
+                int k = 10;
+                frac[0] = '.';
+                for (int i = 9; i >= 1; i--, nsec /= 10)
+                        frac[i] = (char)('0' + nsec % 10);
                 /* Go's ".999999999" layout: trailing zeros go, and with them the dot on a whole second. */
                 while (trim && frac[k - 1] == '0')
                         k--;
@@ -357,6 +371,12 @@ static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *cp)
 }
 
 /* A JSON string as moby's ffjsonWriteJSONBytesAsString writes it (see jsonlog.h for the rules). */
+/* ASCII bytes copied as they are: printable, and not \\ " < > & (docker's writer escapes those). */
+static const bool passes[256] = {
+        [0x20] = 1, [0x21] = 1, [0x23] = 1, [0x24] = 1, [0x25] = 1, [0x27 ... 0x3b] = 1, [0x3d] = 1,
+        [0x3f ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
+};
+
 static void put_json_string(Buf *b, const char *str, size_t n)
 {
         static const char hex[] = "0123456789abcdef";
@@ -376,8 +396,10 @@ static void put_json_string(Buf *b, const char *str, size_t n)
         while (i < n) {
                 unsigned char c = s[i];
                 if (c < 0x80) {
-                        if (c >= 0x20 && c != '\\' && c != '"' && c != '<' && c != '>' && c != '&') {
+                        if (passes[c]) {
                                 i++;
+                                while (i < n && passes[s[i]])
+                                        i++;
                                 continue;
                         }
                         FLUSH();
@@ -711,6 +733,8 @@ struct JsonLog {
         bool compress;
         char *attrs; /* the "attrs" object as JSON text, or NULL */
         Buf buf; /* the line being written, reused */
+        bool buffered;
+        Buf out; /* buffered mode: lines encoded, not yet written (size does not count them) */
 };
 
 static int open_current(JsonLog *l, Error **err)
@@ -781,6 +805,8 @@ JsonLog *jsonlog_close(JsonLog *l)
 {
         if (!l)
                 return NULL;
+        (void)jsonlog_flush(l, NULL);
+        free(l->out.data);
         if (l->fd >= 0)
                 close(l->fd);
         if (l->dirfd >= 0)
@@ -1017,6 +1043,8 @@ finish:
         return r;
 }
 
+static int write_out(JsonLog *l, const char *p, size_t n, Error **err);
+
 int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, const struct timespec *ts,
                   Error **err)
 {
@@ -1038,19 +1066,56 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
                 if (r < 0)
                         return r;
         }
-        if (l->max_size > 0 && l->size > 0 && l->size + (int64_t)l->buf.len > l->max_size) {
+        if (l->max_size > 0 && l->size + (int64_t)l->out.len > 0 &&
+            l->size + (int64_t)l->out.len + (int64_t)l->buf.len > l->max_size) {
+                r = jsonlog_flush(l, err);
+                if (r < 0)
+                        return r;
                 r = rotate(l, err);
                 if (r < 0)
                         return r;
         }
-        r = write_all(l->fd, l->buf.data, l->buf.len);
+        if (l->buffered) {
+                buf_put(&l->out, l->buf.data, l->buf.len);
+                return l->out.len >= JSONLOG_BUFFER ? jsonlog_flush(l, err) : 0;
+        }
+        return write_out(l, l->buf.data, l->buf.len, err);
+}
+
+/* Appends bytes to the current file; a torn write is cut off again. */
+static int write_out(JsonLog *l, const char *p, size_t n, Error **err)
+{
+        int r = write_all(l->fd, p, n);
         if (r < 0) {
                 /* Cut a torn line off again (ENOSPC after part of it), so the next line starts clean. */
                 (void)ftruncate(l->fd, l->size);
                 return error_set(err, -r, "writing to %s", l->path);
         }
-        l->size += (int64_t)l->buf.len;
+        l->size += (int64_t)n;
         return 0;
+}
+
+int jsonlog_flush(JsonLog *l, Error **err)
+{
+        int r;
+
+        if (!l || l->out.len == 0)
+                return 0;
+        if (l->fd < 0) {
+                r = open_current(l, err);
+                if (r < 0)
+                        return r;
+        }
+        r = write_out(l, l->out.data, l->out.len, err);
+        l->out.len = 0; /* written, or dropped with the error reported: never written twice */
+        return r;
+}
+
+void jsonlog_set_buffered(JsonLog *l, bool on)
+{
+        if (!on)
+                (void)jsonlog_flush(l, NULL);
+        l->buffered = on;
 }
 
 /* ---- the reader ---- */

@@ -91,6 +91,17 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
                   Error **err);
 
 /*
+ * Buffered mode (the monitor's log thread): lines collect in memory and go to the file in writes of
+ * about JSONLOG_BUFFER bytes, at a rotation, at jsonlog_flush() (when the log thread's queue runs
+ * empty) and at close, instead of one write per line.  Rotation still keeps every file within
+ * max-size.  Off by default: each jsonlog_write() is then in the file when it returns.
+ */
+#define JSONLOG_BUFFER (64 * 1024)
+void jsonlog_set_buffered(JsonLog *l, bool on);
+/* Writes what buffered mode holds; 0 or the write's error (those lines are then lost, not retried). */
+int jsonlog_flush(JsonLog *l, Error **err);
+
+/*
  * Docker's "attrs" (the tag, and the labels and env the log options select): an object of strings
  * written into every line after "stream", keys sorted as Go marshals a map.  NULL or empty: none.
  */

@@ -42,6 +42,7 @@ static int jsonfile_open(const LogInfo *info, LogDriver **ret, Error **err)
                 free(d);
                 return r;
         }
+        jsonlog_set_buffered(d->log, true);
         /* json-file has no default tag: the tag goes into attrs only when given (docker). */
         if (json_object_get(info->config, "tag") || json_object_size(info->attrs) > 0) {
                 json_t *a = json_deep_copy(info->attrs ? info->attrs : json_object());
@@ -61,6 +62,11 @@ static int jsonfile_log(LogDriver *base, const LogMsg *m, Error **err)
         return jsonlog_write(d->log, m->stream, m->line, m->len + (m->newline ? 1 : 0), &m->ts, err);
 }
 
+static int jsonfile_flush(LogDriver *base, Error **err)
+{
+        return jsonlog_flush(((JsonFileDriver *)base)->log, err);
+}
+
 static void jsonfile_close(LogDriver *base)
 {
         JsonFileDriver *d = (JsonFileDriver *)base;
@@ -72,5 +78,6 @@ const LogDriverOps log_driver_json_file = {
         .name = "json-file",
         .open = jsonfile_open,
         .log = jsonfile_log,
+        .flush = jsonfile_flush,
         .close = jsonfile_close,
 };
