@@ -476,6 +476,7 @@ int cmd_logs(Engine *e, int argc, char **argv)
         ctx.timestamps = timestamps;
         ctx.id = id;
         o.follow = follow && !until;
+        o.details = details;
         o.running = still_running;
         o.running_ud = &ctx;
         if (jsonlog_read(path, max_file, &o, print_log, &ctx, &err) < 0) {

@@ -509,8 +509,57 @@ int jsonlog_encode_line(const char *stream, const char *msg, size_t len, const s
 
 /* ---- parsing ---- */
 
+/* Go's url.QueryEscape, which docker applies to each key and value of --details. */
+static void put_query_escaped(Buf *b, const char *s)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+                    c == '.' || c == '~') {
+                        char ch = (char)c;
+                        buf_put(b, &ch, 1);
+                } else if (c == ' ')
+                        buf_puts(b, "+");
+                else {
+                        char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+                        buf_put(b, e, 3);
+                }
+        }
+}
+
+/* `logs --details`: "k=v,k2=v2 " (keys sorted, both query-escaped; a lone space when there are none). */
+static void put_details(Buf *b, json_t *attrs)
+{
+        size_t n = json_object_size(attrs), i = 0;
+        const char **keys = xcalloc(n + 1, sizeof(char *));
+        const char *k;
+        json_t *v;
+
+        json_object_foreach(attrs, k, v) if (json_is_string(v)) keys[i++] = k;
+        qsort(keys, i, sizeof(char *), cmp_strp);
+        for (size_t x = 0; x < i; x++) {
+                if (x)
+                        buf_puts(b, ",");
+                put_query_escaped(b, keys[x]);
+                buf_puts(b, "=");
+                put_query_escaped(b, json_string_value(json_object_get(attrs, keys[x])));
+        }
+        buf_puts(b, " ");
+        free(keys);
+}
+
+static int parse_line(const char *line, size_t len, bool details, char **stream, char **msg, size_t *msg_len,
+                      struct timespec *ts);
+
 int jsonlog_parse_line(const char *line, size_t len, char **stream, char **msg, size_t *msg_len,
                        struct timespec *ts)
+{
+        return parse_line(line, len, false, stream, msg, msg_len, ts);
+}
+
+static int parse_line(const char *line, size_t len, bool details, char **stream, char **msg, size_t *msg_len,
+                      struct timespec *ts)
 {
         _cleanup_json_ json_t *j = NULL;
         json_t *jlog, *jstream, *jtime;
@@ -539,10 +588,20 @@ int jsonlog_parse_line(const char *line, size_t len, char **stream, char **msg, 
                 log_len = json_string_length(jlog);
         if (json_is_string(jstream))
                 stream_len = json_string_length(jstream);
-        m = xmalloc(log_len + 1);
-        if (log_len)
-                memcpy(m, json_string_value(jlog), log_len);
-        m[log_len] = '\0';
+        if (details) {
+                Buf b = { 0 };
+                json_t *attrs = json_object_get(j, "attrs");
+                put_details(&b, json_is_object(attrs) ? attrs : NULL);
+                buf_put(&b, json_string_value(jlog) ? json_string_value(jlog) : "", log_len);
+                buf_put(&b, "", 1);
+                m = b.data;
+                log_len = b.len - 1;
+        } else {
+                m = xmalloc(log_len + 1);
+                if (log_len)
+                        memcpy(m, json_string_value(jlog), log_len);
+                m[log_len] = '\0';
+        }
         s = xmalloc(stream_len + 1);
         if (stream_len)
                 memcpy(s, json_string_value(jstream), stream_len);
@@ -1371,7 +1430,7 @@ static int deliver(Reader *R, const char *line, size_t n)
         size_t len;
         int r;
 
-        if (jsonlog_parse_line(line, n, &stream, &msg, &len, &ts) < 0)
+        if (parse_line(line, n, o->details, &stream, &msg, &len, &ts) < 0)
                 return 0; /* damaged: skipped */
         if (o->has_since && ts_cmp(&ts, &o->since) < 0)
                 return 0;

@@ -169,6 +169,11 @@ typedef struct JsonLogReadOpts {
         bool follow;
         bool (*running)(void *ud);
         void *running_ud;
+        /*
+         * `logs --details`: each message starts with its attributes as docker prints them, "k=v,k2=v2 "
+         * (keys sorted, keys and values escaped as Go's url.QueryEscape; a lone " " when it has none).
+         */
+        bool details;
 } JsonLogReadOpts;
 
 /*

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include "logdriver.h"
+#include <fcntl.h>
+
 #include "json-util.h"
+#include "jsonlog.h"
 #include "logpipe.h"
 #include "tap.h"
 #include "util.h"
@@ -420,4 +423,44 @@ TEST(readable_drivers)
         ASSERT_TRUE(!log_driver_readable("syslog"));
         ASSERT_TRUE(!log_driver_readable("none"));
         ASSERT_TRUE(!log_driver_readable("bogus"));
+}
+
+/* ---- json-file end to end: attrs written, --details read back ---- */
+
+static int collect(void *ud, const char *stream, const char *msg, size_t len, const struct timespec *ts)
+{
+        char **acc = ud;
+        char *n = xasprintf("%s%s|%.*s", *acc ? *acc : "", stream, (int)len, msg);
+        free(*acc);
+        *acc = n;
+        return 0;
+}
+
+TEST(json_file_attrs_and_details)
+{
+        char dir[] = "/tmp/stockade-logpipe-XXXXXX";
+        _cleanup_free_ char *path = NULL, *got = NULL, *plain = NULL, *text = NULL;
+        LogPipe *p = NULL;
+        ASSERT_TRUE(mkdtemp(dir) != NULL);
+        path = xasprintf("%s/c-json.log", dir);
+        _cleanup_json_ json_t *f = facts("{\"tag\":\"{{.Name}} x\",\"labels\":\"app\"}");
+        json_object_set_new(f, "type", json_string("json-file"));
+        json_object_set_new(f, "path", json_string(path));
+        ASSERT_OK(logpipe_open(f, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, "hi\n", 3, &ts0);
+        logpipe_write(p, LOGPIPE_STDERR, "oops\n", 5, &ts0);
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_OK(read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL));
+        ASSERT_STREQ(text, "{\"log\":\"hi\\n\",\"stream\":\"stdout\",\"attrs\":{\"app\":\"shop\",\"tag\":\"web x\"},"
+                           "\"time\":\"2026-11-28T13:10:58.000000123Z\"}\n"
+                           "{\"log\":\"oops\\n\",\"stream\":\"stderr\",\"attrs\":{\"app\":\"shop\",\"tag\":\"web x\"},"
+                           "\"time\":\"2026-11-28T13:10:58.000000123Z\"}\n");
+        JsonLogReadOpts o = { .tail = -1, .details = true };
+        ASSERT_OK(jsonlog_read(path, 1, &o, collect, &got, NULL));
+        ASSERT_STREQ(got, "stdout|app=shop,tag=web+x hi\nstderr|app=shop,tag=web+x oops\n");
+        o.details = false;
+        ASSERT_OK(jsonlog_read(path, 1, &o, collect, &plain, NULL));
+        ASSERT_STREQ(plain, "stdout|hi\nstderr|oops\n");
+        (void)unlink(path);
+        (void)rmdir(dir);
 }
