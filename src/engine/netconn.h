@@ -5,8 +5,9 @@
  * Client connections for the network log drivers (syslog, fluentd, splunk): stream and datagram
  * sockets over TCP, UDP and unix sockets, and TLS over TCP (OpenSSL), each with a deadline on every
  * operation, so a dead or slow peer costs a bounded wait and never a hang.  Addresses in docker's
- * forms: "tcp://host:port", "udp://host:port", "tcp+tls://host:port", "unix:///path",
- * "unixgram:///path"; "host:port" alone is TCP; IPv6 hosts in brackets.  Implemented in netconn.c.
+ * forms: "tcp://host:port", "udp://host:port", "tcp+tls://host:port" (or fluentd's "tls://host:port"),
+ * "unix:///path", "unixgram:///path"; "host:port" alone is TCP; IPv6 hosts in brackets.  Implemented in
+ * netconn.c.
  */
 
 #include <stdbool.h>
