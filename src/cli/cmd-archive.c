@@ -46,22 +46,21 @@ int cmd_import(Engine *e, int argc, char **argv)
         _cleanup_(image_store_closep) ImageStore *s = NULL;
         _cleanup_free_ char *id = NULL;
         _cleanup_close_ int fd = -EBADF;
+        _cleanup_strv_ char **changes = NULL;
         const char *message = NULL;
-        char **changes = NULL;
         Pflag flags[] = {
-                { "change", 'c', PFLAG_STRINGS, &changes, NULL, "Apply Dockerfile instruction to the created image (not supported yet)" },
+                { "change", 'c', PFLAG_STRINGS, &changes, NULL,
+                  "Apply Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, EXPOSE, "
+                  "HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)" },
                 { "message", 'm', PFLAG_STRING, &message, NULL, "Set commit message for imported image" },
                 { 0 },
         };
+        ImageImportOptions opts = { 0 };
         Error *err = NULL;
         int idx = 1, r;
 
         if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
                 return cli_fail(argv[0], err);
-        if (changes) {
-                strv_free(changes);
-                return cli_failf(argv[0], "--change is not supported yet");
-        }
         if (argc - idx < 1 || argc - idx > 2)
                 return cli_failf(argv[0], "\"stockade import\" requires at least 1 and at most 2 arguments.");
         if (STREQ(argv[idx], "-"))
@@ -73,8 +72,10 @@ int cmd_import(Engine *e, int argc, char **argv)
         }
         if ((r = cli_open_store(e, &s)))
                 return r;
-        if (image_import(s, fd, idx + 1 < argc ? argv[idx + 1] : NULL, STREQ(argv[idx], "-") ? "-" : argv[idx], progress,
-                         NULL, &id, &err) < 0)
+        opts.message = message;
+        opts.changes = changes;
+        if (image_import_with(s, fd, idx + 1 < argc ? argv[idx + 1] : NULL,
+                              STREQ(argv[idx], "-") ? "-" : argv[idx], &opts, progress, NULL, &id, &err) < 0)
                 return cli_fail(NULL, err);
         printf("%s\n", id);
         return 0;

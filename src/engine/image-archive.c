@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "image-change.h"
 #include "image-store-private.h"
 #include "json-util.h"
 #include "syscalls.h"
@@ -824,6 +825,9 @@ static int op_commit(Op *op, char *const *diffs, const char *cfg, size_t cfg_len
 
 /* ================================================================ import */
 
+/* docker import -m has no limit; 64 KiB is more than any commit message needs. */
+#define IMPORT_MESSAGE_MAX (64u * 1024)
+
 static json_t *import_container_config(void)
 {
         /* the fields and order of docker's container.Config, as `docker import` writes them */
@@ -855,7 +859,7 @@ int image_import_with(ImageStore *s, int fd, const char *ref, const char *source
 {
         _cleanup_free_ char *norm = NULL, *now = now_rfc3339nano(), *comment = NULL, *bytes = NULL,
                             *diffid = NULL;
-        _cleanup_json_ json_t *cfg = json_object();
+        _cleanup_json_ json_t *cfg = json_object(), *container_config = NULL;
         const char *created = opts && opts->created ? opts->created : now;
         char diff[65], id[65];
         Op op;
@@ -866,8 +870,13 @@ int image_import_with(ImageStore *s, int fd, const char *ref, const char *source
                 if (r < 0)
                         return r;
         }
-        if (opts && opts->changes && opts->changes[0])
-                return error_setx(err, EOPNOTSUPP, "--change is not supported yet");
+        /* -m and -c are checked and applied before the tar is read: a bad one leaves nothing behind */
+        if (opts && opts->message &&
+            (r = image_text_check("--message", opts->message, IMPORT_MESSAGE_MAX, true, err)) < 0)
+                return r;
+        container_config = import_container_config();
+        if (opts && (r = image_change_apply(container_config, opts->changes, err)) < 0)
+                return r;
         r = op_begin(s, "import", &op, err);
         if (r < 0) {
                 op_end(&op);
@@ -884,7 +893,7 @@ int image_import_with(ImageStore *s, int fd, const char *ref, const char *source
         /* docker import's config: image.Image marshalled through a map, so its keys come sorted */
         json_object_set_new(cfg, "architecture", json_string(HOST_ARCH));
         json_object_set_new(cfg, "comment", json_string(comment));
-        json_object_set_new(cfg, "config", import_container_config());
+        json_object_set_new(cfg, "config", TAKE_PTR(container_config));
         json_object_set_new(cfg, "created", json_string(created));
         json_object_set_new(cfg, "history",
                             json_pack("[{s:s, s:s}]", "created", created, "comment", comment));

@@ -55,7 +55,7 @@ typedef void (*image_progress_fn)(void *ud, const char *what, uint64_t done, uin
 
 typedef struct ImageImportOptions {
         const char *message;  /* docker import -m: the comment; NULL: "Imported from <source_name>" */
-        char *const *changes; /* docker import --change: not supported yet, NULL or empty */
+        char *const *changes; /* docker import --change: Dockerfile instructions (image-change.h), or NULL */
         const char *created;  /* RFC 3339 time for "created"; NULL: now.  Equal input, equal id. */
 } ImageImportOptions;
 

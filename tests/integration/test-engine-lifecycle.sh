@@ -274,6 +274,65 @@ t_images() {
         expect_output_has "has the content of sha256:"
 }
 
+# import -m and -c: docker's --change instructions reach the image's config and take effect in run; a
+# bad change or message exits 125 and stores nothing.  The rootfs is busybox's own layer, from save.
+t_import_changes() {
+        local layer id configs n
+        sk save -o "$WORK/bb.tar" busybox
+        expect_status 0
+        mkdir -p "$WORK/bb" && tar -C "$WORK/bb" -xf "$WORK/bb.tar"
+        layer=$WORK/bb/$(jq -r '.[0].Layers[0]' "$WORK/bb/manifest.json")
+        configs=$STOCKADE_DATA_ROOT/image/configs/sha256
+        sk_out import -m "imported with changes" -c 'CMD ["echo","hi"]' -c 'ENV A=1' -c 'ENV B=${A}2 C="x y"' \
+                -c 'WORKDIR /tmp' -c 'USER 1000' -c 'LABEL app=demo' -c 'expose 8080 53/udp' -c 'STOPSIGNAL SIGINT' \
+                "$layer" changed:1
+        expect_status 0
+        id=$output
+        [[ "$id" =~ ^sha256:[0-9a-f]{64}$ ]] || fail "import printed: $output"
+        sk inspect --format '{{json .Config.Cmd}}|{{.Config.WorkingDir}}|{{.Config.User}}|{{json .Config.Env}}' changed:1
+        [ "$output" = '["echo","hi"]|/tmp|1000|["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","A=1","B=12","C=x y"]' ] ||
+                fail "config: $output"
+        sk inspect --format '{{.Config.Labels.app}}|{{json .Config.ExposedPorts}}|{{.Config.StopSignal}}' changed:1
+        [ "$output" = 'demo|{"53/udp":{},"8080/tcp":{}}|SIGINT' ] || fail "config: $output"
+        [ "$(jq -r '.comment + "|" + .history[0].comment' "$configs/${id#sha256:}")" = "imported with changes|imported with changes" ] ||
+                fail "comment: $(jq -c '{comment, history}' "$configs/${id#sha256:}")"
+        # the defaults take effect: the command, and the environment, directory and user under it
+        sk run --rm changed:1
+        expect_status 0
+        [ "$output" = hi ] || fail "run: $output"
+        sk run --rm changed:1 sh -c 'echo "$A $B $C"; pwd; id -u'
+        [ "$output" = "$(printf '1 12 x y\n/tmp\n1000')" ] || fail "run: $output"
+        sk run -d --name ic1 changed:1 sleep 300
+        sk inspect --format '{{.Config.StopSignal}}' ic1
+        [ "$output" = SIGINT ] || fail "container's stop signal: $output"
+        sk rm -f ic1
+        # from stdin, a change with a continuation and a comment
+        sk_out import -c $'# the command\nCMD echo \\\n  piped' - piped:1 <"$layer"
+        expect_status 0
+        sk run --rm piped:1
+        [ "$output" = piped ] || fail "piped: $output"
+        # refused before anything is read or stored
+        n=$(ls "$configs" | wc -l)
+        sk import -c 'ENV A=1' -c 'RUN x' "$layer" bad:1
+        expect_status 125
+        expect_output_has "RUN is not a valid change command"
+        sk import -c 'STOPSIGNAL NOPE' "$layer" bad:1
+        expect_status 125
+        expect_output_has "STOPSIGNAL: Invalid signal: NOPE"
+        sk import -c 'ENV A=${B' "$layer" bad:1
+        expect_status 125
+        expect_output_has "ENV: syntax error: missing '}'"
+        sk import -m $'bell\a' "$layer" bad:1
+        expect_status 125
+        expect_output_has "--message: control character 0x07"
+        sk inspect --type image bad:1
+        expect_status 1
+        [ "$(ls "$configs" | wc -l)" = "$n" ] || fail "a refused import stored a config"
+        [ -z "$(ls "$STOCKADE_DATA_ROOT/image/tmp")" ] || fail "staging left: $(ls "$STOCKADE_DATA_ROOT/image/tmp")"
+        sk rmi changed:1 piped:1
+        expect_status 0
+}
+
 run_test "create, start, stop -t, start again, rm and rm -f" t_create_start_stop_rm
 run_test "kill -s, wait, stop with a TERM handler" t_kill_and_wait
 run_test "logs: streams, --tail, -t, --since/--until, -f, json-file lines" t_logs
@@ -285,4 +344,5 @@ run_test "rename, update (live cgroups), stats --no-stream" t_rename_update_stat
 run_test "restart policies: on-failure:N, always, stop ends it" t_restart_policy
 run_test "daemon.json: validation, default-ulimits, no-new-privileges, log-opts" t_daemon_json
 run_test "images: list, tag, save, rmi, load, in-use conflict" t_images
+run_test "import -m and -c: message, Dockerfile changes in the config and in run, refusals" t_import_changes
 finish
