@@ -317,8 +317,9 @@ static json_t *image_for_inspect(ImageStore *s, const char *ref, Error **err)
                         size = json_integer_value(json_object_get(img, "Size"));
                 }
         return json_pack("{s:s, s:o, s:[], s:s, s:s, s:O, s:s, s:O, s:s, s:s, s:I, s:I, s:O, s:{s:s}}", "Id", id, "RepoTags", tags,
-                         "RepoDigests", "Parent", "", "Comment", "", "Created",
-                         json_object_get(cfg, "created") ?: json_string(""), "Author", "", "Config",
+                         "RepoDigests", "Parent", "", "Comment", json_string_value(json_object_get(cfg, "comment")) ?: "",
+                         "Created", json_object_get(cfg, "created") ?: json_string(""), "Author",
+                         json_string_value(json_object_get(cfg, "author")) ?: "", "Config",
                          json_object_get(cfg, "config") ?: json_null(), "Architecture",
                          json_string_value(json_object_get(cfg, "architecture")) ?: "amd64", "Os",
                          json_string_value(json_object_get(cfg, "os")) ?: "linux", "Size", size, "VirtualSize", size, "RootFS",

@@ -888,8 +888,17 @@ int image_import_with(ImageStore *s, int fd, const char *ref, const char *source
         diffid = xasprintf("sha256:%s", diff);
         if (opts && opts->message && *opts->message)
                 comment = xstrdup(opts->message);
-        else
+        else {
                 comment = xasprintf("Imported from %s", source_name && *source_name ? source_name : "-");
+                /* A file name need not be UTF-8, and JSON strings must be: such bytes become '?'. */
+                json_t *probe = json_string(comment);
+                if (!probe) {
+                        for (char *c = comment; *c; c++)
+                                if ((unsigned char)*c >= 0x80)
+                                        *c = '?';
+                }
+                json_decref(probe);
+        }
         /* docker import's config: image.Image marshalled through a map, so its keys come sorted */
         json_object_set_new(cfg, "architecture", json_string(HOST_ARCH));
         json_object_set_new(cfg, "comment", json_string(comment));

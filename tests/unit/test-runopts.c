@@ -222,7 +222,8 @@ TEST(validate_resources)
                 { "--cap-add=FOO busybox", "unknown capability: \"FOO\"" },
                 { "--log-opt max-size=bogus busybox", "invalid size: 'bogus'" },
                 { "--log-opt foo=bar busybox", "unknown log opt 'foo' for json-file log driver" },
-                { "--log-driver=syslog busybox", "no log driver named 'syslog'" },
+                { "--log-driver=gelf busybox", "no log driver named 'gelf'" },
+                { "--log-driver=syslog --log-opt syslog-facility=bogus busybox", "invalid syslog facility 'bogus'" },
                 { "--network=bridge busybox", "no bridge networking yet" },
                 { "-w relative busybox", "needs to be an absolute path" },
         };
