@@ -455,10 +455,16 @@ static json_t *log_facts(json_t *rec, json_t *cfg, json_t *lc)
         return j;
 }
 
-/* Forks the monitor out of our session; returns its pid (from the intermediate child) or -errno. */
-static pid_t spawn_monitor(Engine *e, const char *run_dir, int client_fd)
+/*
+ * Forks the monitor out of our session; returns its pid (from the intermediate child) or -errno.
+ * The network log drivers live in a second build of the monitor, stockade-monitor-net, which carries
+ * OpenSSL for their TLS: linked into every monitor, OpenSSL's start-up alone would cost each
+ * container about 750 KB of resident memory (docs/LOGGING.md).
+ */
+static pid_t spawn_monitor(Engine *e, const char *run_dir, int client_fd, const char *log_type)
 {
-        _cleanup_free_ char *path = engine_helper_path(e, "stockade-monitor");
+        bool net = log_type && (STREQ(log_type, "syslog") || STREQ(log_type, "fluentd") || STREQ(log_type, "splunk"));
+        _cleanup_free_ char *path = engine_helper_path(e, net ? "stockade-monitor-net" : "stockade-monitor");
         _cleanup_free_ char *logp = xasprintf("%s/monitor.log", run_dir);
         int p[2];
         pid_t child, mon = -1;
@@ -624,7 +630,7 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                 r = error_set(err, errno, "socketpair");
                 goto fail;
         }
-        mpid = spawn_monitor(e, run, sp[1]);
+        mpid = spawn_monitor(e, run, sp[1], json_string_value(json_object_get(lc, "Type")));
         close(sp[1]);
         ours = sp[0];
         if (mpid < 0) {

@@ -208,9 +208,18 @@ static json_t *select_attrs(json_t *config, json_t *labels, json_t *env)
 
 /* ================================================================ drivers */
 
+/*
+ * The drivers this build carries.  The network drivers are in stockade-monitor-net only (built with
+ * STOCKADE_NET_DRIVERS), which the engine starts for containers that use them.
+ */
 const LogDriverOps *log_driver_ops(const char *type)
 {
-        static const LogDriverOps *const all[] = { &log_driver_json_file };
+        static const LogDriverOps *const all[] = {
+                &log_driver_json_file,
+#ifdef STOCKADE_NET_DRIVERS
+                &log_driver_syslog,
+#endif
+        };
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
                 if (STREQ(all[i]->name, type))
                         return all[i];
