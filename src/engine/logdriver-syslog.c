@@ -397,12 +397,9 @@ static int syslog_log(LogDriver *base, const LogMsg *m, Error **err)
         if (m->len == 0)
                 return 0; /* docker does not send empty lines */
         msg = format_message(d, m, &len);
-        if (!d->blocking) {
-                r = send_message(d, msg, len, IO_TIMEOUT_MS, true, &e);
-                if (r < 0)
-                        error_wrap(&e, "syslog");
-                return r < 0 ? pass(err, e, r) : 0;
-        }
+        /* The pipe reports a failure as "log driver syslog: <message>": no prefix of our own here. */
+        if (!d->blocking)
+                return send_message(d, msg, len, IO_TIMEOUT_MS, true, err);
 
         deadline = now_ms() + BLOCKING_RETRY_MS;
         for (;;) {
@@ -411,11 +408,10 @@ static int syslog_log(LogDriver *base, const LogMsg *m, Error **err)
                 if (r == 0)
                         return 0;
                 if (r == -EMSGSIZE || r == -EINVAL)
-                        return pass(err, (error_wrap(&e, "syslog"), e), r);
+                        return pass(err, e, r);
                 left = deadline - now_ms();
                 if (left <= 0)
-                        return pass(err, (error_wrap(&e, "syslog: gave up after %d s", BLOCKING_RETRY_MS / 1000), e),
-                                    r);
+                        return pass(err, (error_wrap(&e, "gave up after %d s", BLOCKING_RETRY_MS / 1000), e), r);
                 error_clear(&e);
                 usleep((useconds_t)((backoff < left ? backoff : left) * 1000));
                 backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;

@@ -743,7 +743,7 @@ int net_write(NetConn *c, const void *buf, size_t len, int timeout_ms, Error **e
         return 0;
 }
 
-static ssize_t tls_read(NetConn *c, void *buf, size_t len, int64_t deadline, Error **err)
+static ssize_t tls_read(NetConn *c, void *buf, size_t len, bool look, int64_t deadline, Error **err)
 {
         char why[256];
 
@@ -758,7 +758,7 @@ static ssize_t tls_read(NetConn *c, void *buf, size_t len, int64_t deadline, Err
                         return (ssize_t)n;
                 e = SSL_get_error(c->ssl, r);
                 if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-                        w = wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
+                        w = look ? 0 : wait_fd(c->fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline);
                         if (w < 0)
                                 return fail(c, error_set(err, -w, "read from %s", c->name));
                         if (w == 0)
@@ -779,13 +779,14 @@ static ssize_t tls_read(NetConn *c, void *buf, size_t len, int64_t deadline, Err
 ssize_t net_read(NetConn *c, void *buf, size_t len, int timeout_ms, Error **err)
 {
         int64_t deadline = deadline_after(timeout_ms);
+        bool look = timeout_ms == 0; /* a look without waiting: no poll() needed to see nothing is there */
 
         if (c->broken)
                 return error_setx(err, EPIPE, "read from %s: the connection failed earlier", c->name);
         if (len == 0)
                 return 0;
         if (c->proto == NET_TLS)
-                return tls_read(c, buf, len, deadline, err);
+                return tls_read(c, buf, len, look, deadline, err);
         for (;;) {
                 ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
                 int w;
@@ -795,7 +796,7 @@ ssize_t net_read(NetConn *c, void *buf, size_t len, int timeout_ms, Error **err)
                         continue;
                 if (errno != EAGAIN && errno != EWOULDBLOCK)
                         return fail(c, error_set(err, errno, "read from %s", c->name));
-                w = wait_fd(c->fd, POLLIN, deadline);
+                w = look ? 0 : wait_fd(c->fd, POLLIN, deadline);
                 if (w < 0)
                         return fail(c, error_set(err, -w, "read from %s", c->name));
                 if (w == 0)

@@ -638,12 +638,13 @@ TEST(non_blocking_dead_server_fails_fast_then_recovers)
         close(lfd); /* the server is gone */
         usleep(50 * 1000);
         ASSERT_EQ(log_line(&o, "stdout", "lost 1", &e), -ECONNREFUSED);
-        ASSERT_CONTAINS(e->msg, "syslog: connect to");
+        /* log()'s messages carry no "syslog:" of their own: the pipe adds "log driver syslog: ". */
+        ASSERT_TRUE(str_has_prefix(e->msg, "connect to tcp://127.0.0.1:"));
         ASSERT_CONTAINS(e->msg, "Connection refused");
         error_clear(&e);
         /* Within the pause no connect is tried at all. */
         ASSERT_EQ(log_line(&o, "stdout", "lost 2", &e), -ENOTCONN);
-        ASSERT_CONTAINS(e->msg, "syslog: not connected");
+        ASSERT_TRUE(str_has_prefix(e->msg, "not connected: the last connect failed"));
         error_clear(&e);
         /* The server comes back on the same port; after the pause the driver reconnects. */
         lfd = tcp_listener(port);
