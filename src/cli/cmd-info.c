@@ -16,6 +16,7 @@
 #include "image-store.h"
 #include "json-util.h"
 #include "jsonlog.h"
+#include "logread-journald.h"
 #include "pflag.h"
 #include "template.h"
 #include "util.h"
@@ -446,7 +447,7 @@ int cmd_logs(Engine *e, int argc, char **argv)
         }
         type = json_string_value(json_object_get(json_object_get(json_object_get(rec, "HostConfig"), "LogConfig"), "Type"));
         path = json_string_value(json_object_get(rec, "LogPath"));
-        if (!type || !STREQ(type, "json-file") || !path || !*path) {
+        if (!type || !(STREQ(type, "journald") || (STREQ(type, "json-file") && path && *path))) {
                 fprintf(stderr, "Error response from daemon: configured logging driver does not support reading\n");
                 return 1;
         }
@@ -480,7 +481,8 @@ int cmd_logs(Engine *e, int argc, char **argv)
         o.details = details;
         o.running = still_running;
         o.running_ud = &ctx;
-        if (jsonlog_read(path, max_file, &o, print_log, &ctx, &err) < 0) {
+        if (STREQ(type, "journald") ? journald_log_read(id, &o, print_log, &ctx, &err) < 0
+                                    : jsonlog_read(path, max_file, &o, print_log, &ctx, &err) < 0) {
                 if (err->errnum == ENOENT) {
                         error_free(err);
                         return 0;       /* never started: nothing logged */
