@@ -16,6 +16,7 @@
 #include "image-store.h"
 #include "json-util.h"
 #include "jsonlog.h"
+#include "locallog.h"
 #include "logread-journald.h"
 #include "pflag.h"
 #include "template.h"
@@ -447,7 +448,7 @@ int cmd_logs(Engine *e, int argc, char **argv)
         }
         type = json_string_value(json_object_get(json_object_get(json_object_get(rec, "HostConfig"), "LogConfig"), "Type"));
         path = json_string_value(json_object_get(rec, "LogPath"));
-        if (!type || !(STREQ(type, "journald") || (STREQ(type, "json-file") && path && *path))) {
+        if (!type || !(STREQ(type, "journald") || ((STREQ(type, "json-file") || STREQ(type, "local")) && path && *path))) {
                 fprintf(stderr, "Error response from daemon: configured logging driver does not support reading\n");
                 return 1;
         }
@@ -457,6 +458,8 @@ int cmd_logs(Engine *e, int argc, char **argv)
                 int64_t n;
                 if (mf && parse_int64(mf, &n) == 0 && n > 0 && n < 1000)
                         max_file = (int)n;
+                else if (STREQ(type, "local"))
+                        max_file = LOCAL_LOG_DEFAULT_MAX_FILE; /* docker's local default, 5 */
         }
         if (!STREQ(tail, "all")) {
                 int64_t n;
@@ -482,6 +485,7 @@ int cmd_logs(Engine *e, int argc, char **argv)
         o.running = still_running;
         o.running_ud = &ctx;
         if (STREQ(type, "journald") ? journald_log_read(id, &o, print_log, &ctx, &err) < 0
+            : STREQ(type, "local")  ? local_log_read(path, max_file, &o, print_log, &ctx, &err) < 0
                                     : jsonlog_read(path, max_file, &o, print_log, &ctx, &err) < 0) {
                 if (err->errnum == ENOENT) {
                         error_free(err);
