@@ -158,7 +158,7 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         _cleanup_json_ json_t *config = json_deep_copy(config_in), *host = json_deep_copy(host_in);
         _cleanup_json_ json_t *image_config = NULL, *record = NULL;
         _cleanup_(image_store_closep) ImageStore *store = NULL;
-        _cleanup_free_ char *image_id = NULL, *id = NULL, *dir = NULL, *rt_path = NULL, *created = NULL;
+        _cleanup_free_ char *image_id = NULL, *id = NULL, *dir = NULL, *rt_path = NULL, *created = NULL, *image_ref = NULL;
         _cleanup_strv_ char **rt_args = NULL;
         const char *image = json_string_value(json_object_get(config, "Image"));
         json_t *ic, *args, *v;
@@ -238,6 +238,8 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                 json_decref(args);
                 return error_setx(err, EINVAL, "No command specified");
         }
+        /* `image` points into config's own string, which this replaces: keep a copy for below. */
+        image = image_ref = xstrdup(image);
         json_object_set_new(config, "Image", json_string(image));
 
         created = now_rfc3339nano();
