@@ -35,6 +35,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ typedef struct SyslogDriver {
         NetConn *conn;
         bool conn_stream;
         int64_t next_connect_ms; /* non-blocking mode: no connect before this */
+        atomic_bool cancelled;   /* the monitor stopped waiting: blocking mode's retries end */
         char *buf;
         size_t cap;
 } SyslogDriver;
@@ -410,6 +412,8 @@ static int syslog_log(LogDriver *base, const LogMsg *m, Error **err)
                 if (r == -EMSGSIZE || r == -EINVAL)
                         return pass(err, e, r);
                 left = deadline - now_ms();
+                if (atomic_load(&d->cancelled))
+                        return pass(err, (error_wrap(&e, "gave up: the monitor stopped waiting"), e), r);
                 if (left <= 0)
                         return pass(err, (error_wrap(&e, "gave up after %d s", BLOCKING_RETRY_MS / 1000), e), r);
                 error_clear(&e);
@@ -418,10 +422,16 @@ static int syslog_log(LogDriver *base, const LogMsg *m, Error **err)
         }
 }
 
+static void syslog_cancel(LogDriver *base)
+{
+        atomic_store(&((SyslogDriver *)base)->cancelled, true);
+}
+
 const LogDriverOps log_driver_syslog = {
         .name = "syslog",
         .open = syslog_open,
         .log = syslog_log,
         .flush = NULL,
         .close = syslog_close,
+        .cancel = syslog_cancel,
 };

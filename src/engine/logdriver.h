@@ -101,6 +101,10 @@ struct LogDriverOps {
         int (*flush)(LogDriver *d, Error **err);
         /* Flushes what is held (within the driver's own time limit) and frees everything. */
         void (*close)(LogDriver *d);
+        /* Optional (NULL): called from the monitor's main thread when it stops waiting for the log
+         * thread (the drain limit passed): the call in progress and those after it should give up
+         * soon (an error is fine), instead of waiting out their own retries. */
+        void (*cancel)(LogDriver *d);
 };
 
 /* The implementation of a driver, or NULL ("none" has none: nothing is started for it). */

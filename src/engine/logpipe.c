@@ -634,9 +634,11 @@ LogPipe *logpipe_close(LogPipe *p, int drain_ms, uint64_t *ret_dropped)
                                 continue;
                         }
                         if (pthread_cond_timedwait(&p->cond, &p->lock, &deadline) == ETIMEDOUT) {
-                                /* Out of time: what is left is dropped; the driver's current call ends
-                                 * within its own deadline. */
+                                /* Out of time: what is left is dropped; the driver's current call is
+                                 * asked to give up, else it ends within its own deadline. */
                                 p->abandon = true;
+                                if (p->ops->cancel)
+                                        p->ops->cancel(p->driver);
                                 while (!p->thread_done)
                                         pthread_cond_wait(&p->cond, &p->lock);
                         }

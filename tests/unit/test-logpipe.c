@@ -108,7 +108,15 @@ static void rec_close(LogDriver *d)
 {
 }
 
-static const LogDriverOps rec_ops = { .name = "rec", .open = rec_open, .log = rec_log, .flush = rec_flush, .close = rec_close };
+static atomic_int cancels;
+static void rec_cancel(LogDriver *d)
+{
+        atomic_fetch_add(&cancels, 1);
+        atomic_store(&R.stall, false); /* the stalled call gives up */
+}
+
+static const LogDriverOps rec_ops = { .name = "rec", .open = rec_open, .log = rec_log, .flush = rec_flush, .close = rec_close,
+                                      .cancel = rec_cancel };
 
 static json_t *facts(const char *config_json)
 {
@@ -286,6 +294,24 @@ TEST(blocking_holds_then_delivers_everything)
         ASSERT_EQ(dropped, 0);
         /* every 128-byte line of every chunk arrived */
         ASSERT_EQ(atomic_load(&R.total), n * 512);
+}
+
+TEST(drain_limit_cancels_a_stuck_sink)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        uint64_t dropped = 0;
+        rec_reset();
+        atomic_store(&cancels, 0);
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        atomic_store(&R.stall, true);
+        for (int i = 0; i < 100; i++)
+                logpipe_write(p, LOGPIPE_STDOUT, "stuck\n", 6, &ts0);
+        /* the sink never moves by itself: close gives up after 100 ms and cancels it */
+        p = logpipe_close(p, 100, &dropped);
+        ASSERT_EQ(atomic_load(&cancels), 1);
+        ASSERT_EQ(dropped + atomic_load(&R.total), 100);
+        ASSERT_TRUE(dropped >= 99);
 }
 
 /* ---- tag and attributes ---- */
