@@ -256,9 +256,16 @@ static int field_end(JournalExportParser *p, Error **err)
         return 0;
 }
 
+/* By name, and a name given twice by value, so that the order never depends on qsort's. */
 static int cmp_attr(const void *a, const void *b)
 {
-        return strcmp(((const JournalAttr *)a)->name, ((const JournalAttr *)b)->name);
+        const JournalAttr *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+        if (c == 0)
+                c = memcmp(x->value, y->value, MIN_SZ(x->len, y->len));
+        if (c == 0)
+                c = x->len < y->len ? -1 : x->len > y->len;
+        return c;
 }
 
 static int entry_end(JournalExportParser *p, journal_entry_fn fn, void *ud, Error **err)
