@@ -59,6 +59,9 @@ int cmd_images(Engine *e, int argc, char **argv);
 int cmd_rmi(Engine *e, int argc, char **argv);
 int cmd_tag(Engine *e, int argc, char **argv);
 
+int cmd_events(Engine *e, int argc, char **argv);
+int cmd_audit(Engine *e, int argc, char **argv);
+
 /* Prints "stockade: <msg>" (and the usage hint for flag errors) and returns EXIT_ENGINE. */
 int cli_fail(const char *cmd, Error *err);
 int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

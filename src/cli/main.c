@@ -28,6 +28,8 @@ static const CliCommand commands[] = {
         { "images", cmd_images, "List images" },
         { "rmi", cmd_rmi, "Remove one or more images" },
         { "tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE" },
+        { "events", cmd_events, "Get events from the event log (past and live)" },
+        { "audit", cmd_audit, "Show the audit log, or verify its hash chain (audit verify)" },
 };
 
 int main(int argc, char **argv)
