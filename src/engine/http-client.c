@@ -547,8 +547,19 @@ struct HttpClient {
         NetTlsOpts tls;
         char *ca_file, *cert_file, *key_file, *server_name;
         NetConn *conn;
-        bool reused; /* conn has carried a request */
+        bool reused;               /* conn has carried a request */
+        const atomic_bool *cancel; /* borrowed, may be NULL */
 };
+
+void http_client_set_cancel(HttpClient *c, const atomic_bool *flag)
+{
+        c->cancel = flag;
+}
+
+static bool cancelled(const HttpClient *c)
+{
+        return c->cancel && atomic_load(c->cancel);
+}
 
 static char *strdup_or_null(const char *s)
 {
@@ -632,12 +643,14 @@ static int attempt(HttpClient *c, const char *req, size_t req_len, bool head_req
         int r;
 
         *retry = false;
+        if (cancelled(c))
+                return error_setx(err, ECANCELED, "%s: cancelled", c->authority);
         if (c->conn && !idle_conn_ok(c))
                 drop_conn(c);
         if (!c->conn) {
-                r = net_connect(&c->addr, &c->tls, left_ms(deadline), &c->conn, err);
+                r = net_connect(&c->addr, &c->tls, MIN(left_ms(deadline), HTTP_CONNECT_MS), &c->conn, err);
                 if (r < 0)
-                        return error_wrap(err, "connect to %s", c->authority);
+                        return r; /* netconn's message names the address */
         }
         was_reused = c->reused;
         c->reused = true;
@@ -648,12 +661,27 @@ static int attempt(HttpClient *c, const char *req, size_t req_len, bool head_req
                         *retry = true;
                         return r;
                 }
-                return error_wrap(err, "send to %s", c->authority);
+                return r;
         }
         http_parser_init(&p, head_request, body_max);
         for (;;) {
-                ssize_t n = net_read(c->conn, buf, sizeof(buf), left_ms(deadline), err);
+                /* With a cancel flag, the wait goes in slices so that the flag is seen. */
+                int wait = c->cancel ? MIN(left_ms(deadline), HTTP_CANCEL_SLICE_MS) : left_ms(deadline);
+                Error *e = NULL;
+                ssize_t n = net_read(c->conn, buf, sizeof(buf), wait, &e);
                 size_t used = 0;
+                if (n == -ETIMEDOUT && (cancelled(c) || left_ms(deadline) > 0)) {
+                        error_free(e);
+                        if (!cancelled(c))
+                                continue;
+                        drop_conn(c);
+                        http_parser_done(&p);
+                        return error_setx(err, ECANCELED, "receive from %s: cancelled", c->authority);
+                }
+                if (n < 0 && err)
+                        *err = e;
+                else
+                        error_free(e);
                 if (n < 0) {
                         bool nothing = p.state == HP_HEAD && p.buf_len == 0 && p.left == 0;
                         drop_conn(c);
@@ -662,7 +690,7 @@ static int attempt(HttpClient *c, const char *req, size_t req_len, bool head_req
                                 *retry = true;
                                 return (int)n;
                         }
-                        return error_wrap(err, "receive from %s", c->authority);
+                        return (int)n;
                 }
                 if (n == 0) {
                         r = http_parser_eof(&p, err);
@@ -673,7 +701,7 @@ static int attempt(HttpClient *c, const char *req, size_t req_len, bool head_req
                                         *retry = true;
                                         return r;
                                 }
-                                return error_wrap(err, "receive from %s", c->authority);
+                                return error_wrap(err, "response from %s", c->authority);
                         }
                         break;
                 }
@@ -681,7 +709,7 @@ static int attempt(HttpClient *c, const char *req, size_t req_len, bool head_req
                 if (r < 0) {
                         drop_conn(c);
                         http_parser_done(&p);
-                        return error_wrap(err, "receive from %s", c->authority);
+                        return error_wrap(err, "response from %s", c->authority);
                 }
                 if (r == 1) {
                         /* Bytes after the response: the server is confused; do not reuse it. */

@@ -9,6 +9,7 @@
  * head at most HTTP_HEAD_MAX bytes and the body at most the caller's limit.
  */
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #define HTTP_HEAD_MAX    (16 * 1024) /* status line and headers, and again the trailers */
 #define HTTP_HEADERS_MAX 100
 #define HTTP_LINE_MAX    1024 /* a chunk-size line */
+#define HTTP_CONNECT_MS  10000
 
 /* ================================================================ URLs */
 
@@ -120,7 +122,16 @@ HttpClient *http_client_free(HttpClient *c);
 DEFINE_CLEANUP_FUNC(HttpClient, http_client_free)
 
 /*
- * Sends one request and reads its response within timeout_ms: body NULL for no body (no
+ * A flag another thread may set to stop the client (borrowed, must outlive it): no request starts
+ * once it is set, and a request waiting for its response gives up within HTTP_CANCEL_SLICE_MS
+ * (-ECANCELED).  A connect or a send in progress still ends only at its own deadline.
+ */
+#define HTTP_CANCEL_SLICE_MS 200
+void http_client_set_cancel(HttpClient *c, const atomic_bool *flag);
+
+/*
+ * Sends one request and reads its response within timeout_ms (the connection, if one is made, within
+ * HTTP_CONNECT_MS of that): body NULL for no body (no
  * Content-Length), else body_len bytes.  The connection is kept when both sides allow it.  A reused
  * connection the server has closed in the meantime is replaced (once) when no byte of a response came.
  * Returns 0 with *ret filled (any status: the caller judges it), or -errno with err naming the host

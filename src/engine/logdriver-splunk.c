@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ typedef struct SplunkDriver {
         size_t n_held, cap_held, held_bytes;
         int64_t next_try_ms; /* after a failed post: not before this (0: any time) */
         uint64_t dropped;
+        atomic_bool cancelled; /* the monitor stopped waiting (its drain limit): post no more */
 } SplunkDriver;
 
 /* ================================================================ a growing buffer */
@@ -626,6 +628,13 @@ static bool full(SplunkDriver *d)
  */
 static int post_held(SplunkDriver *d, int64_t deadline, bool last_chance, Error **err)
 {
+        if (atomic_load(&d->cancelled) && last_chance) {
+                size_t drop = d->n_held;
+                forget(d, drop);
+                d->dropped += drop;
+                return error_setx(err, ECANCELED, "%zu messages dropped (unsent when the monitor stopped waiting)",
+                                  drop);
+        }
         while (d->n_held > 0) {
                 size_t n = 0;
                 int r = post_batch(d, deadline, &n, err);
@@ -689,6 +698,11 @@ static int splunk_flush(LogDriver *base, Error **err)
         if (d->n_held == 0 || now < d->next_try_ms)
                 return 0;
         return post_held(d, now + POST_MS, false, err);
+}
+
+static void splunk_cancel(LogDriver *base)
+{
+        atomic_store(&((SplunkDriver *)base)->cancelled, true);
 }
 
 static void splunk_free(SplunkDriver *d)
@@ -922,6 +936,7 @@ static int splunk_open(const LogInfo *info, LogDriver **ret, Error **err)
         host[sizeof(host) - 1] = '\0';
         d->auth = xasprintf("Splunk %s", token);
         d->http = http_client_new(&url, &tls);
+        http_client_set_cancel(d->http, &d->cancelled);
         d->batch = env_int("SPLUNK_LOGGING_DRIVER_POST_MESSAGES_BATCH_SIZE", BATCH_DEFAULT);
         d->buffer_max = env_int("SPLUNK_LOGGING_DRIVER_BUFFER_MAX", BUFFER_DEFAULT);
         d->frequency_ms = FREQUENCY_DEFAULT;
@@ -948,4 +963,5 @@ const LogDriverOps log_driver_splunk = {
         .log = splunk_log,
         .flush = splunk_flush,
         .close = splunk_close,
+        .cancel = splunk_cancel,
 };

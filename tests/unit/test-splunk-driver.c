@@ -364,7 +364,7 @@ TEST(open_errors)
                 { "{" NOVERIFY ",\"splunk-format\":\"xml\"}", "splunk: unknown format specified xml" },
                 /* Nothing listens on port 9 of the loopback: the connection check fails the open. */
                 { "{\"splunk-url\":\"http://127.0.0.1:9\",\"splunk-token\":\"T\"}",
-                  "splunk: failed to verify connection: connect to 127.0.0.1:9" },
+                  "splunk: failed to verify connection: connect to tcp://127.0.0.1:9: Connection refused" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 LogDriver *d = NULL;
@@ -759,7 +759,7 @@ TEST(client_canned)
                 { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 0, 200, "abc", NULL },
                 { "HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno", 0, 400, "no", NULL },
                 { "HTTP/1.0 200 OK\r\n\r\nuntil close", 0, 200, "until close", NULL },
-                { "garbage\r\n\r\n", -EBADMSG, 0, NULL, "receive from 127.0.0.1:" },
+                { "garbage\r\n\r\n", -EBADMSG, 0, NULL, "response from 127.0.0.1:" },
                 { "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", -EBADMSG, 0, NULL,
                   "connection closed inside the response body" },
                 { NULL, -ECONNRESET, 0, NULL, "connection closed before a response" },
@@ -1440,4 +1440,53 @@ TEST(receiver_refuses_malformed)
         size_t n = count_lines(r.out);
         receiver_stop(&r);
         ASSERT_EQ(n, 2);
+}
+
+typedef struct FlushCall {
+        LogDriver *d;
+        int r;
+        char *msg;
+} FlushCall;
+
+static void *flush_thread(void *ud)
+{
+        FlushCall *f = ud;
+        f->r = flush_msg(f->d, &f->msg);
+        return NULL;
+}
+
+TEST(cancel_ends_a_waiting_post)
+{
+        /* A collector that takes the request and never answers: the monitor's cancel (its drain limit)
+         * ends the wait well before the post's own 30 s, and close drops what is held at once. */
+        Canned c;
+        LogDriver *d = NULL;
+        _cleanup_free_ char *msg = NULL;
+        FlushCall f = { 0 };
+        pthread_t th;
+        canned_start(&c, "");
+        _cleanup_free_ char *cfg = xasprintf("{\"splunk-url\":\"http://127.0.0.1:%d\",\"splunk-token\":\"T\","
+                                             "\"splunk-verify-connection\":\"false\"}",
+                                             c.port);
+        ASSERT_OK(open_driver(cfg, "t", NULL, &d, &msg));
+        ASSERT_OK(log_ok(d, "stdout", "never answered"));
+        f.d = d;
+        if (pthread_create(&th, NULL, flush_thread, &f) != 0)
+                abort();
+        /* Wait until the server has the request, so that the cancel finds the post waiting. */
+        for (int i = 0; i < 2000; i++) {
+                struct pollfd none = { .fd = -1 };
+                if (__atomic_load_n(&c.req_len, __ATOMIC_SEQ_CST) > 0)
+                        break;
+                (void)poll(&none, 0, 10);
+        }
+        log_driver_splunk.cancel(d);
+        pthread_join(th, NULL);
+        ASSERT_EQ(f.r, -ECANCELED);
+        ASSERT_CONTAINS(f.msg, "cancelled");
+        free(f.msg);
+        ASSERT_EQ(splunk_held(d), 1);
+        log_driver_splunk.close(d); /* drops the one held, without trying again */
+        canned_stop(&c);
+        ASSERT_CONTAINS(c.request, "never answered");
 }
