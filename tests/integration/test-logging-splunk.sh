@@ -266,6 +266,18 @@ else
 fi
 trap 'rc_stop_all; lib_exit' EXIT
 
+# The monitor must carry the driver (stockade-monitor-net: meson.build's logdriver_net_sources and
+# logpipe.c's log_driver_ops); without it every check below would fail for that one reason.
+sk run --name sp-probe --log-driver splunk --log-opt "splunk-url=http://127.0.0.1:${http_PORT:-1}" \
+        --log-opt splunk-token=T --log-opt splunk-verify-connection=false busybox true
+case "$output" in
+*"no log driver named 'splunk'"*)
+        echo "Bail out! the monitor has no splunk driver: $output"
+        exit 1
+        ;;
+esac
+sk rm -f sp-probe
+
 run_test "https, json format, gzip, splunk-capath: docker's events" t_https_json_gzip
 run_test "http, inline: tag template, labels and env attributes, source, sourcetype, index" t_http_inline_attrs
 run_test "raw format: tag and attributes before the line, blank lines not sent" t_raw
