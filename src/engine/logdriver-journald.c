@@ -116,7 +116,8 @@ static void buf_put(Buf *b, const void *s, size_t n)
                 b->cap = MAX_SZ(b->len + n, b->cap ? 2 * b->cap : 512);
                 b->p = xrealloc(b->p, b->cap);
         }
-        memcpy(b->p + b->len, s, n);
+        if (n)
+                memcpy(b->p + b->len, s, n);
         b->len += n;
 }
 
@@ -124,7 +125,7 @@ static void buf_put(Buf *b, const void *s, size_t n)
 static void put_field(Buf *b, const char *name, const char *value, size_t len)
 {
         buf_put(b, name, strlen(name));
-        if (!memchr(value, '\n', len)) {
+        if (len == 0 || !memchr(value, '\n', len)) {
                 buf_put(b, "=", 1);
                 buf_put(b, value, len);
         } else {
@@ -340,7 +341,7 @@ static int journald_log(LogDriver *base, const LogMsg *m, Error **err)
 
         /* MESSAGE first, its bytes sent from where they are; then the message's own fields. */
         head->len = tail->len = 0;
-        if (!memchr(m->line, '\n', m->len)) {
+        if (m->len == 0 || !memchr(m->line, '\n', m->len)) {
                 buf_put(head, "MESSAGE=", 8);
         } else {
                 unsigned char le[8];
@@ -368,7 +369,7 @@ static int journald_log(LogDriver *base, const LogMsg *m, Error **err)
         put_field_str(tail, "CONTAINER_LOG_ORDINAL", num);
 
         iov[0] = (struct iovec){ head->p, head->len };
-        iov[1] = (struct iovec){ (void *)m->line, m->len };
+        iov[1] = (struct iovec){ m->len ? (void *)m->line : NULL, m->len };
         iov[2] = (struct iovec){ tail->p, tail->len };
         iov[3] = (struct iovec){ d->fixed.p, d->fixed.len };
         for (size_t i = 0; i < ELEMENTSOF(iov); i++)

@@ -34,7 +34,8 @@ static void buf_put(Buf *b, const void *s, size_t n)
                 b->p = xrealloc(b->p, c);
                 b->cap = c;
         }
-        memcpy(b->p + b->len, s, n);
+        if (n)
+                memcpy(b->p + b->len, s, n);
         b->len += n;
         b->p[b->len] = '\0';
 }
