@@ -61,6 +61,16 @@ trap jd_exit EXIT
 
 if jd_setup; then JD_OK=1; else JD_OK=; fi
 
+# A monitor built without the driver fails every test the same way: say so once, clearly.
+if [ -n "$JD_OK" ]; then
+        probe=$("$STOCKADE" run --rm --log-driver journald busybox true 2>&1) ||
+                case "$probe" in
+                *"no log driver named 'journald' is registered"*)
+                        echo "Bail out! stockade-monitor lacks the journald driver (logpipe.c's table and meson.build's logdriver_sources)"
+                        exit 1 ;;
+                esac
+fi
+
 need_journald() {
         [ -n "$JD_OK" ] || skip "$JD_WHY"
 }
