@@ -28,6 +28,8 @@ static const struct {
         { "default-runtime", JSON_STRING },   { "runtimes", JSON_OBJECT },        { "data-root", JSON_STRING },
         { "exec-root", JSON_STRING },         { "init-path", JSON_STRING },       { "init", JSON_TRUE },
         { "default-shm-size", JSON_STRING },  { "debug", JSON_TRUE },             { "log-level", JSON_STRING },
+        { "events-max-size", JSON_STRING },   { "events-max-age", JSON_STRING },  { "audit-max-size", JSON_STRING },
+        { "audit-forward", JSON_STRING },
 };
 
 static const char *type_name(json_type t)
@@ -85,6 +87,22 @@ static int check_runtimes(json_t *v, const char *what, Error **err)
         return 0;
 }
 
+/* The event and audit logs' keys (docs/EVENTS.md). */
+static int check_events_key(const char *key, const char *v, const char *what, Error **err)
+{
+        int64_t n;
+
+        if ((STREQ(key, "events-max-size") || STREQ(key, "audit-max-size")) && (parse_size(v, &n) < 0 || n <= 0))
+                return error_setx(err, EINVAL, "%s: %s: invalid size: '%s' (expected a size such as \"32m\")", what, key, v);
+        if (STREQ(key, "events-max-age") && (parse_duration_ms(v, &n) < 0 || n <= 0))
+                return error_setx(err, EINVAL, "%s: %s: invalid duration: '%s' (expected a duration such as \"720h\")", what,
+                                  key, v);
+        if (STREQ(key, "audit-forward") && !STREQ(v, "") && !STREQ(v, "syslog") && !STREQ(v, "journald"))
+                return error_setx(err, EINVAL, "%s: audit-forward: \"%s\" is not one of \"syslog\", \"journald\" or \"\"",
+                                  what, v);
+        return 0;
+}
+
 int daemon_config_validate(json_t *j, const char *what, Error **err)
 {
         const char *key;
@@ -101,7 +119,8 @@ int daemon_config_validate(json_t *j, const char *what, Error **err)
                         return error_setx(err, EINVAL, "%s: unknown key \"%s\" (stockade knows: log-driver, log-opts, "
                                           "default-ulimits, seccomp-profile, no-new-privileges, userns-remap, "
                                           "default-runtime, runtimes, data-root, exec-root, init, init-path, "
-                                          "default-shm-size, debug, log-level)", what, key);
+                                          "default-shm-size, debug, log-level, events-max-size, events-max-age, "
+                                          "audit-max-size, audit-forward)", what, key);
                 bool ok = daemon_keys[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == daemon_keys[i].type;
                 if (!ok)
                         return error_setx(err, EINVAL, "%s: %s: expected %s, got %s", what, key,
@@ -115,6 +134,8 @@ int daemon_config_validate(json_t *j, const char *what, Error **err)
                 if (STREQ(key, "default-ulimits") && check_ulimits(v, what, err) < 0)
                         return -EINVAL;
                 if (STREQ(key, "runtimes") && check_runtimes(v, what, err) < 0)
+                        return -EINVAL;
+                if (check_events_key(key, json_string_value(v), what, err) < 0)
                         return -EINVAL;
                 if ((STREQ(key, "data-root") || STREQ(key, "exec-root")) && json_string_value(v)[0] != '/')
                         return error_setx(err, EINVAL, "%s: %s: \"%s\" is not an absolute path", what, key,
