@@ -927,7 +927,7 @@ static void report(AuditVerifyResult *res, AuditDamage d, const char *file, uint
                 res->message = xasprintf("%s line %" PRIu64 ": record %" PRIu64 " %s: %s", file, line, seq,
                                          audit_damage_name(d), detail);
         else
-                res->message = xasprintf("record %" PRIu64 " %s: %s", seq, audit_damage_name(d), detail);
+                res->message = TAKE_PTR(detail);
         free(detail);
 }
 
@@ -1118,8 +1118,9 @@ int audit_verify_mem(const char *const *names, const char *const *data, const si
         free(V.e);
         free(V.drops);
         if (!res->message)
-                res->message = xasprintf("%" PRIu64 " records in %" PRIu64 " files verified (records %" PRIu64
-                                         " to %" PRIu64 ")", res->records, res->files, res->first_seq, res->last_seq);
+                res->message = xasprintf("%" PRIu64 " record%s in %" PRIu64 " file%s verified (records %" PRIu64
+                                         " to %" PRIu64 ")", res->records, res->records == 1 ? "" : "s", res->files,
+                                         res->files == 1 ? "" : "s", res->first_seq, res->last_seq);
         return 0;
 }
 
