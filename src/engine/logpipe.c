@@ -216,8 +216,12 @@ const LogDriverOps *log_driver_ops(const char *type)
 {
         static const LogDriverOps *const all[] = {
                 &log_driver_json_file,
+                &log_driver_local,
+                &log_driver_journald,
 #ifdef STOCKADE_NET_DRIVERS
                 &log_driver_syslog,
+                &log_driver_fluentd,
+                &log_driver_splunk,
 #endif
         };
         for (size_t i = 0; i < ELEMENTSOF(all); i++)
