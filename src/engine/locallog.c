@@ -529,10 +529,10 @@ static int rr_next(RecReader *r, bool final, LocalLogEntry *e, LocalLogAttr **at
 {
         for (;;) {
                 size_t avail = r->len - r->start;
-                uint8_t *p = r->buf + r->start;
                 ssize_t k;
 
                 if (avail >= 4) {
+                        uint8_t *p = r->buf + r->start;
                         uint32_t n = get_be32(p);
                         if (n > LOCAL_LOG_MAX_RECORD) {
                                 r->start++;
