@@ -162,6 +162,15 @@ static size_t utf8_len(const unsigned char *s, size_t len, uint32_t *ret_rune)
         return n;
 }
 
+/* Bytes Go's encoder copies as they are: printable ASCII but '"', '\\', '<', '>' and '&'. */
+static bool plain[256];
+
+__attribute__((constructor)) static void plain_init(void)
+{
+        for (int c = 0x20; c < 0x80; c++)
+                plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&';
+}
+
 /* The characters of a JSON string, without the quotes, as Go's encodeState.string(s, escapeHTML). */
 static void json_chars(Buf *b, const char *str, size_t len)
 {
@@ -171,14 +180,15 @@ static void json_chars(Buf *b, const char *str, size_t len)
 
         buf_reserve(b, len + 2);
         while (i < len) {
-                unsigned char c = s[i];
+                unsigned char c;
                 char esc[8];
                 size_t esc_len = 0, step = 1;
+                while (i < len && plain[s[i]]) /* the common case: printable ASCII */
+                        i++;
+                if (i == len)
+                        break;
+                c = s[i];
                 if (c < 0x80) {
-                        if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
-                                i++;
-                                continue;
-                        }
                         esc[0] = '\\';
                         esc_len = 2;
                         switch (c) {
@@ -438,7 +448,27 @@ void splunk_time(const struct timespec *ts, char out[32])
 {
         /* docker: fmt.Sprintf("%f", float64(t.UnixNano())/float64(time.Second)); the same two roundings. */
         int64_t ns = (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-        snprintf(out, 32, "%f", (double)ns / 1e9);
+        double x = (double)ns / 1e9;
+        uint64_t bits, m;
+        int shift;
+
+        /*
+         * printf's "%f" costs more than the rest of an event, so for the times that occur it is done here:
+         * x = m * 2^-shift exactly; x * 10^6 = m * 10^6 >> shift, rounded half to even as printf rounds
+         * the exact binary value.  Other values (tiny, huge, negative) go to printf.
+         */
+        memcpy(&bits, &x, sizeof(bits));
+        shift = 1075 - (int)((bits >> 52) & 0x7ff);
+        m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+        if (x > 0 && ((bits >> 52) & 0x7ff) != 0 && shift > 0 && shift <= 64) {
+                unsigned __int128 prod = (unsigned __int128)m * 1000000, q = prod >> shift;
+                unsigned __int128 rem = prod - (q << shift), half = (unsigned __int128)1 << (shift - 1);
+                if (rem > half || (rem == half && (q & 1)))
+                        q++;
+                snprintf(out, 32, "%" PRIu64 ".%06u", (uint64_t)(q / 1000000), (unsigned)(q % 1000000));
+                return;
+        }
+        snprintf(out, 32, "%f", x);
 }
 
 /* Go's strings.TrimSpace(s) == "": only unicode.IsSpace runes. */
@@ -547,16 +577,18 @@ static int gzip_body(const char *in, size_t len, int level, char **ret, size_t *
         return 0;
 }
 
-/* Printable text of a response body for a message: control characters as '?', at most 256 bytes. */
+/* Printable text of a response body for a message: at most 256 bytes, white space at the end cut,
+ * other control characters as '?'. */
 static char *body_text(const HttpResponse *resp)
 {
         size_t n = MIN(resp->body_len, (size_t)256);
-        char *s = xmalloc(n + 1);
+        char *s;
+        while (n > 0 && strchr(" \t\r\n", resp->body[n - 1]) && resp->body[n - 1])
+                n--;
+        s = xmalloc(n + 1);
         for (size_t i = 0; i < n; i++)
                 s[i] = ((unsigned char)resp->body[i] < ' ' || resp->body[i] == 0x7f) ? '?' : resp->body[i];
         s[n] = '\0';
-        while (n > 0 && s[n - 1] == '?')
-                s[--n] = '\0';
         return s;
 }
 

@@ -256,6 +256,51 @@ TEST(time_as_docker)
         }
 }
 
+TEST(time_fast_path_as_printf)
+{
+        /* splunk_time formats most times without printf: it must agree with printf's "%f" everywhere. */
+        static const int64_t secs[] = { 0, 1, 7, 1234567890, 1700000000, 2147483647, 4102444800 };
+        uint64_t state = 0x9e3779b97f4a7c15u;
+        /* Exact ties at the 7th decimal: n + k/128 seconds (k odd) is a double, printf rounds half to even. */
+        for (size_t i = 0; i < ELEMENTSOF(secs); i++)
+                for (int64_t k = 0; k < 128; k++) {
+                        int64_t ns = secs[i] * 1000000000 + k * 7812500;
+                        struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+                        char got[32], want[32];
+                        splunk_time(&ts, got);
+                        snprintf(want, sizeof(want), "%f", (double)ns / 1e9);
+                        if (strcmp(got, want) != 0)
+                                TAP_FAIL("ns %lld: %s != %s", (long long)ns, got, want);
+                }
+        for (int i = 0; i < 2000000; i++) {
+                int64_t ns;
+                char got[32], want[32];
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                switch (i % 4) {
+                case 0: /* anywhere up to 2^62 ns */
+                        ns = (int64_t)(state >> 2);
+                        break;
+                case 1: /* around now */
+                        ns = 1700000000000000000 + (int64_t)(state % 100000000000000000u);
+                        break;
+                case 2: /* small */
+                        ns = (int64_t)(state % 10000000000u);
+                        break;
+                default: /* near a rounding boundary of the 6th decimal */
+                        ns = 1700000000000000000 + (int64_t)(state % 1000000000u) / 1000 * 1000 + 500 +
+                             (int64_t)(state >> 60) - 8;
+                        break;
+                }
+                struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+                splunk_time(&ts, got);
+                snprintf(want, sizeof(want), "%f", (double)ns / 1e9);
+                if (strcmp(got, want) != 0)
+                        TAP_FAIL("ns %lld: %s != %s", (long long)ns, got, want);
+        }
+}
+
 /* ================================================================ events */
 
 #define NOVERIFY "\"splunk-url\":\"http://127.0.0.1:9\",\"splunk-token\":\"T\",\"splunk-verify-connection\":\"false\""
@@ -831,11 +876,11 @@ TEST(verify_refused_status)
         Canned c;
         LogDriver *d = NULL;
         _cleanup_free_ char *msg = NULL;
-        canned_start(&c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 17\r\n\r\nHEC is \x01unhealthy");
+        canned_start(&c, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 19\r\n\r\nHEC is \x01unhealthy?\r\n");
         _cleanup_free_ char *cfg = xasprintf("{\"splunk-url\":\"http://127.0.0.1:%d\",\"splunk-token\":\"T\"}", c.port);
         ASSERT_EQ(open_driver(cfg, "t", NULL, &d, &msg), -EIO);
         canned_stop(&c);
-        ASSERT_STREQ(msg, "splunk: failed to verify connection - 503 Service Unavailable - HEC is ?unhealthy");
+        ASSERT_STREQ(msg, "splunk: failed to verify connection - 503 Service Unavailable - HEC is ?unhealthy?");
 }
 
 /* ================================================================ against the receiver */
