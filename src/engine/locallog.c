@@ -1655,10 +1655,8 @@ static int follow(Reader *R, int ino, Error **err)
                 r = follow_step(R, err);
                 if (r != 0)
                         return r;
-                if (stopped) {
-                        /* The writer is gone: a record it left unfinished will not be finished. */
-                        return R->has_cur ? drain(R, &R->cur, true) : 0;
-                }
+                if (stopped)
+                        return 0; /* a record left unfinished by a writer that died is a torn one: skipped */
                 if (ino >= 0) {
                         struct pollfd p = { .fd = ino, .events = POLLIN };
                         char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
