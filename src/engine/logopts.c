@@ -277,6 +277,13 @@ static int check_rotation(const char *type, json_t *opts, Error **err)
                 return r;
         if (!opt(opts, "max-size"))
                 size = STREQ(type, "local") ? 20 << 20 : 10 << 20;
+        if (STREQ(type, "local")) {
+                /* docker's local driver: compress defaults to true, and rotation cannot be turned off */
+                if (opt(opts, "max-size") && size <= 0)
+                        return error_setx(err, EINVAL, "max size should be a positive number");
+                if (files == 1 && (!opt(opts, "compress") || is_true(opt(opts, "compress"))))
+                        return error_setx(err, EINVAL, "compression cannot be enabled when max file count is 1");
+        }
         if (STREQ(type, "json-file") && files > 1 && size == -1)
                 return error_setx(err, EINVAL, "max-file cannot be greater than 1 when max-size is not set");
         if (STREQ(type, "json-file") && is_true(opt(opts, "compress")) && (files < 2 || size == -1))

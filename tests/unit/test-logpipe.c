@@ -424,6 +424,9 @@ TEST(options_refused_with_docker_messages)
         ASSERT_CONTAINS(validate("json-file", "{\"mode\":\"fast\"}"), "mode: invalid value 'fast'");
         ASSERT_CONTAINS(validate("json-file", "{\"max-buffer-size\":\"1m\"}"), "only supported with 'mode=non-blocking'");
         ASSERT_CONTAINS(validate("local", "{\"tag\":\"x\"}"), "unknown log opt 'tag' for local log driver");
+        ASSERT_STREQ(validate("local", "{\"max-size\":\"-1\"}"), "max size should be a positive number");
+        ASSERT_STREQ(validate("local", "{\"max-file\":\"1\"}"), "compression cannot be enabled when max file count is 1");
+        ASSERT_STREQ(validate("local", "{\"max-file\":\"1\",\"compress\":\"false\"}"), "ok");
         ASSERT_CONTAINS(validate("syslog", "{\"syslog-address\":\"http://x:1\"}"), "unsupported scheme: 'http'");
         ASSERT_CONTAINS(validate("syslog", "{\"syslog-facility\":\"bogus\"}"), "invalid syslog facility 'bogus'");
         ASSERT_CONTAINS(validate("syslog", "{\"syslog-facility\":\"24\"}"), "invalid syslog facility");
