@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -794,7 +795,15 @@ struct JsonLog {
         Buf buf; /* the line being written, reused */
         bool buffered;
         Buf out; /* buffered mode: lines encoded, not yet written (size does not count them) */
+        /* Buffered mode: .1 is compressed into .2.gz.tmp on a thread right after the rotation that
+         * made it, so the next rotation finds it done instead of compressing while the container
+         * waits.  Joined before any rename. */
+        pthread_t zthread;
+        bool zrunning;
+        int zresult;
 };
+
+static int compress_join(JsonLog *l);
 
 static int open_current(JsonLog *l, Error **err)
 {
@@ -865,6 +874,11 @@ JsonLog *jsonlog_close(JsonLog *l)
         if (!l)
                 return NULL;
         (void)jsonlog_flush(l, NULL);
+        if (compress_join(l) != 1 && l->dirfd >= 0) {
+                /* The next rotation would have used it; a later open compresses again. */
+                _cleanup_free_ char *tmp = xasprintf("%s.2.gz.tmp", l->name);
+                (void)unlink_if_exists(l->dirfd, tmp);
+        }
         free(l->out.data);
         if (l->fd >= 0)
                 close(l->fd);
@@ -1016,6 +1030,24 @@ finish:
  * rename the current file to .1 and start an empty one.  Both .i and .i.gz are moved, whichever
  * exist, so that a set written with the other compression setting is carried along.
  */
+static void *compress_one(void *ud)
+{
+        JsonLog *l = ud;
+        _cleanup_free_ char *one = rotated_name(l->name, 1, false), *tmp = xasprintf("%s.2.gz.tmp", l->name);
+        l->zresult = compress_file(l->dirfd, one, tmp);
+        return NULL;
+}
+
+/* Waits for the background compression of .1, if one runs; its result, or 1 when none ran. */
+static int compress_join(JsonLog *l)
+{
+        if (!l->zrunning)
+                return 1;
+        pthread_join(l->zthread, NULL);
+        l->zrunning = false;
+        return l->zresult;
+}
+
 static int rotate(JsonLog *l, Error **err)
 {
         _cleanup_free_ char *tmp = NULL, *one = rotated_name(l->name, 1, false);
@@ -1025,11 +1057,14 @@ static int rotate(JsonLog *l, Error **err)
         if (l->max_file >= 3 && l->compress) {
                 /*
                  * .1 never changes once rotated, so it is compressed before the lock is taken and
-                 * readers wait for renames only.  If compression fails (ENOSPC ...), .1 moves on
-                 * uncompressed: keeping the log matters more than its size.
+                 * readers wait for renames only (in buffered mode on a thread since the last
+                 * rotation).  If compression fails (ENOSPC ...), .1 moves on uncompressed: keeping
+                 * the log matters more than its size.
                  */
                 tmp = xasprintf("%s.2.gz.tmp", l->name);
-                r = compress_file(l->dirfd, one, tmp);
+                r = compress_join(l);
+                if (r == 1)
+                        r = compress_file(l->dirfd, one, tmp);
                 gz_ready = r == 0;
                 if (r < 0)
                         (void)unlink_if_exists(l->dirfd, tmp);
@@ -1092,6 +1127,8 @@ static int rotate(JsonLog *l, Error **err)
         }
         l->fd = -EBADF;
         r = open_current(l, err);
+        if (r == 0 && l->buffered && l->max_file >= 3 && l->compress)
+                l->zrunning = pthread_create(&l->zthread, NULL, compress_one, l) == 0;
 finish:
         if (l->fd != old_fd && old_fd >= 0)
                 close(old_fd); /* and with it the lock */
