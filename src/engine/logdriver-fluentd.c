@@ -17,9 +17,10 @@
  *  - Synchronous (the default): open connects within CONNECT_TIMEOUT_MS and a server that cannot be
  *    reached fails the container's start.  log() writes the message itself; a failure is retried on a
  *    new connection, waiting fluentd_backoff_ms() between tries, up to fluentd-max-retries retries and
- *    at most SYNC_GIVE_UP_MS in all (docker's would wait for ever by default; a bound keeps the
- *    monitor's exit bounded), then the message is reported lost.  The monitor's log pipe holds the
- *    container meanwhile (mode=blocking) or drops and counts (mode=non-blocking).
+ *    at most SYNC_GIVE_UP_MS in all (docker's would wait for ever by default), or until the monitor
+ *    cancels (its drain limit after the container's exit), then the message is reported lost.  The
+ *    monitor's log pipe holds the container meanwhile (mode=blocking) or drops and counts
+ *    (mode=non-blocking).
  *  - fluentd-async (or the deprecated fluentd-async-connect): open does not connect.  log() only
  *    queues the encoded message for a sender thread of the driver's own and never waits; a full queue
  *    (fluentd-buffer-limit messages, or ASYNC_BYTES_MAX bytes) refuses the message, which the pipe
@@ -339,16 +340,18 @@ typedef struct FluentdDriver {
         LogDriver base;
         FluentdOpts o;
         LogInfo info;  /* a copy; the strings and objects in it are borrowed (valid until close) */
-        char *where;   /* the address, for messages */
+        char *where;   /* the address, for messages: "tcp://127.0.0.1:24224" */
         MpBuf enc;     /* the log thread's */
         uint64_t rng;  /* chunk ids (xorshift64*, seeded from getrandom) */
         NetConn *conn; /* the sender's: the log thread (sync) or the sender thread (async) */
 
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* CLOCK_MONOTONIC: a message queued, close, or cancel */
+        bool cancelled;      /* the monitor stopped waiting: give up (cancel) */
+
         /* async mode */
         pthread_t thread;
         bool have_thread;
-        pthread_mutex_t lock;
-        pthread_cond_t cond; /* CLOCK_MONOTONIC: a message queued, or close */
         Pending *head, *tail;
         size_t count, bytes; /* queued or being sent */
         bool stopping;
@@ -373,15 +376,15 @@ static uint64_t next_random(FluentdDriver *d)
 }
 
 /* How long the sender may still take, in ms: `want`, or less once close has set a deadline; 0 when
- * that deadline has passed. */
+ * that deadline has passed or the monitor has cancelled. */
 static int64_t time_left(FluentdDriver *d, int64_t want)
 {
         int64_t left = want;
 
-        if (!d->have_thread)
-                return want;
         pthread_mutex_lock(&d->lock);
-        if (d->stopping) {
+        if (d->cancelled) {
+                left = 0;
+        } else if (d->stopping) {
                 int64_t rem = d->stop_at_ms - now_ms();
                 left = rem < 0 ? 0 : rem < want ? rem : want;
         }
@@ -389,25 +392,20 @@ static int64_t time_left(FluentdDriver *d, int64_t want)
         return left;
 }
 
-/* Waits ms, or less when close's deadline comes first: 0, or -ECANCELED once past the deadline. */
+/* Waits ms, or less when close's deadline comes first or the monitor cancels: 0, or -ECANCELED when
+ * either has ended the wait. */
 static int pause_ms(FluentdDriver *d, int64_t ms)
 {
         int64_t until = now_ms() + ms;
         int r = 0;
 
-        if (!d->have_thread) {
-                struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                        ;
-                return 0;
-        }
         pthread_mutex_lock(&d->lock);
         for (;;) {
                 int64_t limit = until, now = now_ms();
                 struct timespec abs;
                 if (d->stopping && d->stop_at_ms < limit)
                         limit = d->stop_at_ms;
-                if (now >= limit)
+                if (d->cancelled || now >= limit)
                         break;
                 clock_gettime(CLOCK_MONOTONIC, &abs);
                 abs.tv_sec += (limit - now) / 1000;
@@ -418,7 +416,7 @@ static int pause_ms(FluentdDriver *d, int64_t ms)
                 }
                 (void)pthread_cond_timedwait(&d->cond, &d->lock, &abs);
         }
-        if (d->stopping && now_ms() >= d->stop_at_ms)
+        if (d->cancelled || (d->stopping && now_ms() >= d->stop_at_ms))
                 r = -ECANCELED;
         pthread_mutex_unlock(&d->lock);
         return r;
@@ -491,18 +489,18 @@ static int try_once(FluentdDriver *d, const void *data, size_t len, const char *
         drop_if_closed(d);
         if (!d->conn) {
                 if ((left = time_left(d, CONNECT_TIMEOUT_MS)) <= 0)
-                        return error_setx(err, ECANCELED, "%s: closing", d->where);
+                        return error_setx(err, ECANCELED, "%s: given up (the monitor is stopping)", d->where);
                 r = net_connect(&d->o.addr, &(NetTlsOpts){ 0 }, (int)left, &d->conn, err);
                 if (r < 0)
                         return r;
         }
         if ((left = time_left(d, IO_TIMEOUT_MS)) <= 0)
-                r = error_setx(err, ECANCELED, "%s: closing", d->where);
+                r = error_setx(err, ECANCELED, "%s: given up (the monitor is stopping)", d->where);
         else
                 r = net_write(d->conn, data, len, (int)left, err);
         if (r >= 0 && chunk) {
                 if ((left = time_left(d, ACK_TIMEOUT_MS)) <= 0)
-                        r = error_setx(err, ECANCELED, "%s: closing", d->where);
+                        r = error_setx(err, ECANCELED, "%s: given up (the monitor is stopping)", d->where);
                 else
                         r = wait_ack(d, chunk, left, err);
         }
@@ -538,7 +536,7 @@ static int deliver(FluentdDriver *d, const void *data, size_t len, const char *c
                         break;
         }
         r = error_setx(err, last ? last->errnum : EIO, "%s: gave up after %lld %s: %s", d->where, (long long)retry,
-                       retry == 1 ? "try" : "tries", last ? last->msg : "closing");
+                       retry == 1 ? "try" : "tries", last ? last->msg : "the monitor is stopping");
         error_free(last);
         return r;
 }
@@ -695,9 +693,9 @@ static void fluentd_close(LogDriver *base)
                         free(d->head);
                         d->head = next;
                 }
-                pthread_cond_destroy(&d->cond);
-                pthread_mutex_destroy(&d->lock);
         }
+        pthread_cond_destroy(&d->cond);
+        pthread_mutex_destroy(&d->lock);
         net_close(d->conn);
         fluentd_opts_free(&d->o);
         mp_buf_free(&d->enc);
@@ -709,9 +707,21 @@ static void fluentd_close(LogDriver *base)
 static char *address_name(const NetAddr *a)
 {
         if (a->proto == NET_UNIX)
-                return xasprintf("fluentd at unix://%s", a->path);
-        return xasprintf(strchr(a->host, ':') ? "fluentd at %s://[%s]:%s" : "fluentd at %s://%s:%s",
-                         a->proto == NET_TLS ? "tls" : "tcp", a->host, a->port);
+                return xasprintf("unix://%s", a->path);
+        return xasprintf(strchr(a->host, ':') ? "%s://[%s]:%s" : "%s://%s:%s", a->proto == NET_TLS ? "tls" : "tcp",
+                         a->host, a->port);
+}
+
+/* Called from the monitor's main thread once it stops waiting for the log thread: the message being
+ * retried, and any after it, give up at once. */
+static void fluentd_cancel(LogDriver *base)
+{
+        FluentdDriver *d = (FluentdDriver *)base;
+
+        pthread_mutex_lock(&d->lock);
+        d->cancelled = true;
+        pthread_cond_broadcast(&d->cond);
+        pthread_mutex_unlock(&d->lock);
 }
 
 static int fluentd_open(const LogInfo *info, LogDriver **ret, Error **err)
@@ -727,6 +737,11 @@ static int fluentd_open(const LogInfo *info, LogDriver **ret, Error **err)
                 free(d);
                 return r;
         }
+        pthread_mutex_init(&d->lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&d->cond, &ca);
+        pthread_condattr_destroy(&ca);
         d->where = address_name(&d->o.addr);
         if (getrandom(&d->rng, sizeof(d->rng), GRND_NONBLOCK) != sizeof(d->rng))
                 d->rng = (uint64_t)now_ms() ^ ((uint64_t)getpid() << 32);
@@ -736,7 +751,7 @@ static int fluentd_open(const LogInfo *info, LogDriver **ret, Error **err)
                 /* docker's synchronous driver connects in New: a server that is not there fails the start */
                 r = net_connect(&d->o.addr, &(NetTlsOpts){ 0 }, CONNECT_TIMEOUT_MS, &d->conn, err);
                 if (r < 0) {
-                        r = error_wrap(err, "%s", d->where);
+                        r = error_wrap(err, "fluentd");
                         fluentd_close(&d->base);
                         return r;
                 }
@@ -744,20 +759,12 @@ static int fluentd_open(const LogInfo *info, LogDriver **ret, Error **err)
                 return 0;
         }
 
-        pthread_mutex_init(&d->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&d->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        d->have_thread = true; /* before the thread starts: it reads it */
         r = -pthread_create(&d->thread, NULL, sender, d);
         if (r < 0) {
-                d->have_thread = false;
-                pthread_cond_destroy(&d->cond);
-                pthread_mutex_destroy(&d->lock);
                 fluentd_close(&d->base);
                 return error_set(err, -r, "fluentd: starting the sender thread");
         }
+        d->have_thread = true;
         *ret = &d->base;
         return 0;
 }
@@ -768,4 +775,5 @@ const LogDriverOps log_driver_fluentd = {
         .log = fluentd_log,
         .flush = fluentd_flush,
         .close = fluentd_close,
+        .cancel = fluentd_cancel,
 };

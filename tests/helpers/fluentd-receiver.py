@@ -263,6 +263,9 @@ def main():
     ap.add_argument("--close-after", type=int, default=0)
     args = ap.parse_args()
 
+    # SIGTERM and SIGINT are taken with sigwait, blocked from here on (the server threads inherit the
+    # mask): a handler that sets an Event can deadlock when it lands inside Event.wait's own lock.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     state = State(args)
     servers = []
     tcp = TCPServer(("127.0.0.1", args.port), Handler)
@@ -284,11 +287,7 @@ def main():
             f.write("%d\n" % tcp.server_address[1])
         os.rename(tmp, args.port_file)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    while not stop.wait(3600):
-        pass
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
     for s in servers:
         s.shutdown()
         s.server_close()

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,9 +43,18 @@ __attribute__((constructor)) static void setup(void)
                 abort();
 }
 
+/* Receivers still running when the program ends (a test that failed half-way) are stopped here. */
+static pid_t running[64];
+
 __attribute__((destructor)) static void teardown(void)
 {
         char cmd[128];
+
+        for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+                if (running[i] > 0) {
+                        kill(running[i], SIGKILL);
+                        waitpid(running[i], NULL, 0);
+                }
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
         (void)!system(cmd);
 }
@@ -690,6 +700,11 @@ static int receiver_start(Receiver *r, int port, const char *const *extra)
                 execv(PYTHON, argv);
                 _exit(127);
         }
+        for (size_t i = 0; i < ELEMENTSOF(running); i++)
+                if (running[i] == 0) {
+                        running[i] = r->pid;
+                        break;
+                }
         until = mono_ms() + 20000;
         while (mono_ms() < until) {
                 _cleanup_free_ char *s = NULL;
@@ -701,6 +716,9 @@ static int receiver_start(Receiver *r, int port, const char *const *extra)
                         return 0;
                 }
                 if (waitpid(r->pid, &st, WNOHANG) == r->pid) {
+                        for (size_t i = 0; i < ELEMENTSOF(running); i++)
+                                if (running[i] == r->pid)
+                                        running[i] = 0;
                         r->pid = 0;
                         break;
                 }
@@ -715,6 +733,9 @@ static void receiver_stop(Receiver *r)
         if (r->pid > 0) {
                 kill(r->pid, SIGTERM);
                 waitpid(r->pid, NULL, 0);
+                for (size_t i = 0; i < ELEMENTSOF(running); i++)
+                        if (running[i] == r->pid)
+                                running[i] = 0;
         }
         free(r->out);
         free(r->errors);
@@ -1016,7 +1037,7 @@ TEST(driver_sync_unreachable_fails_open)
 
         ASSERT_TRUE(open_driver(cfg, NULL, &d, &msg) < 0);
         json_decref(cfg);
-        ASSERT_CONTAINS(msg, "fluentd at tcp://127.0.0.1:");
+        ASSERT_CONTAINS(msg, "fluentd: connect to tcp://127.0.0.1:");
         ASSERT_CONTAINS(msg, "refused");
 }
 
@@ -1148,8 +1169,53 @@ TEST(driver_sync_gives_up_after_retries)
         receiver_stop(&r);
         ASSERT_TRUE(d->ops->log(d, &m, &e) < 0);
         ASSERT_CONTAINS(e ? e->msg : NULL, "gave up after 3 tries");
-        ASSERT_CONTAINS(e ? e->msg : NULL, "fluentd at tcp://127.0.0.1:");
+        ASSERT_CONTAINS(e ? e->msg : NULL, "tcp://127.0.0.1:");
         error_free(e);
         d->ops->close(d);
+        json_decref(cfg);
+}
+
+typedef struct CancelArgs {
+        LogDriver *d;
+        int r;
+        char msg[512];
+} CancelArgs;
+
+static void *log_in_thread(void *ud)
+{
+        CancelArgs *a = ud;
+        LogMsg m = { .stream = "stdout", .line = "x", .len = 1, .ts = { 1, 0 } };
+        Error *e = NULL;
+
+        a->r = a->d->ops->log(a->d, &m, &e);
+        snprintf(a->msg, sizeof(a->msg), "%s", e ? e->msg : "");
+        error_free(e);
+        return NULL;
+}
+
+TEST(driver_sync_cancel)
+{
+        Receiver r;
+        CancelArgs a = { 0 };
+        _cleanup_free_ char *msg = NULL;
+        json_t *cfg;
+        pthread_t t;
+
+        /* The server goes away; a message waits between retries (an hour apart) until the monitor
+         * cancels, which ends the wait at once. */
+        START_RECEIVER(&r, 0, NULL);
+        cfg = config_for(&r, false, "{\"fluentd-retry-wait\": \"1h\"}");
+        ASSERT_OK(open_driver(cfg, NULL, &a.d, &msg));
+        receiver_stop(&r);
+        ASSERT_EQ(pthread_create(&t, NULL, log_in_thread, &a), 0);
+        sleep_ms(300);
+        a.d->ops->cancel(a.d);
+        pthread_join(t, NULL);
+        ASSERT_TRUE(a.r < 0);
+        ASSERT_CONTAINS(a.msg, "gave up after");
+        /* and what comes after gives up without waiting */
+        log_in_thread(&a);
+        ASSERT_TRUE(a.r < 0);
+        a.d->ops->close(a.d);
         json_decref(cfg);
 }
