@@ -175,24 +175,22 @@ static bool is_one_of(const char *k, const char *const *keys, size_t n)
         return false;
 }
 
-/* An attribute that goes into the record as a field of its own: not one that replaces a base field,
- * nor one that a partial field replaces. */
-static bool extra_attr(const char *key, json_t *value, bool partial)
+/*
+ * An attribute that goes into the record: a string whose name is none of the driver's own fields.
+ * Docker lets a label or an environment variable named container_id (or log, source...) replace the
+ * real field, so an image's ENV could file its lines under another container; stockade leaves such
+ * attributes out (docs/LOGGING.md).
+ */
+static bool extra_attr(const char *key, json_t *value)
 {
         return json_is_string(value) && !is_one_of(key, base_keys, ELEMENTSOF(base_keys)) &&
-               !(partial && is_one_of(key, partial_keys, ELEMENTSOF(partial_keys)));
+               !is_one_of(key, partial_keys, ELEMENTSOF(partial_keys));
 }
 
-/* A base field, or the attribute of the same name that replaces it. */
-static void base_field(MpBuf *b, json_t *attrs, const char *key, const void *value, size_t len)
+static void field(MpBuf *b, const char *key, const void *value, size_t len)
 {
-        json_t *a = json_object_get(attrs, key);
-
         mp_cstr(b, key);
-        if (json_is_string(a))
-                mp_str(b, json_string_value(a), json_string_length(a));
-        else
-                mp_str(b, value, len);
+        mp_str(b, value, len);
 }
 
 void fluentd_encode(MpBuf *b, const LogInfo *info, const LogMsg *m, bool sub_second, const char *chunk)
@@ -205,7 +203,7 @@ void fluentd_encode(MpBuf *b, const LogInfo *info, const LogMsg *m, bool sub_sec
         json_t *value;
 
         json_object_foreach (info->attrs, key, value)
-                if (extra_attr(key, value, partial))
+                if (extra_attr(key, value))
                         fields++;
 
         mp_array(b, 4);
@@ -225,12 +223,12 @@ void fluentd_encode(MpBuf *b, const LogInfo *info, const LogMsg *m, bool sub_sec
         mp_map(b, fields);
         name[0] = '/';
         memcpy(name + 1, info->name, name_len + 1);
-        base_field(b, info->attrs, "container_id", info->id, strlen(info->id));
-        base_field(b, info->attrs, "container_name", name, name_len + 1);
-        base_field(b, info->attrs, "source", m->stream, strlen(m->stream));
-        base_field(b, info->attrs, "log", m->line, m->len);
+        field(b, "container_id", info->id, strlen(info->id));
+        field(b, "container_name", name, name_len + 1);
+        field(b, "source", m->stream, strlen(m->stream));
+        field(b, "log", m->line, m->len);
         json_object_foreach (info->attrs, key, value)
-                if (extra_attr(key, value, partial)) {
+                if (extra_attr(key, value)) {
                         mp_cstr(b, key);
                         mp_str(b, json_string_value(value), json_string_length(value));
                 }

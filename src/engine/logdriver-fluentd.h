@@ -38,10 +38,10 @@ void fluentd_opts_free(FluentdOpts *o);
 /*
  * Appends one event in the forward protocol's Message mode, as docker's driver (fluent-logger-golang)
  * sends it: [tag, time, record, option].  time is whole seconds, or with sub_second an EventTime;
- * record is {"container_id", "container_name" ("/" + name), "source", "log"} plus info->attrs plus,
- * for a piece of a split line, partial_message, partial_id, partial_ordinal and partial_last (an
- * attribute of the same name replaces a base field, a partial field replaces an attribute: docker's
- * map assignments in that order); option is {} or {"chunk": chunk} when chunk is not NULL.
+ * record is {"container_id", "container_name" ("/" + name), "source", "log"} plus the string
+ * attributes of info->attrs plus, for a piece of a split line, partial_message, partial_id,
+ * partial_ordinal and partial_last (an attribute named like one of these fields is left out: docker
+ * would let it replace the field); option is {} or {"chunk": chunk} when chunk is not NULL.
  */
 void fluentd_encode(MpBuf *b, const LogInfo *info, const LogMsg *m, bool sub_second, const char *chunk);
 

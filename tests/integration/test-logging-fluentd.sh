@@ -67,9 +67,10 @@ t_tcp_tag_sub_second_labels() {
         need_receiver
         fl_start tcp 0
         trap fl_stop EXIT
-        sk run --name fl1 --label team=shop --label other=x --log-driver fluentd \
+        # a label named like one of the record's fields does not replace it (docker's would)
+        sk run --name fl1 --label team=shop --label other=x --label container_id=spoofed --log-driver fluentd \
                 --log-opt "fluentd-address=127.0.0.1:$FL_PORT" --log-opt 'tag=docker.{{.Name}}.{{.ImageName}}' \
-                --log-opt fluentd-sub-second-precision=true --log-opt labels=team \
+                --log-opt fluentd-sub-second-precision=true --log-opt labels=team,container_id \
                 busybox sh -c 'echo to-stdout; echo to-stderr >&2'
         expect_status 0
         fl_wait 2
@@ -172,6 +173,34 @@ t_async_down_at_start() {
         sk rm -f fl5
 }
 
+t_server_down_and_back() {
+        need_receiver
+        fl_start back 0
+        trap fl_stop EXIT
+        local port=$FL_PORT
+        mkdir -p "$WORK/sync-fl6"
+        # Synchronous and blocking (the defaults): the container logs its first line, then waits for
+        # /sync/go; meanwhile the server goes away.  Its 300 lines wait in the monitor, and arrive, in
+        # order and once each, when the server is back on its port.
+        sk run -d --name fl6 -v "$WORK/sync-fl6:/sync" --log-driver fluentd --log-opt "fluentd-address=127.0.0.1:$port" \
+                --log-opt fluentd-retry-wait=100ms busybox sh -c \
+                'echo first; while [ ! -e /sync/go ]; do sleep 0.05; done
+                 i=1; while [ $i -le 300 ]; do printf "back %03d\n" $i; i=$((i + 1)); done'
+        expect_status 0
+        fl_wait 1
+        fl_stop
+        touch "$WORK/sync-fl6/go"
+        sleep 1 # the monitor meets a closed connection and refused connects; not needed for the result
+        fl_start back "$port"
+        fl_wait 301
+        fl_no_errors
+        jq -r .record.log "$FL_DIR/out.jsonl" | awk 'NR == 1 { if ($0 != "first") bad = 1; next }
+                $0 != sprintf("back %03d", NR - 1) { bad = 1 } END { exit bad || NR != 301 }' ||
+                fail "lines missing, repeated or out of order: $(jq -r .record.log "$FL_DIR/out.jsonl" | head -5)"
+        sk wait fl6 >/dev/null
+        sk rm fl6
+}
+
 t_bad_options() {
         local before
         before=$(all_container_ids | wc -l)
@@ -197,5 +226,6 @@ run_test "unix socket, the default tag (12 hex), acks with a chunk per message" 
 run_test "a 40000-byte line: three events with docker's partial fields; the unfinished end" t_long_line_partial_fields
 run_test "a fluentd that is down at start: 125 and the reason" t_down_at_start_fails
 run_test "fluentd-async, down at start: the container runs, its 2000 lines arrive once fluentd is up" t_async_down_at_start
+run_test "synchronous, blocking: fluentd down then back, all 300 lines arrive in order" t_server_down_and_back
 run_test "bad fluentd options: 125 with the key, nothing created" t_bad_options
 finish

@@ -463,31 +463,30 @@ static char *record_fields(const MpBuf *b)
 TEST(encode_event_partial_and_attrs)
 {
         MpBuf b = { 0 };
-        json_t *attrs = json_pack("{s:s, s:s, s:s, s:i}", "env1", "a", "source", "from-a-label", "partial_last",
-                                  "label", "number", 5);
+        json_t *attrs = json_pack("{s:s, s:s, s:s, s:s, s:i}", "env1", "a", "source", "from-a-label", "container_id",
+                                  "spoofed", "partial_last", "label", "number", 5);
         LogInfo info = test_info(attrs);
         LogMsg m = { .stream = "stderr", .line = "piece", .len = 5, .ts = { 1, 0 }, .partial_id = PID,
                      .partial_ordinal = 2, .partial_last = false };
         _cleanup_free_ char *f = NULL, *want = NULL;
 
-        /* docker: the attributes replace base fields of the same name, the partial fields replace
-         * attributes; a non-string attribute is not sent */
+        /* An attribute never replaces the driver's own fields (docker would let it), nor is sent
+         * twice under their names; a non-string attribute is not sent. */
         fluentd_encode(&b, &info, &m, false, NULL);
         f = record_fields(&b);
-        want = xasprintf("container_id=%s;container_name=/web;source=from-a-label;log=piece;env1=a;"
+        want = xasprintf("container_id=%s;container_name=/web;source=stderr;log=piece;env1=a;"
                          "partial_message=true;partial_id=%s;partial_ordinal=2;partial_last=false;",
                          ID, PID);
         ASSERT_STREQ(f, want);
 
-        /* a whole line: partial_last from the label goes through */
+        /* a whole line: no partial fields, and still no attribute named like one */
         b.len = 0;
         m.partial_id = NULL;
         free(f);
         free(want);
         fluentd_encode(&b, &info, &m, false, NULL);
         f = record_fields(&b);
-        want = xasprintf("container_id=%s;container_name=/web;source=from-a-label;log=piece;env1=a;"
-                         "partial_last=label;", ID);
+        want = xasprintf("container_id=%s;container_name=/web;source=stderr;log=piece;env1=a;", ID);
         ASSERT_STREQ(f, want);
         json_decref(attrs);
         mp_buf_free(&b);
