@@ -727,9 +727,14 @@ static int splunk_flush(LogDriver *base, Error **err)
         SplunkDriver *d = (SplunkDriver *)base;
         int64_t now = now_ms();
 
-        if (d->n_held == 0 || now < d->next_try_ms)
+        int r;
+
+        if (d->n_held == 0)
                 return 0;
-        return post_held(d, now + POST_MS, false, err);
+        if (now < d->next_try_ms)
+                return -EAGAIN; /* held for a retry: the pipe calls again */
+        r = post_held(d, now + POST_MS, false, err);
+        return r == 0 && d->n_held > 0 ? -EAGAIN : r;
 }
 
 static void splunk_cancel(LogDriver *base)
@@ -749,7 +754,8 @@ static void splunk_free(SplunkDriver *d)
         free(d);
 }
 
-static void splunk_close(LogDriver *base)
+/* The last post, within CLOSE_MS (at once after a cancel); the count of what was given up. */
+static uint64_t splunk_finish(LogDriver *base)
 {
         SplunkDriver *d = (SplunkDriver *)base;
         Error *e = NULL;
@@ -759,6 +765,15 @@ static void splunk_close(LogDriver *base)
                 fprintf(stderr, "stockade-monitor: log driver splunk: %s\n", e && e->msg ? e->msg : "failed");
                 error_free(e);
         }
+        return d->dropped;
+}
+
+static void splunk_close(LogDriver *base)
+{
+        SplunkDriver *d = (SplunkDriver *)base;
+
+        if (d->n_held > 0)
+                (void)splunk_finish(base); /* a caller that did not finish first */
         splunk_free(d);
 }
 
@@ -994,6 +1009,7 @@ const LogDriverOps log_driver_splunk = {
         .open = splunk_open,
         .log = splunk_log,
         .flush = splunk_flush,
+        .finish = splunk_finish,
         .close = splunk_close,
         .cancel = splunk_cancel,
 };

@@ -97,8 +97,13 @@ struct LogDriverOps {
          * next message is tried: one bad message or a sink's bad moment must not end the logging. */
         int (*log)(LogDriver *d, const LogMsg *m, Error **err);
         /* Optional (NULL): called when the queue has run empty, for drivers that batch (splunk,
-         * fluentd's async buffer): send what is held. */
+         * fluentd's async buffer): send what is held.  -EAGAIN: something is still held (a send
+         * failed and waits for its retry): call again in about a second even if no message comes. */
         int (*flush)(LogDriver *d, Error **err);
+        /* Optional (NULL): the last send of what is held (within the driver's own limit), before
+         * close; returns how many messages the driver took and then gave up over its life (its
+         * buffer full, unsent at the end), which the pipe adds to its own count. */
+        uint64_t (*finish)(LogDriver *d);
         /* Flushes what is held (within the driver's own time limit) and frees everything. */
         void (*close)(LogDriver *d);
         /* Optional (NULL): called from the monitor's main thread when it stops waiting for the log

@@ -293,14 +293,26 @@ static void *log_thread(void *ud)
 
                 pthread_mutex_lock(&p->lock);
                 while (!p->head && !p->stopping) {
+                        int fr = 0;
                         pthread_mutex_unlock(&p->lock);
                         if (p->ops->flush) {
                                 Error *e = NULL;
-                                if (p->ops->flush(p->driver, &e) < 0)
+                                fr = p->ops->flush(p->driver, &e);
+                                if (fr < 0 && fr != -EAGAIN)
                                         report(p, e);
+                                else
+                                        error_free(e);
                         }
                         pthread_mutex_lock(&p->lock);
-                        if (!p->head && !p->stopping)
+                        if (p->head || p->stopping)
+                                break;
+                        if (fr == -EAGAIN) {
+                                /* The driver holds messages for a retry: come back even if none arrive. */
+                                struct timespec t;
+                                clock_gettime(CLOCK_REALTIME, &t);
+                                t.tv_sec += 1;
+                                pthread_cond_timedwait(&p->cond, &p->lock, &t);
+                        } else
                                 pthread_cond_wait(&p->cond, &p->lock);
                 }
                 b = p->head;
@@ -650,8 +662,12 @@ LogPipe *logpipe_close(LogPipe *p, int drain_ms, uint64_t *ret_dropped)
                 pthread_mutex_unlock(&p->lock);
                 pthread_join(p->thread, NULL);
         }
-        if (p->driver)
+        if (p->driver) {
+                /* After a cancel the driver's finish gives up at once, counting what it held. */
+                if (p->ops->finish)
+                        p->dropped += p->ops->finish(p->driver);
                 p->ops->close(p->driver);
+        }
         if (ret_dropped) {
                 /* What the abandoned drain left queued counts too. */
                 uint64_t n = p->dropped;

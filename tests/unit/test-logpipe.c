@@ -4,6 +4,7 @@
  * non-blocking modes against a driver that stalls, the tag's fields, the attributes labels/env
  * select, and --log-opt validation with docker's messages.  A recording driver stands in for a sink.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -96,12 +97,23 @@ static int rec_log(LogDriver *d, const LogMsg *m, Error **err)
         return 0;
 }
 
+static atomic_int hold_flushes; /* flush says -EAGAIN this many more times */
 static int rec_flush(LogDriver *d, Error **err)
 {
         pthread_mutex_lock(&R.lock);
         R.flushes++;
         pthread_mutex_unlock(&R.lock);
+        if (atomic_load(&hold_flushes) > 0) {
+                atomic_fetch_sub(&hold_flushes, 1);
+                return -EAGAIN;
+        }
         return 0;
+}
+
+static atomic_int finish_drops; /* what finish says the driver gave up */
+static uint64_t rec_finish(LogDriver *d)
+{
+        return (uint64_t)atomic_load(&finish_drops);
 }
 
 static void rec_close(LogDriver *d)
@@ -116,7 +128,7 @@ static void rec_cancel(LogDriver *d)
 }
 
 static const LogDriverOps rec_ops = { .name = "rec", .open = rec_open, .log = rec_log, .flush = rec_flush, .close = rec_close,
-                                      .cancel = rec_cancel };
+                                      .cancel = rec_cancel, .finish = rec_finish };
 
 static json_t *facts(const char *config_json)
 {
@@ -246,6 +258,25 @@ TEST(flush_called_when_queue_runs_empty)
         }
         p = logpipe_close(p, -1, NULL);
         ASSERT_TRUE(R.flushes > 0);
+}
+
+TEST(flush_eagain_is_retried_while_idle_and_finish_counts)
+{
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        uint64_t dropped = 0;
+        rec_reset();
+        atomic_store(&hold_flushes, 2);
+        atomic_store(&finish_drops, 7); /* as if the driver had given up seven of its own */
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        logpipe_write(p, LOGPIPE_STDOUT, "a\n", 2, &ts0);
+        /* no more messages: the pipe comes back by itself after each -EAGAIN */
+        for (int i = 0; i < 5000 && atomic_load(&hold_flushes) > 0; i++)
+                usleep(1000);
+        ASSERT_EQ(atomic_load(&hold_flushes), 0);
+        p = logpipe_close(p, -1, &dropped);
+        atomic_store(&finish_drops, 0);
+        ASSERT_EQ(dropped, 7);
 }
 
 /* ---- modes ---- */
