@@ -664,34 +664,46 @@ static int fluentd_flush(LogDriver *base, Error **err)
         return r;
 }
 
+/*
+ * Async mode: gives the sender ASYNC_CLOSE_MS to deliver what is queued, then stops it.  Returns what
+ * the driver took and never delivered (lost after retries, or still queued), for the pipe's count.
+ */
+static uint64_t fluentd_finish(LogDriver *base)
+{
+        FluentdDriver *d = (FluentdDriver *)base;
+        uint64_t n;
+
+        if (!d->have_thread)
+                return 0;
+        pthread_mutex_lock(&d->lock);
+        d->stopping = true;
+        d->stop_at_ms = now_ms() + ASYNC_CLOSE_MS;
+        pthread_cond_broadcast(&d->cond);
+        pthread_mutex_unlock(&d->lock);
+        pthread_join(d->thread, NULL);
+        d->have_thread = false;
+
+        /* What the sender could not deliver in time, and losses no flush has reported. */
+        n = d->lost - d->lost_reported + d->count;
+        if (n > 0)
+                fprintf(stderr, "stockade-monitor: log driver fluentd: %llu %s not delivered%s%s\n",
+                        (unsigned long long)n, n == 1 ? "message" : "messages", d->last_error ? ": " : "",
+                        d->last_error ? d->last_error : "");
+        while (d->head) {
+                Pending *next = d->head->next;
+                free(d->head);
+                d->head = next;
+        }
+        return d->lost + d->count;
+}
+
 static void fluentd_close(LogDriver *base)
 {
         FluentdDriver *d = (FluentdDriver *)base;
 
         if (!d)
                 return;
-        if (d->have_thread) {
-                uint64_t n;
-
-                pthread_mutex_lock(&d->lock);
-                d->stopping = true;
-                d->stop_at_ms = now_ms() + ASYNC_CLOSE_MS;
-                pthread_cond_broadcast(&d->cond);
-                pthread_mutex_unlock(&d->lock);
-                pthread_join(d->thread, NULL);
-
-                /* What the sender could not deliver in time, and losses no flush has reported. */
-                n = d->lost - d->lost_reported + d->count;
-                if (n > 0)
-                        fprintf(stderr, "stockade-monitor: log driver fluentd: %llu %s not delivered%s%s\n",
-                                (unsigned long long)n, n == 1 ? "message" : "messages", d->last_error ? ": " : "",
-                                d->last_error ? d->last_error : "");
-                while (d->head) {
-                        Pending *next = d->head->next;
-                        free(d->head);
-                        d->head = next;
-                }
-        }
+        (void)fluentd_finish(base); /* a no-op when the pipe called it already */
         pthread_cond_destroy(&d->cond);
         pthread_mutex_destroy(&d->lock);
         net_close(d->conn);
@@ -771,6 +783,7 @@ const LogDriverOps log_driver_fluentd = {
         .name = "fluentd",
         .open = fluentd_open,
         .log = fluentd_log,
+        .finish = fluentd_finish,
         .flush = fluentd_flush,
         .close = fluentd_close,
         .cancel = fluentd_cancel,

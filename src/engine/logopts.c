@@ -233,6 +233,9 @@ static int check_fluentd(json_t *opts, Error **err)
             (r = check_duration(opts, "fluentd-retry-wait", err)) < 0 ||
             (r = check_uint(opts, "fluentd-max-retries", 0, INT32_MAX, NULL, err)) < 0)
                 return r;
+        if (opt(opts, "fluentd-async") && opt(opts, "fluentd-async-connect"))
+                return error_setx(err, EINVAL, "conflicting options: cannot specify both 'fluentd-async' and "
+                                  "'fluentd-async-connect'");
         return 0;
 }
 

@@ -465,6 +465,8 @@ TEST(options_refused_with_docker_messages)
         ASSERT_CONTAINS(validate("syslog", "{\"syslog-tls-skip-verify\":\"true\"}"), "need a tcp+tls://");
         ASSERT_CONTAINS(validate("fluentd", "{\"fluentd-retry-wait\":\"soon\"}"), "invalid duration 'soon'");
         ASSERT_CONTAINS(validate("fluentd", "{\"fluentd-async\":\"maybe\"}"), "fluentd-async: invalid value 'maybe'");
+        ASSERT_STREQ(validate("fluentd", "{\"fluentd-async\":\"true\",\"fluentd-async-connect\":\"true\"}"),
+                     "conflicting options: cannot specify both 'fluentd-async' and 'fluentd-async-connect'");
         ASSERT_STREQ(validate("splunk", "{\"splunk-token\":\"t\"}"), "splunk: splunk-url is expected");
         ASSERT_STREQ(validate("splunk", "{\"splunk-url\":\"https://h\"}"), "splunk: splunk-token is expected");
         ASSERT_CONTAINS(validate("splunk", "{\"splunk-url\":\"ftp://h\",\"splunk-token\":\"t\"}"), "splunk-url");
