@@ -37,7 +37,7 @@ BENCH_PRODUCER=${BENCH_PRODUCER:-cat}
 eng_config
 perf_dep=()
 [[ -n ${BENCH_PERF:-} ]] && perf_dep=(perf:linux-perf)
-eng_enter_namespace "$@" -- perl:perl sha256sum:coreutils "${perf_dep[@]}"
+eng_enter_namespace "$@" -- gcc:gcc /usr/include/stdio.h:libc6-dev "${perf_dep[@]}"
 
 # --- inside the private mount namespace -------------------------------------
 eng_workdir
@@ -74,34 +74,16 @@ mkdir -p "$OUT"
 log "producer ($BENCH_PRODUCER): $BENCH_BYTES bytes, $((BENCH_BYTES / 128)) lines of 128 bytes"
 EXPECT=$(/bin/busybox sh -c "$HSCRIPT" | sha256sum | cut -d' ' -f1)
 
-# Decoders: a log file back into the container's stdout (stdout of the decoder). Anything
-# that is not a well-formed stdout record of the format ends the decoder with an error.
-cat >"$WORK/decode-json" <<'EOF'
-#!/usr/bin/perl
-# json-file: {"log":"...","stream":"stdout","time":"..."} per line; the producer's lines
-# need no escape but "\n".
-use strict; use warnings;
-binmode STDIN; binmode STDOUT;
-while (my $l = <STDIN>) {
-    $l =~ /^\{"log":"((?:[^"\\]|\\.)*)","stream":"stdout","time":"[0-9T:.Z+-]+"\}\n\z/
-        or die "line $.: not a json-file stdout record: " . substr($l, 0, 200) . "\n";
-    my $s = $1;
-    $s =~ s/\\n/\n/g;
-    $s =~ /\\/ and die "line $.: an escape other than \\n\n";
-    print $s;
-}
+# Decoders: a log file back into the container's stdout (bench/logdecode.c; anything that
+# is not a well-formed stdout record of the format ends it with an error).
+gcc -O2 -o "$WORK/logdecode" "$REPO/bench/logdecode.c" || die "cannot build bench/logdecode.c"
+cat >"$WORK/decode-json" <<EOF
+#!/bin/sh
+exec "$WORK/logdecode" json
 EOF
-cat >"$WORK/decode-k8s" <<'EOF'
-#!/usr/bin/perl
-# k8s-file (conmon): "TIME stdout F|P TEXT" per line; P: the line goes on in the next record.
-use strict; use warnings;
-binmode STDIN; binmode STDOUT;
-while (my $l = <STDIN>) {
-    $l =~ /^\S+ stdout ([PF]) (.*)\n\z/
-        or die "line $.: not a k8s-file stdout record: " . substr($l, 0, 200) . "\n";
-    print $2;
-    print "\n" if $1 eq 'F';
-}
+cat >"$WORK/decode-k8s" <<EOF
+#!/bin/sh
+exec "$WORK/logdecode" k8s
 EOF
 cat >"$WORK/decode-raw" <<'EOF'
 #!/bin/sh

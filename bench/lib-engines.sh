@@ -52,7 +52,8 @@ eng_config() {
 
 # eng_enter_namespace "$@" [-- EXTRA_PACKAGES...]: outside the namespace, installs what is
 # missing and re-execs $SELF under unshare -m with the script's arguments; inside, returns.
-# EXTRA_PACKAGES are "command:package" pairs the bench needs besides the engines.
+# EXTRA_PACKAGES are "command:package" (or "/path:package") pairs the bench needs besides
+# the engines.
 eng_enter_namespace() {
     [[ -z ${STOCKADE_BENCH_INNER:-} ]] || return 0
     local args=() extra=() missing=() a
@@ -73,7 +74,11 @@ eng_enter_namespace() {
         command -v "$PODMAN_RUNTIME" >/dev/null || missing+=("$PODMAN_RUNTIME")
     fi
     for a in "${extra[@]}"; do
-        command -v "${a%%:*}" >/dev/null || missing+=("${a#*:}")
+        if [[ ${a%%:*} == /* ]]; then
+            [[ -e ${a%%:*} ]] || missing+=("${a#*:}")
+        else
+            command -v "${a%%:*}" >/dev/null || missing+=("${a#*:}")
+        fi
     done
     if ((${#missing[@]})); then
         mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
