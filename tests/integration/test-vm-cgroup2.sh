@@ -11,7 +11,7 @@
 # the whole lane is one "ok - ... # SKIP reason" line.
 #
 # Environment: STOCKADE_VM_RUNNER (default ../shared/tools/vm/run-in-vm.sh beside the repository),
-# STOCKADE_VM_DIR (the kit's artifacts, default /var/cache/stockade-vm), VM_TIMEOUT (default 480 s),
+# STOCKADE_VM_DIR (the kit's artifacts, default /var/cache/stockade-vm), VM_TIMEOUT (default 900 s),
 # VM_MEM, VM_SMP (passed on to the kit), STOCKADE_RUNTIME, STOCKADE_TEST_INIT, STOCKADE_VM_FILES.
 set -u
 set -o pipefail
@@ -130,7 +130,7 @@ echo "# vm-env: $(uname -r), $(nproc) cpus, $(awk '/MemTotal/ { print $2 " kB" }
 for f in $STOCKADE_VM_TESTS; do
         echo "# vm-file-begin: $f"
         s=$(date +%s)
-        timeout -k 10 "${STOCKADE_VM_FILE_TIMEOUT:-200}" bash "$T/tests/integration/$f" 2>&1
+        timeout -k 10 "${STOCKADE_VM_FILE_TIMEOUT:-400}" bash "$T/tests/integration/$f" 2>&1
         echo "# vm-file-end: $f status=$? secs=$(($(date +%s) - s))"
 done
 exit 0
@@ -187,7 +187,7 @@ relay() {
 echo "# booting the cgroup v2 guest for: ${VM_TEST_FILES[*]}"
 start=$SECONDS
 relay < <(
-        VM_TIMEOUT=${VM_TIMEOUT:-480} "$RUNNER" "$WORK/guest.sh" "${FILES[@]}" 2>"$WORK/runner.err"
+        VM_TIMEOUT=${VM_TIMEOUT:-900} "$RUNNER" "$WORK/guest.sh" "${FILES[@]}" 2>"$WORK/runner.err"
         echo "$?" >"$WORK/runner.rc"
 )
 rc=$(cat "$WORK/runner.rc" 2>/dev/null || echo 255)
