@@ -441,7 +441,6 @@ TEST(write_and_read_back)
         rmdir_all(dir);
 
         /* a log that does not exist is empty */
-        got = (Collect){ .lines = xcalloc(1, sizeof(char *)) };
         ASSERT_OK(read_all("/nonexistent/events", NULL, &got));
         ASSERT_EQ(got.n, 0);
         strv_free(got.lines);
@@ -613,13 +612,23 @@ TEST(concurrent_writers)
         Collect got;
         int next[WRITERS] = { 0 };
 
+        int go[2];
+
         ASSERT_OK(mkdir_p(dir, 0700));
         fol.c = (Collect){ .lines = xcalloc(1, sizeof(char *)) };
-        ASSERT_EQ(pthread_create(&t, NULL, follow_thread, &fol), 0);
-        wait_started(&fol);
+        /*
+         * The writers are forked before the follower thread exists (a fork beside a running thread can
+         * inherit a lock that thread held: the sanitizer's allocator's, for one) and wait for the pipe
+         * to close, so that they all start once the follower follows.
+         */
+        ASSERT_OK(pipe2(go, O_CLOEXEC));
         for (int w = 0; w < WRITERS; w++) {
                 pids[w] = fork();
                 if (pids[w] == 0) {
+                        char b;
+                        close(go[1]);
+                        while (read(go[0], &b, 1) < 0 && errno == EINTR)
+                                ;
                         for (int i = 0; i < PER_WRITER; i++) {
                                 json_t *a = json_object();
                                 json_object_set_new(a, "w", json_sprintf("%d", w));
@@ -633,6 +642,10 @@ TEST(concurrent_writers)
                 }
                 ASSERT_TRUE(pids[w] > 0);
         }
+        close(go[0]);
+        ASSERT_EQ(pthread_create(&t, NULL, follow_thread, &fol), 0);
+        wait_started(&fol);
+        close(go[1]);
         for (int w = 0; w < WRITERS; w++) {
                 int st = 0;
                 ASSERT_EQ(waitpid(pids[w], &st, 0), pids[w]);
