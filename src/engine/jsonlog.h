@@ -38,7 +38,8 @@
  * in other processes.  The writer holds flock(LOCK_EX) on the current file while it renames files, and
  * a reader holds LOCK_SH while it opens the set, so it never sees a half-rotated set; neither waits
  * for the other for long (the writer compresses before it takes the lock, and gives up waiting for it
- * after ~100 ms: the lock protects readers' consistency, not the log).
+ * after ~100 ms: the lock protects readers' consistency, not the log).  The file set, its rotation and
+ * this protocol are logfile.c's (logfile.h), which the local driver's format shares.
  */
 
 /* Docker's copier buffer: a line longer than this is passed on in pieces of this size. */
@@ -85,7 +86,8 @@ int jsonlog_open(const char *path, int64_t max_size, int max_file, bool compress
  * Docker cannot write either), -E2BIG for a line longer than JSONLOG_MAX_LINE, or the errno of a
  * failed rotation or write; in every case nothing was written (a short write is cut off again), so a
  * caller may warn and go on with the next message.  Rotation, when due, compresses the previous .1 in
- * the calling thread.  Not thread-safe: the monitor serialises both streams' messages.
+ * the calling thread (in buffered mode it was compressed on a thread right after the rotation that
+ * made it).  Not thread-safe: the monitor serialises both streams' messages.
  */
 int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, const struct timespec *ts,
                   Error **err);
@@ -205,6 +207,14 @@ int jsonlog_parse_line(const char *line, size_t len, char **stream, char **msg, 
  */
 char *format_rfc3339nano(const struct timespec *ts, bool trim);
 size_t format_rfc3339nano_buf(const struct timespec *ts, bool trim, char buf[static RFC3339NANO_MAX]);
+/*
+ * Parses RFC 3339 as a log file's times are written (a line's "time", a gzip header's lastTime): the
+ * time down to the second and the zone required, a fraction optional (cut to nine digits, as Go does).
+ * 0 or -EINVAL.
+ */
+int parse_rfc3339nano(const char *s, size_t n, struct timespec *ret);
+/* -1, 0, 1 as a is before, equal to or after b. */
+int timespec_cmp(const struct timespec *a, const struct timespec *b);
 
 /*
  * A `docker logs --since/--until` value, as the docker CLI's GetTimestamp takes it:

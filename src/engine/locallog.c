@@ -1,55 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Docker's `local` log format: records, the writer with rotation, and the reader (see locallog.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
-#include <jansson.h>
-
-#include "json-util.h"
 #include "locallog.h"
+#include "logfile.h"
 #include "util.h"
 
 #define NSEC_PER_SEC 1000000000LL
 #define MIN_SZ(a, b) ((a) < (b) ? (a) : (b))
 
-/* The same bounds and pacing as json-file's reader and writer (jsonlog.c). */
-#define WRITER_LOCK_TRIES 100
-#define READER_LOCK_TRIES 1000
-#define CUR_MISSING_TRIES 200
-#define READ_CHUNK        65536
-#define FOLLOW_POLL_MS    250
-
-#define GZ_FEXTRA 0x04
-
 /* Protobuf wire types. */
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_SGROUP = 3, WT_EGROUP = 4, WT_I32 = 5 };
-
-static void sleep_ms(long ms)
-{
-        struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-        while (nanosleep(&t, &t) < 0 && errno == EINTR)
-                ;
-}
-
-static int ts_cmp(const struct timespec *a, const struct timespec *b)
-{
-        if (a->tv_sec != b->tv_sec)
-                return a->tv_sec < b->tv_sec ? -1 : 1;
-        if (a->tv_nsec != b->tv_nsec)
-                return a->tv_nsec < b->tv_nsec ? -1 : 1;
-        return 0;
-}
 
 static uint32_t get_be32(const uint8_t *p)
 {
@@ -417,94 +385,30 @@ struct timespec local_log_entry_time(const LocalLogEntry *e)
  * starts again.  Memory: at most LOCAL_LOG_MAX_RECORD + framing + 2 chunks.
  */
 typedef struct RecReader {
-        int fd; /* not owned */
-        z_stream *z;
-        unsigned char *zin;
-        bool zeof;
-        uint8_t *buf;
-        size_t start, len, cap;
-        uint64_t consumed; /* plain: the file offset of buf[len] */
-        uint64_t limit;    /* plain: read nothing at or beyond this offset */
-        uint64_t sealed;   /* plain: a whole record ends here, so no record runs across it */
-        bool resync;       /* looking for the next good record after damage */
+        LogFileIn in;
+        uint64_t sealed; /* plain: a whole record ends here, so no record runs across it */
+        bool resync;     /* looking for the next good record after damage */
 } RecReader;
 
 static void rr_done(RecReader *r)
 {
-        if (r->z) {
-                inflateEnd(r->z);
-                free(r->z);
-        }
-        free(r->zin);
-        free(r->buf);
-        *r = (RecReader){ .fd = -EBADF };
+        logfile_in_done(&r->in);
+        r->sealed = 0;
+        r->resync = false;
 }
 
 /* Starts reading fd (not owned) at `offset` (plain) or from its beginning (gz). */
 static void rr_start(RecReader *r, int fd, bool gz, uint64_t offset)
 {
-        *r = (RecReader){ .fd = fd, .consumed = gz ? 0 : offset, .limit = UINT64_MAX };
-        if (!gz)
-                return;
-        (void)lseek(fd, 0, SEEK_SET);
-        r->z = xcalloc(1, sizeof(*r->z));
-        r->zin = xmalloc(READ_CHUNK);
-        if (inflateInit2(r->z, 15 + 16) != Z_OK) {
-                free(r->z);
-                r->z = NULL;
-                r->zeof = true;
-        }
+        logfile_in_start(&r->in, fd, gz, offset);
+        r->sealed = 0;
+        r->resync = false;
 }
 
 /* The file offset of the byte at buf[start] (plain files). */
 static uint64_t rr_offset(const RecReader *r)
 {
-        return r->consumed - (r->len - r->start);
-}
-
-static ssize_t rr_fill(RecReader *r, uint8_t *p, size_t n)
-{
-        if (r->z || r->zeof) {
-                /* Damaged compressed data ends the file: what came before it is kept. */
-                while (!r->zeof) {
-                        size_t want = MIN_SZ(n, (size_t)UINT32_MAX), got;
-                        int zr;
-                        if (r->z->avail_in == 0) {
-                                ssize_t k = read(r->fd, r->zin, READ_CHUNK);
-                                if (k < 0 && errno == EINTR)
-                                        continue;
-                                if (k <= 0) {
-                                        r->zeof = true;
-                                        return 0;
-                                }
-                                r->z->next_in = r->zin;
-                                r->z->avail_in = (uInt)k;
-                        }
-                        r->z->next_out = p;
-                        r->z->avail_out = (uInt)want;
-                        zr = inflate(r->z, Z_NO_FLUSH);
-                        got = want - r->z->avail_out;
-                        if (zr == Z_STREAM_END || (zr != Z_OK && zr != Z_BUF_ERROR))
-                                r->zeof = true;
-                        if (got > 0)
-                                return (ssize_t)got;
-                }
-                return 0;
-        }
-        if (r->consumed >= r->limit)
-                return 0;
-        if (r->limit - r->consumed < n)
-                n = (size_t)(r->limit - r->consumed);
-        for (;;) {
-                /* pread: the fd may be shared (first_record()). */
-                ssize_t k = pread(r->fd, p, n, (off_t)r->consumed);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                r->consumed += (uint64_t)k;
-                return k;
-        }
+        return logfile_in_offset(&r->in);
 }
 
 /*
@@ -528,20 +432,20 @@ static int rr_next(RecReader *r, bool final, LocalLogEntry *e, LocalLogAttr **at
                    uint64_t *ret_off)
 {
         for (;;) {
-                size_t avail = r->len - r->start;
+                size_t avail = r->in.len - r->in.start;
                 ssize_t k;
 
                 if (avail >= 4) {
-                        uint8_t *p = r->buf + r->start;
+                        const uint8_t *p = (const uint8_t *)r->in.buf + r->in.start;
                         uint32_t n = get_be32(p);
                         if (n > LOCAL_LOG_MAX_RECORD) {
-                                r->start++;
+                                r->in.start++;
                                 r->resync = true;
                                 continue;
                         }
                         if (avail >= (size_t)n + LOCAL_LOG_FRAME) {
                                 if (get_be32(p + 4 + n) != n) {
-                                        r->start++;
+                                        r->in.start++;
                                         r->resync = true;
                                         continue;
                                 }
@@ -552,12 +456,12 @@ static int rr_next(RecReader *r, bool final, LocalLogEntry *e, LocalLogAttr **at
                                          * zeros of any length never swallows the start of the next
                                          * record (whose length begins with zero bytes too).
                                          */
-                                        r->start++;
+                                        r->in.start++;
                                         r->resync = true;
                                         continue;
                                 }
                                 if (r->resync && !plausible_start(p[4])) {
-                                        r->start++;
+                                        r->in.start++;
                                         continue;
                                 }
                                 if (n_attrs)
@@ -565,41 +469,30 @@ static int rr_next(RecReader *r, bool final, LocalLogEntry *e, LocalLogAttr **at
                                 if (local_log_decode(p + 4, n, e, attrs, n_attrs) < 0) {
                                         /* Well framed but no LogEntry: skipped whole, unless the framing
                                          * itself is a guess made while resynchronising. */
-                                        r->start += r->resync ? 1 : (size_t)n + LOCAL_LOG_FRAME;
+                                        r->in.start += r->resync ? 1 : (size_t)n + LOCAL_LOG_FRAME;
                                         continue;
                                 }
                                 if (ret_off)
-                                        *ret_off = r->z || r->zeof ? 0 : rr_offset(r);
-                                r->start += (size_t)n + LOCAL_LOG_FRAME;
+                                        *ret_off = r->in.gz ? 0 : rr_offset(r);
+                                r->in.start += (size_t)n + LOCAL_LOG_FRAME;
                                 r->resync = false;
                                 return 1;
                         }
                 }
                 /* More bytes are needed. */
-                if (r->start > 0) {
-                        memmove(r->buf, r->buf + r->start, avail);
-                        r->len = avail;
-                        r->start = 0;
-                }
-                if (r->cap - r->len < READ_CHUNK) {
-                        r->cap = r->len + 2 * READ_CHUNK;
-                        r->buf = xrealloc(r->buf, r->cap);
-                }
-                k = rr_fill(r, r->buf + r->len, r->cap - r->len);
+                k = logfile_in_more(&r->in);
                 if (k < 0)
                         return (int)k;
-                if (k > 0) {
-                        r->len += (size_t)k;
+                if (k > 0)
                         continue;
-                }
                 if (avail == 0 || (!final && rr_offset(r) >= r->sealed))
                         return 0;
                 if (avail < LOCAL_LOG_FRAME) {
-                        r->start = r->len; /* too short for any record: the end of a torn one */
+                        r->in.start = r->in.len; /* too short for any record: the end of a torn one */
                         return 0;
                 }
                 /* A record cut short, or a length that is damage: look for whole records after it. */
-                r->start++;
+                r->in.start++;
                 r->resync = true;
         }
 }
@@ -669,7 +562,7 @@ static int64_t whole_end(int fd, uint64_t size, struct timespec *ret_last)
         }
         free(body.data);
         rr_start(&rr, fd, false, 0);
-        rr.limit = size;
+        rr.in.limit = size;
         while ((r = rr_next(&rr, true, &e, NULL, NULL, &off)) > 0) {
                 end = rr_offset(&rr);
                 if (ret_last)
@@ -681,163 +574,49 @@ static int64_t whole_end(int fd, uint64_t size, struct timespec *ret_last)
         return (int64_t)end;
 }
 
-/* ================================================================ paths and locks */
-
-/* Splits a path into its directory ("." when none) and a file name, which must be a real name. */
-static int split_path(const char *path, char **ret_dir, char **ret_name)
-{
-        const char *slash = strrchr(path, '/');
-        const char *name = slash ? slash + 1 : path;
-
-        if (!*name || STREQ(name, ".") || STREQ(name, ".."))
-                return -EINVAL;
-        if (!slash)
-                *ret_dir = xstrdup(".");
-        else if (slash == path)
-                *ret_dir = xstrdup("/");
-        else
-                *ret_dir = xstrndup(path, (size_t)(slash - path));
-        *ret_name = xstrdup(name);
-        return 0;
-}
-
-static char *rotated_name(const char *name, int i, bool gz)
-{
-        return xasprintf("%s.%d%s", name, i, gz ? ".gz" : "");
-}
-
-/* How many rotated files there are, at most max: .1 ... .k exist (plain or gzipped), .k+1 does not. */
-static int count_rotated(int dirfd, const char *name, int max)
-{
-        int k = 0;
-
-        while (k < max) {
-                _cleanup_free_ char *p = rotated_name(name, k + 1, false), *g = rotated_name(name, k + 1, true);
-                if (faccessat(dirfd, p, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && faccessat(dirfd, g, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-                        break;
-                k++;
-        }
-        return k;
-}
-
-/* flock with a bounded wait: neither the writer nor a reader may hang the other. */
-static bool lock_bounded(int fd, int op, int tries)
-{
-        for (int i = 0; i < tries; i++) {
-                if (flock(fd, op | LOCK_NB) == 0)
-                        return true;
-                if (errno != EWOULDBLOCK && errno != EINTR)
-                        return false;
-                sleep_ms(1);
-        }
-        return false;
-}
-
-static int unlink_if_exists(int dirfd, const char *name)
-{
-        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
-static int rename_if_exists(int dirfd, const char *from, const char *to)
-{
-        if (renameat(dirfd, from, dirfd, to) < 0 && errno != ENOENT)
-                return -errno;
-        return 0;
-}
-
-/* Opens a log file for reading; -ENOENT if missing, -EINVAL if not a regular file. */
-static int open_for_reading(int dirfd, const char *name, int *ret_fd, struct stat *ret_st)
-{
-        _cleanup_close_ int fd = -EBADF;
-
-        /* O_NONBLOCK: a FIFO put in the file's place must not hang us in open(). */
-        fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        if (fd < 0)
-                return errno == ELOOP ? -EINVAL : -errno;
-        if (fstat(fd, ret_st) < 0)
-                return -errno;
-        if (!S_ISREG(ret_st->st_mode))
-                return -EINVAL;
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
 /* ================================================================ the writer */
 
 struct LocalLog {
-        int dirfd;
-        char *name; /* the current file, in dirfd */
-        char *path; /* for messages */
-        int fd;     /* O_APPEND; -EBADF after a rotation that could not open the next file */
-        int64_t size;
-        int64_t max_size;
-        int max_file;
-        bool compress;
-        Buf rec; /* the record being written, reused */
-        bool buffered;
-        Buf out; /* buffered mode: records not yet written (size does not count them) */
+        LogFile *file; /* the rotating set (logfile.h) */
+        Buf rec;       /* the record being written, reused */
 };
 
-static int open_current(LocalLog *l, Error **err)
+/*
+ * A crash mid-write leaves a torn record at the end.  Our records appended after it would be read as
+ * its rest (and docker's reader stops there), so the torn bytes are cut off.
+ */
+static int repair_end(int fd, int64_t *size, const char *path, Error **err)
 {
-        _cleanup_close_ int fd = -EBADF;
-        struct stat st;
-        bool created = true;
-        int64_t end;
+        int64_t end = whole_end(fd, (uint64_t)*size, NULL);
 
-        fd = openat(l->dirfd, l->name, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-        if (fd < 0 && errno == EEXIST) {
-                created = false;
-                fd = openat(l->dirfd, l->name, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        }
-        if (fd < 0)
-                return error_set(err, errno, "opening %s", l->path);
-        if (fstat(fd, &st) < 0)
-                return error_set(err, errno, "stat %s", l->path);
-        if (!S_ISREG(st.st_mode))
-                return error_setx(err, EINVAL, "%s is not a regular file", l->path);
-        if (created && fchmod(fd, 0640) < 0)
-                return error_set(err, errno, "chmod %s", l->path);
-        l->size = st.st_size;
-        /*
-         * A crash mid-write leaves a torn record at the end.  Our records appended after it would be
-         * read as its rest (and docker's reader stops there), so the torn bytes are cut off.
-         */
-        end = whole_end(fd, (uint64_t)st.st_size, NULL);
         if (end < 0)
-                return error_set(err, (int)-end, "reading %s", l->path);
-        if (end < st.st_size) {
+                return error_set(err, (int)-end, "reading %s", path);
+        if (end < *size) {
                 if (ftruncate(fd, end) < 0)
-                        return error_set(err, errno, "cutting the torn end off %s", l->path);
-                l->size = end;
+                        return error_set(err, errno, "cutting the torn end off %s", path);
+                *size = end;
         }
-        l->fd = TAKE_FD(fd);
         return 0;
 }
+
+/* The time of the file's last whole record, for the gzip header. */
+static int last_time(int fd, uint64_t size, struct timespec *ret)
+{
+        return whole_end(fd, size, ret) > 0 ? 0 : -ENOENT;
+}
+
+static const LogFileFormat local_format = {
+        .repair_end = repair_end,
+        .last_time = last_time,
+};
 
 int local_log_open(const char *path, int64_t max_size, int max_file, bool compress, LocalLog **ret, Error **err)
 {
         _cleanup_(local_log_closep) LocalLog *l = NULL;
-        _cleanup_free_ char *dir = NULL;
         int r;
 
-        if (max_size > 0 && max_file < 1)
-                return error_setx(err, EINVAL, "max-file: %d is less than 1", max_file);
         l = xcalloc(1, sizeof(*l));
-        l->dirfd = -EBADF;
-        l->fd = -EBADF;
-        l->max_size = max_size;
-        l->max_file = max_size > 0 ? max_file : 1;
-        l->compress = compress;
-        l->path = xstrdup(path);
-        if (split_path(path, &dir, &l->name) < 0)
-                return error_setx(err, EINVAL, "%s: not a file name", path);
-        l->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (l->dirfd < 0)
-                return error_set(err, errno, "opening the log directory %s", dir);
-        r = open_current(l, err);
+        r = logfile_open(path, max_size, max_file, compress, &local_format, &l->file, err);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(l);
@@ -848,204 +627,25 @@ LocalLog *local_log_close(LocalLog *l)
 {
         if (!l)
                 return NULL;
-        (void)local_log_flush(l, NULL);
-        if (l->fd >= 0)
-                close(l->fd);
-        if (l->dirfd >= 0)
-                close(l->dirfd);
-        free(l->out.data);
+        logfile_close(l->file);
         free(l->rec.data);
-        free(l->name);
-        free(l->path);
         free(l);
         return NULL;
 }
 
-/*
- * Gzips dirfd/src into dirfd/dst (0640), with docker's {"lastTime":"..."} (the time of the file's last
- * record) as the gzip header's FEXTRA, MTIME 0 and OS 255 as Go's gzip.Writer writes them.
- */
-static int compress_file(int dirfd, const char *src, const char *dst)
-{
-        _cleanup_close_ int in = -EBADF, out = -EBADF;
-        _cleanup_free_ char *extra = NULL;
-        _cleanup_free_ unsigned char *chunk = NULL, *obuf = NULL;
-        struct timespec last = { 0 };
-        struct stat st;
-        z_stream z = { 0 };
-        gz_header h = { 0 };
-        int r, zr = Z_OK;
-
-        r = open_for_reading(dirfd, src, &in, &st);
-        if (r < 0)
-                return r;
-        out = openat(dirfd, dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-        if (out < 0)
-                return -errno;
-        if (fchmod(out, 0640) < 0)
-                return -errno;
-        if (whole_end(in, (uint64_t)st.st_size, &last) > 0) {
-                char t[RFC3339NANO_MAX];
-                format_rfc3339nano_buf(&last, true, t);
-                extra = xasprintf("{\"lastTime\":\"%s\"}", t);
-        }
-        if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-                return -ENOMEM;
-        h.os = 255;
-        if (extra) {
-                h.extra = (Bytef *)extra;
-                h.extra_len = (uInt)strlen(extra);
-        }
-        (void)deflateSetHeader(&z, &h);
-        chunk = xmalloc(READ_CHUNK);
-        obuf = xmalloc(READ_CHUNK);
-        for (bool done = false; !done;) {
-                ssize_t n = read(in, chunk, READ_CHUNK);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        r = -errno;
-                        goto finish;
-                }
-                done = n == 0;
-                z.next_in = chunk;
-                z.avail_in = (uInt)n;
-                do {
-                        z.next_out = obuf;
-                        z.avail_out = READ_CHUNK;
-                        zr = deflate(&z, done ? Z_FINISH : Z_NO_FLUSH);
-                        if (zr == Z_STREAM_ERROR) {
-                                r = -EIO;
-                                goto finish;
-                        }
-                        r = write_all(out, obuf, READ_CHUNK - z.avail_out);
-                        if (r < 0)
-                                goto finish;
-                } while (z.avail_out == 0);
-        }
-        r = zr == Z_STREAM_END ? 0 : -EIO;
-finish:
-        deflateEnd(&z);
-        return r;
-}
-
-/*
- * Rotation, as json-file's: the oldest goes, .i moves to .i+1, .1 is compressed into .2.gz when asked
- * (before the lock is taken: .1 does not change), the current file becomes .1 and an empty one starts.
- * With max_file 1 the file is replaced by a new one (a follower sees the switch by its inode).
- */
-static int rotate(LocalLog *l, Error **err)
-{
-        _cleanup_free_ char *tmp = NULL, *one = rotated_name(l->name, 1, false);
-        bool gz_ready = false, locked = false;
-        int old_fd = l->fd, r = 0;
-
-        if (l->max_file >= 3 && l->compress) {
-                tmp = xasprintf("%s.2.gz.tmp", l->name);
-                r = compress_file(l->dirfd, one, tmp);
-                gz_ready = r == 0;
-                if (r < 0)
-                        (void)unlink_if_exists(l->dirfd, tmp); /* .1 moves on plain: the log matters more */
-                r = 0;
-        }
-        if (old_fd >= 0)
-                locked = lock_bounded(old_fd, LOCK_EX, WRITER_LOCK_TRIES);
-        if (l->max_file >= 2) {
-                int k = count_rotated(l->dirfd, l->name, l->max_file - 1);
-                if (k == l->max_file - 1) {
-                        _cleanup_free_ char *oldest = rotated_name(l->name, k, false);
-                        _cleanup_free_ char *oldest_gz = rotated_name(l->name, k, true);
-                        if ((r = unlink_if_exists(l->dirfd, oldest)) < 0 ||
-                            (r = unlink_if_exists(l->dirfd, oldest_gz)) < 0) {
-                                error_set(err, -r, "max-file: removing %s", oldest);
-                                goto finish;
-                        }
-                        k--;
-                }
-                for (int i = k; i >= 2; i--)
-                        for (int gz = 0; gz <= 1; gz++) {
-                                _cleanup_free_ char *from = rotated_name(l->name, i, gz);
-                                _cleanup_free_ char *to = rotated_name(l->name, i + 1, gz);
-                                if ((r = rename_if_exists(l->dirfd, from, to)) < 0) {
-                                        error_set(err, -r, "max-file: renaming %s to %s", from, to);
-                                        goto finish;
-                                }
-                        }
-                if (l->max_file >= 3) {
-                        _cleanup_free_ char *two = rotated_name(l->name, 2, gz_ready);
-                        if (gz_ready)
-                                r = renameat(l->dirfd, tmp, l->dirfd, two) < 0 ? -errno : 0;
-                        else
-                                r = rename_if_exists(l->dirfd, one, two);
-                        if (r < 0) {
-                                error_set(err, -r, "max-file: renaming %s to %s", gz_ready ? tmp : one, two);
-                                goto finish;
-                        }
-                        if (gz_ready && (r = unlink_if_exists(l->dirfd, one)) < 0) {
-                                error_set(err, -r, "max-file: removing %s", one);
-                                goto finish;
-                        }
-                }
-                if (renameat(l->dirfd, l->name, l->dirfd, one) < 0 && errno != ENOENT) {
-                        r = error_set(err, errno, "max-size: renaming %s to %s", l->name, one);
-                        goto finish;
-                }
-        } else if ((r = unlink_if_exists(l->dirfd, l->name)) < 0) {
-                error_set(err, -r, "max-size: removing %s", l->path);
-                goto finish;
-        }
-        l->fd = -EBADF;
-        r = open_current(l, err);
-finish:
-        if (l->fd != old_fd && old_fd >= 0)
-                close(old_fd); /* and with it the lock */
-        else if (locked)
-                (void)flock(old_fd, LOCK_UN);
-        if (tmp && gz_ready && r < 0)
-                (void)unlink_if_exists(l->dirfd, tmp);
-        return r;
-}
-
-/* Appends bytes to the current file; a torn write is cut off again. */
-static int write_out(LocalLog *l, const uint8_t *p, size_t n, Error **err)
-{
-        int r = write_all(l->fd, p, n);
-
-        if (r < 0) {
-                (void)ftruncate(l->fd, l->size);
-                return error_set(err, -r, "writing to %s", l->path);
-        }
-        l->size += (int64_t)n;
-        return 0;
-}
-
 int local_log_flush(LocalLog *l, Error **err)
 {
-        int r;
-
-        if (!l || l->out.len == 0)
-                return 0;
-        if (l->fd < 0) {
-                r = open_current(l, err);
-                if (r < 0)
-                        return r;
-        }
-        r = write_out(l, l->out.data, l->out.len, err);
-        l->out.len = 0; /* written, or dropped with the error reported: never written twice */
-        return r;
+        return l ? logfile_flush(l->file, err) : 0;
 }
 
 void local_log_set_buffered(LocalLog *l, bool on)
 {
-        if (!on)
-                (void)local_log_flush(l, NULL);
-        l->buffered = on;
+        logfile_set_buffered(l->file, on);
 }
 
 int local_log_write(LocalLog *l, const LocalLogEntry *e, Error **err)
 {
         int64_t size = local_log_record_size(e);
-        int r;
 
         if (size < 0)
                 return error_setx(err, E2BIG, "log message of %zu bytes is too long", e->line_len);
@@ -1053,138 +653,31 @@ int local_log_write(LocalLog *l, const LocalLogEntry *e, Error **err)
         buf_reserve(&l->rec, (size_t)size);
         local_log_encode(e, l->rec.data);
         l->rec.len = (size_t)size;
-        if (l->fd < 0) {
-                r = open_current(l, err);
-                if (r < 0)
-                        return r;
-        }
-        if (l->max_size > 0 && l->size + (int64_t)l->out.len > 0 &&
-            l->size + (int64_t)l->out.len + size > l->max_size) {
-                r = local_log_flush(l, err);
-                if (r < 0)
-                        return r;
-                r = rotate(l, err);
-                if (r < 0)
-                        return r;
-        }
-        if (l->buffered) {
-                buf_put(&l->out, l->rec.data, l->rec.len);
-                return l->out.len >= JSONLOG_BUFFER ? local_log_flush(l, err) : 0;
-        }
-        return write_out(l, l->rec.data, l->rec.len, err);
+        return logfile_write(l->file, l->rec.data, l->rec.len, err);
 }
 
 /* ================================================================ the reader */
-
-typedef struct LogFile {
-        int fd;
-        bool gz;
-        bool current;
-        struct stat st;
-        /* Where reading starts, once --tail has been worked out. */
-        bool skip_file;
-        uint64_t start; /* plain: the offset of the first record to read */
-        uint64_t skip;  /* gz: messages that pass since/until to pass over first */
-} LogFile;
 
 typedef struct Reader {
         const JsonLogReadOpts *o;
         jsonlog_msg_fn fn;
         void *ud;
-        int dirfd;
-        char *name;
-        int rotated; /* how many rotated files there can be */
         uint64_t skip; /* messages still to pass over (gz files under --tail) */
-        /* The current file, followed. */
-        bool has_cur;
-        int cur_fd;
-        struct stat cur_st;
+        /* The followed current file (logfile.c owns its fd). */
         RecReader cur;
-        /* Without a current file (a writer that crashed mid-rotation), the newest file read. */
-        int last_fd;
-        bool last_gz;
         /* Scratch for a message being delivered. */
         Buf msg, src;
         LocalLogAttr *attrs;
         size_t n_attrs;
 } Reader;
 
-static void files_free(LogFile *f, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (f[i].fd >= 0)
-                        close(f[i].fd);
-        free(f);
-}
-
-/*
- * Opens the set of files, oldest first, the current one (if any) last, holding the current file's
- * flock shared while the others are opened, so that the set is not a half-rotated one.
- */
-static int open_set(Reader *R, LogFile **ret, size_t *ret_n, Error **err)
-{
-        for (int attempt = 0;; attempt++) {
-                LogFile cur = { .fd = -EBADF, .current = true }, *f;
-                bool locked = false;
-                size_t n = 0;
-                int r, k;
-
-                r = open_for_reading(R->dirfd, R->name, &cur.fd, &cur.st);
-                if (r == -EINVAL)
-                        return error_setx(err, EINVAL, "%s is not a regular file", R->name);
-                if (r < 0 && r != -ENOENT)
-                        return error_set(err, -r, "opening %s", R->name);
-                if (r == 0) {
-                        struct stat st;
-                        locked = lock_bounded(cur.fd, LOCK_SH, READER_LOCK_TRIES);
-                        if ((fstatat(R->dirfd, R->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_ino != cur.st.st_ino ||
-                             st.st_dev != cur.st.st_dev) &&
-                            attempt < READER_LOCK_TRIES) {
-                                close(cur.fd); /* rotated between our open() and our lock */
-                                continue;
-                        }
-                }
-                k = count_rotated(R->dirfd, R->name, R->rotated);
-                f = xcalloc((size_t)k + 1, sizeof(*f));
-                for (int i = k; i >= 1; i--)
-                        for (int gz = 0; gz <= 1; gz++) {
-                                _cleanup_free_ char *p = rotated_name(R->name, i, gz);
-                                LogFile lf = { .fd = -EBADF, .gz = gz };
-                                r = open_for_reading(R->dirfd, p, &lf.fd, &lf.st);
-                                if (r == 0) {
-                                        f[n++] = lf;
-                                        break;
-                                }
-                                if (r != -ENOENT && r != -EINVAL) {
-                                        if (cur.fd >= 0)
-                                                close(cur.fd);
-                                        files_free(f, n);
-                                        return error_set(err, -r, "opening %s", p);
-                                }
-                        }
-                if (locked)
-                        (void)flock(cur.fd, LOCK_UN);
-                if (cur.fd >= 0)
-                        f[n++] = cur;
-                else if (n > 0 && attempt < CUR_MISSING_TRIES) {
-                        /* Rotated files but no current one: a writer mid-rotation.  Look again. */
-                        files_free(f, n);
-                        sleep_ms(1);
-                        continue;
-                }
-                *ret = f;
-                *ret_n = n;
-                return 0;
-        }
-}
-
 static bool passes(const Reader *R, const LocalLogEntry *e)
 {
         struct timespec ts = local_log_entry_time(e);
 
-        if (R->o->has_since && ts_cmp(&ts, &R->o->since) < 0)
+        if (R->o->has_since && timespec_cmp(&ts, &R->o->since) < 0)
                 return false;
-        if (R->o->has_until && ts_cmp(&ts, &R->o->until) >= 0)
+        if (R->o->has_until && timespec_cmp(&ts, &R->o->until) >= 0)
                 return false;
         return true;
 }
@@ -1286,9 +779,10 @@ static int drain_current(Reader *R)
         int r;
 
         r = drain(R, &R->cur, false);
-        if (r != 0 || R->cur.len == R->cur.start || fstat(R->cur_fd, &st) < 0 || (uint64_t)st.st_size <= R->cur.sealed)
+        if (r != 0 || R->cur.in.len == R->cur.in.start || fstat(R->cur.in.fd, &st) < 0 ||
+            (uint64_t)st.st_size <= R->cur.sealed)
                 return r;
-        if (record_before(R->cur_fd, (uint64_t)st.st_size, &body, &n) > 0 &&
+        if (record_before(R->cur.in.fd, (uint64_t)st.st_size, &body, &n) > 0 &&
             local_log_decode(body.data, n, &e, NULL, NULL) == 0) {
                 R->cur.sealed = (uint64_t)st.st_size;
                 r = drain(R, &R->cur, false);
@@ -1297,45 +791,14 @@ static int drain_current(Reader *R)
         return r;
 }
 
-/* The time in the gzip header of a rotated file; -ENOENT if it has none. */
-static int gz_last_time(int fd, struct timespec *ret)
-{
-        _cleanup_json_ json_t *j = NULL;
-        unsigned char h[12];
-        char extra[256];
-        struct timespec zero = { 0 };
-        const char *s;
-        size_t xlen;
-        json_t *t;
-
-        if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || h[0] != 0x1f || h[1] != 0x8b || !(h[3] & GZ_FEXTRA))
-                return -ENOENT;
-        xlen = (size_t)h[10] | (size_t)h[11] << 8;
-        if (xlen == 0 || xlen > sizeof(extra) || pread(fd, extra, xlen, sizeof(h)) != (ssize_t)xlen)
-                return -ENOENT;
-        j = json_loadb(extra, xlen, 0, NULL);
-        t = json_object_get(j, "lastTime");
-        s = json_string_value(t);
-        /* An RFC 3339 time in UTC, nothing else (a duration or a bare number is no header of ours). */
-        if (!s || strlen(s) < 20 || s[strlen(s) - 1] != 'Z' || !strchr(s, 'T') ||
-            parse_timestamp_arg(s, zero, ret, NULL) < 0)
-                return -ENOENT;
-        return 0;
-}
-
-static bool gz_before_since(const Reader *R, const LogFile *f)
-{
-        struct timespec last;
-        return f->gz && R->o->has_since && gz_last_time(f->fd, &last) == 0 && ts_cmp(&last, &R->o->since) < 0;
-}
-
 /* Reads a whole (rotated) file of the set, from where --tail says. */
-static int read_file(Reader *R, const LogFile *f)
+static int read_file(void *ud, const LogFilePart *f)
 {
+        Reader *R = ud;
         RecReader rr;
         int r;
 
-        if (f->skip_file || gz_before_since(R, f))
+        if (f->skip_file || logfile_gz_ends_before_since(f, R->o))
                 return 0;
         rr_start(&rr, f->fd, f->gz, f->start);
         R->skip = f->skip;
@@ -1346,14 +809,14 @@ static int read_file(Reader *R, const LogFile *f)
 }
 
 /* Messages of a gzipped file that pass since/until. */
-static int64_t count_passing(Reader *R, const LogFile *f)
+static int64_t count_passing(Reader *R, const LogFilePart *f)
 {
         LocalLogEntry e;
         RecReader rr;
         int64_t n = 0;
         int r;
 
-        if (gz_before_since(R, f))
+        if (logfile_gz_ends_before_since(f, R->o))
                 return 0;
         rr_start(&rr, f->fd, true, 0);
         while ((r = rr_next(&rr, true, &e, NULL, NULL, NULL)) > 0)
@@ -1398,7 +861,7 @@ static int tail_start(Reader *R, int fd, uint64_t size, int64_t need, bool final
         /* The framing broke at `off`: read [0, off) forwards. */
         want = need - found;
         rr_start(&rr, fd, false, 0);
-        rr.limit = off;
+        rr.in.limit = off;
         {
                 uint64_t last_end = 0, at;
                 /* Damage before `off` is looked through; an unfinished end of the file is not. */
@@ -1444,10 +907,13 @@ done:
 }
 
 /* --tail: where each file of the set starts, newest first, until `tail` messages are found. */
-static int plan_tail(Reader *R, LogFile *f, size_t n)
+static int plan_tail(void *ud, LogFilePart *f, size_t n)
 {
+        Reader *R = ud;
         int64_t need = R->o->tail;
 
+        if (need < 0)
+                return 0;
         for (size_t i = n; i-- > 0;) {
                 if (need == 0 && !f[i].current) {
                         f[i].skip_file = true;
@@ -1474,35 +940,42 @@ static int plan_tail(Reader *R, LogFile *f, size_t n)
         return 0;
 }
 
-/* Makes f (a plain current file of the set) the followed one, read from `start`. */
-static void follow_file(Reader *R, LogFile *f, uint64_t start)
+/* fd is the current file now, read from `start`. */
+static void follow_file(void *ud, int fd, uint64_t start)
 {
-        if (R->has_cur) {
-                rr_done(&R->cur);
-                close(R->cur_fd);
-        }
-        if (R->last_fd >= 0) {
-                close(R->last_fd);
-                R->last_fd = -EBADF;
-        }
-        R->has_cur = true;
-        R->cur_fd = TAKE_FD(f->fd);
-        R->cur_st = f->st;
-        rr_start(&R->cur, R->cur_fd, false, start);
+        Reader *R = ud;
+
+        rr_done(&R->cur);
+        rr_start(&R->cur, fd, false, start);
 }
 
-static void remember_last(Reader *R, LogFile *f, size_t n)
+/* What was added to the followed file; all of it when it was rotated away (final). */
+static int drain_followed(void *ud, bool final)
 {
-        if (n == 0 || f[n - 1].current)
-                return;
-        if (R->last_fd >= 0)
-                close(R->last_fd);
-        R->last_fd = TAKE_FD(f[n - 1].fd);
-        R->last_gz = f[n - 1].gz;
+        Reader *R = ud;
+        struct stat now;
+
+        if (final)
+                return drain(R, &R->cur, true);
+        /*
+         * Shorter than what we read: our writer, started again, cut a torn record off (go on after the
+         * last whole record we took), or someone truncated the file (start over).
+         */
+        if (fstat(R->cur.in.fd, &now) == 0 && (uint64_t)now.st_size < R->cur.in.consumed) {
+                int fd = R->cur.in.fd;
+                uint64_t at = rr_offset(&R->cur);
+                rr_done(&R->cur);
+                rr_start(&R->cur, fd, false, at <= (uint64_t)now.st_size ? at : 0);
+        }
+        /*
+         * Not final: its last record may be being written.  Looking through those bytes for records
+         * would read the container's own output as framing.
+         */
+        return drain_current(R);
 }
 
 /* The first record of a file, framing included (malloc'd), for recognising a compressed copy. */
-static uint8_t *first_record(int fd, bool gz, size_t *ret_len)
+static void *first_record(int fd, bool gz, size_t *ret_len)
 {
         LocalLogEntry e;
         RecReader rr;
@@ -1511,234 +984,38 @@ static uint8_t *first_record(int fd, bool gz, size_t *ret_len)
         rr_start(&rr, fd, gz, 0);
         if (rr_next(&rr, true, &e, NULL, NULL, NULL) > 0) {
                 /* rr.start is just past it; its length is in its trailer. */
-                uint32_t len = get_be32(rr.buf + rr.start - 4) + LOCAL_LOG_FRAME;
+                uint32_t len = get_be32((const uint8_t *)rr.in.buf + rr.in.start - 4) + LOCAL_LOG_FRAME;
                 s = xmalloc(len);
-                memcpy(s, rr.buf + rr.start - len, len);
+                memcpy(s, rr.in.buf + rr.in.start - len, len);
                 *ret_len = len;
         }
         rr_done(&rr);
         return s;
 }
 
-/* Is f, a gzipped rotated file, the compressed copy of the plain file old_fd? */
-static bool gz_is_copy_of(const LogFile *f, int old_fd, const struct stat *old_st)
-{
-        _cleanup_free_ uint8_t *a = NULL, *b = NULL;
-        unsigned char isize[4];
-        size_t na = 0, nb = 0;
-        uint32_t sz;
-
-        /* ISIZE (the uncompressed size mod 2^32) and the first record must match. */
-        if (f->st.st_size < 18 || pread(f->fd, isize, 4, f->st.st_size - 4) != 4)
-                return false;
-        sz = (uint32_t)isize[0] | (uint32_t)isize[1] << 8 | (uint32_t)isize[2] << 16 | (uint32_t)isize[3] << 24;
-        if (sz != (uint32_t)old_st->st_size)
-                return false;
-        a = first_record(old_fd, false, &na);
-        b = first_record(f->fd, true, &nb);
-        return a && b && na == nb && memcmp(a, b, na) == 0;
-}
-
-/*
- * The followed file was rotated away: find it in the new set (by inode, or as a compressed copy), read
- * the files after it and follow the new current one.  If it is gone, everything there is newer.
- */
-static int catch_up(Reader *R, bool *switched, Error **err)
-{
-        int ref = R->has_cur ? R->cur_fd : R->last_fd;
-        bool ref_gz = !R->has_cur && R->last_gz;
-        LogFile *f = NULL;
-        size_t n = 0, from = 0;
-        int r;
-
-        r = open_set(R, &f, &n, err);
-        if (r < 0)
-                return r;
-        if (ref >= 0) {
-                struct stat st;
-                if (fstat(ref, &st) == 0)
-                        for (size_t i = n; i-- > 0;) {
-                                bool same = f[i].st.st_dev == st.st_dev && f[i].st.st_ino == st.st_ino;
-                                if (!same && f[i].gz && !ref_gz)
-                                        same = gz_is_copy_of(&f[i], ref, &st);
-                                if (same) {
-                                        from = i + 1;
-                                        break;
-                                }
-                        }
-        }
-        for (size_t i = from; i < n && r == 0; i++) {
-                if (f[i].current) {
-                        follow_file(R, &f[i], 0);
-                        *switched = true;
-                } else
-                        r = read_file(R, &f[i]);
-        }
-        if (r == 0 && *switched)
-                r = drain_current(R);
-        else if (r == 0 && from < n)
-                remember_last(R, f, n);
-        files_free(f, n);
-        return r;
-}
-
-static int follow_step(Reader *R, Error **err)
-{
-        for (;;) {
-                struct stat st, now;
-                bool switched = false;
-                int r;
-
-                if (R->has_cur) {
-                        /*
-                         * Shorter than what we read: our writer, started again, cut a torn record off
-                         * (go on after the last whole record we took), or someone truncated the file
-                         * (start over).
-                         */
-                        if (fstat(R->cur_fd, &now) == 0 && (uint64_t)now.st_size < R->cur.consumed) {
-                                uint64_t at = rr_offset(&R->cur);
-                                rr_done(&R->cur);
-                                rr_start(&R->cur, R->cur_fd, false, at <= (uint64_t)now.st_size ? at : 0);
-                        }
-                        r = drain_current(R);
-                        if (r != 0)
-                                return r;
-                }
-                r = fstatat(R->dirfd, R->name, &st, AT_SYMLINK_NOFOLLOW);
-                if (r < 0 && errno != ENOENT)
-                        return error_set(err, errno, "stat %s", R->name);
-                if (r < 0 && !R->has_cur)
-                        return 0; /* nothing written yet */
-                if (r == 0 && R->has_cur && st.st_dev == R->cur_st.st_dev && st.st_ino == R->cur_st.st_ino)
-                        return 0;
-                /* The name is another file's now: the old one is complete (renames come between writes). */
-                if (R->has_cur) {
-                        r = drain(R, &R->cur, true);
-                        if (r != 0)
-                                return r;
-                }
-                r = catch_up(R, &switched, err);
-                if (r != 0)
-                        return r;
-                if (!switched)
-                        return 0;
-        }
-}
-
-static int64_t monotonic_ms(void)
-{
-        struct timespec t;
-
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static int follow(Reader *R, int ino, Error **err)
-{
-        const JsonLogReadOpts *o = R->o;
-        int64_t asked = INT64_MIN / 2;
-
-        for (;;) {
-                bool stopped = false;
-                struct timespec now;
-                int64_t t = monotonic_ms();
-                int r;
-
-                /* Asked before reading, so that the last read sees all that was written before the stop. */
-                if (o->running && t - asked >= FOLLOW_POLL_MS) {
-                        asked = t;
-                        stopped = !o->running(o->running_ud);
-                }
-                clock_gettime(CLOCK_REALTIME, &now);
-                if (o->has_until && ts_cmp(&now, &o->until) >= 0)
-                        stopped = true;
-                r = follow_step(R, err);
-                if (r != 0)
-                        return r;
-                if (stopped)
-                        return 0; /* a record left unfinished by a writer that died is a torn one: skipped */
-                if (ino >= 0) {
-                        struct pollfd p = { .fd = ino, .events = POLLIN };
-                        char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-                        if (poll(&p, 1, FOLLOW_POLL_MS) > 0)
-                                while (read(ino, ev, sizeof(ev)) > 0)
-                                        ;
-                } else
-                        sleep_ms(FOLLOW_POLL_MS / 2);
-        }
-}
+static const LogFileReader local_reader = {
+        .plan = plan_tail,
+        .read_file = read_file,
+        .follow = follow_file,
+        .drain = drain_followed,
+        .first_entry = first_record,
+};
 
 int local_log_read(const char *path, int max_file, const JsonLogReadOpts *o, jsonlog_msg_fn fn, void *ud,
                    Error **err)
 {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_close_ int ino = -EBADF;
         Reader R = {
                 .o = o,
                 .fn = fn,
                 .ud = ud,
-                .dirfd = -EBADF,
-                .cur_fd = -EBADF,
-                .last_fd = -EBADF,
-                .rotated = max_file < 1 ? 0 : max_file - 1,
+                .cur = { .in = { .fd = -EBADF } },
         };
-        LogFile *f = NULL;
-        size_t n = 0;
         int r;
 
-        R.cur = (RecReader){ .fd = -EBADF };
-        if (split_path(path, &dir, &R.name) < 0)
-                return error_setx(err, EINVAL, "%s: not a file name", path);
-        R.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (R.dirfd < 0) {
-                r = error_set(err, errno, "opening the log directory %s", dir);
-                goto finish;
-        }
-        if (o->follow) {
-                /* Before the first read, so that nothing written after it goes unnoticed. */
-                ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-                if (ino >= 0 && inotify_add_watch(ino, dir,
-                                                  IN_MODIFY | IN_CREATE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE |
-                                                          IN_CLOSE_WRITE) < 0) {
-                        close(ino);
-                        ino = -EBADF;
-                }
-        }
-        r = open_set(&R, &f, &n, err);
-        if (r < 0)
-                goto finish;
-        if (o->tail >= 0)
-                r = plan_tail(&R, f, n);
-        for (size_t i = 0; i < n && r == 0; i++) {
-                if (f[i].current) {
-                        follow_file(&R, &f[i], f[i].start);
-                        /*
-                         * Not final: its last record may be being written.  Looking through those
-                         * bytes for records would read the container's own output as framing.
-                         */
-                        r = drain_current(&R);
-                } else
-                        r = read_file(&R, &f[i]);
-        }
-        if (r == 0)
-                remember_last(&R, f, n);
-        files_free(f, n);
-        if (r == 0 && o->follow)
-                r = follow(&R, ino, err);
-        if (r < 0 && err && !*err)
-                error_set(err, -r, "reading %s", path);
-finish:
-        if (R.has_cur) {
-                rr_done(&R.cur);
-                close(R.cur_fd);
-        }
-        if (R.last_fd >= 0)
-                close(R.last_fd);
-        if (R.dirfd >= 0)
-                close(R.dirfd);
+        r = logfile_read(path, max_file, o, &local_reader, &R, err);
+        rr_done(&R.cur);
         free(R.msg.data);
         free(R.src.data);
         free(R.attrs);
-        free(R.name);
-        return r < 0 ? r : 0;
+        return r;
 }

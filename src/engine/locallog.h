@@ -36,8 +36,8 @@
  * .<max_file-1>, as json-file's (jsonlog.h): .1 stays plain, older ones are gzipped when compress is
  * on (with docker's {"lastTime":...} gzip header); the reader takes .N and .N.gz alike, so files
  * dockerd compressed (.1.gz too) read as well.  Files are 0640.  The same flock protocol as json-file
- * keeps readers from seeing a half-rotated set.  Defaults (docker's): max-size 20m, max-file 5,
- * compress true.
+ * keeps readers from seeing a half-rotated set (the file set is logfile.c's, shared with json-file).
+ * Defaults (docker's): max-size 20m, max-file 5, compress true.
  *
  * Every length in a file is treated as hostile: a record longer than LOCAL_LOG_MAX_RECORD, a leading
  * and trailing length that differ, or a body that is not a LogEntry is damage.  The reader then looks
@@ -119,7 +119,10 @@ int local_log_open(const char *path, int64_t max_size, int max_file, bool compre
  */
 int local_log_write(LocalLog *l, const LocalLogEntry *e, Error **err);
 
-/* Buffered mode, as jsonlog's: records collect in memory and go out in writes of ~JSONLOG_BUFFER. */
+/*
+ * Buffered mode, as jsonlog's: records collect in memory and go out in writes of ~JSONLOG_BUFFER, and
+ * .1 is compressed on a thread right after the rotation that made it (logfile.h).
+ */
 void local_log_set_buffered(LocalLog *l, bool on);
 int local_log_flush(LocalLog *l, Error **err);
 
