@@ -161,7 +161,7 @@ typedef struct EventsReadOpts {
         bool has_since, has_until;
         struct timespec since, until;
         /*
-         * After the past events, new ones as they are written (inotify on the directory, a 250 ms poll
+         * After the past events, new ones as they are written (inotify on the directory, a 100 ms poll
          * besides), through rotations, until `until` has passed, `running` returns false (asked at
          * least every 100 ms) or fn stops it.  Without has_since/has_until, following starts at the
          * current end.
