@@ -5,8 +5,13 @@
  * retention keeping the chain, torn records, 20 concurrent writers, filters, and forwarding to
  * syslog and journald datagram sockets.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <openssl/sha.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -644,41 +649,218 @@ TEST(forward_journald)
         rmdir_all(dir);
 }
 
-/* The real journald, when this machine runs one: the record comes back through journalctl. */
-TEST(forward_real_journald)
+/* Runs cmd through the shell and returns its stdout (malloc'd). */
+static char *capture(const char *cmd)
 {
-        _cleanup_free_ char *dir = NULL, *cmd = NULL, *out = NULL;
-        AuditConfig c = { .max_size = 1 << 20, .max_files = 4, .forward = AUDIT_FORWARD_JOURNALD };
-        char marker[64];
-        struct stat st;
-        FILE *p;
-        size_t cap = 0;
-        bool found = false;
+        FILE *p = popen(cmd, "r");
+        char *out = NULL;
+        size_t len = 0;
+        if (!p)
+                return xstrdup("");
+        (void)read_all_fd(fileno(p), 16 << 20, &out, &len);
+        pclose(p);
+        return out ? out : xstrdup("");
+}
 
-        if (stat("/run/systemd/journal/socket", &st) < 0 || !S_ISSOCK(st.st_mode))
-                TAP_SKIP("no journald socket at /run/systemd/journal/socket");
-        if (access("/usr/bin/journalctl", X_OK) < 0 && access("/bin/journalctl", X_OK) < 0)
-                TAP_SKIP("no journalctl");
+static pid_t spawn(const char *log, char *const argv[])
+{
+        pid_t pid = fork();
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+                dup2(fd, 1);
+                dup2(fd, 2);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        return pid;
+}
+
+static void stop(pid_t pid)
+{
+        if (pid > 0) {
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+        }
+}
+
+/* A real rsyslogd (Debian's) listening on a socket of its own: what it parsed of the datagram. */
+TEST(forward_real_rsyslogd)
+{
+        static const char *const paths[] = { "/usr/sbin/rsyslogd", "/sbin/rsyslogd" };
+        const char *bin = NULL;
+        _cleanup_free_ char *dir = NULL, *work = NULL, *conf = NULL, *confpath = NULL, *sock = NULL, *out = NULL,
+                            *log = NULL, *pidf = NULL;
+        _cleanup_strv_ char **lines = NULL;
+        AuditConfig c = { .max_size = 1 << 20, .max_files = 4, .forward = AUDIT_FORWARD_SYSLOG };
+        char pidbuf[16];
+        pid_t pid;
+        FILE *f;
+
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                if (access(paths[i], X_OK) == 0)
+                        bin = paths[i];
+        if (!bin)
+                TAP_SKIP("rsyslogd is not installed (tools/setup.sh installs rsyslog)");
         dir = tmpdir();
-        snprintf(marker, sizeof(marker), "marker-%d-%ld", (int)getpid(), (long)time(NULL));
-        ASSERT_OK(append(dir, &c, "start", marker, NULL));
-        cmd = xasprintf("journalctl -q --no-pager -o cat STOCKADE_AUDIT_ACTOR_NAME=%s 2>/dev/null", marker);
-        for (int i = 0; i < 50 && !found; i++) {
-                ssize_t len;
-                p = popen(cmd, "r");
-                if (!p)
+        work = xstrndup(dir, strrchr(dir, '/') - dir);
+        sock = xasprintf("%s/rs.sock", work);
+        out = xasprintf("%s/out.log", work);
+        log = xasprintf("%s/rsyslogd.log", work);
+        pidf = xasprintf("%s/rsyslogd.pid", work);
+        confpath = xasprintf("%s/rsyslog.conf", work);
+        conf = xasprintf("global(workDirectory=\"%s\")\n"
+                         "module(load=\"imuxsock\" sysSock.use=\"off\")\n"
+                         "input(type=\"imuxsock\" socket=\"%s\" rateLimit.interval=\"0\")\n"
+                         "template(name=\"parsed\" type=\"string\" string=\"%%pri%%|%%syslogfacility-text%%|"
+                         "%%syslogseverity-text%%|%%programname%%|%%procid%%|%%msg%%\\n\")\n"
+                         "action(type=\"omfile\" file=\"%s\" template=\"parsed\")\n",
+                         work, sock, out);
+        f = fopen(confpath, "we");
+        ASSERT_TRUE(f != NULL);
+        fputs(conf, f);
+        fclose(f);
+        pid = spawn(log, (char *[]){ (char *)bin, "-n", "-f", confpath, "-i", pidf, NULL });
+        ASSERT_TRUE(pid > 0);
+        for (int i = 0; i < 300 && access(sock, F_OK) < 0; i++)
+                usleep(50 * 1000);
+        if (access(sock, F_OK) < 0) {
+                stop(pid);
+                TAP_FAIL("rsyslogd did not come up");
+        }
+        c.forward_socket = sock;
+        ASSERT_OK(append(dir, &c, "start", "web", NULL));
+        ASSERT_OK(append(dir, &c, "stop", "web", "it failed"));
+        for (int i = 0; i < 400; i++) {
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                strv_free(lines);
+                lines = xcalloc(1, sizeof(char *));
+                if (read_file_at(AT_FDCWD, out, 1 << 20, &text, &len) == 0) {
+                        char *save = NULL;
+                        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                                strv_push(&lines, l);
+                }
+                if (strv_length(lines) >= 2)
                         break;
-                while ((len = getline(&out, &cap, p)) > 0)
-                        if (strstr(out, marker))
-                                found = true;
-                pclose(p);
-                if (!found)
-                        usleep(100000);
+                usleep(50 * 1000);
+        }
+        stop(pid);
+        ASSERT_EQ(strv_length(lines), 2);
+        snprintf(pidbuf, sizeof(pidbuf), "|%d|", (int)getpid());
+        {
+                _cleanup_strv_ char **rec = file_lines(dir, F1);
+                /* PRI, facility and severity, the tag and pid parsed out, the record as the message */
+                ASSERT_TRUE(strstr(lines[0], "86|authpriv|info|stockade-audit") == lines[0]);
+                ASSERT_CONTAINS(lines[0], pidbuf);
+                ASSERT_CONTAINS(lines[0], rec[0]);
+                ASSERT_TRUE(strstr(lines[1], "84|authpriv|warning|stockade-audit") == lines[1]);
+                ASSERT_CONTAINS(lines[1], rec[1]);
         }
         rmdir_all(dir);
-        if (!found)
-                TAP_SKIP("journald did not return the entry (not readable by this user?)");
-        ASSERT_TRUE(found);
+}
+
+/*
+ * A real systemd-journald (Debian's), as root, in a child with a private mount namespace where
+ * /run/systemd and /var/log are fresh tmpfs: the record forwarded to the standard socket path comes
+ * back from `journalctl -o json` with its fields.
+ */
+static int journald_child(const char *dir, char *why, size_t whylen)
+{
+        static const char *const paths[] = { "/lib/systemd/systemd-journald", "/usr/lib/systemd/systemd-journald" };
+        const char *bin = NULL;
+        AuditConfig c = { .max_size = 1 << 20, .max_files = 4, .forward = AUDIT_FORWARD_JOURNALD };
+        _cleanup_free_ char *cmd = NULL, *out = NULL, *log = xasprintf("%s.journald.log", dir);
+        _cleanup_strv_ char **rec = NULL;
+        _cleanup_json_ json_t *e = NULL;
+        struct stat st;
+        pid_t pid;
+        FILE *f;
+
+        for (size_t i = 0; i < ELEMENTSOF(paths); i++)
+                if (access(paths[i], X_OK) == 0)
+                        bin = paths[i];
+        if (!bin)
+                return snprintf(why, whylen, "systemd-journald not installed (Debian's systemd package)"), 77;
+        if (system("command -v journalctl >/dev/null") != 0)
+                return snprintf(why, whylen, "journalctl not installed"), 77;
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return snprintf(why, whylen, "no private mount namespace: %s", strerror(errno)), 77;
+        (void)mkdir("/run/systemd", 0755);
+        if (mount("tmpfs", "/run/systemd", "tmpfs", 0, "mode=0755") < 0 ||
+            mount("tmpfs", "/var/log", "tmpfs", 0, "mode=0755") < 0)
+                return snprintf(why, whylen, "tmpfs: %s", strerror(errno)), 1;
+        (void)mkdir("/run/systemd/journal", 0755);
+        (void)mkdir("/run/systemd/journald.conf.d", 0755);
+        f = fopen("/run/systemd/journald.conf.d/test.conf", "we");
+        if (!f)
+                return snprintf(why, whylen, "journald.conf.d: %s", strerror(errno)), 1;
+        fputs("[Journal]\nStorage=persistent\nReadKMsg=no\nRateLimitBurst=0\nForwardToSyslog=no\nForwardToWall=no\n", f);
+        fclose(f);
+        f = fopen("/run/systemd/journal/flushed", "we");
+        if (f)
+                fclose(f);
+        pid = spawn(log, (char *[]){ (char *)bin, NULL });
+        for (int i = 0; i < 1000 && stat("/run/systemd/journal/socket", &st) < 0; i++)
+                usleep(10 * 1000);
+        if (stat("/run/systemd/journal/socket", &st) < 0) {
+                stop(pid);
+                return snprintf(why, whylen, "systemd-journald did not come up (see %s)", log), 1;
+        }
+        if (append(dir, &c, "kill", "jweb", "line one\nline two") < 0) {
+                stop(pid);
+                return snprintf(why, whylen, "append failed"), 1;
+        }
+        rec = file_lines(dir, F1);
+        cmd = xasprintf("journalctl --no-pager --all -q -o json STOCKADE_AUDIT_ACTOR_NAME=jweb");
+        for (int i = 0; i < 200; i++) {
+                free(out);
+                out = capture(cmd);
+                if (*out)
+                        break;
+                usleep(50 * 1000);
+        }
+        stop(pid);
+        e = json_loads(out, JSON_DISABLE_EOF_CHECK, NULL);
+        if (!e)
+                return snprintf(why, whylen, "journalctl gave no entry: %s", out), 1;
+#define FIELD(k, v)                                                                                            \
+        if (!json_is_string(json_object_get(e, k)) || strcmp(json_string_value(json_object_get(e, k)), v) != 0)   \
+                return snprintf(why, whylen, "%s: %s", k, out), 1;
+        FIELD("MESSAGE", "audit 1: kill jweb: line one\nline two");
+        FIELD("PRIORITY", "4");
+        FIELD("SYSLOG_FACILITY", "10");
+        FIELD("SYSLOG_IDENTIFIER", "stockade-audit");
+        FIELD("STOCKADE_AUDIT_SEQ", "1");
+        FIELD("STOCKADE_AUDIT_ACTION", "kill");
+        FIELD("STOCKADE_AUDIT_OUTCOME", "line one\nline two");
+        FIELD("STOCKADE_AUDIT_RECORD", rec[0]);
+#undef FIELD
+        return 0;
+}
+
+TEST(forward_real_journald)
+{
+        _cleanup_free_ char *dir = NULL;
+        char *why;
+        int st = 0;
+        pid_t pid;
+
+        if (geteuid() != 0)
+                TAP_SKIP("needs root (a private mount namespace for journald's socket path)");
+        dir = tmpdir();
+        why = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ASSERT_TRUE(why != MAP_FAILED);
+        why[0] = '\0';
+        pid = fork();
+        if (pid == 0)
+                _exit(journald_child(dir, why, 4096));
+        ASSERT_EQ(waitpid(pid, &st, 0), pid);
+        rmdir_all(dir);
+        if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+                TAP_SKIP("%s", why);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                TAP_FAIL("%s", why[0] ? why : "the journald child died");
+        munmap(why, 4096);
 }
 
 TEST(verify_mem_garbage)
