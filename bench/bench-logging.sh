@@ -270,7 +270,7 @@ if [[ -n ${BENCH_PERF:-} ]] && [[ " ${NAMES[*]} " == *" stockade "* ]]; then
     wait "$PERF_PID" || true
     PERF_PID=
     "$STOCKADE" rm -f "$ID" >/dev/null
-    perf report -i "$WORK/perf.data" --stdio --no-children --sort comm,dso,symbol --percent-limit 0.5 \
+    perf report -i "$WORK/perf.data" --stdio --no-children --sort pid,symbol --percent-limit 0.5 \
         -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40 >"$WORK/perf.top"
 fi
 
@@ -319,6 +319,6 @@ if [[ -n ${MED[stockade]:-} ]]; then
 fi
 if [[ -s $WORK/perf.top ]]; then
     echo
-    echo "perf record -g of stockade-monitor (one more run; self time, entries over 0.5%):"
+    echo "perf record -g of stockade-monitor (one more run; self time by thread (pid:comm) and symbol, over 0.5%):"
     cat "$WORK/perf.top"
 fi
