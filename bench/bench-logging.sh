@@ -31,8 +31,9 @@ BENCH_BYTES=${BENCH_BYTES:-1073741824}
 BENCH_N=${BENCH_N:-3}
 BENCH_PRODUCER=${BENCH_PRODUCER:-cat}
 [[ $BENCH_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer (got '$BENCH_N')"
-[[ $BENCH_BYTES =~ ^[1-9][0-9]*$ ]] && ((BENCH_BYTES % 128 == 0)) ||
+if ! [[ $BENCH_BYTES =~ ^[1-9][0-9]*$ ]] || ((BENCH_BYTES % 128 != 0)); then
     die "BENCH_BYTES must be a positive multiple of 128, the line length (got '$BENCH_BYTES')"
+fi
 [[ $BENCH_PRODUCER == cat || $BENCH_PRODUCER == yes ]] || die "BENCH_PRODUCER must be cat or yes"
 eng_config
 perf_dep=()
@@ -167,7 +168,7 @@ run_once() {
     local e=$1 t0 t1 s2 got
     SEQ=$((SEQ + 1))
     sync
-    WALL_US=0 LOGSIZE=0 GREW=0 ID= LOGF=
+    WALL_US=0 LOGSIZE=0 GREW=0 ID='' LOGF=''
     t0=$EPOCHREALTIME
     if ! "start_$e" 2>"$WORK/err" </dev/null; then
         CHECK="run -d failed: $(head -c 400 "$WORK/err")"
@@ -270,8 +271,10 @@ if [[ -n ${BENCH_PERF:-} ]] && [[ " ${NAMES[*]} " == *" stockade "* ]]; then
     wait "$PERF_PID" || true
     PERF_PID=
     "$STOCKADE" rm -f "$ID" >/dev/null
-    perf report -i "$WORK/perf.data" --stdio --no-children --sort pid,symbol --percent-limit 0.5 \
-        -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 40 >"$WORK/perf.top"
+    { perf report -i "$WORK/perf.data" --stdio --no-children --sort pid,symbol --percent-limit 0.5 \
+        -g none 2>/dev/null | grep -v -e '^#' -e '^$' | head -n 40 >"$WORK/perf.top"; } || true
+    [[ -s $WORK/perf.top ]] ||
+        echo "    (no samples: the monitor may have finished before perf attached; $(tail -n 1 "$WORK/perf.log"))" >"$WORK/perf.top"
 fi
 
 # --- report --------------------------------------------------------------------------
@@ -315,7 +318,8 @@ if [[ -n ${MED[stockade]:-} ]]; then
     done
     awk -v a="$s" -v b="${MED[baseline]}" 'BEGIN { exit !(a <= 2 * b) }' ||
         { verdict="NOT met"; why+=("$(ratio "$s" "${MED[baseline]}") of cat > file"); }
-    echo "goal: faster than both and within 2x of cat > file: $verdict${why:+ (${why[*]})}"
+    why_s=$(printf '%s; ' "${why[@]}")
+    echo "goal: faster than both and within 2x of cat > file: $verdict${why:+ (${why_s%; })}"
 fi
 if [[ -s $WORK/perf.top ]]; then
     echo

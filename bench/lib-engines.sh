@@ -26,7 +26,7 @@
 #                    bench's namespace, pure cgroup v1 for all engines)
 #   BENCH_TMP        where the temp dir goes (default /tmp)
 #   BENCH_KEEP=1     keep the temp dir
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables set here are the benches'
 
 die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
 log() { echo "$BENCH_NAME: $*" >&2; }
