@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,8 @@
 #define BLOCKING_LIMIT   (4u << 20) /* queued bytes before the container's pipes are left unread */
 #define DEFAULT_NB_LIMIT (1u << 20) /* docker's default max-buffer-size */
 #define ERROR_EVERY_S    60         /* a failing driver is reported at most once a minute */
+#define FLUSH_DELAY_NS   2000000L   /* an idle log thread flushes the driver after 2 ms without output */
+#define BATCH_MIN        (128u << 10) /* one read of 64 KiB, with its record headers, fits one batch */
 
 enum {
         REC_NEWLINE = 1 << 0,
@@ -87,7 +90,8 @@ struct LogPipe {
         pthread_cond_t cond;
         Batch *head, *tail;
         size_t queued;
-        bool stopping, abandon, thread_done, notify_armed;
+        bool stopping, thread_done, notify_armed;
+        atomic_bool abandon; /* read by the log thread without the lock, per record */
         uint64_t dropped;
         pthread_t thread;
         bool have_thread;
@@ -266,14 +270,13 @@ static void deliver(LogPipe *p, Batch *b)
                         .partial_last = r->flags & REC_LAST,
                 };
                 Error *e = NULL;
-                bool abandon;
 
-                pthread_mutex_lock(&p->lock);
-                abandon = p->abandon;
-                if (abandon)
+                /* An atomic, not the lock: checked per record, so an abandoned drain ends at once. */
+                if (atomic_load_explicit(&p->abandon, memory_order_relaxed)) {
+                        pthread_mutex_lock(&p->lock);
                         p->dropped++;
-                pthread_mutex_unlock(&p->lock);
-                if (!abandon && p->ops->log(p->driver, &m, &e) < 0) {
+                        pthread_mutex_unlock(&p->lock);
+                } else if (p->ops->log(p->driver, &m, &e) < 0) {
                         report(p, e);
                         pthread_mutex_lock(&p->lock);
                         p->dropped++;
@@ -292,6 +295,18 @@ static void *log_thread(void *ud)
                 bool wake = false;
 
                 pthread_mutex_lock(&p->lock);
+                if (!p->head && !p->stopping) {
+                        /* More output usually follows within a moment: wait a little before flushing,
+                         * so a busy container's lines go out in big writes, not one per read. */
+                        struct timespec t;
+                        clock_gettime(CLOCK_REALTIME, &t);
+                        t.tv_nsec += FLUSH_DELAY_NS;
+                        if (t.tv_nsec >= 1000000000L) {
+                                t.tv_sec++;
+                                t.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&p->cond, &p->lock, &t);
+                }
                 while (!p->head && !p->stopping) {
                         int fr = 0;
                         pthread_mutex_unlock(&p->lock);
@@ -349,7 +364,7 @@ static void *log_thread(void *ud)
 
 static Batch *batch_new(size_t need)
 {
-        size_t cap = MAX(need, (size_t)64 << 10);
+        size_t cap = MAX(need, (size_t)BATCH_MIN);
         Batch *b = xmalloc(sizeof(Batch) + cap);
         b->next = NULL;
         b->used = b->accounted = 0;
@@ -652,7 +667,7 @@ LogPipe *logpipe_close(LogPipe *p, int drain_ms, uint64_t *ret_dropped)
                         if (pthread_cond_timedwait(&p->cond, &p->lock, &deadline) == ETIMEDOUT) {
                                 /* Out of time: what is left is dropped; the driver's current call is
                                  * asked to give up, else it ends within its own deadline. */
-                                p->abandon = true;
+                                atomic_store(&p->abandon, true);
                                 if (p->ops->cancel)
                                         p->ops->cancel(p->driver);
                                 while (!p->thread_done)
