@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "cli.h"
+#include "events.h"
 #include "image-store.h"
 #include "pflag.h"
 #include "template.h"
@@ -39,6 +41,35 @@ int cli_failf(const char *cmd, const char *fmt, ...)
         if (cmd)
                 fprintf(stderr, "See 'stockade %s --help'.\n", cmd);
         return EXIT_ENGINE;
+}
+
+/* The command line for the audit log: argv as given, with argv[0] "stockade" (the image helper's is a path). */
+static char **audit_command;
+
+void cli_audit(Engine *e, const char *action, const char *type, const char *id, const char *name, const Error *outcome)
+{
+        AuditEntry a = { .action = action, .actor_type = type, .actor_id = id, .actor_name = name,
+                         .command = audit_command,
+                         .outcome = outcome ? (outcome->msg ? outcome->msg : "failed") : NULL };
+        Error *err = NULL;
+
+        if (name && *name == '/')
+                a.actor_name = name + 1;
+        if (audit_record(e, &a, &err) < 0) {
+                fprintf(stderr, "stockade: warning: the audit log did not record %s: %s\n", action, err->msg);
+                error_free(err);
+        }
+}
+
+void cli_image_event(Engine *e, const char *image_id, const char *ref_name, json_t *config, const char *action)
+{
+        json_t *labels = json_object_get(json_object_get(config, "config"), "Labels");
+        Error *err = NULL;
+
+        if (event_emit_image(e, image_id, ref_name, json_is_object(labels) ? labels : NULL, action, &err) < 0) {
+                fprintf(stderr, "stockade: warning: the %s event was not logged: %s\n", action, err->msg);
+                error_free(err);
+        }
 }
 
 int cli_open_store(Engine *e, ImageStore **s)
@@ -210,6 +241,12 @@ int cli_main(int argc, char **argv, const CliCommand *cmds, size_t n)
         int idx = 1;
 
         setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+        {
+                static char *argv0 = "stockade";
+                audit_command = xcalloc((size_t)argc + 1, sizeof(char *));
+                memcpy(audit_command, argv, (size_t)argc * sizeof(char *));
+                audit_command[0] = argv0;
+        }
         if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
                 return cli_fail(NULL, err);
         if (version) {

@@ -51,6 +51,8 @@ int cmd_stats(Engine *e, int argc, char **argv);
 int cmd_rename(Engine *e, int argc, char **argv);
 int cmd_update(Engine *e, int argc, char **argv);
 int cmd_attach(Engine *e, int argc, char **argv);
+int cmd_pause(Engine *e, int argc, char **argv);
+int cmd_unpause(Engine *e, int argc, char **argv);
 
 int cmd_import(Engine *e, int argc, char **argv);
 int cmd_load(Engine *e, int argc, char **argv);
@@ -65,6 +67,19 @@ int cmd_audit(Engine *e, int argc, char **argv);
 /* Prints "stockade: <msg>" (and the usage hint for flag errors) and returns EXIT_ENGINE. */
 int cli_fail(const char *cmd, Error *err);
 int cli_failf(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * One audit record (audit.h) for what this command did to one actor: action ("run", "stop", "tag"...),
+ * actor type ("container", "image" or NULL), its id and name, and the error when it failed (NULL: ok).
+ * The command line is the one cli_main ran.  A record that cannot be written is a warning on stderr.
+ */
+void cli_audit(Engine *e, const char *action, const char *type, const char *id, const char *name, const Error *outcome);
+
+/*
+ * An image event (events.h), with the image's labels (`config`: its parsed config as image_lookup gives
+ * it, or NULL).  A failure to log it is a warning on stderr.
+ */
+void cli_image_event(Engine *e, const char *image_id, const char *ref_name, json_t *config, const char *action);
 
 /* Opens the image store of the engine's data root; 0, or the exit status after reporting. */
 int cli_open_store(Engine *e, ImageStore **s);

@@ -75,8 +75,20 @@ int cmd_import(Engine *e, int argc, char **argv)
         opts.message = message;
         opts.changes = changes;
         if (image_import_with(s, fd, idx + 1 < argc ? argv[idx + 1] : NULL,
-                              STREQ(argv[idx], "-") ? "-" : argv[idx], &opts, progress, NULL, &id, &err) < 0)
+                              STREQ(argv[idx], "-") ? "-" : argv[idx], &opts, progress, NULL, &id, &err) < 0) {
+                cli_audit(e, "import", "image", NULL, idx + 1 < argc ? argv[idx + 1] : "", err);
                 return cli_fail(NULL, err);
+        }
+        {
+                /* dockerd's order: the tag's event, then the import's */
+                _cleanup_json_ json_t *config = NULL;
+                _cleanup_free_ char *norm = NULL;
+                (void)image_lookup(s, id, NULL, &config, NULL);
+                if (idx + 1 < argc && image_ref_normalize(argv[idx + 1], &norm, NULL) == 0)
+                        cli_image_event(e, id, norm, config, "tag");
+                cli_image_event(e, id, id, config, "import");
+                cli_audit(e, "import", "image", id, norm ? norm : "", NULL);
+        }
         printf("%s\n", id);
         return 0;
 }
@@ -113,10 +125,18 @@ int cmd_load(Engine *e, int argc, char **argv)
         }
         if ((r = cli_open_store(e, &s)))
                 return r;
-        if (image_load(s, fd, quiet ? NULL : progress, NULL, &loaded, &err) < 0)
+        if (image_load(s, fd, quiet ? NULL : progress, NULL, &loaded, &err) < 0) {
+                cli_audit(e, "load", "image", NULL, input ? input : "-", err);
                 return cli_fail(NULL, err);
+        }
         json_array_foreach(loaded, i, v) {
                 const char *ref = json_string_value(v);
+                _cleanup_json_ json_t *config = NULL;
+                _cleanup_free_ char *image_id = NULL;
+                if (ref && image_lookup(s, ref, &image_id, &config, NULL) == 0) {
+                        cli_image_event(e, image_id, image_id, config, "load");
+                        cli_audit(e, "load", "image", image_id, ref, NULL);
+                }
                 if (ref && str_has_prefix(ref, "sha256:"))
                         printf("Loaded image ID: %s\n", ref);
                 else if (ref)
@@ -125,13 +145,32 @@ int cmd_load(Engine *e, int argc, char **argv)
         return 0;
 }
 
+/* Written beside the target and renamed: an interrupted save leaves no partial archive. */
+static int save_to_file(ImageStore *s, char *const *refs, const char *output, Error **err)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", output, (int)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), r;
+
+        if (fd < 0)
+                return error_set(err, errno, "open %s", tmp);
+        r = image_save(s, refs, fd, err);
+        if (r == 0 && fsync(fd) < 0)
+                r = error_set(err, errno, "fsync %s", tmp);
+        close(fd);
+        if (r == 0 && rename(tmp, output) < 0)
+                r = error_set(err, errno, "rename %s", output);
+        if (r < 0)
+                (void)unlink(tmp);
+        return r;
+}
+
 int cmd_save(Engine *e, int argc, char **argv)
 {
         _cleanup_(image_store_closep) ImageStore *s = NULL;
         const char *output = NULL;
         Pflag flags[] = { { "output", 'o', PFLAG_STRING, &output, NULL, "Write to a file, instead of STDOUT" }, { 0 } };
         Error *err = NULL;
-        int idx = 1, r, fd;
+        int idx = 1, r;
 
         if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
                 return cli_fail(argv[0], err);
@@ -141,26 +180,18 @@ int cmd_save(Engine *e, int argc, char **argv)
                 return cli_failf(NULL, "cowardly refusing to save to a terminal. Use the -o flag or redirect");
         if ((r = cli_open_store(e, &s)))
                 return r;
-        if (output) {
-                /* Written beside the target and renamed: an interrupted save leaves no partial archive. */
-                _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", output, (int)getpid());
-                fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-                if (fd < 0)
-                        return cli_failf(NULL, "open %s: %s", tmp, strerror(errno));
-                r = image_save(s, argv + idx, fd, &err);
-                if (r == 0 && fsync(fd) < 0)
-                        r = error_set(&err, errno, "fsync %s", tmp);
-                close(fd);
-                if (r == 0 && rename(tmp, output) < 0)
-                        r = error_set(&err, errno, "rename %s", output);
-                if (r < 0) {
-                        (void)unlink(tmp);
-                        return cli_fail(NULL, err);
-                }
-                return 0;
+        r = output ? save_to_file(s, argv + idx, output, &err) : image_save(s, argv + idx, STDOUT_FILENO, &err);
+        /* dockerd's "save" event per image named, and an audit record: an image leaving the engine */
+        for (int i = idx; i < argc; i++) {
+                _cleanup_json_ json_t *config = NULL;
+                _cleanup_free_ char *image_id = NULL;
+                if (image_lookup(s, argv[i], &image_id, &config, NULL) < 0)
+                        continue;
+                if (r == 0)
+                        cli_image_event(e, image_id, image_id, config, "save");
+                cli_audit(e, "save", "image", image_id, argv[i], r < 0 ? err : NULL);
         }
-        if (image_save(s, argv + idx, STDOUT_FILENO, &err) < 0)
+        if (r < 0)
                 return cli_fail(NULL, err);
         return 0;
 }
-

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -13,6 +14,7 @@
 
 #include "cli.h"
 #include "container-store.h"
+#include "events.h"
 #include "json-util.h"
 #include "lifecycle.h"
 #include "monitor-client.h"
@@ -42,6 +44,25 @@ static int help_requested(int argc, char **argv, const char *synopsis, const Pfl
         return 0;
 }
 
+/* The container's name (malloc'd, "" when its record cannot be read). */
+static char *container_name_of(Engine *e, const char *id)
+{
+        _cleanup_json_ json_t *rec = NULL;
+        const char *n;
+
+        if (!id || container_load(e, id, &rec, NULL) < 0)
+                return xstrdup("");
+        n = json_string_value(json_object_get(rec, "Name")) ?: "";
+        return xstrdup(n[0] == '/' ? n + 1 : n);
+}
+
+/* The audit record of a container action (the name read from its record, else `ref` as given). */
+static void audit_container(Engine *e, const char *action, const char *id, const char *ref, const Error *err)
+{
+        _cleanup_free_ char *name = container_name_of(e, id);
+        cli_audit(e, action, "container", id ? id : "", *name ? name : ref, err);
+}
+
 /* Runs `create` for run and create; *ret_id on success. */
 static int do_create(Engine *e, bool is_run, int argc, char **argv, RunOpts *o, char **ret_id)
 {
@@ -51,13 +72,19 @@ static int do_create(Engine *e, bool is_run, int argc, char **argv, RunOpts *o, 
         int r;
 
         r = runopts_parse(is_run, argc, argv, &idx, o, &err);
-        if (r < 0)
+        if (r < 0) {
+                audit_container(e, argv[0], NULL, "", err);
                 return cli_fail(argv[0], err);
+        }
         r = lifecycle_create(e, o->config, o->host, o->name, ret_id, &warnings, &err);
         print_warnings(warnings);
         strv_free(warnings);
-        if (r < 0)
+        if (r < 0) {
+                audit_container(e, argv[0], NULL, o->name ? o->name : "", err);
                 return cli_fail(NULL, err);
+        }
+        if (!is_run)
+                audit_container(e, argv[0], *ret_id, "", NULL);
         return 0;
 }
 
@@ -107,6 +134,7 @@ int cmd_run(Engine *e, int argc, char **argv)
         if (o.detach) {
                 r = lifecycle_start(e, id, false, false, NULL, &code, &err);
                 runopts_free(&o);
+                audit_container(e, "run", id, "", r < 0 ? err : NULL);
                 if (r < 0) {
                         fprintf(stderr, "stockade: Error response from daemon: %s\n", err->msg);
                         error_free(err);
@@ -121,7 +149,9 @@ int cmd_run(Engine *e, int argc, char **argv)
                 (void)lifecycle_remove(e, id, true, NULL);
                 return 1;
         }
+        lifecycle_event(e, id, NULL, "attach", NULL);
         r = lifecycle_start(e, id, true, in, &fd, &code, &err);
+        audit_container(e, "run", id, "", r < 0 ? err : NULL);
         if (r < 0) {
                 fprintf(stderr, "stockade: Error response from daemon: %s\n", err->msg);
                 error_free(err);
@@ -166,6 +196,7 @@ int cmd_start(Engine *e, int argc, char **argv)
                 _cleanup_json_ json_t *rec = NULL;
                 int code = 0;
                 if (container_lookup(e, argv[i], &id, &err) < 0) {
+                        audit_container(e, "start", NULL, argv[i], err);
                         fprintf(stderr, "Error response from daemon: %s\n", err->msg);
                         error_clear(&err);
                         rc = 1;
@@ -174,7 +205,10 @@ int cmd_start(Engine *e, int argc, char **argv)
                 (void)container_load(e, id, &rec, NULL);
                 bool tty = json_is_true(json_object_get(json_object_get(rec, "Config"), "Tty"));
                 bool in = interactive && json_is_true(json_object_get(json_object_get(rec, "Config"), "OpenStdin"));
+                if (attach && !container_is_running(rec))
+                        lifecycle_event(e, id, rec, "attach", NULL);
                 int r = lifecycle_start(e, id, attach, in, attach ? &fd : NULL, &code, &err);
+                audit_container(e, "start", id, argv[i], r < 0 && r != -EALREADY ? err : NULL);
                 if (r == -EALREADY) {
                         error_clear(&err);
                         if (!attach)
@@ -211,13 +245,22 @@ int cmd_attach(Engine *e, int argc, char **argv)
                 return cli_fail(argv[0], err);
         if (idx != argc - 1)
                 return cli_failf(argv[0], "\"stockade attach\" requires exactly 1 argument.");
-        if (container_lookup(e, argv[idx], &id, &err) < 0 || container_load(e, id, &rec, &err) < 0)
+        if (container_lookup(e, argv[idx], &id, &err) < 0 || container_load(e, id, &rec, &err) < 0) {
+                audit_container(e, "attach", id, argv[idx], err);
                 return cli_fail(NULL, err);
-        if (!container_monitor_alive(rec))
-                return cli_failf(NULL, "You cannot attach to a stopped container, start it first");
+        }
+        if (!container_monitor_alive(rec)) {
+                error_setx(&err, EINVAL, "You cannot attach to a stopped container, start it first");
+                audit_container(e, "attach", id, argv[idx], err);
+                return cli_fail(NULL, err);
+        }
         fd = monitor_connect(e, id, &err);
-        if (fd < 0)
+        if (fd < 0) {
+                audit_container(e, "attach", id, argv[idx], err);
                 return cli_fail(NULL, err);
+        }
+        lifecycle_event(e, id, rec, "attach", NULL);
+        audit_container(e, "attach", id, argv[idx], NULL);
         bool in = !no_stdin && json_is_true(json_object_get(json_object_get(rec, "Config"), "OpenStdin"));
         bool tty = json_is_true(json_object_get(json_object_get(rec, "Config"), "Tty"));
         req = json_pack("{s:{s:b, s:b, s:b}}", "attach", "stdin", in, "stdout", 1, "stderr", 1);
@@ -237,8 +280,15 @@ static int for_each_container(Engine *e, int argc, char **argv, int idx, each_fn
         if (idx >= argc)
                 return cli_failf(argv[0], "\"stockade %s\" requires at least 1 argument.", argv[0]);
         for (int i = idx; i < argc; i++) {
-                _cleanup_free_ char *id = NULL;
-                if (container_lookup(e, argv[i], &id, &err) < 0 || fn(e, id, ud, &err) < 0) {
+                _cleanup_free_ char *id = NULL, *name = NULL;
+                int r = container_lookup(e, argv[i], &id, &err);
+                if (r >= 0) {
+                        /* before fn: rm leaves no record to read the name from */
+                        name = container_name_of(e, id);
+                        r = fn(e, id, ud, &err);
+                }
+                cli_audit(e, argv[0], "container", id ? id : "", name && *name ? name : argv[i], r < 0 ? err : NULL);
+                if (r < 0) {
                         fprintf(stderr, "Error response from daemon: %s%s\n", what ? what : "", err->msg);
                         error_clear(&err);
                         rc = 1;
@@ -299,12 +349,26 @@ int cmd_kill(Engine *e, int argc, char **argv)
 
 static int do_restart(Engine *e, const char *id, void *ud, Error **err)
 {
-        int code = 0;
-        int r = lifecycle_stop(e, id, *(int *)ud, err);
-        if (r < 0)
-                return r;
-        r = lifecycle_start(e, id, false, false, NULL, &code, err);
-        return r == -EALREADY ? 0 : r;
+        return lifecycle_restart(e, id, *(int *)ud, err);
+}
+
+static int do_pause(Engine *e, const char *id, void *ud, Error **err)
+{
+        return lifecycle_pause(e, id, ud != NULL, err);
+}
+
+int cmd_pause(Engine *e, int argc, char **argv)
+{
+        if (help_requested(argc, argv, "pause CONTAINER [CONTAINER...]", NULL))
+                return 0;
+        return for_each_container(e, argc, argv, 1, do_pause, (void *)1, NULL);
+}
+
+int cmd_unpause(Engine *e, int argc, char **argv)
+{
+        if (help_requested(argc, argv, "unpause CONTAINER [CONTAINER...]", NULL))
+                return 0;
+        return for_each_container(e, argc, argv, 1, do_pause, NULL, NULL);
 }
 
 int cmd_restart(Engine *e, int argc, char **argv)
@@ -382,11 +446,21 @@ int cmd_rename(Engine *e, int argc, char **argv)
 
         if (argc != 3)
                 return cli_failf(argv[0], "\"stockade rename\" requires exactly 2 arguments.");
-        if (container_lookup(e, argv[1], &id, &err) < 0 || container_rename(e, id, argv[2], &err) < 0) {
+        _cleanup_free_ char *old = NULL;
+        if (container_lookup(e, argv[1], &id, &err) < 0 || !(old = container_name_of(e, id)) ||
+            container_rename(e, id, argv[2], &err) < 0) {
+                audit_container(e, "rename", id, argv[1], err);
                 fprintf(stderr, "Error response from daemon: %s\n", err->msg);
                 error_free(err);
                 return 1;
         }
+        {
+                /* dockerd's attribute: the old name with its "/" */
+                _cleanup_json_ json_t *extra = json_object();
+                json_object_set_new(extra, "oldName", json_sprintf("/%s", old));
+                lifecycle_event(e, id, NULL, "rename", extra);
+        }
+        audit_container(e, "rename", id, argv[2], NULL);
         return 0;
 }
 
@@ -520,10 +594,15 @@ int cmd_update(Engine *e, int argc, char **argv)
                 }
                 if (container_save(e, id, rec, &err) < 0)
                         goto fail;
+                lifecycle_event(e, id, rec, "update", NULL);
+                audit_container(e, "update", id, argv[i], NULL);
                 printf("%s\n", argv[i]);
                 continue;
         fail:
-                fprintf(stderr, "Error response from daemon: %s\n", err ? err->msg : "update failed");
+                if (!err)
+                        error_setx(&err, EIO, "update failed");
+                audit_container(e, "update", id, argv[i], err);
+                fprintf(stderr, "Error response from daemon: %s\n", err->msg);
                 error_clear(&err);
                 rc = 1;
         }
@@ -533,6 +612,78 @@ int cmd_update(Engine *e, int argc, char **argv)
 }
 
 /* ---- exec ---- */
+
+/*
+ * `exec -d`: the runtime's `exec --detach` runs under a watcher process (a child subreaper in its own
+ * session) that outlives this command.  The exec'd process, orphaned when the runtime returns, is
+ * reparented to the watcher, which reaps it and writes docker's exec_die with its exit code.  Returns
+ * the runtime's exit status (0: the process runs, exec_start logged), as the watcher reports it.
+ */
+static int exec_detached(Engine *e, const char *id, json_t *rec, char **v, const char *pid_path, const char *a_start,
+                         json_t *extra)
+{
+        int p[2], code = 0;
+        pid_t w;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return 126;
+        w = fork();
+        if (w < 0) {
+                close(p[0]);
+                close(p[1]);
+                return 126;
+        }
+        if (w == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC), st = 0;
+                pid_t rt, epid = 0, got;
+                _cleanup_free_ char *text = NULL;
+                close(p[0]);
+                (void)setsid();
+                (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+                signal(SIGINT, SIG_IGN);
+                signal(SIGHUP, SIG_IGN);
+                rt = fork();
+                if (rt == 0) {
+                        dup2(null, 0);
+                        dup2(null, 1);
+                        dup2(null, 2);
+                        execv(v[0], v);
+                        _exit(126);
+                }
+                dup2(null, 0);
+                dup2(null, 1);
+                dup2(null, 2);
+                while (rt > 0 && waitpid(rt, &st, 0) < 0 && errno == EINTR)
+                        ;
+                code = rt < 0 ? 126 : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+                if (code == 0 && read_file_at(AT_FDCWD, pid_path, 64, &text, NULL) == 0)
+                        epid = (pid_t)atoi(text);
+                if (code == 0)
+                        lifecycle_event(e, id, rec, a_start, extra);
+                (void)!write(p[1], &code, sizeof(code));
+                close(p[1]);
+                if (code != 0 || epid <= 0)
+                        _exit(0);
+                /* Reap until the exec'd process is gone (anything else reparented here goes too). */
+                for (;;) {
+                        got = waitpid(-1, &st, 0);
+                        if (got < 0 && errno == EINTR)
+                                continue;
+                        if (got < 0)
+                                _exit(0);       /* not ours after all: no exit code to report */
+                        if (got == epid)
+                                break;
+                }
+                json_object_set_new(extra, "exitCode", json_sprintf("%d", WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st)));
+                lifecycle_event(e, id, NULL, "exec_die", extra);
+                _exit(0);
+        }
+        close(p[1]);
+        if (read(p[0], &code, sizeof(code)) != sizeof(code))
+                code = 126;
+        close(p[0]);
+        return code;
+}
 
 int cmd_exec(Engine *e, int argc, char **argv)
 {
@@ -563,10 +714,15 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 return cli_fail(argv[0], err);
         if (argc - idx < 2)
                 return cli_failf(argv[0], "\"stockade exec\" requires at least 2 arguments.");
-        if (container_lookup(e, argv[idx], &id, &err) < 0 || container_load(e, id, &rec, &err) < 0)
+        if (container_lookup(e, argv[idx], &id, &err) < 0 || container_load(e, id, &rec, &err) < 0) {
+                audit_container(e, "exec", id, argv[idx], err);
                 return cli_fail(NULL, err);
-        if (!container_monitor_alive(rec) || !json_is_true(json_object_get(json_object_get(rec, "State"), "Running")))
-                return cli_failf(NULL, "Error response from daemon: Container %s is not running", id);
+        }
+        if (!container_monitor_alive(rec) || !json_is_true(json_object_get(json_object_get(rec, "State"), "Running"))) {
+                error_setx(&err, EINVAL, "Error response from daemon: Container %s is not running", id);
+                audit_container(e, "exec", id, argv[idx], err);
+                return cli_fail(NULL, err);
+        }
         json_t *host = json_object_get(rec, "HostConfig"), *cfg = json_object_get(rec, "Config");
         if (engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt, &rt_args, &err) < 0)
                 return cli_fail(NULL, err);
@@ -648,9 +804,14 @@ int cmd_exec(Engine *e, int argc, char **argv)
         {
                 char **v = NULL;
                 pid_t pid;
-                int st = 0;
+                int st = 0, code;
                 _cleanup_free_ char *run = engine_container_run_dir(e, id);
                 _cleanup_free_ char *log_path = xasprintf("%s/exec-%d.log", run, (int)getpid());
+                _cleanup_free_ char *pid_path = xasprintf("%s/exec-%d.pid", run, (int)getpid());
+                _cleanup_free_ char *exec_id = container_new_id();
+                _cleanup_free_ char *a_create = event_exec_action("exec_create", argv + idx + 1);
+                _cleanup_free_ char *a_start = event_exec_action("exec_start", argv + idx + 1);
+                _cleanup_json_ json_t *extra = json_pack("{s:s}", "execID", exec_id);
                 strv_push(&v, rt);
                 for (size_t k = 0; rt_args && rt_args[k]; k++)
                         strv_push(&v, rt_args[k]);
@@ -667,17 +828,43 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 strv_push(&v, "exec");
                 strv_push(&v, "--process");
                 strv_push(&v, proc_path);
-                if (detach)
+                if (detach) {
                         strv_push(&v, "--detach");
+                        strv_push(&v, "--pid-file");
+                        strv_push(&v, pid_path);
+                }
                 strv_push(&v, id);
+                lifecycle_event(e, id, rec, a_create, extra);
+                fflush(stdout);
+                if (detach) {
+                        code = exec_detached(e, id, rec, v, pid_path, a_start, extra);
+                        strv_free(v);
+                        (void)unlink(proc_path);
+                        (void)unlink(pid_path);
+                        if (code != 0) {
+                                _cleanup_free_ char *text = NULL;
+                                if (read_file_at(AT_FDCWD, log_path, 1 << 20, &text, NULL) == 0) {
+                                        char *save = NULL;
+                                        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                                                json_t *j = json_loads(l, 0, NULL);
+                                                const char *m = json_string_value(json_object_get(j, "msg"));
+                                                if (m)
+                                                        fprintf(stderr, "stockade: %s\n", m);
+                                                json_decref(j);
+                                        }
+                                }
+                                error_setx(&err, EIO, "the runtime could not start the process (exit status %d)", code);
+                        }
+                        audit_container(e, "exec", id, argv[idx], err);
+                        error_clear(&err);
+                        (void)unlink(log_path);
+                        return code;
+                }
+                lifecycle_event(e, id, rec, a_start, extra);
+                audit_container(e, "exec", id, argv[idx], NULL);
                 pid = fork();
                 if (pid == 0) {
-                        if (detach) {
-                                int null = open("/dev/null", O_RDWR);
-                                dup2(null, 0);
-                                dup2(null, 1);
-                                dup2(null, 2);
-                        } else if (!interactive && !tty) {
+                        if (!interactive && !tty) {
                                 int null = open("/dev/null", O_RDONLY);
                                 dup2(null, 0);
                         }
@@ -690,23 +877,9 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
                         ;
                 (void)unlink(proc_path);
-                if (detach && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
-                        _cleanup_free_ char *text = NULL;
-                        if (read_file_at(AT_FDCWD, log_path, 1 << 20, &text, NULL) == 0) {
-                                char *save = NULL;
-                                for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                                        json_t *j = json_loads(l, 0, NULL);
-                                        const char *m = json_string_value(json_object_get(j, "msg"));
-                                        if (m)
-                                                fprintf(stderr, "stockade: %s\n", m);
-                                        json_decref(j);
-                                }
-                        }
-                }
-                if (detach)
-                        (void)unlink(log_path);
-                if (WIFSIGNALED(st))
-                        return 128 + WTERMSIG(st);
-                return WEXITSTATUS(st);
+                code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+                json_object_set_new(extra, "exitCode", json_sprintf("%d", code));
+                lifecycle_event(e, id, NULL, "exec_die", extra);
+                return code;
         }
 }

@@ -129,19 +129,29 @@ int cmd_rmi(Engine *e, int argc, char **argv)
         if (lifecycle_images_in_use(e, &imgs, &ctrs, &err) < 0)
                 return cli_fail(NULL, err);
         for (int i = idx; i < argc; i++) {
-                _cleanup_json_ json_t *res = NULL;
+                _cleanup_json_ json_t *res = NULL, *config = NULL;
+                _cleanup_free_ char *image_id = NULL;
                 size_t k;
                 json_t *v;
+                /* the id and labels before they go, for the events */
+                (void)image_lookup(s, argv[i], &image_id, &config, NULL);
                 if (image_remove(s, argv[i], force, imgs, ctrs, &res, &err) < 0) {
+                        cli_audit(e, "rmi", "image", image_id, argv[i], err);
                         fprintf(stderr, "Error response from daemon: %s\n", err->msg);
                         error_clear(&err);
                         rc = 1;
                         continue;
                 }
+                cli_audit(e, "rmi", "image", image_id, argv[i], NULL);
                 json_array_foreach(res, k, v) {
                         const char *key;
                         json_t *val;
                         json_object_foreach(v, key, val) printf("%s: %s\n", key, json_string_value(val));
+                        /* dockerd's: "untag" per reference removed, "delete" for the image (not its layers) */
+                        if (image_id && json_object_get(v, "Untagged"))
+                                cli_image_event(e, image_id, image_id, config, "untag");
+                        else if (image_id && STREQ(json_string_value(json_object_get(v, "Deleted")) ?: "", image_id))
+                                cli_image_event(e, image_id, image_id, config, "delete");
                 }
         }
         return rc;
@@ -157,10 +167,16 @@ int cmd_tag(Engine *e, int argc, char **argv)
                 return cli_failf(argv[0], "\"stockade tag\" requires exactly 2 arguments.");
         if ((r = cli_open_store(e, &s)))
                 return r;
-        if (image_tag(s, argv[1], argv[2], &err) < 0) {
+        _cleanup_json_ json_t *config = NULL;
+        _cleanup_free_ char *image_id = NULL, *norm = NULL;
+        if (image_tag(s, argv[1], argv[2], &err) < 0 || image_lookup(s, argv[1], &image_id, &config, &err) < 0 ||
+            image_ref_normalize(argv[2], &norm, &err) < 0) {
+                cli_audit(e, "tag", "image", image_id, argv[2], err);
                 fprintf(stderr, "Error response from daemon: %s\n", err->msg);
                 error_free(err);
                 return 1;
         }
+        cli_image_event(e, image_id, norm, config, "tag");
+        cli_audit(e, "tag", "image", image_id, norm, NULL);
         return 0;
 }

@@ -20,6 +20,8 @@ static const CliCommand commands[] = {
         { "inspect", cmd_inspect, "Return low-level information on containers or images" },
         { "top", cmd_top, "Display the running processes of a container" },
         { "stats", cmd_stats, "Display a snapshot of containers' resource usage" },
+        { "pause", cmd_pause, "Pause all processes within one or more containers" },
+        { "unpause", cmd_unpause, "Unpause all processes within one or more containers" },
         { "rename", cmd_rename, "Rename a container" },
         { "update", cmd_update, "Update the resource limits of containers" },
         { "import", NULL, "Import a root filesystem tarball as an image" },

@@ -20,6 +20,7 @@
 
 #include "attach-proto.h"
 #include "container-store.h"
+#include "events.h"
 #include "image-store.h"
 #include "json-util.h"
 #include "monitor-client.h"
@@ -334,6 +335,7 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         r = container_save(e, id, record, err);
         if (r < 0)
                 goto fail;
+        lifecycle_event(e, id, record, "create", NULL);
         *ret_id = TAKE_PTR(id);
         return 0;
 fail:
@@ -619,6 +621,15 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
         }
         if (netns)
                 json_object_set_new(mon, "netns", json_string(netns));
+        {
+                /* what the monitor needs of daemon.json: the event log's retention */
+                json_t *d = json_object();
+                static const char *const keys[] = { "events-max-size", "events-max-age" };
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (json_object_get(e->daemon, keys[i]))
+                                json_object_set(d, keys[i], json_object_get(e->daemon, keys[i]));
+                json_object_set_new(mon, "daemon", d);
+        }
         json_object_set_new(mon, "log", log_facts(rec, cfg, lc));
         {
                 _cleanup_free_ char *text = jx_dump(mon, false);
@@ -801,9 +812,16 @@ int lifecycle_remove(Engine *e, const char *id, bool force, Error **err)
                 if (!force)
                         return error_setx(err, EBUSY, "You cannot remove a running container %s. Stop the container before "
                                           "attempting removal or force remove", id);
-                r = lifecycle_stop(e, id, 0, err);
+                /* docker's rm -f: one SIGKILL (a kill event, no stop event) */
+                _cleanup_close_ int fd = monitor_connect(e, id, err);
+                _cleanup_json_ json_t *req = json_pack("{s:{s:s, s:i, s:b}}", "stop", "signal", "KILL", "timeout", 0,
+                                                       "remove", 1);
+                if (fd < 0)
+                        return fd;
+                r = monitor_send_control(fd, req);
                 if (r < 0)
-                        return r;
+                        return error_set(err, -r, "talking to the monitor of %.12s", id);
+                (void)monitor_wait_exit(fd);
                 if (wait_monitor_gone(e, id, 10) < 0)
                         return error_setx(err, ETIMEDOUT, "container %s did not stop", id);
         }
@@ -815,7 +833,101 @@ int lifecycle_remove(Engine *e, const char *id, bool force, Error **err)
         r = container_store_lock(e, &slock, err);
         if (r < 0)
                 return r;
-        return container_remove_dirs(e, id, err);
+        r = container_remove_dirs(e, id, err);
+        if (r < 0)
+                return r;
+        lifecycle_event(e, id, rec, "destroy", NULL);
+        return 0;
+}
+
+int lifecycle_restart(Engine *e, const char *id, int timeout, Error **err)
+{
+        int code = 0, r;
+
+        r = lifecycle_stop(e, id, timeout, err);
+        if (r < 0)
+                return r;
+        r = lifecycle_start(e, id, false, false, NULL, &code, err);
+        if (r < 0 && r != -EALREADY)
+                return r;
+        error_clear(err);
+        lifecycle_event(e, id, NULL, "restart", NULL);
+        return 0;
+}
+
+int lifecycle_pause(Engine *e, const char *id, bool pause, Error **err)
+{
+        _cleanup_close_ int lock = -EBADF;
+        _cleanup_json_ json_t *rec = NULL;
+        _cleanup_free_ char *rt = NULL, *root = NULL;
+        _cleanup_strv_ char **rt_args = NULL, **v = NULL;
+        json_t *st, *host;
+        int r, status = 0;
+        pid_t pid;
+
+        r = container_lock(e, id, &lock, err);
+        if (r < 0)
+                return r;
+        r = container_load(e, id, &rec, err);
+        if (r < 0)
+                return r;
+        st = json_object_get(rec, "State");
+        host = json_object_get(rec, "HostConfig");
+        /* dockerd's messages */
+        if (!container_is_running(rec) || json_is_true(json_object_get(st, "Restarting")))
+                return error_setx(err, EINVAL, "Container %s is not running", id);
+        if (pause && json_is_true(json_object_get(st, "Paused")))
+                return error_setx(err, EALREADY, "Container %s is already paused", id);
+        if (!pause && !json_is_true(json_object_get(st, "Paused")))
+                return error_setx(err, EINVAL, "Container %s is not paused", id);
+        r = engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt, &rt_args, err);
+        if (r < 0)
+                return r;
+        root = engine_runtime_root(e, json_string_value(json_object_get(host, "Runtime")));
+        strv_push(&v, rt);
+        for (size_t i = 0; rt_args && rt_args[i]; i++)
+                strv_push(&v, rt_args[i]);
+        strv_push(&v, "--root");
+        strv_push(&v, root);
+        strv_push(&v, pause ? "pause" : "resume");
+        strv_push(&v, id);
+        pid = fork();
+        if (pid < 0)
+                return error_set(err, errno, "fork");
+        if (pid == 0) {
+                execv(rt, v);
+                fprintf(stderr, "exec %s: %s\n", rt, strerror(errno));
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return error_set(err, errno, "waiting for %s", rt);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return error_setx(err, EIO, "Cannot %s container %s: the runtime failed (see its message above)",
+                                  pause ? "pause" : "unpause", id);
+        json_object_set_new(st, "Paused", json_boolean(pause));
+        json_object_set_new(st, "Status", json_string(pause ? "paused" : "running"));
+        r = container_save_state(e, id, rec, err);
+        if (r < 0)
+                return r;
+        lifecycle_event(e, id, rec, pause ? "pause" : "unpause", NULL);
+        return 0;
+}
+
+void lifecycle_event(Engine *e, const char *id, json_t *rec, const char *action, json_t *extra)
+{
+        _cleanup_json_ json_t *loaded = NULL;
+        Error *err = NULL;
+
+        if (!rec && container_load(e, id, &loaded, &err) < 0) {
+                fprintf(stderr, "stockade: warning: the %s event was not logged: %s\n", action, err->msg);
+                error_free(err);
+                return;
+        }
+        if (event_emit_container(e, rec ? rec : loaded, action, extra, &err) < 0) {
+                fprintf(stderr, "stockade: warning: the %s event was not logged: %s\n", action, err->msg);
+                error_free(err);
+        }
 }
 
 int lifecycle_images_in_use(Engine *e, char ***ret_images, char ***ret_containers, Error **err)

@@ -38,5 +38,16 @@ int lifecycle_kill(Engine *e, const char *id, const char *signal, Error **err);
 /* Removes a container; a running one only with force (killed first). */
 int lifecycle_remove(Engine *e, const char *id, bool force, Error **err);
 
+/* stop (when running), start, and docker's "restart" event. */
+int lifecycle_restart(Engine *e, const char *id, int timeout, Error **err);
+/* Freezes / thaws a running container's processes (the runtime's pause / resume); State.Paused. */
+int lifecycle_pause(Engine *e, const char *id, bool pause, Error **err);
+
+/*
+ * Writes a container event (events.h) for the container `id` from its record (`rec`, or loaded when
+ * NULL).  Event logging never fails an operation: a failure is printed to stderr as a warning.
+ */
+void lifecycle_event(Engine *e, const char *id, json_t *rec, const char *action, json_t *extra);
+
 /* Image ids used by containers (for rmi), with the container ids in a parallel vector. */
 int lifecycle_images_in_use(Engine *e, char ***ret_images, char ***ret_containers, Error **err);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -34,9 +35,11 @@
 #include "cgroup.h"
 #include "container-store.h"
 #include "engine.h"
+#include "events.h"
 #include "json-util.h"
 #include "jsonlog.h"
 #include "logpipe.h"
+#include "signals.h"
 #include "util.h"
 
 #define MAX_CLIENTS 64
@@ -64,11 +67,14 @@ typedef struct Monitor {
         LogPipe *logp;  /* the log driver behind its queue and thread (logpipe.c) */
         pid_t init_pid;
         bool exited, manual_stop;
+        bool stop_event, in_backoff;        /* a `stop` asked: its event follows the die (not for rm -f's kill) */
         int exit_code;
         struct timespec stop_deadline;
         bool stop_armed;
-        uint64_t oom_base;
+        uint64_t oom_base, oom_reported;
         char *oom_file;
+        int oom_fd;             /* v1: an eventfd on memory.oom_control; v2: memory.events (POLLPRI) */
+        short oom_events;
         unsigned restart_count;
 } Monitor;
 
@@ -129,6 +135,28 @@ static void update_record(void (*fn)(json_t *rec, void *ud), void *ud)
                 fprintf(stderr, "stockade-monitor: %s\n", err->msg);
                 error_free(err);
         }
+}
+
+/*
+ * Writes a container event (events.h) from the record as it is now (a rename shows at once).  A
+ * failure to write it is reported in monitor.log and does not stop the container.
+ */
+static void emit(const char *action, json_t *extra)
+{
+        _cleanup_json_ json_t *rec = NULL;
+        Error *err = NULL;
+
+        if (container_load(&M.eng, M.id, &rec, &err) < 0 || event_emit_container(&M.eng, rec, action, extra, &err) < 0) {
+                fprintf(stderr, "stockade-monitor: the %s event was not logged: %s\n", action, err->msg);
+                error_free(err);
+        }
+}
+
+static void emit_kv(const char *action, const char *key, long long value)
+{
+        _cleanup_json_ json_t *extra = json_object();
+        json_object_set_new(extra, key, json_sprintf("%lld", value));
+        emit(action, extra);
 }
 
 /* ---- the runtime ---- */
@@ -243,20 +271,72 @@ static uint64_t oom_kills(void)
         return p ? strtoull(p + 9, NULL, 10) : 0;
 }
 
+static void oom_watch_close(void)
+{
+        if (M.oom_fd >= 0)
+                close(M.oom_fd);
+        M.oom_fd = -1;
+}
+
+/*
+ * Watches the container's memory cgroup for OOM kills while it runs, for docker's "oom" event (a
+ * process of the container killed; the container may live on): v1 registers an eventfd for
+ * memory.oom_control in cgroup.event_control, v2 polls memory.events for POLLPRI.  Without a watch
+ * the kills are still counted at the exit.
+ */
 static void oom_watch_init(pid_t pid)
 {
         _cleanup_free_ char *v1 = cgroup_dir_of(pid, "memory");
 
         free(M.oom_file);
         M.oom_file = NULL;
-        if (v1)
+        oom_watch_close();
+        if (v1) {
                 M.oom_file = xasprintf("%s/memory.oom_control", v1);
-        else {
+                _cleanup_free_ char *ctl = xasprintf("%s/cgroup.event_control", v1);
+                _cleanup_close_ int ocfd = open(M.oom_file, O_RDONLY | O_CLOEXEC);
+                int efd = ocfd >= 0 ? eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) : -1;
+                char line[64];
+                snprintf(line, sizeof(line), "%d %d", efd, ocfd);
+                if (efd >= 0 && write_file_at(AT_FDCWD, ctl, line) == 0) {
+                        M.oom_fd = efd;
+                        M.oom_events = POLLIN;
+                } else if (efd >= 0)
+                        close(efd);
+        } else {
                 _cleanup_free_ char *v2 = cgroup_dir_of(pid, NULL);
-                if (v2)
+                if (v2) {
                         M.oom_file = xasprintf("%s/memory.events", v2);
+                        M.oom_fd = open(M.oom_file, O_RDONLY | O_CLOEXEC);
+                        M.oom_events = POLLPRI;
+                }
         }
-        M.oom_base = oom_kills();
+        M.oom_base = M.oom_reported = oom_kills();
+}
+
+/* An "oom" event for each kill counted since the last (at most 100 at a time: no flood). */
+static void oom_report(void)
+{
+        uint64_t n = oom_kills();
+
+        for (uint64_t i = M.oom_reported; i < n && i - M.oom_reported < 100; i++)
+                emit("oom", NULL);
+        if (n > M.oom_reported)
+                M.oom_reported = n;
+}
+
+static void oom_wakeup(void)
+{
+        if (M.oom_events == POLLIN) {
+                uint64_t ticks;
+                if (read(M.oom_fd, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+                        oom_watch_close();
+        } else {
+                char buf[512];
+                if (pread(M.oom_fd, buf, sizeof(buf), 0) < 0)
+                        oom_watch_close();
+        }
+        oom_report();
 }
 
 /* ---- logging ---- */
@@ -317,6 +397,10 @@ static void close_stdin(void)
 
 static void runtime_kill(const char *sig)
 {
+        int n = signal_from_string(sig);
+        /* docker's kill event, with the signal's number, before the signal goes out */
+        if (n > 0)
+                emit_kv("kill", "signal", n);
         char **argv = runtime_argv("kill");
         strv_push(&argv, M.id);
         strv_push(&argv, sig);
@@ -356,13 +440,19 @@ static void handle_control(Client *c, json_t *j)
         if ((v = json_object_get(j, "stop"))) {
                 const char *sig = json_string_value(json_object_get(v, "signal"));
                 json_int_t t = json_integer_value(json_object_get(v, "timeout"));
+                bool removing = json_is_true(json_object_get(v, "remove"));
                 M.manual_stop = true;
+                /* docker's stop event follows the die of a running container, or ends a restart's wait */
+                if (!removing && (!M.exited || M.in_backoff))
+                        M.stop_event = true;
                 if (M.init_pid > 0 && !M.exited) {
-                        runtime_kill(sig && *sig ? sig : "TERM");
+                        /* rm -f: one SIGKILL and no stop event, as docker's */
+                        if (!removing)
+                                runtime_kill(sig && *sig ? sig : "TERM");
                         now(&M.stop_deadline);
                         M.stop_deadline.tv_sec += t < 0 ? 0 : t;
-                        M.stop_armed = true;
-                        if (t <= 0)
+                        M.stop_armed = !removing && t > 0;
+                        if (t <= 0 || removing)
                                 runtime_kill("KILL");
                 }
         }
@@ -437,6 +527,7 @@ static void rec_started(json_t *rec, void *ud)
         _cleanup_free_ char *t = rfc3339();
         json_object_set_new(st, "Status", json_string("running"));
         json_object_set_new(st, "Running", json_true());
+        json_object_set_new(st, "Paused", json_false());
         json_object_set_new(st, "Restarting", json_false());
         json_object_set_new(st, "OOMKilled", json_false());
         json_object_set_new(st, "Pid", json_integer(M.init_pid));
@@ -462,6 +553,7 @@ static void rec_exited(json_t *rec, void *ud)
         _cleanup_free_ char *t = rfc3339();
         json_object_set_new(st, "Status", json_string(x->restarting ? "restarting" : "exited"));
         json_object_set_new(st, "Running", json_false());
+        json_object_set_new(st, "Paused", json_false());
         json_object_set_new(st, "Restarting", json_boolean(x->restarting));
         json_object_set_new(st, "OOMKilled", json_boolean(x->oom));
         json_object_set_new(st, "Pid", json_integer(0));
@@ -674,7 +766,7 @@ static void loop(void)
         struct timespec drain_until = { 0 };
 
         for (;;) {
-                struct pollfd p[5 + MAX_CLIENTS];
+                struct pollfd p[6 + MAX_CLIENTS];
                 size_t n = 0, base;
                 int timeout = -1;
 
@@ -710,6 +802,7 @@ static void loop(void)
                 p[n++] = (struct pollfd){ .fd = held ? -1 : M.tty ? M.master_fd : M.out_fd, .events = POLLIN };
                 p[n++] = (struct pollfd){ .fd = held || M.tty ? -1 : M.err_fd, .events = POLLIN };
                 p[n++] = (struct pollfd){ .fd = held ? logpipe_fd(M.logp) : -1, .events = POLLIN };
+                p[n++] = (struct pollfd){ .fd = M.exited ? -1 : M.oom_fd, .events = M.oom_events };
                 base = n;
                 for (size_t i = 0; i < M.nclients; i++)
                         p[n++] = (struct pollfd){ .fd = M.clients[i].fd, .events = POLLIN };
@@ -730,6 +823,8 @@ static void loop(void)
                         pump(&M.err_fd, FRAME_STDERR);
                 if (p[4].revents)
                         logpipe_ack(M.logp);
+                if (p[5].revents)
+                        oom_wakeup();
                 for (size_t i = M.nclients; i-- > 0;) {
                         if (base + i >= n)
                                 continue;
@@ -751,19 +846,20 @@ static void backoff_wait(unsigned ms)
                 end.tv_sec++;
                 end.tv_nsec -= 1000000000L;
         }
+        M.in_backoff = true;
         while (!M.manual_stop) {
                 struct pollfd p[2 + MAX_CLIENTS];
                 size_t n = 0;
                 now(&t);
                 long left = (end.tv_sec - t.tv_sec) * 1000 + (end.tv_nsec - t.tv_nsec) / 1000000;
                 if (left <= 0)
-                        return;
+                        break;
                 p[n++] = (struct pollfd){ .fd = M.sig_fd, .events = POLLIN };
                 p[n++] = (struct pollfd){ .fd = M.listen_fd, .events = POLLIN };
                 for (size_t i = 0; i < M.nclients; i++)
                         p[n++] = (struct pollfd){ .fd = M.clients[i].fd, .events = POLLIN };
                 if (poll(p, n, (int)left) < 0 && errno != EINTR)
-                        return;
+                        break;
                 if (p[0].revents)
                         reap();
                 if (p[1].revents)
@@ -772,6 +868,7 @@ static void backoff_wait(unsigned ms)
                         if (2 + i < n && (M.clients[i].fd < 0 || (p[2 + i].revents && !client_read(&M.clients[i]))))
                                 drop_client(i);
         }
+        M.in_backoff = false;
 }
 
 static bool should_restart(int code)
@@ -830,7 +927,9 @@ static int setup(const char *run_dir)
                 fprintf(stderr, "stockade-monitor: %s is incomplete\n", path);
                 return -1;
         }
-        M.out_fd = M.err_fd = M.master_fd = M.stdin_fd = -1;
+        M.out_fd = M.err_fd = M.master_fd = M.stdin_fd = M.oom_fd = -1;
+        /* daemon.json's event retention, as the CLI read it (events_config) */
+        M.eng.daemon = json_object_get(M.cfg, "daemon");
 
         sigemptyset(&set);
         sigaddset(&set, SIGCHLD);
@@ -935,6 +1034,8 @@ int main(int argc, char **argv)
                                 break;
                 } else {
                         update_record(rec_started, NULL);
+                        /* logged before the CLI hears "started": once `run -d` returns, its start is in the log */
+                        emit("start", NULL);
                         broadcast_status(json_pack("{s:s, s:i}", "status", "started", "pid", (int)M.init_pid));
                         loop();
                         {
@@ -945,6 +1046,8 @@ int main(int argc, char **argv)
                         }
                         x.code = M.exit_code;
                         x.oom = oom_kills() > M.oom_base;
+                        oom_report();   /* kills the watch had not seen yet come before the die */
+                        oom_watch_close();
                         pid_t deleting = runtime_delete_start();
                         if (M.out_fd >= 0)
                                 close(M.out_fd), M.out_fd = -1;
@@ -961,6 +1064,9 @@ int main(int argc, char **argv)
                                 cleanup_host();
                         runtime_delete_wait(deleting);
                         update_record(rec_exited, &x);
+                        emit_kv("die", "exitCode", x.code);
+                        if (M.stop_event && !x.restarting)
+                                emit("stop", NULL);
                         broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", x.code,
                                                    "oomKilled", x.oom, "restarting", x.restarting));
                         if (!x.restarting)
@@ -982,6 +1088,8 @@ int main(int argc, char **argv)
                         ExitInfo stopped = { .code = M.exit_code, .restarting = false };
                         cleanup_host();
                         update_record(rec_exited, &stopped);
+                        if (M.stop_event)
+                                emit("stop", NULL);
                         broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", M.exit_code,
                                                    "oomKilled", 0, "restarting", 0));
                         break;
@@ -993,10 +1101,17 @@ out:
         cleanup_host();         /* again: a no-op unless a restart's wait was cut short */
         if (M.auto_remove) {
                 _cleanup_close_ int lock = -EBADF;
+                _cleanup_json_ json_t *rec = NULL;
                 (void)container_store_lock(&M.eng, &lock, NULL);
+                (void)container_load(&M.eng, M.id, &rec, NULL);
                 if (container_remove_dirs(&M.eng, M.id, &err) < 0) {
                         fprintf(stderr, "stockade-monitor: %s\n", err->msg);
                         error_free(err);
+                        err = NULL;
+                } else if (rec && event_emit_container(&M.eng, rec, "destroy", NULL, &err) < 0) {
+                        fprintf(stderr, "stockade-monitor: the destroy event was not logged: %s\n", err->msg);
+                        error_free(err);
+                        err = NULL;
                 }
                 broadcast_status(json_pack("{s:s}", "status", "removed"));
         } else {
