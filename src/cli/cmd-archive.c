@@ -97,6 +97,7 @@ int cmd_load(Engine *e, int argc, char **argv)
 {
         _cleanup_(image_store_closep) ImageStore *s = NULL;
         _cleanup_json_ json_t *loaded = NULL;
+        _cleanup_strv_ char **seen = NULL;
         _cleanup_close_ int fd = -EBADF;
         const char *input = NULL;
         bool quiet = false;
@@ -134,7 +135,13 @@ int cmd_load(Engine *e, int argc, char **argv)
                 _cleanup_json_ json_t *config = NULL;
                 _cleanup_free_ char *image_id = NULL;
                 if (ref && image_lookup(s, ref, &image_id, &config, NULL) == 0) {
-                        cli_image_event(e, image_id, image_id, config, "load");
+                        /* one event per image, as dockerd's (an image loaded with two tags is one) */
+                        bool seen_before = false;
+                        for (size_t k = 0; seen && seen[k]; k++)
+                                seen_before |= STREQ(seen[k], image_id);
+                        if (!seen_before)
+                                cli_image_event(e, image_id, image_id, config, "load");
+                        strv_push(&seen, image_id);
                         cli_audit(e, "load", "image", image_id, ref, NULL);
                 }
                 if (ref && str_has_prefix(ref, "sha256:"))

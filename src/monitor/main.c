@@ -314,15 +314,18 @@ static void oom_watch_init(pid_t pid)
         M.oom_base = M.oom_reported = oom_kills();
 }
 
-/* An "oom" event for each kill counted since the last (at most 100 at a time: no flood). */
+/*
+ * One "oom" event when the kill count grew since the last report: one per notification, as dockerd
+ * sends one per containerd OOM event (the kernel may kill several tasks for one notification).
+ */
 static void oom_report(void)
 {
         uint64_t n = oom_kills();
 
-        for (uint64_t i = M.oom_reported; i < n && i - M.oom_reported < 100; i++)
+        if (n > M.oom_reported) {
                 emit("oom", NULL);
-        if (n > M.oom_reported)
                 M.oom_reported = n;
+        }
 }
 
 static void oom_wakeup(void)

@@ -4,8 +4,10 @@
 # follower that sees lines as they are appended, the CLI's and dockerd's errors, and `audit verify`
 # over a log whose hashes this script computes itself with sha256sum (the chain as documented),
 # then edits, deletes, swaps and truncates.
-# The lifecycle's own events (run --rm, stop of a TERM-ignoring process) are checked once the
-# emission points are wired into lifecycle.c and the monitor.
+# Then the engine's own events and audit records: the recorded lifecycles replayed (run --rm, exec,
+# stop of a TERM-ignoring process, rm -f, an exit code, OOM kills) must give dockerd's lines byte for
+# byte once ids and times are masked; pause, rename, update, restart, exec -d and the image commands;
+# 20 containers at once; a follower that sees a start while it happens; the audit trail of it all.
 . "$(dirname "$0")/engine-lib.sh"
 
 SAMPLES=$REPO_ROOT/tests/data/events
@@ -171,6 +173,235 @@ t_audit_verify() {
         sk audit verify
         expect_status 1
         expect_output_has "record 6 truncated: the log ends at record 5 but audit.head says record 6 was written"
+        # the damaged log goes: the engine's own records follow in the next tests
+        rm -rf "$STOCKADE_DATA_ROOT/audit"
+}
+
+# The engine's events since $1 as JSON lines, ids and times masked (dockerd's recording likewise).
+masked_since() {
+        "$STOCKADE" events --since "$1" --until "$(date +%s.%N)" --format json "${@:2}" |
+                sed -E 's/[0-9a-f]{64}/ID/g; s/"time":[0-9]+,"timeNano":[0-9]+/"time":T/'
+}
+masked_sample() {
+        sed -E 's/[0-9a-f]{64}/ID/g; s/"time":[0-9]+,"timeNano":[0-9]+/"time":T/' "$1"
+}
+
+t_lifecycle_replay() {
+        local t0
+        sk tag busybox busybox:local
+        expect_status 0
+        t0=$(date +%s.%N)
+        # events-lifecycle.jsonl, command by command as it was recorded against dockerd 20.10
+        sk run --rm --name ev-rm busybox:local true
+        expect_status 0
+        sk run -d --name ev-stop -l app=demo busybox:local sh -c 'trap "" TERM; while :; do sleep 0.1; done'
+        expect_status 0
+        sk exec ev-stop true
+        expect_status 0
+        sk stop -t 1 ev-stop
+        expect_status 0
+        sk rm ev-stop
+        expect_status 0
+        sk run -d --name ev-kill busybox:local sleep 100
+        expect_status 0
+        sk rm -f ev-kill
+        expect_status 0
+        sk run --rm --name ev-exit3 busybox:local sh -c 'exit 3'
+        expect_status 3
+        masked_since "$t0" -f type=container >"$WORK/ours.jsonl"
+        masked_sample "$SAMPLES/events-lifecycle.jsonl" >"$WORK/docker.jsonl"
+        diff "$WORK/docker.jsonl" "$WORK/ours.jsonl" >"$WORK/diff" || fail "not dockerd's events: $(cat "$WORK/diff")"
+        sk rmi busybox:local
+}
+
+t_oom_events() {
+        local t0
+        sk tag busybox busybox:local
+        t0=$(date +%s.%N)
+        # hog: the container's process is OOM-killed; hog2: a child is, the container exits 0
+        sk run --rm --name hog -m 32m --memory-swap 32m busybox:local sh -c 'head -c 200m /dev/zero | tail'
+        expect_status 137
+        sk run --rm --name hog2 -m 32m --memory-swap 32m busybox:local sh -c '(head -c 200m /dev/zero | tail); exit 0'
+        expect_status 0
+        # one oom event per notification, as dockerd: kills close together may come as one or two
+        masked_since "$t0" -f container=hog | uniq >"$WORK/ours.jsonl"
+        grep -E '"name":"hog2?"' "$SAMPLES/events-limits.jsonl" >"$WORK/sample.jsonl"
+        masked_sample "$WORK/sample.jsonl" >"$WORK/docker.jsonl"
+        diff "$WORK/docker.jsonl" "$WORK/ours.jsonl" >"$WORK/diff" || fail "not dockerd's OOM events: $(cat "$WORK/diff")"
+        sk rmi busybox:local
+}
+
+# Actions and names since $1, one per line ("die web 137", "kill web 15").
+actions_since() {
+        "$STOCKADE" events --since "$1" --until "$(date +%s.%N)" "${@:2}" \
+                --format '{{.Action}} {{.Actor.Attributes.name}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}{{with .Actor.Attributes.signal}} {{.}}{{end}}{{with .Actor.Attributes.oldName}} {{.}}{{end}}'
+}
+
+t_more_actions() {
+        local t0 got
+        t0=$(date +%s.%N)
+        sk run -d --name act busybox sleep 100
+        expect_status 0
+        sk pause act
+        expect_status 0
+        sk_out inspect -f '{{.State.Status}} {{.State.Paused}}' act
+        [ "$output" = "paused true" ] || fail "paused state: $output"
+        sk pause act
+        expect_status 1
+        expect_output_has "is already paused"
+        sk unpause act
+        expect_status 0
+        sk unpause act
+        expect_status 1
+        expect_output_has "is not paused"
+        sk rename act act2
+        expect_status 0
+        sk update --memory 64m act2
+        expect_status 0
+        sk restart -t 0 act2
+        expect_status 0
+        sk exec -d act2 sh -c 'sleep 0.2; exit 5'
+        expect_status 0
+        for _ in $(seq 1 50); do
+                actions_since "$t0" | grep -q '^exec_die act2 5$' && break
+                sleep 0.1
+        done
+        sk rm -f act2
+        expect_status 0
+        sk pause act2
+        expect_status 1
+        got=$(actions_since "$t0")
+        [ "$got" = "create act
+start act
+pause act
+unpause act
+rename act2 /act
+update act2
+kill act2 15
+kill act2 9
+die act2 137
+stop act2
+start act2
+restart act2
+exec_create: sh -c sleep 0.2; exit 5 act2
+exec_start: sh -c sleep 0.2; exit 5 act2
+exec_die act2 5
+kill act2 9
+die act2 137
+destroy act2" ] || fail "events: $got"
+        # exec_create, exec_start and exec_die share one execID
+        [ "$("$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f event=exec_create -f event=exec_start -f event=exec_die \
+                --format '{{.Actor.Attributes.execID}}' | sort -u | wc -l)" -eq 1 ] || fail "execIDs differ"
+}
+
+t_image_events() {
+        local t0 got id
+        # only busybox:latest on the image (save takes every tag; a second one would stop the delete)
+        "$STOCKADE" rmi busybox:local >/dev/null 2>&1 || true
+        t0=$(date +%s.%N)
+        id=$("$STOCKADE" inspect --type image -f '{{.Id}}' busybox)
+        sk save -o "$WORK/bb.tar" busybox
+        expect_status 0
+        sk tag busybox bb:one
+        expect_status 0
+        sk rmi bb:one
+        expect_status 0
+        sk rmi busybox
+        expect_status 0
+        sk load -i "$WORK/bb.tar"
+        expect_status 0
+        bash "$REPO_ROOT/tools/busybox-image.sh" --tar "$WORK/root.tar" >/dev/null
+        sk import -c 'LABEL tier=test' "$WORK/root.tar" imp:1
+        expect_status 0
+        sk rmi imp:1
+        expect_status 0
+        got=$("$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f type=image \
+                --format '{{.Status}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.tier}}' |
+                sed -E "s/$id/ID/g; s/sha256:[0-9a-f]{64}/IMP/g")
+        [ "$got" = "save save ID <no value>
+tag tag bb:one <no value>
+untag untag ID <no value>
+untag untag ID <no value>
+delete delete ID <no value>
+load load ID <no value>
+tag tag imp:1 test
+import import IMP test
+untag untag IMP test
+delete delete IMP test" ] || fail "image events: $got"
+        # an image event's legacy fields: status and id, no from
+        "$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f event=tag --format json | sed -n 1p |
+                grep -Eq '^\{"status":"tag","id":"sha256:[0-9a-f]{64}","Type":"image","Action":"tag",' ||
+                fail "image event JSON"
+}
+
+t_concurrent() {
+        local t0 i pids=() n ids
+        t0=$(date +%s.%N)
+        for i in $(seq 1 20); do
+                "$STOCKADE" run --rm --name "many$i" busybox sh -c "exit $((i % 4))" >/dev/null 2>&1 &
+                pids+=($!)
+        done
+        for i in "${pids[@]}"; do wait "$i" || true; done
+        # every line whole (events --format json re-reads them all), 5 events per container, each
+        # container's in order
+        n=$("$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f container=many --format json | wc -l)
+        [ "$n" -eq 100 ] || fail "$n events for 20 containers, not 100"
+        for i in $(seq 1 20); do
+                got=$(actions_since "$t0" -f container="many$i" | grep " many$i\( \|$\)" | tr '\n' ,)
+                [ "$got" = "create many$i,attach many$i,start many$i,die many$i $((i % 4)),destroy many$i," ] ||
+                        fail "many$i: $got"
+        done
+        sk audit verify
+        expect_status 0
+        [ "$("$STOCKADE" audit --since "$t0" -f container=many --format '{{.action}}' | grep -c '^run$')" -eq 20 ] ||
+                fail "20 run records"
+}
+
+t_follow_live() {
+        local pid
+        "$STOCKADE" events -f event=start -f event=die --format '{{.Action}} {{.Actor.Attributes.name}}' >"$WORK/live.out" 2>&1 &
+        pid=$!
+        sleep 0.5
+        sk run -d --name live busybox sleep 100
+        expect_status 0
+        for _ in $(seq 1 100); do
+                grep -q "start live" "$WORK/live.out" && break
+                sleep 0.05
+        done
+        grep -q "start live" "$WORK/live.out" || { kill "$pid"; fail "the follower did not see the start"; }
+        sk rm -f live
+        for _ in $(seq 1 100); do
+                grep -q "die live" "$WORK/live.out" && break
+                sleep 0.05
+        done
+        kill "$pid"
+        wait "$pid" || true
+        [ "$(cat "$WORK/live.out")" = "start live
+die live" ] || fail "follower: $(cat "$WORK/live.out")"
+}
+
+t_audit_trail() {
+        local t0 got
+        t0=$(date +%s.%N)
+        sk run -d --name web busybox sleep 100
+        sk stop -t 0 web
+        sk stop nosuch
+        expect_status 1
+        sk rm web
+        sk run --name bad busybox /nonexistent
+        sk rm bad
+        got=$("$STOCKADE" audit --since "$t0" | sed -E 's/^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} //')
+        echo "$got" | head -1 | grep -q '^| run | web$' || fail "audit text: $got"
+        [ "$(echo "$got" | sed -n 2,3p)" = "| stop | web
+| stop | nosuch | No such container: nosuch" ] || fail "audit stop records: $got"
+        echo "$got" | grep -q '^| run | bad | .*nonexistent' || fail "a failed run's outcome: $got"
+        # JSON: the actor, the caller, the command as given
+        "$STOCKADE" audit --since "$t0" --format json -f event=stop | sed -n 1p |
+                grep -Eq '"action":"stop","actor":\{"type":"container","id":"[0-9a-f]{64}","name":"web"\},"user":\{"uid":0,"gid":0,.*"command":\["stockade","stop","-t","0","web"\],"outcome":"ok"' ||
+                fail "audit json: $("$STOCKADE" audit --since "$t0" --format json | sed -n 1,2p)"
+        sk audit verify
+        expect_status 0
+        expect_output_has "verified"
 }
 
 run_test "events: docker's text and json over the recorded events" t_text_and_json
@@ -178,4 +409,11 @@ run_test "events: dockerd's filters" t_filters
 run_test "events: a follower sees each appended event" t_follow
 run_test "events: the CLI's and dockerd's errors, daemon.json keys" t_errors
 run_test "audit verify: edit, delete, swap, insert, truncate" t_audit_verify
+run_test "lifecycle: run --rm, exec, stop, rm -f, an exit code give dockerd's recorded events" t_lifecycle_replay
+run_test "lifecycle: OOM kills give dockerd's recorded oom and die events" t_oom_events
+run_test "lifecycle: pause, unpause, rename, update, restart, exec -d" t_more_actions
+run_test "images: save, tag, untag, delete, load, import events" t_image_events
+run_test "20 containers at once: whole lines, each one's events in order" t_concurrent
+run_test "a follower sees a container's start and die as they happen" t_follow_live
+run_test "audit: one record per action, failures with their reason, verified" t_audit_trail
 finish
