@@ -9,6 +9,11 @@
 
 #include <jansson.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "buf.h"
 #include "json-util.h"
 #include "jsonlog.h"
 #include "logfile.h"
@@ -33,36 +38,6 @@ int timespec_cmp(const struct timespec *a, const struct timespec *b)
         if (a->tv_nsec != b->tv_nsec)
                 return a->tv_nsec < b->tv_nsec ? -1 : 1;
         return 0;
-}
-
-/* A growable byte buffer. */
-typedef struct Buf {
-        char *data;
-        size_t len, cap;
-} Buf;
-
-static void buf_reserve(Buf *b, size_t extra)
-{
-        size_t cap = b->cap ? b->cap : 256;
-
-        if (b->cap - b->len >= extra)
-                return;
-        while (cap - b->len < extra)
-                cap *= 2;
-        b->data = xrealloc(b->data, cap);
-        b->cap = cap;
-}
-
-static void buf_put(Buf *b, const void *p, size_t n)
-{
-        buf_reserve(b, n);
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-}
-
-static void buf_puts(Buf *b, const char *s)
-{
-        buf_put(b, s, strlen(s));
 }
 
 /* ---- times ---- */
@@ -97,17 +72,32 @@ static void civil_from_days(int64_t z, int64_t *ret_y, int *ret_m, int *ret_d)
 
 size_t format_rfc3339nano_buf(const struct timespec *ts, bool trim, char buf[static RFC3339NANO_MAX])
 {
-        /* The date and time of the last second formatted, per thread: a log has many lines a second. */
-        static __thread int64_t cached_sec = INT64_MIN;
-        static __thread char cached[32];
-        static __thread int cached_len;
+        /*
+         * Per thread, the last time formatted whole and the date-time of the last second: the monitor
+         * stamps every line of one read with the same time, and a log has many lines a second.
+         */
+        static __thread struct {
+                int64_t sec;       /* the second of `date` (INT64_MIN: none yet) */
+                char date[32];     /* "YYYY-MM-DDThh:mm:ss" */
+                int date_len;
+                bool whole;        /* `full` holds the time below */
+                int64_t full_sec;
+                long full_nsec;
+                bool full_trim;
+                char full[RFC3339NANO_MAX];
+                int full_len;
+        } c = { .sec = INT64_MIN };
         int64_t sec = ts->tv_sec;
         long nsec = ts->tv_nsec;
         int n;
 
         if (nsec < 0 || nsec >= NSEC_PER_SEC)
                 nsec = nsec < 0 ? 0 : NSEC_PER_SEC - 1;
-        if (sec != cached_sec) {
+        if (c.whole && c.full_sec == sec && c.full_nsec == nsec && c.full_trim == trim) {
+                memcpy(buf, c.full, (size_t)c.full_len + 1);
+                return (size_t)c.full_len;
+        }
+        if (sec != c.sec) {
                 int64_t days = sec / 86400, rem = sec % 86400, y;
                 int m, d;
                 if (rem < 0) {
@@ -115,18 +105,19 @@ size_t format_rfc3339nano_buf(const struct timespec *ts, bool trim, char buf[sta
                         days--;
                 }
                 civil_from_days(days, &y, &m, &d);
-                cached_len = snprintf(cached, sizeof(cached), "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", y, m, d,
+                c.date_len = snprintf(c.date, sizeof(c.date), "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d", y, m, d,
                                       (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-                cached_sec = sec;
+                c.sec = sec;
         }
-        memcpy(buf, cached, (size_t)cached_len);
-        n = cached_len;
+        memcpy(buf, c.date, (size_t)c.date_len);
+        n = c.date_len;
         if (!trim || nsec != 0) {
                 char frac[10];
                 int k = 10;
+                long f = nsec;
                 frac[0] = '.';
-                for (int i = 9; i >= 1; i--, nsec /= 10)
-                        frac[i] = (char)('0' + nsec % 10);
+                for (int i = 9; i >= 1; i--, f /= 10)
+                        frac[i] = (char)('0' + f % 10);
                 /* Go's ".999999999" layout: trailing zeros go, and with them the dot on a whole second. */
                 while (trim && frac[k - 1] == '0')
                         k--;
@@ -135,6 +126,12 @@ size_t format_rfc3339nano_buf(const struct timespec *ts, bool trim, char buf[sta
         }
         buf[n++] = 'Z';
         buf[n] = '\0';
+        memcpy(c.full, buf, (size_t)n + 1);
+        c.full_len = n;
+        c.full_sec = sec;
+        c.full_nsec = nsec;
+        c.full_trim = trim;
+        c.whole = true;
         return (size_t)n;
 }
 
@@ -354,39 +351,91 @@ static size_t utf8_valid(const unsigned char *s, size_t n, uint32_t *cp)
         return 4;
 }
 
-/* A JSON string as moby's ffjsonWriteJSONBytesAsString writes it (see jsonlog.h for the rules). */
 /* ASCII bytes copied as they are: printable, and not \\ " < > & (docker's writer escapes those). */
 static const bool passes[256] = {
         [0x20] = 1, [0x21] = 1, [0x23] = 1, [0x24] = 1, [0x25] = 1, [0x27 ... 0x3b] = 1, [0x3d] = 1,
         [0x3f ... 0x5b] = 1, [0x5d ... 0x7f] = 1,
 };
 
-static void put_json_string(Buf *b, const char *str, size_t n)
+/*
+ * Which bytes of a block need more than a copy: below 0x20, from 0x80 (UTF-8 to check), and " & < > \.
+ * Two pairs share one test each: " (0x22) and & (0x26) are the bytes with b|4 == 0x26, < (0x3c) and
+ * > (0x3e) those with b|2 == 0x3e.
+ */
+#if defined(__SSE2__)
+static inline unsigned special16(__m128i v)
+{
+        /* Signed: bytes from 0x80 are negative, so "< 0x20" takes them too. */
+        __m128i m = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(4)), _mm_set1_epi8(0x26)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(2)), _mm_set1_epi8(0x3e)));
+        m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+        return (unsigned)_mm_movemask_epi8(m);
+}
+#else
+#define ONES  0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+/* Whether any byte of w is zero: exact as a yes/no (the per-byte flags are not, which is not used). */
+static inline uint64_t has_zero8(uint64_t w)
+{
+        return (w - ONES) & ~w & HIGHS;
+}
+static inline bool special8(uint64_t w)
+{
+        uint64_t below = (w - ONES * 0x20) & ~w & HIGHS; /* a byte < 0x20 (bytes >= 0x80 aside) */
+        return (below | (w & HIGHS) | has_zero8((w | ONES * 4) ^ (ONES * 0x26)) |
+                has_zero8((w | ONES * 2) ^ (ONES * 0x3e)) | has_zero8(w ^ (ONES * '\\'))) != 0;
+}
+#endif
+
+size_t jsonlog_escape(char *out, const char *str, size_t n)
 {
         static const char hex[] = "0123456789abcdef";
         const unsigned char *s = (const unsigned char *)str;
-        size_t i = 0, start = 0;
-        char *o;
+        char *o = out;
+        size_t i = 0;
 
-        /* Each input byte becomes at most six output bytes (\u00XX, \ufffd; U+2028 is 3 -> 6). */
-        buf_reserve(b, n * 6 + 2);
-        o = b->data + b->len;
         *o++ = '"';
-#define FLUSH()                                                                                             \
-        do {                                                                                                \
-                memcpy(o, s + start, i - start);                                                            \
-                o += i - start;                                                                             \
-        } while (0)
-        while (i < n) {
+        for (;;) {
+                /*
+                 * Runs of bytes that are copied as they are, a block at a time.  A block is stored before
+                 * it is tested and o moves over its clean prefix only: the store stays within the room,
+                 * since the >= 16 input bytes left could each take six.  No load reads past str + n.
+                 */
+#if defined(__SSE2__)
+                while (n - i >= 16) {
+                        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                        unsigned m;
+
+                        _mm_storeu_si128((__m128i *)(void *)o, v);
+                        m = special16(v);
+                        if (m) {
+                                unsigned k = (unsigned)__builtin_ctz(m);
+                                i += k;
+                                o += k;
+                                break;
+                        }
+                        i += 16;
+                        o += 16;
+                }
+#else
+                while (n - i >= 8) {
+                        uint64_t w;
+                        memcpy(&w, s + i, 8);
+                        if (special8(w))
+                                break;
+                        memcpy(o, &w, 8);
+                        i += 8;
+                        o += 8;
+                }
+#endif
+                while (i < n && passes[s[i]])
+                        *o++ = (char)s[i++];
+                if (i == n)
+                        break;
+
                 unsigned char c = s[i];
                 if (c < 0x80) {
-                        if (passes[c]) {
-                                i++;
-                                while (i < n && passes[s[i]])
-                                        i++;
-                                continue;
-                        }
-                        FLUSH();
                         *o++ = '\\';
                         if (c == '\\' || c == '"')
                                 *o++ = (char)c;
@@ -395,40 +444,43 @@ static void put_json_string(Buf *b, const char *str, size_t n)
                         else if (c == '\r')
                                 *o++ = 'r';
                         else {
-                                /* Tab too: Docker's writer has no case for it, unlike encoding/json. */
+                                /* < > & and the other controls, tab too: Docker's writer has no case for
+                                 * it, unlike encoding/json. */
                                 memcpy(o, "u00", 3);
                                 o += 3;
                                 *o++ = hex[c >> 4];
                                 *o++ = hex[c & 0xf];
                         }
-                        start = ++i;
+                        i++;
                         continue;
                 }
                 uint32_t cp = 0;
                 size_t k = utf8_valid(s + i, n - i, &cp);
                 if (k == 0) {
-                        FLUSH();
                         memcpy(o, "\\ufffd", 6);
                         o += 6;
-                        start = ++i;
-                        continue;
-                }
-                if (cp == 0x2028 || cp == 0x2029) {
+                        i++;
+                } else if (cp == 0x2028 || cp == 0x2029) {
                         /* JavaScript line terminators, escaped so the output is also valid JS
                          * (encoding/json). */
-                        FLUSH();
                         memcpy(o, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
                         o += 6;
                         i += k;
-                        start = i;
-                        continue;
+                } else {
+                        memcpy(o, s + i, k);
+                        o += k;
+                        i += k;
                 }
-                i += k;
         }
-        FLUSH();
-#undef FLUSH
         *o++ = '"';
-        b->len = (size_t)(o - b->data);
+        return (size_t)(o - out);
+}
+
+/* A JSON string as moby's ffjsonWriteJSONBytesAsString writes it (see jsonlog.h for the rules). */
+static void put_json_string(Buf *b, const char *str, size_t n)
+{
+        buf_reserve(b, JSONLOG_ESCAPE_ROOM(n));
+        b->len += jsonlog_escape(b->data + b->len, str, n);
 }
 
 static int cmp_strp(const void *a, const void *b)
@@ -436,58 +488,100 @@ static int cmp_strp(const void *a, const void *b)
         return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int encode_line(Buf *b, const char *stream, const char *msg, size_t len, const struct timespec *ts,
-                       const char *attrs)
+/* What encode_line() may write for a message of len bytes, on top of JSONLOG_ESCAPE_ROOM(len). */
+static size_t line_room(size_t len, size_t stream_len, size_t attrs_len)
 {
-        char tbuf[RFC3339NANO_MAX];
-        bool first = true;
+        /* {"log": ,"stream": ,"attrs": ,"time":"...Z"}\n */
+        return JSONLOG_ESCAPE_ROOM(len) + JSONLOG_ESCAPE_ROOM(stream_len) + attrs_len + RFC3339NANO_MAX + 48;
+}
 
+/* The checks encode_line() needs first: 0, -ERANGE (the time) or -E2BIG (the message). */
+static int check_line(size_t len, size_t stream_len, const struct timespec *ts)
+{
         if (ts->tv_sec < MIN_JSON_SEC || ts->tv_sec > MAX_JSON_SEC || ts->tv_nsec < 0 ||
             ts->tv_nsec >= NSEC_PER_SEC)
                 return -ERANGE;
         /* Bounded before encoding, so that a huge message never becomes a six times huger buffer. */
-        if (len > JSONLOG_MAX_LINE || strlen(stream) > JSONLOG_MAX_LINE)
-                return -E2BIG;
-        b->len = 0;
-        buf_puts(b, "{");
-        /* MarshalJSONBuf leaves out an empty log and an empty stream ("omitempty"). */
-        if (len > 0) {
-                buf_puts(b, "\"log\":");
-                put_json_string(b, msg, len);
-                first = false;
-        }
-        if (*stream) {
-                buf_puts(b, first ? "\"stream\":" : ",\"stream\":");
-                put_json_string(b, stream, strlen(stream));
-                first = false;
-        }
-        if (attrs && *attrs) {
-                buf_puts(b, first ? "\"attrs\":" : ",\"attrs\":");
-                buf_puts(b, attrs);
-                first = false;
-        }
-        buf_puts(b, first ? "\"time\":\"" : ",\"time\":\"");
-        buf_put(b, tbuf, format_rfc3339nano_buf(ts, true, tbuf));
-        buf_puts(b, "\"}\n");
-        if (b->len - 1 > JSONLOG_MAX_LINE)
+        if (len > JSONLOG_MAX_LINE || stream_len > JSONLOG_MAX_LINE)
                 return -E2BIG;
         return 0;
+}
+
+#define PUT_LIT(o, s)                                                                                       \
+        do {                                                                                                \
+                memcpy((o), (s), sizeof(s) - 1);                                                            \
+                (o) += sizeof(s) - 1;                                                                       \
+        } while (0)
+
+/*
+ * One line, "\n" included, at out (line_room() bytes, after check_line()); returns its length.  attrs is
+ * the "attrs" object as JSON text (attrs_len bytes) or NULL.
+ */
+static size_t encode_line(char *out, const char *stream, size_t stream_len, const char *msg, size_t len,
+                          const struct timespec *ts, const char *attrs, size_t attrs_len)
+{
+        char *o = out;
+        bool first = true;
+
+        *o++ = '{';
+        /* MarshalJSONBuf leaves out an empty log and an empty stream ("omitempty"). */
+        if (len > 0) {
+                PUT_LIT(o, "\"log\":");
+                o += jsonlog_escape(o, msg, len);
+                first = false;
+        }
+        if (stream_len > 0) {
+                if (first)
+                        PUT_LIT(o, "\"stream\":");
+                else
+                        PUT_LIT(o, ",\"stream\":");
+                /* The monitor's two names need no escaping. */
+                if (stream_len == 6 && (memcmp(stream, "stdout", 6) == 0 || memcmp(stream, "stderr", 6) == 0)) {
+                        *o++ = '"';
+                        memcpy(o, stream, 6);
+                        o += 6;
+                        *o++ = '"';
+                } else
+                        o += jsonlog_escape(o, stream, stream_len);
+                first = false;
+        }
+        if (attrs_len > 0) {
+                if (first)
+                        PUT_LIT(o, "\"attrs\":");
+                else
+                        PUT_LIT(o, ",\"attrs\":");
+                memcpy(o, attrs, attrs_len);
+                o += attrs_len;
+                first = false;
+        }
+        if (first)
+                PUT_LIT(o, "\"time\":\"");
+        else
+                PUT_LIT(o, ",\"time\":\"");
+        o += format_rfc3339nano_buf(ts, true, o);
+        PUT_LIT(o, "\"}\n");
+        return (size_t)(o - out);
 }
 
 int jsonlog_encode_line(const char *stream, const char *msg, size_t len, const struct timespec *ts,
                         char **ret, size_t *ret_len)
 {
-        Buf b = { 0 };
+        size_t stream_len = strlen(stream), n;
+        char *b;
         int r;
 
-        r = encode_line(&b, stream, msg, len, ts, NULL);
-        if (r < 0) {
-                free(b.data);
+        r = check_line(len, stream_len, ts);
+        if (r < 0)
                 return r;
+        b = xmalloc(line_room(len, stream_len, 0) + 1);
+        n = encode_line(b, stream, stream_len, msg, len, ts, NULL, 0);
+        if (n - 1 > JSONLOG_MAX_LINE) {
+                free(b);
+                return -E2BIG;
         }
-        buf_put(&b, "", 1);
-        *ret = b.data;
-        *ret_len = b.len - 1;
+        b[n] = '\0';
+        *ret = b;
+        *ret_len = n;
         return 0;
 }
 
@@ -679,7 +773,7 @@ int line_splitter_flush(LineSplitter *s, const struct timespec *ts, jsonlog_msg_
 struct JsonLog {
         LogFile *file; /* the rotating set (logfile.h) */
         char *attrs;   /* the "attrs" object as JSON text, or NULL */
-        Buf buf;       /* the line being written, reused */
+        size_t attrs_len;
 };
 
 /*
@@ -724,7 +818,6 @@ JsonLog *jsonlog_close(JsonLog *l)
         if (!l)
                 return NULL;
         logfile_close(l->file);
-        free(l->buf.data);
         free(l->attrs);
         free(l);
         return NULL;
@@ -734,6 +827,7 @@ void jsonlog_set_attrs(JsonLog *l, json_t *attrs)
 {
         free(l->attrs);
         l->attrs = NULL;
+        l->attrs_len = 0;
         if (json_object_size(attrs) > 0) {
                 /* Keys sorted, as Go's map marshalling writes them; strings escaped as every other. */
                 Buf b = { 0 };
@@ -753,8 +847,8 @@ void jsonlog_set_attrs(JsonLog *l, json_t *attrs)
                         put_json_string(&b, val, strlen(val));
                 }
                 buf_puts(&b, "}");
-                buf_put(&b, "", 1);
-                l->attrs = b.data;
+                l->attrs_len = b.len;
+                l->attrs = buf_cstr(&b);
                 free(keys);
         }
 }
@@ -799,19 +893,26 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
                   Error **err)
 {
         struct timespec now;
+        size_t stream_len = strlen(stream), n;
+        char *o;
         int r;
 
         if (!ts) {
                 clock_gettime(CLOCK_REALTIME, &now);
                 ts = &now;
         }
-        r = encode_line(&l->buf, stream, msg, len, ts, l->attrs);
+        r = check_line(len, stream_len, ts);
         if (r == -ERANGE)
                 return error_setx(err, ERANGE, "log message time %lld is outside years 0000-9999",
                                   (long long)ts->tv_sec);
         if (r < 0)
-                return error_setx(err, -r, "log message of %zu bytes is too long", len);
-        return logfile_write(l->file, l->buf.data, l->buf.len, err);
+                return error_setx(err, E2BIG, "log message of %zu bytes is too long", len);
+        /* Encoded straight into the file's write buffer: no copy per line. */
+        o = logfile_entry_buf(l->file, line_room(len, stream_len, l->attrs_len));
+        n = encode_line(o, stream, stream_len, msg, len, ts, l->attrs, l->attrs_len);
+        if (n - 1 > JSONLOG_MAX_LINE)
+                return error_setx(err, E2BIG, "log message of %zu bytes is too long", len);
+        return logfile_append(l->file, n, err);
 }
 
 int jsonlog_flush(JsonLog *l, Error **err)

@@ -120,6 +120,15 @@ DEFINE_CLEANUP_FUNC(JsonLog, jsonlog_close)
 int jsonlog_encode_line(const char *stream, const char *msg, size_t len, const struct timespec *ts,
                         char **ret, size_t *ret_len);
 
+/*
+ * Writes str (n bytes, any bytes) at out as a quoted JSON string, escaped as docker's writer does (the
+ * rules at the top), and returns the bytes written.  out must have JSONLOG_ESCAPE_ROOM(n) bytes: each
+ * input byte takes at most six (\u00XX, \ufffd), and the quotes two.  Clean runs are copied 16 bytes
+ * at a time (SSE2) or 8 (other machines); nothing is read beyond str + n nor written beyond the room.
+ */
+#define JSONLOG_ESCAPE_ROOM(n) ((n) * 6 + 2)
+size_t jsonlog_escape(char *out, const char *str, size_t n);
+
 /* ---- splitting a stream into messages, as Docker's copier does ---- */
 
 /*

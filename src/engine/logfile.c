@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "json-util.h"
 #include "logfile.h"
 #include "util.h"
@@ -141,9 +142,11 @@ struct LogFile {
         bool compress;
         const LogFileFormat *fmt;
         bool buffered;
-        /* Buffered mode: entries not yet written (size does not count them). */
-        char *out;
-        size_t out_len, out_cap;
+        /*
+         * Buffered mode: entries not yet written (size does not count them).  Either mode: an entry is
+         * encoded at the end of it (logfile_entry_buf()) before logfile_append() takes it.
+         */
+        Buf out;
         /*
          * Buffered mode: .1 is compressed into .2.gz.tmp on a thread right after the rotation that
          * made it, so the next rotation finds it done instead of compressing while the container
@@ -236,7 +239,7 @@ LogFile *logfile_close(LogFile *l)
                 _cleanup_free_ char *tmp = xasprintf("%s.2.gz.tmp", l->name);
                 (void)unlink_if_exists(l->dirfd, tmp);
         }
-        free(l->out);
+        buf_free(&l->out);
         if (l->fd >= 0)
                 close(l->fd);
         if (l->dirfd >= 0)
@@ -439,15 +442,15 @@ int logfile_flush(LogFile *l, Error **err)
 {
         int r;
 
-        if (!l || l->out_len == 0)
+        if (!l || l->out.len == 0)
                 return 0;
         if (l->fd < 0) {
                 r = open_current(l, err);
                 if (r < 0)
                         return r;
         }
-        r = write_out(l, l->out, l->out_len, err);
-        l->out_len = 0; /* written, or dropped with the error reported: never written twice */
+        r = write_out(l, l->out.data, l->out.len, err);
+        l->out.len = 0; /* written, or dropped with the error reported: never written twice */
         return r;
 }
 
@@ -458,7 +461,13 @@ void logfile_set_buffered(LogFile *l, bool on)
         l->buffered = on;
 }
 
-int logfile_write(LogFile *l, const void *p, size_t n, Error **err)
+char *logfile_entry_buf(LogFile *l, size_t max)
+{
+        buf_reserve(&l->out, max);
+        return l->out.data + l->out.len;
+}
+
+int logfile_append(LogFile *l, size_t n, Error **err)
 {
         int r;
 
@@ -467,27 +476,33 @@ int logfile_write(LogFile *l, const void *p, size_t n, Error **err)
                 if (r < 0)
                         return r;
         }
-        if (l->max_size > 0 && l->size + (int64_t)l->out_len > 0 &&
-            l->size + (int64_t)l->out_len + (int64_t)n > l->max_size) {
-                r = logfile_flush(l, err);
-                if (r < 0)
-                        return r;
+        if (l->max_size > 0 && l->size + (int64_t)l->out.len > 0 &&
+            l->size + (int64_t)l->out.len + (int64_t)n > l->max_size) {
+                /* The entries before this one go into the current file; this one waits behind them. */
+                if (l->out.len > 0) {
+                        size_t held = l->out.len;
+                        r = write_out(l, l->out.data, held, err);
+                        memmove(l->out.data, l->out.data + held, n);
+                        l->out.len = 0; /* written, or dropped with the error reported */
+                        if (r < 0)
+                                return r;
+                }
                 r = rotate(l, err);
                 if (r < 0)
                         return r;
         }
         if (!l->buffered)
-                return write_out(l, p, n, err);
-        if (l->out_cap - l->out_len < n) {
-                size_t cap = l->out_cap ? l->out_cap : 256;
-                while (cap - l->out_len < n)
-                        cap *= 2;
-                l->out = xrealloc(l->out, cap);
-                l->out_cap = cap;
-        }
-        memcpy(l->out + l->out_len, p, n);
-        l->out_len += n;
-        return l->out_len >= JSONLOG_BUFFER ? logfile_flush(l, err) : 0;
+                return write_out(l, l->out.data + l->out.len, n, err);
+        l->out.len += n;
+        return l->out.len >= LOGFILE_BUFFER ? logfile_flush(l, err) : 0;
+}
+
+int logfile_write(LogFile *l, const void *p, size_t n, Error **err)
+{
+        char *o = logfile_entry_buf(l, n);
+        if (n)
+                memcpy(o, p, n);
+        return logfile_append(l, n, err);
 }
 
 /* ---- the reader ---- */

@@ -75,7 +75,19 @@ int logfile_open(const char *path, int64_t max_size, int max_file, bool compress
  */
 int logfile_write(LogFile *l, const void *p, size_t n, Error **err);
 
-/* Buffered mode: writes of ~JSONLOG_BUFFER bytes, at a rotation, at logfile_flush() and at close. */
+/*
+ * The same without a copy: logfile_entry_buf() returns room for up to `max` bytes, where the caller
+ * encodes its entries; logfile_append() then takes the first n of them (n <= max), as logfile_write()
+ * would.  The room is valid until the next call on l; nothing is taken unless logfile_append() is called.
+ */
+char *logfile_entry_buf(LogFile *l, size_t max);
+int logfile_append(LogFile *l, size_t n, Error **err);
+
+/*
+ * Buffered mode: entries collect in memory and go to the file in writes of about LOGFILE_BUFFER
+ * bytes, at a rotation, at logfile_flush() and at close.
+ */
+#define LOGFILE_BUFFER JSONLOG_BUFFER
 void logfile_set_buffered(LogFile *l, bool on);
 /* Writes what buffered mode holds; 0 or the write's error (those entries are then lost, not retried). */
 int logfile_flush(LogFile *l, Error **err);
