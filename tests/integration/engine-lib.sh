@@ -88,6 +88,11 @@ fail() {
         exit 1
 }
 
+# A line for the TAP output under the test's ok line (a measurement, never a verdict).
+diag() {
+        echo "$*" >>"$WORK/diag.$TEST_NUM"
+}
+
 skip() {
         echo "$*" >"$WORK/skip.$TEST_NUM"
         exit 200
@@ -161,6 +166,7 @@ run_test() {
                 N_SKIP=$((N_SKIP + 1))
         elif [ "$rc" -eq 0 ] && [ -z "$left" ]; then
                 echo "ok $TEST_NUM - $name"
+                [ -f "$WORK/diag.$TEST_NUM" ] && sed 's/^/# /' "$WORK/diag.$TEST_NUM"
                 N_PASS=$((N_PASS + 1))
         else
                 echo "not ok $TEST_NUM - $name"
