@@ -9,7 +9,9 @@
 
 #include <jansson.h>
 
-#if defined(__SSE2__)
+/* JSONLOG_NO_SSE2: the portable path on x86 too (test-jsonlog-fast-portable builds it so). */
+#if defined(__SSE2__) && !defined(JSONLOG_NO_SSE2)
+#define JSONLOG_SSE2 1
 #include <emmintrin.h>
 #endif
 
@@ -362,7 +364,7 @@ static const bool passes[256] = {
  * Two pairs share one test each: " (0x22) and & (0x26) are the bytes with b|4 == 0x26, < (0x3c) and
  * > (0x3e) those with b|2 == 0x3e.
  */
-#if defined(__SSE2__)
+#ifdef JSONLOG_SSE2
 static inline unsigned special16(__m128i v)
 {
         /* Signed: bytes from 0x80 are negative, so "< 0x20" takes them too. */
@@ -402,7 +404,7 @@ size_t jsonlog_escape(char *out, const char *str, size_t n)
                  * it is tested and o moves over its clean prefix only: the store stays within the room,
                  * since the >= 16 input bytes left could each take six.  No load reads past str + n.
                  */
-#if defined(__SSE2__)
+#ifdef JSONLOG_SSE2
                 while (n - i >= 16) {
                         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
                         unsigned m;
