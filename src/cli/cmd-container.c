@@ -723,6 +723,12 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 audit_container(e, "exec", id, argv[idx], err);
                 return cli_fail(NULL, err);
         }
+        if (json_is_true(json_object_get(json_object_get(rec, "State"), "Paused"))) {
+                /* dockerd's refusal: the process would freeze in the cgroup as it joins it */
+                error_setx(&err, EINVAL, "Error response from daemon: Container %s is paused, unpause the container before exec", id);
+                audit_container(e, "exec", id, argv[idx], err);
+                return cli_fail(NULL, err);
+        }
         json_t *host = json_object_get(rec, "HostConfig"), *cfg = json_object_get(rec, "Config");
         if (engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt, &rt_args, &err) < 0)
                 return cli_fail(NULL, err);

@@ -249,6 +249,9 @@ t_more_actions() {
         sk pause act
         expect_status 1
         expect_output_has "is already paused"
+        sk exec act true
+        expect_status 125
+        expect_output_has "is paused, unpause the container before exec"
         sk unpause act
         expect_status 0
         sk unpause act
@@ -268,9 +271,20 @@ t_more_actions() {
         done
         sk rm -f act2
         expect_status 0
+        # stop and rm -f of a paused container (SIGKILL thaws it)
+        sk run -d --name frozen busybox sleep 100
+        sk pause frozen
+        sk stop -t 1 frozen
+        expect_status 0
+        sk_out inspect -f '{{.State.Status}} {{.State.Paused}} {{.State.ExitCode}}' frozen
+        [ "$output" = "exited false 137" ] || fail "a stopped paused container: $output"
+        sk start frozen
+        sk pause frozen
+        sk rm -f frozen
+        expect_status 0
         sk pause act2
         expect_status 1
-        got=$(actions_since "$t0")
+        got=$(actions_since "$t0" -f container=act)
         [ "$got" = "create act
 start act
 pause act
