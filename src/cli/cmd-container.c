@@ -546,32 +546,25 @@ int cmd_update(Engine *e, int argc, char **argv)
                 warnings = NULL;
                 if (container_monitor_alive(rec)) {
                         /* The runtime applies the new limits to the live cgroups. */
-                        _cleanup_free_ char *rt = NULL, *root = engine_runtime_root(e, json_string_value(json_object_get(host, "Runtime")));
-                        _cleanup_strv_ char **rt_args = NULL;
+                        _cleanup_strv_ char **v = NULL;
                         _cleanup_json_ json_t *res = specgen_resources(e, host);
                         json_object_del(res, "devices");
                         _cleanup_free_ char *text = jx_dump(res, false);
-                        if (engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt, &rt_args, &err) < 0)
+                        if (engine_runtime_argv(e, host, &v, &err) < 0)
                                 goto fail;
+                        strv_push(&v, "update");
+                        strv_push(&v, "--resources");
+                        strv_push(&v, "-");
+                        strv_push(&v, id);
                         int p[2];
                         if (pipe(p) < 0)
                                 goto fail;
                         pid_t pid = fork();
                         if (pid == 0) {
-                                char **v = NULL;
                                 dup2(p[0], 0);
                                 close(p[0]);
                                 close(p[1]);
-                                strv_push(&v, rt);
-                                for (size_t k = 0; rt_args && rt_args[k]; k++)
-                                        strv_push(&v, rt_args[k]);
-                                strv_push(&v, "--root");
-                                strv_push(&v, root);
-                                strv_push(&v, "update");
-                                strv_push(&v, "--resources");
-                                strv_push(&v, "-");
-                                strv_push(&v, id);
-                                execv(rt, v);
+                                execv(v[0], v);
                                 _exit(127);
                         }
                         close(p[0]);
@@ -701,8 +694,8 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 { "privileged", 0, PFLAG_BOOL, &privileged, NULL, "Give extended privileges to the command" },
                 { 0 },
         };
-        _cleanup_free_ char *id = NULL, *rt = NULL, *root = NULL, *bundle_dir = NULL, *proc_path = NULL;
-        _cleanup_strv_ char **rt_args = NULL;
+        _cleanup_free_ char *id = NULL, *bundle_dir = NULL, *proc_path = NULL;
+        _cleanup_strv_ char **rt_argv = NULL;
         _cleanup_json_ json_t *rec = NULL, *spec = NULL;
         Error *err = NULL;
         int idx = 1, r;
@@ -730,9 +723,8 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 return cli_fail(NULL, err);
         }
         json_t *host = json_object_get(rec, "HostConfig"), *cfg = json_object_get(rec, "Config");
-        if (engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt, &rt_args, &err) < 0)
+        if (engine_runtime_argv(e, host, &rt_argv, &err) < 0)
                 return cli_fail(NULL, err);
-        root = engine_runtime_root(e, json_string_value(json_object_get(host, "Runtime")));
 
         /* process.json from the container's own process (caps, rlimits, nnp, apparmor, user), changed as asked. */
         {
@@ -818,11 +810,7 @@ int cmd_exec(Engine *e, int argc, char **argv)
                 _cleanup_free_ char *a_create = event_exec_action("exec_create", argv + idx + 1);
                 _cleanup_free_ char *a_start = event_exec_action("exec_start", argv + idx + 1);
                 _cleanup_json_ json_t *extra = json_pack("{s:s}", "execID", exec_id);
-                strv_push(&v, rt);
-                for (size_t k = 0; rt_args && rt_args[k]; k++)
-                        strv_push(&v, rt_args[k]);
-                strv_push(&v, "--root");
-                strv_push(&v, root);
+                v = TAKE_PTR(rt_argv);
                 if (detach) {
                         /* The detached process must not hold our stdio (a caller reading our output would
                          * wait for it to end); the runtime's own errors come back through its log. */
@@ -874,8 +862,8 @@ int cmd_exec(Engine *e, int argc, char **argv)
                                 int null = open("/dev/null", O_RDONLY);
                                 dup2(null, 0);
                         }
-                        execv(rt, v);
-                        fprintf(stderr, "stockade: exec %s: %s\n", rt, strerror(errno));
+                        execv(v[0], v);
+                        fprintf(stderr, "stockade: exec %s: %s\n", v[0], strerror(errno));
                         _exit(126);
                 }
                 strv_free(v);

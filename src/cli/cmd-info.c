@@ -524,8 +524,8 @@ static char *run_capture(char **argv_, int *ret_status)
 
 int cmd_top(Engine *e, int argc, char **argv)
 {
-        _cleanup_free_ char *id = NULL, *rt = NULL, *root = NULL, *pids_json = NULL, *ps_out = NULL;
-        _cleanup_strv_ char **rt_args = NULL, **v = NULL, **psv = NULL;
+        _cleanup_free_ char *id = NULL, *pids_json = NULL, *ps_out = NULL;
+        _cleanup_strv_ char **v = NULL, **psv = NULL;
         _cleanup_json_ json_t *rec = NULL, *pids = NULL;
         Error *err = NULL;
         int st = 0;
@@ -538,15 +538,8 @@ int cmd_top(Engine *e, int argc, char **argv)
                 fprintf(stderr, "Error response from daemon: Container %s is not running\n", id);
                 return 1;
         }
-        json_t *host = json_object_get(rec, "HostConfig");
-        if (engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt, &rt_args, &err) < 0)
+        if (engine_runtime_argv(e, json_object_get(rec, "HostConfig"), &v, &err) < 0)
                 return cli_fail(NULL, err);
-        root = engine_runtime_root(e, json_string_value(json_object_get(host, "Runtime")));
-        strv_push(&v, rt);
-        for (size_t k = 0; rt_args && rt_args[k]; k++)
-                strv_push(&v, rt_args[k]);
-        strv_push(&v, "--root");
-        strv_push(&v, root);
         strv_push(&v, "ps");
         strv_push(&v, "--format");
         strv_push(&v, "json");

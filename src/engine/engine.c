@@ -309,6 +309,29 @@ char *engine_runtime_root(Engine *e, const char *name)
         return xasprintf("%s/runtime/%s", e->exec_root, base ? base + 1 : name);
 }
 
+int engine_runtime_argv(Engine *e, json_t *host, char ***ret, Error **err)
+{
+        const char *name = json_string_value(json_object_get(host, "Runtime"));
+        _cleanup_free_ char *rt = NULL, *root = NULL;
+        _cleanup_strv_ char **args = NULL;
+        char **v = NULL;
+        int r;
+
+        if (!name || !*name)
+                name = engine_default_runtime(e);
+        r = engine_runtime(e, name, &rt, &args, err);
+        if (r < 0)
+                return r;
+        root = engine_runtime_root(e, name);
+        strv_push(&v, rt);
+        for (size_t i = 0; args && args[i]; i++)
+                strv_push(&v, args[i]);
+        strv_push(&v, "--root");
+        strv_push(&v, root);
+        *ret = v;
+        return 0;
+}
+
 char *engine_container_dir(Engine *e, const char *id)
 {
         return xasprintf("%s/containers/%s", e->data_root, id);

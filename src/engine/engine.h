@@ -50,6 +50,11 @@ int engine_runtime(Engine *e, const char *name, char **ret_path, char ***ret_arg
 const char *engine_default_runtime(Engine *e);
 /* The runtime's --root for a runtime name (one per name, under the exec root). */
 char *engine_runtime_root(Engine *e, const char *name);
+/*
+ * The command line that runs a container's runtime (HostConfig.Runtime of `host`): the binary, its
+ * configured arguments, `--root` and its root; the caller appends the verb and its arguments.
+ */
+int engine_runtime_argv(Engine *e, json_t *host, char ***ret, Error **err);
 /* A helper binary shipped with stockade ("stockade-monitor"): next to this binary, else on PATH. */
 char *engine_helper_path(Engine *e, const char *name);
 

@@ -859,9 +859,8 @@ int lifecycle_pause(Engine *e, const char *id, bool pause, Error **err)
 {
         _cleanup_close_ int lock = -EBADF;
         _cleanup_json_ json_t *rec = NULL;
-        _cleanup_free_ char *rt = NULL, *root = NULL;
-        _cleanup_strv_ char **rt_args = NULL, **v = NULL;
-        json_t *st, *host;
+        _cleanup_strv_ char **v = NULL;
+        json_t *st;
         int r, status = 0;
         pid_t pid;
 
@@ -872,7 +871,6 @@ int lifecycle_pause(Engine *e, const char *id, bool pause, Error **err)
         if (r < 0)
                 return r;
         st = json_object_get(rec, "State");
-        host = json_object_get(rec, "HostConfig");
         /* dockerd's messages */
         if (!container_is_running(rec) || json_is_true(json_object_get(st, "Restarting")))
                 return error_setx(err, EINVAL, "Container %s is not running", id);
@@ -880,28 +878,22 @@ int lifecycle_pause(Engine *e, const char *id, bool pause, Error **err)
                 return error_setx(err, EALREADY, "Container %s is already paused", id);
         if (!pause && !json_is_true(json_object_get(st, "Paused")))
                 return error_setx(err, EINVAL, "Container %s is not paused", id);
-        r = engine_runtime(e, json_string_value(json_object_get(host, "Runtime")), &rt, &rt_args, err);
+        r = engine_runtime_argv(e, json_object_get(rec, "HostConfig"), &v, err);
         if (r < 0)
                 return r;
-        root = engine_runtime_root(e, json_string_value(json_object_get(host, "Runtime")));
-        strv_push(&v, rt);
-        for (size_t i = 0; rt_args && rt_args[i]; i++)
-                strv_push(&v, rt_args[i]);
-        strv_push(&v, "--root");
-        strv_push(&v, root);
         strv_push(&v, pause ? "pause" : "resume");
         strv_push(&v, id);
         pid = fork();
         if (pid < 0)
                 return error_set(err, errno, "fork");
         if (pid == 0) {
-                execv(rt, v);
-                fprintf(stderr, "exec %s: %s\n", rt, strerror(errno));
+                execv(v[0], v);
+                fprintf(stderr, "exec %s: %s\n", v[0], strerror(errno));
                 _exit(127);
         }
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
-                        return error_set(err, errno, "waiting for %s", rt);
+                        return error_set(err, errno, "waiting for %s", v[0]);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return error_setx(err, EIO, "Cannot %s container %s: the runtime failed (see its message above)",
                                   pause ? "pause" : "unpause", id);

@@ -179,7 +179,7 @@ t_audit_verify() {
 
 # The engine's events since $1 as JSON lines, ids and times masked (dockerd's recording likewise).
 masked_since() {
-        "$STOCKADE" events --since "$1" --until "$(date +%s.%N)" --format json "${@:2}" |
+        "$STOCKADE" events --since "$1" --until "$EPOCHREALTIME" --format json "${@:2}" |
                 sed -E 's/[0-9a-f]{64}/ID/g; s/"time":[0-9]+,"timeNano":[0-9]+/"time":T/'
 }
 masked_sample() {
@@ -190,7 +190,7 @@ t_lifecycle_replay() {
         local t0
         sk tag busybox busybox:local
         expect_status 0
-        t0=$(date +%s.%N)
+        t0=$EPOCHREALTIME
         # events-lifecycle.jsonl, command by command as it was recorded against dockerd 20.10
         sk run --rm --name ev-rm busybox:local true
         expect_status 0
@@ -217,7 +217,7 @@ t_lifecycle_replay() {
 t_oom_events() {
         local t0
         sk tag busybox busybox:local
-        t0=$(date +%s.%N)
+        t0=$EPOCHREALTIME
         # hog: the container's process is OOM-killed; hog2: a child is, the container exits 0
         sk run --rm --name hog -m 32m --memory-swap 32m busybox:local sh -c 'head -c 200m /dev/zero | tail'
         expect_status 137
@@ -233,13 +233,13 @@ t_oom_events() {
 
 # Actions and names since $1, one per line ("die web 137", "kill web 15").
 actions_since() {
-        "$STOCKADE" events --since "$1" --until "$(date +%s.%N)" "${@:2}" \
+        "$STOCKADE" events --since "$1" --until "$EPOCHREALTIME" "${@:2}" \
                 --format '{{.Action}} {{.Actor.Attributes.name}}{{with .Actor.Attributes.exitCode}} {{.}}{{end}}{{with .Actor.Attributes.signal}} {{.}}{{end}}{{with .Actor.Attributes.oldName}} {{.}}{{end}}'
 }
 
 t_more_actions() {
         local t0 got
-        t0=$(date +%s.%N)
+        t0=$EPOCHREALTIME
         sk run -d --name act busybox sleep 100
         expect_status 0
         sk pause act
@@ -304,7 +304,7 @@ kill act2 9
 die act2 137
 destroy act2" ] || fail "events: $got"
         # exec_create, exec_start and exec_die share one execID
-        [ "$("$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f event=exec_create -f event=exec_start -f event=exec_die \
+        [ "$("$STOCKADE" events --since "$t0" --until "$EPOCHREALTIME" -f event=exec_create -f event=exec_start -f event=exec_die \
                 --format '{{.Actor.Attributes.execID}}' | sort -u | wc -l)" -eq 1 ] || fail "execIDs differ"
 }
 
@@ -312,7 +312,7 @@ t_image_events() {
         local t0 got id
         # only busybox:latest on the image (save takes every tag; a second one would stop the delete)
         "$STOCKADE" rmi busybox:local >/dev/null 2>&1 || true
-        t0=$(date +%s.%N)
+        t0=$EPOCHREALTIME
         id=$("$STOCKADE" inspect --type image -f '{{.Id}}' busybox)
         sk save -o "$WORK/bb.tar" busybox
         expect_status 0
@@ -329,7 +329,7 @@ t_image_events() {
         expect_status 0
         sk rmi imp:1
         expect_status 0
-        got=$("$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f type=image \
+        got=$("$STOCKADE" events --since "$t0" --until "$EPOCHREALTIME" -f type=image \
                 --format '{{.Status}} {{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.tier}}' |
                 sed -E "s/$id/ID/g; s/sha256:[0-9a-f]{64}/IMP/g")
         [ "$got" = "save save ID <no value>
@@ -343,14 +343,14 @@ import import IMP test
 untag untag IMP test
 delete delete IMP test" ] || fail "image events: $got"
         # an image event's legacy fields: status and id, no from
-        "$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f event=tag --format json | sed -n 1p |
+        "$STOCKADE" events --since "$t0" --until "$EPOCHREALTIME" -f event=tag --format json | sed -n 1p |
                 grep -Eq '^\{"status":"tag","id":"sha256:[0-9a-f]{64}","Type":"image","Action":"tag",' ||
                 fail "image event JSON"
 }
 
 t_concurrent() {
         local t0 i pids=() n got
-        t0=$(date +%s.%N)
+        t0=$EPOCHREALTIME
         # 20 started at once, then stopped at once (pid 1 ignores SIGTERM: kill 15, kill 9), then removed
         for i in $(seq 1 20); do
                 "$STOCKADE" run -d --name "many$i" busybox sleep 100 >/dev/null 2>&1 &
@@ -370,7 +370,7 @@ t_concurrent() {
         done
         for i in "${pids[@]}"; do wait "$i" || fail "an rm failed"; done
         # every line whole (events --format json parses each), 7 per container, each container's in order
-        n=$("$STOCKADE" events --since "$t0" --until "$(date +%s.%N)" -f container=many --format json | wc -l)
+        n=$("$STOCKADE" events --since "$t0" --until "$EPOCHREALTIME" -f container=many --format json | wc -l)
         [ "$n" -eq 140 ] || fail "$n events for 20 containers, not 140"
         [ "$(grep -c '' "$(current_file)")" -eq "$(grep -c '^{.*}$' "$(current_file)")" ] || fail "a line is not a whole record"
         for i in $(seq 1 20); do
@@ -417,7 +417,7 @@ t_follow_live() {
 
 t_audit_trail() {
         local t0 got
-        t0=$(date +%s.%N)
+        t0=$EPOCHREALTIME
         sk run -d --name web busybox sleep 100
         sk stop -t 0 web
         sk stop nosuch

@@ -17,13 +17,15 @@ set -u
 set -o pipefail
 
 # The test files (in tests/integration/) run in the guest, in this order.
-VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh test-engine-run.sh test-engine-lifecycle.sh)
+VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh test-engine-run.sh test-engine-lifecycle.sh test-events.sh)
 # STOCKADE_VM_FILES (space-separated) runs only those, for working on one file.
 [ -z "${STOCKADE_VM_FILES:-}" ] || read -r -a VM_TEST_FILES <<<"$STOCKADE_VM_FILES"
 # Of the engine's files, the tests whose paths differ on cgroup v2 (limits, OOM via memory.events,
-# update, stats) and a few end-to-end ones; the rest do not depend on the cgroup version.
+# update, stats, the monitor's oom events, pause through cgroup.freeze) and a few end-to-end ones; the
+# rest do not depend on the cgroup version.
 VM_ENGINE_TESTS="t_run_rm_echo t_exit_codes t_rm_leaves_nothing t_memory_limits t_cpu_limits t_pids_and_ulimits
-t_oom_killed t_fork_bomb_contained t_default_security t_create_start_stop_rm t_rename_update_stats"
+t_oom_killed t_fork_bomb_contained t_default_security t_create_start_stop_rm t_rename_update_stats
+t_lifecycle_replay t_oom_events t_more_actions"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
@@ -99,7 +101,7 @@ done
 FILES=("$HERE/lib.sh" "$HERE/cgroup-lib.sh" "$HERE/engine-lib.sh" "$REPO_ROOT/tests/helpers/mkrootfs.sh"
         "$REPO_ROOT/tools/busybox-image.sh" "$WORK/busybox.tar" "$RUNTIME" "$TEST_INIT"
         "$ENGINE_BIN_DIR/stockade" "$ENGINE_BIN_DIR/stockade-monitor" "$ENGINE_BIN_DIR/stockade-image"
-        "$BUSYBOX" "${HOST_TOOLS[@]}")
+        "$BUSYBOX" "${HOST_TOOLS[@]}" "$REPO_ROOT"/tests/data/events/events-*.jsonl)
 for t in "${VM_TEST_FILES[@]}"; do
         [ -f "$HERE/$t" ] || { echo "Bail out! $TEST_FILE: $HERE/$t (in VM_TEST_FILES) not found"; exit 1; }
         FILES+=("$HERE/$t")
@@ -117,6 +119,7 @@ mkdir -p "$T/tests/integration" "$T/tests/helpers" "$T/build/tests" "$T/tools" /
 cp "$S/lib.sh" "$S/cgroup-lib.sh" "$S/engine-lib.sh" "$T/tests/integration/"
 cp "$S/mkrootfs.sh" "$T/tests/helpers/"
 cp "$S/busybox-image.sh" "$T/tools/"
+mkdir -p "$T/tests/data/events" && cp "$S"/events-*.jsonl "$T/tests/data/events/"
 cp "$S/stockade-runtime" "$S/stockade" "$S/stockade-monitor" "$S/stockade-image" "$T/build/"
 export BUSYBOX_TAR=$S/busybox.tar
 modprobe overlay 2>/dev/null || true    # the engine's rootfs; the guest loads no module by itself
