@@ -43,6 +43,7 @@ int main(int argc, char **argv)
         LogPipe *p = NULL;
         Error *e = NULL;
         uint64_t dropped = 0;
+        LogPipeStats st;
         json_t *log;
         double t0, t1;
 
@@ -87,15 +88,17 @@ int main(int argc, char **argv)
                 logpipe_eof(p, LOGPIPE_STDOUT, &ts);
         }
         getrusage(RUSAGE_THREAD, &thread);
+        logpipe_stats(p, &st);
         p = logpipe_close(p, -1, &dropped);
         t1 = now_s();
         getrusage(RUSAGE_SELF, &self);
         printf("bytes %llu reads %llu (avg %.0f) wall %.3f s  %.0f MB/s  reader cpu %.3f s (usr %.3f sys %.3f)  "
-               "log thread cpu %.3f s  dropped %llu\n",
+               "log thread cpu %.3f s  dropped %llu  batches %llu (%llu allocated) wake-ups %llu\n",
                total, reads, reads ? (double)total / (double)reads : 0.0, t1 - t0, (double)total / 1e6 / (t1 - t0),
                tv_s(thread.ru_utime) + tv_s(thread.ru_stime), tv_s(thread.ru_utime), tv_s(thread.ru_stime),
                tv_s(self.ru_utime) + tv_s(self.ru_stime) - tv_s(thread.ru_utime) - tv_s(thread.ru_stime),
-               (unsigned long long)dropped);
+               (unsigned long long)dropped, (unsigned long long)st.batches_delivered,
+               (unsigned long long)st.batches_allocated, (unsigned long long)st.wakeups);
         json_decref(log);
         return 0;
 }

@@ -734,6 +734,15 @@ int line_splitter_feed(LineSplitter *s, const char *buf, size_t len, const struc
                 const char *nl = memchr(buf, '\n', len);
                 size_t take = nl ? (size_t)(nl - buf) : len;
 
+                if (nl && s->len == 0 && !s->partial && take < JSONLOG_PARTIAL_SIZE) {
+                        /* A whole line in buf, the usual case: passed on from there, not copied. */
+                        r = fn(ud, s->stream, buf, take + 1, ts);
+                        if (r < 0 && ret == 0)
+                                ret = r;
+                        buf += take + 1;
+                        len -= take + 1;
+                        continue;
+                }
                 while (take > 0) {
                         size_t n = MIN_SZ(take, JSONLOG_PARTIAL_SIZE - s->len);
                         memcpy(s->buf + s->len, buf, n);

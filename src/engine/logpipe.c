@@ -2,8 +2,22 @@
 /*
  * The monitor's log pipe (logpipe.h, logdriver.h).  The main thread splits what it reads into docker's
  * messages (jsonlog.c's LineSplitter: lines, 16 KiB pieces, the unfinished end) and appends them as
- * records to one batch per read; batches go on a queue that a log thread empties into the driver.
- * One malloc and one lock per read, whatever the number of lines in it.
+ * records to a batch; a log thread empties batches into the driver.
+ *
+ * Hand-over, so that a busy container costs neither a batch nor a wake-up per read:
+ *  - The main thread keeps filling one batch across reads.  Between reads the batch waits as `pend`,
+ *    where the log thread may take it; the next read takes it back if it is still there.  A full batch
+ *    goes on the queue.
+ *  - The log thread takes the queue's batches first, then `pend`.  When it runs out it naps for
+ *    FLUSH_DELAY_NS (output collects in `pend` meanwhile; only a full batch wakes it early), takes what
+ *    came, and only after a nap without output flushes the driver and sleeps until woken.  The main
+ *    thread signals it only then (IDLE: any output), or while it naps (a full batch): never while it
+ *    works, so a steady stream costs a wake-up per full batch or per nap at most, not per read.
+ *  - Delivered batches go on a free list for the main thread to fill again, so the heap is not
+ *    trimmed and faulted in again all the time.  The list holds at most as many as the queue's limit
+ *    needs (so the pipe never holds more memory than a full queue), and the log thread frees it when
+ *    it goes idle, so a quiet container holds no batch.
+ * Two uncontended locks per read (take `pend` back, put it back), and none per message.
  *
  * Accounting is in bytes of records queued.  Blocking mode: the caller stops reading the container's
  * pipes while logpipe_full(), and an eventfd tells it when the log thread has made room (below half
@@ -36,7 +50,8 @@
 #define DEFAULT_NB_LIMIT (1u << 20) /* docker's default max-buffer-size */
 #define ERROR_EVERY_S    60         /* a failing driver is reported at most once a minute */
 #define FLUSH_DELAY_NS   2000000L   /* an idle log thread flushes the driver after 2 ms without output */
-#define BATCH_MIN        (128u << 10) /* one read of 64 KiB, with its record headers, fits one batch */
+#define BATCH_SIZE       (256u << 10) /* three reads of 64 KiB of short lines, with their record headers */
+
 
 enum {
         REC_NEWLINE = 1 << 0,
@@ -66,7 +81,8 @@ static size_t rec_size(const Rec *r)
 
 typedef struct Batch {
         struct Batch *next;
-        size_t used, cap, accounted;
+        size_t used, cap;
+        size_t counted; /* bytes of `used` already added to the pipe's `queued` */
         _Alignas(8) char data[]; /* records, each 8-aligned */
 } Batch;
 
@@ -84,12 +100,19 @@ struct LogPipe {
         size_t limit;
         /* main thread only */
         StreamState st[2];
-        Batch *cur; /* the batch being filled by logpipe_write */
+        Batch *cur;        /* the batch being filled, during logpipe_write() and logpipe_eof() */
+        size_t nb_queued;  /* non-blocking mode: `queued` as last seen plus what was added since, so
+                            * at least the real figure: the message that seems to fit does */
         /* shared, under lock */
         pthread_mutex_t lock;
         pthread_cond_t cond;
-        Batch *head, *tail;
-        size_t queued;
+        Batch *head, *tail; /* full batches, oldest first */
+        Batch *pend;        /* the batch being filled, between two reads: after head, before the next */
+        Batch *free_list;   /* delivered batches kept for reuse */
+        size_t nfree, free_max;
+        LogPipeStats stats;
+        enum { LT_RUNNING, LT_NAPPING, LT_IDLE } lt_state; /* what the log thread is doing */
+        size_t queued;      /* bytes of records in head...tail, pend and cur, as counted so far */
         bool stopping, thread_done, notify_armed;
         atomic_bool abandon; /* read by the log thread without the lock, per record */
         uint64_t dropped;
@@ -286,30 +309,95 @@ static void deliver(LogPipe *p, Batch *b)
         }
 }
 
+/* Gives a delivered batch back (under the lock): kept for reuse, or handed back to free outside it. */
+static Batch *recycle_locked(LogPipe *p, Batch *b)
+{
+        p->stats.batches_delivered++;
+        if (p->nfree >= p->free_max || b->cap != BATCH_SIZE)
+                return b;
+        b->next = p->free_list;
+        p->free_list = b;
+        p->nfree++;
+        return NULL;
+}
+
+static void free_batches(Batch *b)
+{
+        while (b) {
+                Batch *next = b->next;
+                free(b);
+                b = next;
+        }
+}
+
+static void deadline_in(struct timespec *t, long ns)
+{
+        clock_gettime(CLOCK_REALTIME, t);
+        t->tv_nsec += ns;
+        while (t->tv_nsec >= 1000000000L) {
+                t->tv_sec++;
+                t->tv_nsec -= 1000000000L;
+        }
+}
+
 static void *log_thread(void *ud)
 {
         LogPipe *p = ud;
+        int fr = 0; /* the driver's last flush */
 
+        pthread_mutex_lock(&p->lock);
         for (;;) {
-                Batch *b;
+                Batch *b = NULL, *spare = NULL;
                 bool wake = false;
 
-                pthread_mutex_lock(&p->lock);
-                if (!p->head && !p->stopping) {
-                        /* More output usually follows within a moment: wait a little before flushing,
-                         * so a busy container's lines go out in big writes, not one per read. */
-                        struct timespec t;
-                        clock_gettime(CLOCK_REALTIME, &t);
-                        t.tv_nsec += FLUSH_DELAY_NS;
-                        if (t.tv_nsec >= 1000000000L) {
-                                t.tv_sec++;
-                                t.tv_nsec -= 1000000000L;
-                        }
-                        pthread_cond_timedwait(&p->cond, &p->lock, &t);
+                if (p->head) {
+                        b = p->head;
+                        p->head = b->next;
+                        if (!p->head)
+                                p->tail = NULL;
+                } else if (p->pend) {
+                        b = TAKE_PTR(p->pend);
                 }
-                while (!p->head && !p->stopping) {
-                        int fr = 0;
+                if (b) {
+                        p->lt_state = LT_RUNNING;
                         pthread_mutex_unlock(&p->lock);
+                        deliver(p, b);
+                        pthread_mutex_lock(&p->lock);
+                        p->queued -= b->counted;
+                        if (p->notify_armed && p->queued <= p->limit / 2) {
+                                p->notify_armed = false;
+                                wake = true;
+                        }
+                        spare = recycle_locked(p, b);
+                        if (spare || wake) {
+                                pthread_mutex_unlock(&p->lock);
+                                free(spare);
+                                if (wake) {
+                                        uint64_t one = 1;
+                                        (void)!write(p->efd, &one, sizeof(one));
+                                }
+                                pthread_mutex_lock(&p->lock);
+                        }
+                        continue;
+                }
+                if (p->stopping)
+                        break;
+                if (p->lt_state == LT_RUNNING) {
+                        /* Out of work: more output usually follows within a moment.  Nap, and take
+                         * what collected, so a busy container's lines go in big batches and big writes. */
+                        struct timespec t;
+                        p->lt_state = LT_NAPPING;
+                        deadline_in(&t, FLUSH_DELAY_NS);
+                        pthread_cond_timedwait(&p->cond, &p->lock, &t);
+                        continue;
+                }
+                /* A nap without output: the container is quiet.  Flush, give the spare batches back. */
+                if (p->lt_state == LT_NAPPING || fr == -EAGAIN) {
+                        Batch *spares = TAKE_PTR(p->free_list);
+                        p->nfree = 0;
+                        pthread_mutex_unlock(&p->lock);
+                        free_batches(spares);
+                        fr = 0;
                         if (p->ops->flush) {
                                 Error *e = NULL;
                                 fr = p->ops->flush(p->driver, &e);
@@ -319,57 +407,59 @@ static void *log_thread(void *ud)
                                         error_free(e);
                         }
                         pthread_mutex_lock(&p->lock);
-                        if (p->head || p->stopping)
-                                break;
-                        if (fr == -EAGAIN) {
-                                /* The driver holds messages for a retry: come back even if none arrive. */
-                                struct timespec t;
-                                clock_gettime(CLOCK_REALTIME, &t);
-                                t.tv_sec += 1;
-                                pthread_cond_timedwait(&p->cond, &p->lock, &t);
-                        } else
-                                pthread_cond_wait(&p->cond, &p->lock);
+                        p->lt_state = LT_IDLE;
+                        if (p->head || p->pend || p->stopping)
+                                continue;
                 }
-                b = p->head;
-                if (!b) { /* stopping, and nothing left */
-                        p->thread_done = true;
-                        pthread_cond_broadcast(&p->cond);
-                        pthread_mutex_unlock(&p->lock);
-                        break;
-                }
-                p->head = b->next;
-                if (!p->head)
-                        p->tail = NULL;
-                pthread_mutex_unlock(&p->lock);
-
-                deliver(p, b);
-
-                pthread_mutex_lock(&p->lock);
-                p->queued -= b->accounted;
-                if (p->notify_armed && p->queued <= p->limit / 2) {
-                        p->notify_armed = false;
-                        wake = true;
-                }
-                pthread_mutex_unlock(&p->lock);
-                free(b);
-                if (wake) {
-                        uint64_t one = 1;
-                        (void)!write(p->efd, &one, sizeof(one));
-                }
+                p->lt_state = LT_IDLE;
+                if (fr == -EAGAIN) {
+                        /* The driver holds messages for a retry: come back even if none arrive. */
+                        struct timespec t;
+                        deadline_in(&t, 1000000000L);
+                        pthread_cond_timedwait(&p->cond, &p->lock, &t);
+                } else
+                        pthread_cond_wait(&p->cond, &p->lock);
         }
+        p->thread_done = true;
+        pthread_cond_broadcast(&p->cond);
+        pthread_mutex_unlock(&p->lock);
         return NULL;
 }
 
 /* ================================================================ the main thread */
 
-static Batch *batch_new(size_t need)
+/* A batch to fill (under the lock): a spare one, else a new one. */
+static Batch *batch_get_locked(LogPipe *p)
 {
-        size_t cap = MAX(need, (size_t)BATCH_MIN);
-        Batch *b = xmalloc(sizeof(Batch) + cap);
+        Batch *b = p->free_list;
+
+        if (b) {
+                p->free_list = b->next;
+                p->nfree--;
+        } else {
+                b = xmalloc(sizeof(Batch) + BATCH_SIZE);
+                b->cap = BATCH_SIZE;
+                p->stats.batches_allocated++;
+        }
         b->next = NULL;
-        b->used = b->accounted = 0;
-        b->cap = cap;
+        b->used = b->counted = 0;
         return b;
+}
+
+/*
+ * Counts what cur gained since it was last counted, and tells the log thread what it must know (under
+ * the lock): an idle one about any output, a napping one about a full batch (on the queue).
+ */
+static void publish_locked(LogPipe *p, Batch *b, bool queued_full)
+{
+        p->queued += b->used - b->counted;
+        b->counted = b->used;
+        if (p->lt_state == LT_IDLE || (queued_full && p->lt_state == LT_NAPPING)) {
+                /* Running from now on: one signal, not one per read until it gets the lock. */
+                p->lt_state = LT_RUNNING;
+                p->stats.wakeups++;
+                pthread_cond_signal(&p->cond);
+        }
 }
 
 static void random_id(char out[65])
@@ -423,30 +513,35 @@ static int on_message(void *ud, const char *stream_name, const char *msg, size_t
         }
         size = sizeof(Rec) + ALIGN8(((flags & REC_PARTIAL) ? ID_LEN : 0) + len);
         if (p->non_blocking) {
-                bool fits;
-                pthread_mutex_lock(&p->lock);
-                fits = p->queued + (p->cur ? p->cur->accounted : 0) + size <= p->limit;
-                if (!fits)
-                        p->dropped++;
-                pthread_mutex_unlock(&p->lock);
-                if (!fits)
-                        return 0;
+                /* nb_queued is at least what is queued (the log thread only takes away): when the
+                 * message seems not to fit, look again under the lock before dropping it. */
+                if (p->nb_queued + size > p->limit) {
+                        bool fits;
+                        pthread_mutex_lock(&p->lock);
+                        p->nb_queued = p->queued + (p->cur ? p->cur->used - p->cur->counted : 0);
+                        fits = p->nb_queued + size <= p->limit;
+                        if (!fits)
+                                p->dropped++;
+                        pthread_mutex_unlock(&p->lock);
+                        if (!fits)
+                                return 0;
+                }
+                p->nb_queued += size;
         }
-        if (p->cur && p->cur->used + size > p->cur->cap) {
-                /* Full: queue it (a read bigger than the batch). */
+        if (!p->cur || p->cur->used + size > p->cur->cap) {
+                /* Full (or none yet): queue it, and go on in another. */
                 pthread_mutex_lock(&p->lock);
-                if (p->tail)
-                        p->tail->next = p->cur;
-                else
-                        p->head = p->cur;
-                p->tail = p->cur;
-                p->queued += p->cur->accounted;
-                pthread_cond_signal(&p->cond);
+                if (p->cur) {
+                        if (p->tail)
+                                p->tail->next = p->cur;
+                        else
+                                p->head = p->cur;
+                        p->tail = p->cur;
+                        publish_locked(p, p->cur, true);
+                }
+                p->cur = batch_get_locked(p);
                 pthread_mutex_unlock(&p->lock);
-                p->cur = NULL;
         }
-        if (!p->cur)
-                p->cur = batch_new(size);
         b = p->cur;
         r = (Rec *)(b->data + b->used);
         *r = (Rec){ .len = (uint32_t)body, .ordinal = ordinal, .stream = (uint8_t)c->stream, .flags = flags, .ts = *ts };
@@ -454,25 +549,35 @@ static int on_message(void *ud, const char *stream_name, const char *msg, size_t
                 memcpy(b->data + b->used + sizeof(Rec), s->id, ID_LEN);
         memcpy(b->data + b->used + sizeof(Rec) + ((flags & REC_PARTIAL) ? ID_LEN : 0), msg, len);
         b->used += size;
-        b->accounted += size;
         return 0;
 }
 
-/* Queues the batch being filled. */
-static void commit(LogPipe *p)
+/* Before a read's messages: the batch left between reads if the log thread has not taken it, else another. */
+static void claim(LogPipe *p)
 {
-        if (!p->cur || p->cur->used == 0)
+        pthread_mutex_lock(&p->lock);
+        p->cur = TAKE_PTR(p->pend);
+        if (!p->cur)
+                p->cur = batch_get_locked(p);
+        if (p->non_blocking)
+                p->nb_queued = p->queued;
+        pthread_mutex_unlock(&p->lock);
+}
+
+/* After them: the batch waits as `pend` (or, with nothing in it, is kept for the next read). */
+static void release(LogPipe *p)
+{
+        if (!p->cur)
                 return;
         pthread_mutex_lock(&p->lock);
-        if (p->tail)
-                p->tail->next = p->cur;
-        else
-                p->head = p->cur;
-        p->tail = p->cur;
-        p->queued += p->cur->accounted;
-        pthread_cond_signal(&p->cond);
+        if (p->cur->used > 0) {
+                publish_locked(p, p->cur, false);
+                p->pend = TAKE_PTR(p->cur);
+        } else {
+                Batch *spare = recycle_locked(p, TAKE_PTR(p->cur));
+                free(spare);
+        }
         pthread_mutex_unlock(&p->lock);
-        p->cur = NULL;
 }
 
 void logpipe_write(LogPipe *p, int stream, const char *buf, size_t len, const struct timespec *ts)
@@ -481,8 +586,9 @@ void logpipe_write(LogPipe *p, int stream, const char *buf, size_t len, const st
 
         if (!p || !p->ops || len == 0)
                 return;
+        claim(p);
         (void)line_splitter_feed(&p->st[stream].split, buf, len, ts, on_message, &c);
-        commit(p);
+        release(p);
 }
 
 void logpipe_eof(LogPipe *p, int stream, const struct timespec *ts)
@@ -491,9 +597,20 @@ void logpipe_eof(LogPipe *p, int stream, const struct timespec *ts)
 
         if (!p || !p->ops)
                 return;
+        claim(p);
         (void)line_splitter_flush(&p->st[stream].split, ts, on_message, &c);
-        commit(p);
+        release(p);
         p->st[stream].in_split = false;
+}
+
+void logpipe_stats(LogPipe *p, LogPipeStats *ret)
+{
+        *ret = (LogPipeStats){ 0 };
+        if (!p)
+                return;
+        pthread_mutex_lock(&p->lock);
+        *ret = p->stats;
+        pthread_mutex_unlock(&p->lock);
 }
 
 bool logpipe_full(LogPipe *p)
@@ -542,6 +659,8 @@ static void pipe_free(LogPipe *p)
                 free(b);
         }
         free(p->cur);
+        free(p->pend);
+        free_batches(p->free_list);
         for (int i = 0; i < 2; i++)
                 line_splitter_free(&p->st[i].split);
         if (p->efd >= 0)
@@ -598,6 +717,8 @@ int logpipe_open_ops(json_t *log, const LogDriverOps *ops, LogPipe **ret, Error 
                         (void)parse_size(jstr(config, "max-buffer-size"), &n);
                 p->limit = n > 0 ? (size_t)n : DEFAULT_NB_LIMIT;
         }
+        /* Spare batches: as many as a full queue holds, with the one being filled and one more. */
+        p->free_max = p->limit / BATCH_SIZE + 2;
         p->info = (LogInfo){
                 .id = jstr(log, "id") ?: "",
                 .name = jstr(log, "name") ?: "",
@@ -645,7 +766,6 @@ LogPipe *logpipe_close(LogPipe *p, int drain_ms, uint64_t *ret_dropped)
                 *ret_dropped = 0;
         if (!p)
                 return NULL;
-        commit(p);
         if (p->have_thread) {
                 clock_gettime(CLOCK_REALTIME, &deadline);
                 if (drain_ms >= 0) {
@@ -689,6 +809,8 @@ LogPipe *logpipe_close(LogPipe *p, int drain_ms, uint64_t *ret_dropped)
                 for (Batch *b = p->head; b; b = b->next)
                         for (size_t off = 0; off < b->used; n++)
                                 off += rec_size((const Rec *)(b->data + off));
+                for (size_t off = 0; p->pend && off < p->pend->used; n++)
+                        off += rec_size((const Rec *)(p->pend->data + off));
                 *ret_dropped = n;
         }
         pipe_free(p);

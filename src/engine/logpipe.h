@@ -51,6 +51,14 @@ int logpipe_fd(LogPipe *p);
 /* Consumes the fd's wake-up. */
 void logpipe_ack(LogPipe *p);
 
+/* How the hand-over went so far, for the tests and bench/logpipe-micro. */
+typedef struct LogPipeStats {
+        uint64_t batches_allocated; /* malloc'ed (the rest were spare ones used again) */
+        uint64_t batches_delivered;
+        uint64_t wakeups;           /* times the main thread signalled the log thread */
+} LogPipeStats;
+void logpipe_stats(LogPipe *p, LogPipeStats *ret);
+
 /* Messages dropped so far (non-blocking mode, or a driver that failed them). */
 uint64_t logpipe_dropped(LogPipe *p);
 

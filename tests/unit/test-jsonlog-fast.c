@@ -423,3 +423,143 @@ TEST(lines_into_the_buffer_across_rotations)
         }
         rmdir(dir);
 }
+
+/* ---- the line splitter's zero-copy path ---- */
+
+typedef struct Piece {
+        char *msg;
+        size_t len;
+        struct timespec ts;
+} Piece;
+
+typedef struct Pieces {
+        Piece *v;
+        size_t n, cap;
+} Pieces;
+
+static void pieces_add(Pieces *p, const char *msg, size_t len, const struct timespec *ts)
+{
+        if (p->n == p->cap) {
+                p->cap = p->cap ? p->cap * 2 : 64;
+                p->v = xrealloc(p->v, p->cap * sizeof(Piece));
+        }
+        p->v[p->n].msg = xmalloc(len + 1);
+        memcpy(p->v[p->n].msg, msg, len);
+        p->v[p->n].len = len;
+        p->v[p->n].ts = *ts;
+        p->n++;
+}
+
+static void pieces_free(Pieces *p)
+{
+        for (size_t i = 0; i < p->n; i++)
+                free(p->v[i].msg);
+        free(p->v);
+        *p = (Pieces){ 0 };
+}
+
+static int collect(void *ud, const char *stream, const char *msg, size_t len, const struct timespec *ts)
+{
+        (void)stream;
+        pieces_add(ud, msg, len, ts);
+        return 0;
+}
+
+/*
+ * Docker's copier, byte by byte: "\n" ends a message (included), 16 KiB without one make a piece, and
+ * the pieces of a line and its end carry the time of the read that completed its first piece; a whole
+ * line the time of the read that ended it; the rest at EOF the EOF's time unless pieces went before.
+ */
+static void ref_split(const char *in, const size_t *chunk, size_t nchunks, Pieces *out)
+{
+        _cleanup_free_ char *cur = xmalloc(JSONLOG_PARTIAL_SIZE + 1);
+        size_t len = 0, off = 0;
+        bool partial = false;
+        struct timespec pts = { 0, 0 }, ts = { 0, 0 };
+
+        for (size_t c = 0; c < nchunks; c++) {
+                ts = (struct timespec){ 1795871458 + (time_t)c, (long)c };
+                for (size_t i = 0; i < chunk[c]; i++, off++) {
+                        cur[len++] = in[off];
+                        if (in[off] == '\n') {
+                                pieces_add(out, cur, len, partial ? &pts : &ts);
+                                len = 0;
+                                partial = false;
+                        } else if (len == JSONLOG_PARTIAL_SIZE) {
+                                if (!partial) {
+                                        partial = true;
+                                        pts = ts;
+                                }
+                                pieces_add(out, cur, len, &pts);
+                                len = 0;
+                        }
+                }
+        }
+        ts = (struct timespec){ 1, 1 };
+        if (len > 0)
+                pieces_add(out, cur, len, partial ? &pts : &ts);
+}
+
+TEST(splitter_against_reference)
+{
+        /* Lines of every kind of length (short, 16383 to 16385, several pieces) in chunks of random
+         * sizes, so that lines start and end anywhere in a read. */
+        static const size_t lens[] = { 0, 1, 127, 4095, 16382, 16383, 16384, 16385, 32767, 32768, 32769, 40000 };
+        for (int iter = 0; iter < 300; iter++) {
+                Buf in = { 0 };
+                Pieces got = { 0 }, want = { 0 };
+                size_t chunks[4096], nchunks = 0, off = 0;
+                LineSplitter s;
+                int nlines = 1 + (int)(rnd() % 40);
+
+                size_t edges[128], nedges = 0, e = 0;
+                for (int l = 0; l < nlines; l++) {
+                        size_t n = rnd() % 3 ? rnd() % 200 : lens[rnd() % ELEMENTSOF(lens)];
+                        /* Where a piece of this line ends: reads that end there too leave the
+                         * splitter empty in the middle of a split line. */
+                        for (size_t k = JSONLOG_PARTIAL_SIZE; k <= n && nedges < ELEMENTSOF(edges); k += JSONLOG_PARTIAL_SIZE)
+                                edges[nedges++] = in.len + k;
+                        buf_reserve(&in, n + 1);
+                        for (size_t k = 0; k < n; k++)
+                                in.data[in.len++] = (char)('a' + rnd() % 26);
+                        if (l < nlines - 1 || rnd() % 2)
+                                in.data[in.len++] = '\n';
+                }
+                while (off < in.len && nchunks < ELEMENTSOF(chunks) - 1) {
+                        size_t c = rnd() % 4 == 0 ? 1 + rnd() % 70000 : 1 + rnd() % 700;
+                        while (e < nedges && edges[e] <= off)
+                                e++;
+                        if (e < nedges && rnd() % 2)
+                                c = edges[e] - off;
+                        if (c > in.len - off)
+                                c = in.len - off;
+                        chunks[nchunks++] = c;
+                        off += c;
+                }
+                if (off < in.len)
+                        chunks[nchunks++] = in.len - off;
+                ref_split(in.data, chunks, nchunks, &want);
+
+                line_splitter_init(&s, "stdout");
+                off = 0;
+                for (size_t c = 0; c < nchunks; c++) {
+                        struct timespec ts = { 1795871458 + (time_t)c, (long)c };
+                        (void)line_splitter_feed(&s, in.data + off, chunks[c], &ts, collect, &got);
+                        off += chunks[c];
+                }
+                (void)line_splitter_flush(&s, &(struct timespec){ 1, 1 }, collect, &got);
+                line_splitter_free(&s);
+
+                if (got.n != want.n)
+                        TAP_FAIL("iteration %d: %zu messages, want %zu", iter, got.n, want.n);
+                for (size_t i = 0; i < got.n; i++)
+                        if (got.v[i].len != want.v[i].len || memcmp(got.v[i].msg, want.v[i].msg, got.v[i].len) != 0 ||
+                            got.v[i].ts.tv_sec != want.v[i].ts.tv_sec || got.v[i].ts.tv_nsec != want.v[i].ts.tv_nsec)
+                                TAP_FAIL("iteration %d, message %zu: %zu bytes at %lld, want %zu at %lld", iter, i,
+                                         got.v[i].len, (long long)got.v[i].ts.tv_sec, want.v[i].len,
+                                         (long long)want.v[i].ts.tv_sec);
+                pieces_free(&got);
+                pieces_free(&want);
+                buf_free(&in);
+        }
+}

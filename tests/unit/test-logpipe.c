@@ -5,6 +5,7 @@
  * select, and --log-opt validation with docker's messages.  A recording driver stands in for a sink.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -40,6 +41,9 @@ static struct {
         char tag[256];
         char *attrs;
         int flushes;
+        /* Lines "seq:N": N must count up from 0 on each stream. */
+        long next_seq[2];
+        int order_errors;
 } R = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void rec_reset(void)
@@ -50,6 +54,8 @@ static void rec_reset(void)
         R.n = 0;
         atomic_store(&R.total, 0);
         R.flushes = 0;
+        R.next_seq[0] = R.next_seq[1] = 0;
+        R.order_errors = 0;
         free(R.attrs);
         R.attrs = NULL;
         R.tag[0] = '\0';
@@ -81,6 +87,12 @@ static int rec_log(LogDriver *d, const LogMsg *m, Error **err)
                 usleep(1000);
         atomic_fetch_add(&R.total, 1);
         pthread_mutex_lock(&R.lock);
+        if (m->len > 4 && memcmp(m->line, "seq:", 4) == 0) {
+                int si = strcmp(m->stream, "stderr") == 0;
+                if (strtol(m->line + 4, NULL, 10) != R.next_seq[si])
+                        R.order_errors++;
+                R.next_seq[si]++;
+        }
         if (R.n < ELEMENTSOF(R.seen)) {
                 Seen *s = &R.seen[R.n++];
                 snprintf(s->stream, sizeof(s->stream), "%s", m->stream);
@@ -525,4 +537,113 @@ TEST(json_file_attrs_and_details)
         ASSERT_STREQ(plain, "stdout|hi\nstderr|oops\n");
         (void)unlink(path);
         (void)rmdir(dir);
+}
+
+/* ---- hand-over between the threads ---- */
+
+TEST(an_idle_log_thread_gets_a_line_at_once)
+{
+        /* No more output and no close: the line must still arrive (and be flushed) by itself. */
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        int flushes;
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        usleep(20000); /* the log thread has napped, flushed and gone idle */
+        logpipe_write(p, LOGPIPE_STDOUT, "first\n", 6, &ts0);
+        wait_for(1);
+        ASSERT_EQ(rec_count(), 1);
+        usleep(20000);
+        pthread_mutex_lock(&R.lock);
+        flushes = R.flushes;
+        pthread_mutex_unlock(&R.lock);
+        ASSERT_TRUE(flushes >= 2); /* at start, and after the line */
+        logpipe_write(p, LOGPIPE_STDERR, "second\n", 7, &ts0);
+        wait_for(2);
+        ASSERT_EQ(rec_count(), 2);
+        ASSERT_STREQ(R.seen[1].line, "second");
+        p = logpipe_close(p, -1, NULL);
+}
+
+TEST(small_reads_share_batches_and_stay_in_order)
+{
+        /* 30000 reads of one line each, both streams: far fewer batches and wake-ups than reads, and
+         * every line in order. */
+        _cleanup_json_ json_t *f = facts(NULL);
+        LogPipe *p = NULL;
+        LogPipeStats st;
+        long seq[2] = { 0, 0 };
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        for (int i = 0; i < 30000; i++) {
+                int s = (i % 3 == 2) ? LOGPIPE_STDERR : LOGPIPE_STDOUT;
+                char line[32];
+                int n = snprintf(line, sizeof(line), "seq:%ld\n", seq[s]++);
+                logpipe_write(p, s, line, (size_t)n, &ts0);
+        }
+        logpipe_stats(p, &st);
+        p = logpipe_close(p, -1, NULL);
+        ASSERT_EQ(atomic_load(&R.total), 30000);
+        ASSERT_EQ(R.order_errors, 0);
+        ASSERT_EQ(R.next_seq[0], seq[0]);
+        ASSERT_EQ(R.next_seq[1], seq[1]);
+        printf("# %llu batches (%llu allocated), %llu wake-ups\n", (unsigned long long)st.batches_delivered,
+               (unsigned long long)st.batches_allocated, (unsigned long long)st.wakeups);
+        ASSERT_TRUE(st.batches_delivered <= 3000);
+        ASSERT_TRUE(st.wakeups <= 3000);
+}
+
+TEST(spare_batches_reused_within_the_queue_limit)
+{
+        /* 300 reads of 64 KiB (512 lines each) through a full queue, as the monitor reads: no more
+         * batches are ever allocated than the 4 MiB queue holds, however many are filled. */
+        _cleanup_json_ json_t *f = facts(NULL);
+        _cleanup_free_ char *chunk = xmalloc(65536);
+        LogPipe *p = NULL;
+        LogPipeStats st;
+        uint64_t dropped = 1;
+        for (size_t i = 0; i < 65536; i++)
+                chunk[i] = (i % 128 == 127) ? '\n' : 'q';
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        for (int i = 0; i < 300; i++) {
+                while (logpipe_full(p)) {
+                        struct pollfd pf = { .fd = logpipe_fd(p), .events = POLLIN };
+                        ASSERT_TRUE(poll(&pf, 1, 5000) == 1);
+                        logpipe_ack(p);
+                }
+                logpipe_write(p, LOGPIPE_STDOUT, chunk, 65536, &ts0);
+        }
+        logpipe_stats(p, &st);
+        p = logpipe_close(p, -1, &dropped);
+        ASSERT_EQ(dropped, 0);
+        ASSERT_EQ(atomic_load(&R.total), 300 * 512);
+        printf("# %llu batches delivered, %llu allocated\n", (unsigned long long)st.batches_delivered,
+               (unsigned long long)st.batches_allocated);
+        /* 300 reads of 80 KiB of records: about 90 batches of 256 KiB, from at most 4 MiB / 256 KiB
+         * + 2 allocated (the queue, the one being filled, one more). */
+        ASSERT_TRUE(st.batches_delivered >= 60);
+        ASSERT_TRUE(st.batches_allocated <= 18);
+}
+
+TEST(non_blocking_takes_exactly_what_fits)
+{
+        /* A stalled sink and a 4 KiB buffer: records of 136 bytes (a 101-byte line and its header),
+         * so exactly 30 fit and the other 470 are dropped, as the queue's accounting says. */
+        _cleanup_json_ json_t *f = facts("{\"mode\":\"non-blocking\",\"max-buffer-size\":\"4k\"}");
+        LogPipe *p = NULL;
+        uint64_t dropped = 0;
+        char line[101];
+        memset(line, 'w', 100);
+        line[100] = '\n';
+        rec_reset();
+        ASSERT_OK(logpipe_open_ops(f, &rec_ops, &p, NULL));
+        atomic_store(&R.stall, true);
+        for (int i = 0; i < 500; i++)
+                logpipe_write(p, i % 2 ? LOGPIPE_STDERR : LOGPIPE_STDOUT, line, sizeof(line), &ts0);
+        ASSERT_EQ(logpipe_dropped(p), 470);
+        atomic_store(&R.stall, false);
+        p = logpipe_close(p, 2000, &dropped);
+        ASSERT_EQ(dropped, 470);
+        ASSERT_EQ(rec_count(), 30);
 }
