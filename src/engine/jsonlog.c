@@ -928,7 +928,13 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
 
 int jsonlog_flush(JsonLog *l, Error **err)
 {
-        return l ? logfile_flush(l->file, err) : 0;
+        int r;
+
+        if (!l)
+                return 0;
+        r = logfile_flush(l->file, err);
+        logfile_release(l->file);
+        return r;
 }
 
 void jsonlog_set_buffered(JsonLog *l, bool on)

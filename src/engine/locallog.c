@@ -578,7 +578,6 @@ static int64_t whole_end(int fd, uint64_t size, struct timespec *ret_last)
 
 struct LocalLog {
         LogFile *file; /* the rotating set (logfile.h) */
-        Buf rec;       /* the record being written, reused */
 };
 
 /*
@@ -628,14 +627,19 @@ LocalLog *local_log_close(LocalLog *l)
         if (!l)
                 return NULL;
         logfile_close(l->file);
-        free(l->rec.data);
         free(l);
         return NULL;
 }
 
 int local_log_flush(LocalLog *l, Error **err)
 {
-        return l ? logfile_flush(l->file, err) : 0;
+        int r;
+
+        if (!l)
+                return 0;
+        r = logfile_flush(l->file, err);
+        logfile_release(l->file);
+        return r;
 }
 
 void local_log_set_buffered(LocalLog *l, bool on)
@@ -649,11 +653,9 @@ int local_log_write(LocalLog *l, const LocalLogEntry *e, Error **err)
 
         if (size < 0)
                 return error_setx(err, E2BIG, "log message of %zu bytes is too long", e->line_len);
-        l->rec.len = 0;
-        buf_reserve(&l->rec, (size_t)size);
-        local_log_encode(e, l->rec.data);
-        l->rec.len = (size_t)size;
-        return logfile_write(l->file, l->rec.data, l->rec.len, err);
+        /* Encoded straight into the file's write buffer. */
+        local_log_encode(e, (unsigned char *)logfile_entry_buf(l->file, (size_t)size));
+        return logfile_append(l->file, (size_t)size, err);
 }
 
 /* ================================================================ the reader */

@@ -124,6 +124,7 @@ int local_log_write(LocalLog *l, const LocalLogEntry *e, Error **err);
  * .1 is compressed on a thread right after the rotation that made it (logfile.h).
  */
 void local_log_set_buffered(LocalLog *l, bool on);
+/* Writes what buffered mode holds and frees the buffer (the container is quiet), as jsonlog_flush(). */
 int local_log_flush(LocalLog *l, Error **err);
 
 /* Closes (flushing).  Accepts NULL, returns NULL. */

@@ -461,6 +461,12 @@ void logfile_set_buffered(LogFile *l, bool on)
         l->buffered = on;
 }
 
+void logfile_release(LogFile *l)
+{
+        if (l && l->out.len == 0)
+                buf_free(&l->out);
+}
+
 char *logfile_entry_buf(LogFile *l, size_t max)
 {
         buf_reserve(&l->out, max);
