@@ -897,12 +897,39 @@ static int remap_file(const SubidConfig *cfg, const char *path, const char *user
         return subid_mappings_build(v, n, what, ret, ret_n, err);
 }
 
+/*
+ * flock on the directory of the subuid file (/etc): serialises user creation between stockade processes.
+ * A directory lock creates no file in /etc, and no other tool takes it.  Polled, to honour the timeout.
+ */
+static int create_lock(const char *subuid, unsigned timeout_ms, int *ret_fd, Error **err)
+{
+        _cleanup_free_ char *dir = NULL, *base = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        uint64_t deadline = now_ms() + (timeout_ms ? timeout_ms : SUBID_LOCK_TIMEOUT_MS);
+
+        split_path(subuid, &dir, &base);
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return error_set(err, errno, "%s", dir);
+        while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return error_set(err, errno, "%s: flock", dir);
+                if (now_ms() >= deadline)
+                        return error_setx(err, ETIMEDOUT, "%s: flock: another stockade process is creating the user "
+                                          "past the timeout", dir);
+                sleep_ms(5);
+        }
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
 int subid_remap_resolve(const SubidConfig *cfg, const char *spec, SubidRemap **ret, Error **err)
 {
         static const SubidConfig defaults = { 0 };
         _cleanup_(subid_remap_freep) SubidRemap *rm = NULL;
         _cleanup_free_ char *u = NULL, *g = NULL, *q = NULL;
         const char *subuid, *subgid, *name;
+        _cleanup_close_ int create_fd = -EBADF; /* held until the group is looked up too */
         DbEntry pw = { 0 }, gr = { 0 };
         bool is_default;
         int r;
@@ -928,6 +955,14 @@ int subid_remap_resolve(const SubidConfig *cfg, const char *spec, SubidRemap **r
                         r = error_setx(err, ENOENT, "userns-remap %s: no user with uid %s", q, name);
         } else {
                 r = db_lookup(cfg->passwd_path, false, name, -1, &pw, err);
+                if (r == 0 && is_default && cfg->create_user) {
+                        /* One stockade process at a time creates the user, the others wait and find it: without
+                         * this, a loser's useradd exits "name in use" while the winner's has written passwd but
+                         * not yet group, and the loser would find no group dockremap. */
+                        r = create_lock(subuid, cfg->lock_timeout_ms, &create_fd, err);
+                        if (r >= 0)
+                                r = db_lookup(cfg->passwd_path, false, name, -1, &pw, err);
+                }
                 if (r == 0 && is_default && cfg->create_user) {
                         r = cfg->create_user(name, cfg->create_user_data, err);
                         if (r >= 0) {
@@ -975,6 +1010,10 @@ int subid_remap_resolve(const SubidConfig *cfg, const char *spec, SubidRemap **r
         if (r < 0)
                 goto out;
 
+        if (create_fd >= 0) {
+                (void)close(create_fd);
+                create_fd = -EBADF;
+        }
         rm->user = TAKE_PTR(pw.name);
         rm->uid = (uid_t)pw.id;
         rm->group = TAKE_PTR(gr.name);
