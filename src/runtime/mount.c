@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "idmap.h"
 #include "mount.h"
 #include "syscalls.h"
 #include "util.h"
@@ -791,68 +792,7 @@ int rootfs_finalize(RootfsCtx *c, Error **err)
 /* A user namespace holding only `m`'s mapping, for MOUNT_ATTR_IDMAP. */
 static int idmap_userns(const OciMount *m, int *ret_fd, Error **err)
 {
-        int pipefd[2];
-        pid_t pid;
-        int r = 0, fd = -1;
-        char path[64];
-
-        if (pipe2(pipefd, O_CLOEXEC) < 0)
-                return error_set(err, errno, "pipe");
-        pid = fork();
-        if (pid < 0) {
-                close(pipefd[0]);
-                close(pipefd[1]);
-                return error_set(err, errno, "fork");
-        }
-        if (pid == 0) {
-                char b;
-                close(pipefd[1]);
-                if (unshare(CLONE_NEWUSER) < 0)
-                        _exit(1);
-                /* Wait until the parent has read our namespace, then go. */
-                (void)!read(pipefd[0], &b, 1);
-                _exit(0);
-        }
-        close(pipefd[0]);
-        /* Wait for the child to have unshared: poll its ns link until it differs from ours. */
-        for (int i = 0; i < 1000; i++) {
-                char a[64] = "", b[64] = "";
-                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-                if (readlink(path, a, sizeof(a) - 1) < 0)
-                        break;
-                (void)!readlink("/proc/self/ns/user", b, sizeof(b) - 1);
-                if (!STREQ(a, b))
-                        break;
-                usleep(200);
-        }
-        const char *files[] = { "uid_map", "gid_map" };
-        const OciIdMap *maps[] = { m->uid_mappings, m->gid_mappings };
-        size_t ns[] = { m->n_uid_mappings, m->n_gid_mappings };
-        for (int k = 0; k < 2 && r == 0; k++) {
-                _cleanup_free_ char *text = xstrdup("");
-                for (size_t i = 0; i < ns[k]; i++) {
-                        char *t = xasprintf("%s%u %u %u\n", text, maps[k][i].container_id, maps[k][i].host_id,
-                                            maps[k][i].size);
-                        free(text);
-                        text = t;
-                }
-                snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[k]);
-                r = write_file_at(AT_FDCWD, path, text);
-                if (r < 0)
-                        error_set(err, -r, "writing the mount's %s", files[k]);
-        }
-        if (r == 0) {
-                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        r = error_set(err, errno, "opening %s", path);
-        }
-        close(pipefd[1]);
-        (void)waitpid(pid, NULL, 0);
-        if (r < 0)
-                return r;
-        *ret_fd = fd;
-        return 0;
+        return idmap_userns_fd(m->uid_mappings, m->n_uid_mappings, m->gid_mappings, m->n_gid_mappings, ret_fd, err);
 }
 
 int idmap_prepare_mount(const OciMount *m, const MountOpts *o, int *ret_fd, Error **err)

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "idmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "syscalls.h"
+#include "util.h"
+
+static char *map_text(const OciIdMap *m, size_t n)
+{
+        char *text = xstrdup("");
+
+        for (size_t i = 0; i < n; i++) {
+                char *t = xasprintf("%s%u %u %u\n", text, m[i].container_id, m[i].host_id, m[i].size);
+                free(text);
+                text = t;
+        }
+        return text;
+}
+
+int idmap_userns_fd(const OciIdMap *uid, size_t n_uid, const OciIdMap *gid, size_t n_gid, int *ret_fd, Error **err)
+{
+        int pipefd[2];
+        pid_t pid;
+        int r = 0, fd = -1;
+        char path[64];
+
+        if (pipe2(pipefd, O_CLOEXEC) < 0)
+                return error_set(err, errno, "pipe");
+        pid = fork();
+        if (pid < 0) {
+                close(pipefd[0]);
+                close(pipefd[1]);
+                return error_set(err, errno, "fork");
+        }
+        if (pid == 0) {
+                char b;
+                close(pipefd[1]);
+                if (unshare(CLONE_NEWUSER) < 0)
+                        _exit(1);
+                /* Wait until the parent has read our namespace, then go. */
+                (void)!read(pipefd[0], &b, 1);
+                _exit(0);
+        }
+        close(pipefd[0]);
+        /* Wait for the child to have unshared: poll its ns link until it differs from ours. */
+        for (int i = 0; i < 1000; i++) {
+                char a[64] = "", b[64] = "";
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+                if (readlink(path, a, sizeof(a) - 1) < 0)
+                        break;
+                (void)!readlink("/proc/self/ns/user", b, sizeof(b) - 1);
+                if (!STREQ(a, b))
+                        break;
+                usleep(200);
+        }
+        const char *files[] = { "uid_map", "gid_map" };
+        const OciIdMap *maps[] = { uid, gid };
+        size_t ns[] = { n_uid, n_gid };
+        for (int k = 0; k < 2 && r == 0; k++) {
+                _cleanup_free_ char *text = map_text(maps[k], ns[k]);
+                snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[k]);
+                r = write_file_at(AT_FDCWD, path, text);
+                if (r < 0)
+                        error_set(err, -r, "writing the idmap's %s", files[k]);
+        }
+        if (r == 0) {
+                snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = error_set(err, errno, "opening %s", path);
+        }
+        close(pipefd[1]);
+        (void)waitpid(pid, NULL, 0);
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        return 0;
+}
+
+int idmap_bind(const char *source, const char *target, int userns_fd, bool recursive, Error **err)
+{
+        _cleanup_close_ int tree = -EBADF;
+        struct st_mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
+
+        tree = sys_open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+        if (tree < 0)
+                return error_set(err, errno, "cloning the mount at %s", source);
+        if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &a) < 0)
+                return error_set(err, errno, "idmapping %s (does its filesystem support idmapped mounts?)", source);
+        if (sys_move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return error_set(err, errno, "attaching the idmapped %s at %s", source, target);
+        return 0;
+}
