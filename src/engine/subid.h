@@ -162,7 +162,7 @@ typedef int (*SubidCreateUserFn)(const char *name, void *userdata, Error **err);
  */
 typedef struct SubidUseradd {
         const char *useradd; /* NULL: /usr/sbin/useradd */
-        const char *prefix;  /* --prefix DIR (Debian 12: shadow 4.13): the files under DIR/etc, no chroot, no lckpwdf */
+        const char *prefix;  /* --prefix DIR (Debian 12's shadow 4.13): DIR's etc, no chroot, no lckpwdf */
         const char *root;    /* --root DIR (chroot) */
 } SubidUseradd;
 int subid_useradd(const char *name, void *userdata, Error **err);
