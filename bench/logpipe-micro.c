@@ -11,6 +11,7 @@
  * See bench/README.md, bench-logging.sh ("Where stockade's time goes").
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "logpipe-micro: %s\n", e && e->msg ? e->msg : "open failed");
                 return 1;
         }
+        if (getenv("MICRO_PIPE_SZ"))
+                (void)fcntl(0, F_SETPIPE_SZ, atoi(getenv("MICRO_PIPE_SZ")));
         t0 = now_s();
         for (;;) {
                 struct pollfd pf[2] = { { .fd = 0, .events = POLLIN }, { .fd = -1, .events = POLLIN } };

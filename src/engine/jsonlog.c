@@ -928,13 +928,7 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
 
 int jsonlog_flush(JsonLog *l, Error **err)
 {
-        int r;
-
-        if (!l)
-                return 0;
-        r = logfile_flush(l->file, err);
-        logfile_release(l->file);
-        return r;
+        return l ? logfile_flush(l->file, err) : 0;
 }
 
 void jsonlog_set_buffered(JsonLog *l, bool on)

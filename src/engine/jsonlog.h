@@ -102,8 +102,9 @@ int jsonlog_write(JsonLog *l, const char *stream, const char *msg, size_t len, c
 #define JSONLOG_BUFFER (256 * 1024)
 void jsonlog_set_buffered(JsonLog *l, bool on);
 /*
- * Writes what buffered mode holds and frees the buffer (the container is quiet: a monitor does not
- * keep 256 KiB for it); 0 or the write's error (those lines are then lost, not retried).
+ * Writes what buffered mode holds; 0 or the write's error (those lines are then lost, not retried).
+ * With nothing held it frees the buffer (logfile_flush()), so a quiet container's monitor does not
+ * keep 256 KiB for it.
  */
 int jsonlog_flush(JsonLog *l, Error **err);
 

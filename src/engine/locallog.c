@@ -633,13 +633,7 @@ LocalLog *local_log_close(LocalLog *l)
 
 int local_log_flush(LocalLog *l, Error **err)
 {
-        int r;
-
-        if (!l)
-                return 0;
-        r = logfile_flush(l->file, err);
-        logfile_release(l->file);
-        return r;
+        return l ? logfile_flush(l->file, err) : 0;
 }
 
 void local_log_set_buffered(LocalLog *l, bool on)

@@ -124,7 +124,7 @@ int local_log_write(LocalLog *l, const LocalLogEntry *e, Error **err);
  * .1 is compressed on a thread right after the rotation that made it (logfile.h).
  */
 void local_log_set_buffered(LocalLog *l, bool on);
-/* Writes what buffered mode holds and frees the buffer (the container is quiet), as jsonlog_flush(). */
+/* Writes what buffered mode holds, as jsonlog_flush() (with nothing held, frees the buffer). */
 int local_log_flush(LocalLog *l, Error **err);
 
 /* Closes (flushing).  Accepts NULL, returns NULL. */

@@ -442,8 +442,13 @@ int logfile_flush(LogFile *l, Error **err)
 {
         int r;
 
-        if (!l || l->out.len == 0)
+        if (!l)
                 return 0;
+        if (l->out.len == 0) {
+                /* Nothing since the last flush: the writer is quiet, its buffer goes. */
+                buf_free(&l->out);
+                return 0;
+        }
         if (l->fd < 0) {
                 r = open_current(l, err);
                 if (r < 0)
@@ -459,12 +464,6 @@ void logfile_set_buffered(LogFile *l, bool on)
         if (!on)
                 (void)logfile_flush(l, NULL);
         l->buffered = on;
-}
-
-void logfile_release(LogFile *l)
-{
-        if (l && l->out.len == 0)
-                buf_free(&l->out);
 }
 
 char *logfile_entry_buf(LogFile *l, size_t max)

@@ -89,10 +89,12 @@ int logfile_append(LogFile *l, size_t n, Error **err);
  */
 #define LOGFILE_BUFFER JSONLOG_BUFFER
 void logfile_set_buffered(LogFile *l, bool on);
-/* Writes what buffered mode holds; 0 or the write's error (those entries are then lost, not retried). */
+/*
+ * Writes what buffered mode holds; 0 or the write's error (those entries are then lost, not retried).
+ * With nothing held it frees the buffer: the monitor's log thread flushes when the container goes
+ * quiet and once more after a quiet second, so an idle container's monitor keeps no write buffer.
+ */
 int logfile_flush(LogFile *l, Error **err);
-/* Frees the write buffer if it holds nothing (after logfile_flush(), when the writer goes quiet). */
-void logfile_release(LogFile *l);
 
 /* Closes (flushing, and waiting for a compression thread).  Accepts NULL, returns NULL. */
 LogFile *logfile_close(LogFile *l);

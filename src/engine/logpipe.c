@@ -50,6 +50,7 @@
 #define DEFAULT_NB_LIMIT (1u << 20) /* docker's default max-buffer-size */
 #define ERROR_EVERY_S    60         /* a failing driver is reported at most once a minute */
 #define FLUSH_DELAY_NS   2000000L   /* an idle log thread flushes the driver after 2 ms without output */
+#define IDLE_RELEASE_NS  1000000000L /* and gives its spare memory back after a quiet second */
 #define BATCH_SIZE       (256u << 10) /* three reads of 64 KiB of short lines, with their record headers */
 
 
@@ -340,10 +341,27 @@ static void deadline_in(struct timespec *t, long ns)
         }
 }
 
+/* The driver's flush (without the lock): 0, -EAGAIN (call again) or a reported failure. */
+static int flush_driver(LogPipe *p)
+{
+        Error *e = NULL;
+        int r;
+
+        if (!p->ops->flush)
+                return 0;
+        r = p->ops->flush(p->driver, &e);
+        if (r < 0 && r != -EAGAIN)
+                report(p, e);
+        else
+                error_free(e);
+        return r;
+}
+
 static void *log_thread(void *ud)
 {
         LogPipe *p = ud;
-        int fr = 0; /* the driver's last flush */
+        int fr = 0;           /* the driver's last flush */
+        bool released = true; /* nothing delivered since the spare batches went */
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
@@ -360,6 +378,7 @@ static void *log_thread(void *ud)
                 }
                 if (b) {
                         p->lt_state = LT_RUNNING;
+                        released = false;
                         pthread_mutex_unlock(&p->lock);
                         deliver(p, b);
                         pthread_mutex_lock(&p->lock);
@@ -391,34 +410,38 @@ static void *log_thread(void *ud)
                         pthread_cond_timedwait(&p->cond, &p->lock, &t);
                         continue;
                 }
-                /* A nap without output: the container is quiet.  Flush, give the spare batches back. */
-                if (p->lt_state == LT_NAPPING || fr == -EAGAIN) {
-                        Batch *spares = TAKE_PTR(p->free_list);
-                        p->nfree = 0;
-                        pthread_mutex_unlock(&p->lock);
-                        free_batches(spares);
-                        fr = 0;
-                        if (p->ops->flush) {
-                                Error *e = NULL;
-                                fr = p->ops->flush(p->driver, &e);
-                                if (fr < 0 && fr != -EAGAIN)
-                                        report(p, e);
-                                else
-                                        error_free(e);
-                        }
-                        pthread_mutex_lock(&p->lock);
+                if (p->lt_state == LT_NAPPING) {
+                        /* A nap without output: the container is quiet.  Flush. */
                         p->lt_state = LT_IDLE;
-                        if (p->head || p->pend || p->stopping)
-                                continue;
+                        pthread_mutex_unlock(&p->lock);
+                        fr = flush_driver(p);
+                        pthread_mutex_lock(&p->lock);
+                        continue;
                 }
-                p->lt_state = LT_IDLE;
-                if (fr == -EAGAIN) {
-                        /* The driver holds messages for a retry: come back even if none arrive. */
+                /* Idle (a signal from the main thread sets it running again). */
+                if (fr == -EAGAIN || !released) {
+                        /*
+                         * The driver holds messages for a retry: come back in a second even if no
+                         * output arrives.  Otherwise, after a quiet second, the spare batches go and
+                         * the driver is flushed once more (with nothing held, json-file and local free
+                         * their write buffers): a quiet container's monitor keeps no buffers, a busy one
+                         * with short pauses (a shell loop's forks) does not free and fault them in again.
+                         */
                         struct timespec t;
-                        deadline_in(&t, 1000000000L);
-                        pthread_cond_timedwait(&p->cond, &p->lock, &t);
-                } else
-                        pthread_cond_wait(&p->cond, &p->lock);
+                        deadline_in(&t, IDLE_RELEASE_NS);
+                        if (pthread_cond_timedwait(&p->cond, &p->lock, &t) == ETIMEDOUT && p->lt_state == LT_IDLE &&
+                            !p->head && !p->pend && !p->stopping) {
+                                Batch *spares = TAKE_PTR(p->free_list);
+                                p->nfree = 0;
+                                released = fr != -EAGAIN;
+                                pthread_mutex_unlock(&p->lock);
+                                free_batches(spares);
+                                fr = flush_driver(p);
+                                pthread_mutex_lock(&p->lock);
+                        }
+                        continue;
+                }
+                pthread_cond_wait(&p->cond, &p->lock);
         }
         p->thread_done = true;
         pthread_cond_broadcast(&p->cond);
