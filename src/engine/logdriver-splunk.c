@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "buf.h"
 #include "http-client.h"
 #include "logdriver-splunk.h"
 #include "logdriver.h"
@@ -82,41 +83,6 @@ typedef struct SplunkDriver {
         uint64_t dropped;
         atomic_bool cancelled; /* the monitor stopped waiting (its drain limit): post no more */
 } SplunkDriver;
-
-/* ================================================================ a growing buffer */
-
-typedef struct Buf {
-        char *p;
-        size_t len, cap;
-} Buf;
-
-static void buf_reserve(Buf *b, size_t more)
-{
-        if (b->len + more + 1 > b->cap) {
-                size_t cap = MAX(b->cap * 2, b->len + more + 1);
-                cap = MAX(cap, (size_t)256);
-                b->p = xrealloc(b->p, cap);
-                b->cap = cap;
-        }
-}
-
-static void buf_add(Buf *b, const void *s, size_t len)
-{
-        buf_reserve(b, len);
-        memcpy(b->p + b->len, s, len);
-        b->len += len;
-        b->p[b->len] = '\0';
-}
-
-static void buf_str(Buf *b, const char *s)
-{
-        buf_add(b, s, strlen(s));
-}
-
-static void buf_ch(Buf *b, char c)
-{
-        buf_add(b, &c, 1);
-}
 
 /* ================================================================ Go's JSON encoding */
 
@@ -227,19 +193,19 @@ static void json_chars(Buf *b, const char *str, size_t len)
                                 continue;
                         }
                 }
-                buf_add(b, s + start, i - start);
-                buf_add(b, esc, esc_len);
+                buf_put(b, s + start, i - start);
+                buf_put(b, esc, esc_len);
                 i += step;
                 start = i;
         }
-        buf_add(b, s + start, len - start);
+        buf_put(b, s + start, len - start);
 }
 
 static void json_quote(Buf *b, const char *s, size_t len)
 {
-        buf_ch(b, '"');
+        buf_putc(b, '"');
         json_chars(b, s, len);
-        buf_ch(b, '"');
+        buf_putc(b, '"');
 }
 
 char *splunk_json_quote(const char *s, size_t len, size_t *ret_len)
@@ -248,7 +214,7 @@ char *splunk_json_quote(const char *s, size_t len, size_t *ret_len)
         json_quote(&b, s, len);
         if (ret_len)
                 *ret_len = b.len;
-        return b.p;
+        return buf_cstr(&b);
 }
 
 static bool is_ws(char c)
@@ -290,8 +256,8 @@ static bool compact_string(Buf *b, const unsigned char *s, size_t len, size_t *p
                         char esc[7] = "\\u003c";
                         esc[5] = c == '<' ? 'c' : c == '>' ? 'e' : '6';
                         esc[4] = c == '&' ? '2' : '3';
-                        buf_add(b, s + start, i - start);
-                        buf_add(b, esc, 6);
+                        buf_put(b, s + start, i - start);
+                        buf_put(b, esc, 6);
                         start = ++i;
                         continue;
                 }
@@ -301,8 +267,8 @@ static bool compact_string(Buf *b, const unsigned char *s, size_t len, size_t *p
                         if (n == 0)
                                 return false; /* ours: invalid UTF-8 is not sent as JSON */
                         if (r == 0x2028 || r == 0x2029) {
-                                buf_add(b, s + start, i - start);
-                                buf_add(b, r == 0x2028 ? "\\u2028" : "\\u2029", 6);
+                                buf_put(b, s + start, i - start);
+                                buf_put(b, r == 0x2028 ? "\\u2028" : "\\u2029", 6);
                                 start = i + n;
                         }
                         i += n;
@@ -310,7 +276,7 @@ static bool compact_string(Buf *b, const unsigned char *s, size_t len, size_t *p
                 }
                 i++;
         }
-        buf_add(b, s + start, i + 1 - start);
+        buf_put(b, s + start, i + 1 - start);
         *pi = i + 1;
         return true;
 }
@@ -346,7 +312,7 @@ static bool compact_number(Buf *b, const unsigned char *s, size_t len, size_t *p
                         i++;
         }
 #undef DIGIT
-        buf_add(b, s + start, i - start);
+        buf_put(b, s + start, i - start);
         *pi = i;
         return true;
 }
@@ -371,11 +337,11 @@ static bool compact_value(Buf *b, const char *str, size_t len)
                                 if (depth == JSON_DEPTH_MAX)
                                         return false;
                                 stack[depth++] = (char)s[i];
-                                buf_ch(b, (char)s[i++]);
+                                buf_putc(b, (char)s[i++]);
                                 while (i < len && is_ws((char)s[i]))
                                         i++;
                                 if (i < len && s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
-                                        buf_ch(b, (char)s[i++]);
+                                        buf_putc(b, (char)s[i++]);
                                         depth--;
                                         state = AFTER;
                                 } else
@@ -394,7 +360,7 @@ static bool compact_value(Buf *b, const char *str, size_t len)
                                 for (size_t k = 0; k < ELEMENTSOF(lits) && !ok; k++) {
                                         size_t l = strlen(lits[k]);
                                         if (len - i >= l && memcmp(s + i, lits[k], l) == 0) {
-                                                buf_add(b, lits[k], l);
+                                                buf_put(b, lits[k], l);
                                                 i += l;
                                                 ok = true;
                                         }
@@ -411,17 +377,17 @@ static bool compact_value(Buf *b, const char *str, size_t len)
                                 i++;
                         if (i >= len || s[i] != ':')
                                 return false;
-                        buf_ch(b, ':');
+                        buf_putc(b, ':');
                         i++;
                         state = VALUE;
                         break;
                 case AFTER:
                         if (s[i] == ',') {
-                                buf_ch(b, ',');
+                                buf_putc(b, ',');
                                 i++;
                                 state = stack[depth - 1] == '{' ? KEY : VALUE;
                         } else if (s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
-                                buf_ch(b, (char)s[i++]);
+                                buf_putc(b, (char)s[i++]);
                                 depth--;
                         } else
                                 return false;
@@ -436,12 +402,12 @@ char *splunk_json_compact(const char *s, size_t len, size_t *ret_len)
 {
         Buf b = { 0 };
         if (!compact_value(&b, s, len)) {
-                free(b.p);
+                buf_free(&b);
                 return NULL;
         }
         if (ret_len)
                 *ret_len = b.len;
-        return b.p;
+        return buf_cstr(&b);
 }
 
 void splunk_time(const struct timespec *ts, char out[32])
@@ -500,14 +466,14 @@ char *splunk_encode(LogDriver *base, const LogMsg *m, size_t *ret_len)
         if (d->format == FORMAT_RAW && blank(m->line, m->len))
                 return NULL; /* docker: "empty or whitespace-only messages are not accepted by HEC" */
         buf_reserve(&b, m->len + 256);
-        buf_str(&b, "{\"event\":");
+        buf_puts(&b, "{\"event\":");
         if (d->format == FORMAT_RAW) {
-                buf_ch(&b, '"');
+                buf_putc(&b, '"');
                 json_chars(&b, d->raw_prefix, d->raw_prefix_len);
                 json_chars(&b, m->line, m->len);
-                buf_ch(&b, '"');
+                buf_putc(&b, '"');
         } else {
-                buf_str(&b, "{\"line\":");
+                buf_puts(&b, "{\"line\":");
                 if (d->format == FORMAT_JSON) {
                         size_t mark = b.len;
                         if (!compact_value(&b, m->line, m->len)) {
@@ -516,18 +482,18 @@ char *splunk_encode(LogDriver *base, const LogMsg *m, size_t *ret_len)
                         }
                 } else
                         json_quote(&b, m->line, m->len);
-                buf_str(&b, ",\"source\":");
+                buf_puts(&b, ",\"source\":");
                 json_quote(&b, m->stream, strlen(m->stream));
-                buf_str(&b, d->event_tail);
+                buf_puts(&b, d->event_tail);
         }
         splunk_time(&m->ts, t);
-        buf_str(&b, ",\"time\":\"");
-        buf_str(&b, t);
-        buf_ch(&b, '"');
-        buf_str(&b, d->message_tail);
+        buf_puts(&b, ",\"time\":\"");
+        buf_puts(&b, t);
+        buf_putc(&b, '"');
+        buf_puts(&b, d->message_tail);
         if (ret_len)
                 *ret_len = b.len;
-        return b.p;
+        return buf_cstr(&b);
 }
 
 size_t splunk_held(LogDriver *base)
@@ -605,17 +571,17 @@ static int post_batch(SplunkDriver *d, int64_t deadline, size_t *ret_n, Error **
         int left = (int)MAX(deadline - now_ms(), (int64_t)1), r;
 
         while (n < d->n_held && n < (size_t)d->batch && (n == 0 || body.len + d->held[n].len <= BODY_MAX)) {
-                buf_add(&body, d->held[n].json, d->held[n].len);
+                buf_put(&body, d->held[n].json, d->held[n].len);
                 n++;
         }
-        out = body.p;
+        out = body.data;
         out_len = body.len;
         h[nh++] = (HttpHeader){ "Authorization", d->auth };
         h[nh++] = (HttpHeader){ "Content-Type", "application/json" };
         if (d->gzip) {
-                r = gzip_body(body.p, body.len, d->gzip_level, &gz, &gz_len, err);
+                r = gzip_body(body.data, body.len, d->gzip_level, &gz, &gz_len, err);
                 if (r < 0) {
-                        free(body.p);
+                        buf_free(&body);
                         return r;
                 }
                 h[nh++] = (HttpHeader){ "Content-Encoding", "gzip" };
@@ -623,7 +589,7 @@ static int post_batch(SplunkDriver *d, int64_t deadline, size_t *ret_n, Error **
                 out_len = gz_len;
         }
         r = http_client_request(d->http, "POST", EVENT_PATH, h, nh, out, out_len, left, RESPONSE_MAX, &resp, err);
-        free(body.p);
+        buf_free(&body);
         if (r < 0)
                 return error_wrap(err, "splunk: failed to send event");
         if (resp.status != 200) {
@@ -842,56 +808,54 @@ static void build_tails(SplunkDriver *d, const LogInfo *info, const char *host)
         Buf b = { 0 };
 
         /* The message: host always, source/sourcetype/index when set (omitempty). */
-        buf_str(&b, ",\"host\":");
+        buf_puts(&b, ",\"host\":");
         json_quote(&b, host, strlen(host));
         for (size_t i = 0; i < ELEMENTSOF(fields); i += 2) {
                 const char *v = opt(info, fields[i]);
                 if (v && *v) {
-                        buf_str(&b, ",\"");
-                        buf_str(&b, fields[i + 1]);
-                        buf_str(&b, "\":");
+                        buf_puts(&b, ",\"");
+                        buf_puts(&b, fields[i + 1]);
+                        buf_puts(&b, "\":");
                         json_quote(&b, v, strlen(v));
                 }
         }
-        buf_ch(&b, '}');
-        d->message_tail = b.p;
+        buf_putc(&b, '}');
+        d->message_tail = buf_cstr(&b);
 
         /* inline and json: tag and attrs after the event's source, each when not empty. */
         b = (Buf){ 0 };
-        buf_str(&b, "");
         if (*tag) {
-                buf_str(&b, ",\"tag\":");
+                buf_puts(&b, ",\"tag\":");
                 json_quote(&b, tag, strlen(tag));
         }
         if (n > 0) {
-                buf_str(&b, ",\"attrs\":{");
+                buf_puts(&b, ",\"attrs\":{");
                 for (size_t i = 0; i < n; i++) {
                         const char *v = json_string_value(json_object_get(info->attrs, keys[i]));
                         if (i)
-                                buf_ch(&b, ',');
+                                buf_putc(&b, ',');
                         json_quote(&b, keys[i], strlen(keys[i]));
-                        buf_ch(&b, ':');
+                        buf_putc(&b, ':');
                         json_quote(&b, v, strlen(v));
                 }
-                buf_ch(&b, '}');
+                buf_putc(&b, '}');
         }
-        buf_ch(&b, '}');
-        d->event_tail = b.p;
+        buf_putc(&b, '}');
+        d->event_tail = buf_cstr(&b);
 
         /* raw: "<tag> " and "k=v " before the line (docker's order is Go's map order, random; ours sorted). */
         b = (Buf){ 0 };
-        buf_str(&b, "");
         if (*tag) {
-                buf_str(&b, tag);
-                buf_ch(&b, ' ');
+                buf_puts(&b, tag);
+                buf_putc(&b, ' ');
         }
         for (size_t i = 0; i < n; i++) {
-                buf_str(&b, keys[i]);
-                buf_ch(&b, '=');
-                buf_str(&b, json_string_value(json_object_get(info->attrs, keys[i])));
-                buf_ch(&b, ' ');
+                buf_puts(&b, keys[i]);
+                buf_putc(&b, '=');
+                buf_puts(&b, json_string_value(json_object_get(info->attrs, keys[i])));
+                buf_putc(&b, ' ');
         }
-        d->raw_prefix = b.p;
+        d->raw_prefix = buf_cstr(&b);
         d->raw_prefix_len = b.len;
 }
 
