@@ -26,6 +26,7 @@
 #include "monitor-client.h"
 #include "runopts.h"
 #include "specgen.h"
+#include "userns.h"
 #include "util.h"
 
 static int wait_monitor_gone(Engine *e, const char *id, int seconds);
@@ -171,14 +172,9 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         r = hostconfig_validate(e, config, host, warnings, err);
         if (r < 0)
                 return r;
-        {
-                const char *remap = json_string_value(json_object_get(e->daemon, "userns-remap"));
-                const char *mode = json_string_value(json_object_get(host, "UsernsMode"));
-                if (remap && *remap && !(mode && STREQ(mode, "host")))
-                        return error_setx(err, ENOTSUP, "%s: userns-remap \"%s\": user-namespace remapping is not "
-                                          "implemented yet; remove the key, or run this container with --userns=host",
-                                          e->config_file, remap);
-        }
+        r = userns_check(e, host, err);
+        if (r < 0)
+                return r;
         apply_log_defaults(e, host);
         {
                 /* the daemon's defaults too (their warnings were said already) */
@@ -275,6 +271,18 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                                       "GlobalIPv6PrefixLen", 0, "IPAddress", "", "IPPrefixLen", 0, "IPv6Gateway", "",
                                       "MacAddress", "", "Networks"));
         json_object_set_new(record, "Stockade", json_pack("{s:s, s:i, s:i}", "ImageRef", image, "MonitorPid", 0, "MonitorStart", 0));
+        {
+                /* userns-remap: the mappings are fixed at create, as docker's (a daemon.json change
+                 * applies to new containers) */
+                json_t *uidmap = NULL, *gidmap = NULL;
+                r = userns_mappings(e, host, &uidmap, &gidmap, warnings, err);
+                if (r < 0)
+                        return r;
+                if (uidmap) {
+                        json_object_set_new(json_object_get(record, "Stockade"), "UidMappings", uidmap);
+                        json_object_set_new(json_object_get(record, "Stockade"), "GidMappings", gidmap);
+                }
+        }
 
         r = container_create_record(e, record, name, &id, err);
         if (r < 0)
@@ -367,6 +375,43 @@ static int mount_rootfs(Engine *e, json_t *rec, const char *dir, Error **err)
         if (!layers[0])
                 return error_setx(err, EINVAL, "the image has no layers");
         (void)umount2(target, MNT_DETACH);      /* a stale mount from a crash */
+        {
+                /*
+                 * A remapped container sees the image's files as its own root's through idmapped
+                 * layers: overlayfs cannot be idmapped itself here, but it takes idmapped lower
+                 * layers and keeps them after the helper mount is detached.  No chowned copy.
+                 */
+                json_t *uidmap = json_object_get(json_object_get(rec, "Stockade"), "UidMappings");
+                if (json_array_size(uidmap) > 0) {
+                        _cleanup_free_ char *layers_root = xasprintf("%s/image/layers", e->data_root);
+                        _cleanup_free_ char *idl = xasprintf("%s/idlayers", dir);
+                        r = userns_idmap_layers(rec, layers_root, idl, dir, err);
+                        if (r < 0)
+                                return r;
+                        free(lower);
+                        lower = NULL;
+                        m = open_memstream(&lower, &cap);
+                        for (size_t i = 0; layers[i]; i++) {
+                                const char *rel = str_has_prefix(layers[i], layers_root) ? layers[i] + strlen(layers_root) : NULL;
+                                if (!rel) {
+                                        fclose(m);
+                                        (void)umount2(idl, MNT_DETACH);
+                                        return error_setx(err, EINVAL, "layer %s is outside %s", layers[i], layers_root);
+                                }
+                                fprintf(m, "%s%s%s", i ? ":" : "", idl, rel);
+                        }
+                        fclose(m);
+                        opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
+                        r = mount("overlay", target, "overlay", MS_NODEV, opts);
+                        int saved = errno;
+                        (void)umount2(idl, MNT_DETACH);
+                        (void)rmdir(idl);
+                        if (r < 0)
+                                return error_set(err, saved, "mounting the container's root filesystem (overlay over "
+                                                 "idmapped layers on %s)", target);
+                        return 0;
+                }
+        }
         opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
         if (strlen(opts) >= 4096)
                 return error_setx(err, E2BIG, "the image has too many layers for one overlay mount (%zu bytes of options)",

@@ -350,7 +350,7 @@ static int set_volume(const Pflag *f, const char *v, void *ud, Error **err)
                 for (char *p = o, *save = NULL, *t; (t = strtok_r(p, ",", &save)); p = NULL)
                         if (!STREQ(t, "ro") && !STREQ(t, "rw") && !STREQ(t, "z") && !STREQ(t, "Z") &&
                             !STREQ(t, "private") && !STREQ(t, "rprivate") && !STREQ(t, "slave") && !STREQ(t, "rslave") &&
-                            !STREQ(t, "shared") && !STREQ(t, "rshared") && !STREQ(t, "nocopy"))
+                            !STREQ(t, "shared") && !STREQ(t, "rshared") && !STREQ(t, "nocopy") && !STREQ(t, "idmap"))
                                 return error_setx(err, EINVAL, "invalid volume specification: '%s': invalid mode: %s", v, t);
         }
         json_array_append_new(c->binds, json_string(v));
@@ -847,8 +847,8 @@ int hostconfig_validate(Engine *e, json_t *config, json_t *h, char ***warnings, 
         {
                 const char *u = json_string_value(json_object_get(h, "UsernsMode"));
                 if (u && *u && !STREQ(u, "host"))
-                        return error_setx(err, EINVAL, "--userns %s: only \"host\" is supported until user-namespace "
-                                          "remapping lands", u);
+                        return error_setx(err, EINVAL, "--userns %s: \"host\" (out of daemon.json's userns-remap) or "
+                                          "nothing (remapped when userns-remap is set)", u);
         }
         {
                 static const char *const modes[][2] = { { "PidMode", "--pid" }, { "UTSMode", "--uts" } };

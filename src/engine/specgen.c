@@ -362,7 +362,7 @@ static bool mount_listed(json_t *mounts, const char *dst)
         return false;
 }
 
-static int add_user_mounts(json_t *mounts, json_t *host, Error **err)
+static int add_user_mounts(json_t *mounts, json_t *host, json_t *stockade, Error **err)
 {
         json_t *user = json_array();
         size_t i;
@@ -372,7 +372,7 @@ static int add_user_mounts(json_t *mounts, json_t *host, Error **err)
         json_array_foreach(json_object_get(host, "Binds"), i, v) {
                 _cleanup_free_ char *copy = xstrdup(json_string_value(v));
                 char *src = copy, *dst = strchr(copy, ':'), *opts;
-                bool ro = false;
+                bool ro = false, idmap = false;
                 const char *prop = NULL;
                 struct stat st;
                 if (!dst)
@@ -383,6 +383,7 @@ static int add_user_mounts(json_t *mounts, json_t *host, Error **err)
                         *opts++ = '\0';
                 for (char *save = NULL, *t = opts ? strtok_r(opts, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
                         ro |= STREQ(t, "ro");
+                        idmap |= STREQ(t, "idmap");
                         if (strstr(t, "private") || strstr(t, "slave") || strstr(t, "shared"))
                                 prop = t;
                 }
@@ -392,7 +393,21 @@ static int add_user_mounts(json_t *mounts, json_t *host, Error **err)
                         json_decref(user);
                         return error_set(err, errno, "invalid mount config for type \"bind\": bind source path does not exist: %s", src);
                 }
-                json_array_append_new(user, bind_mount(src, dst, ro, prop));
+                json_t *bm = bind_mount(src, dst, ro, prop);
+                if (idmap) {
+                        /* the host's owners as seen inside: the mount is idmapped with the container's mappings */
+                        json_t *um = json_object_get(stockade, "UidMappings");
+                        if (json_array_size(um) == 0) {
+                                json_decref(bm);
+                                json_decref(user);
+                                return error_setx(err, EINVAL, "-v %s: idmap needs a remapped container (daemon.json "
+                                                  "userns-remap, without --userns=host)", json_string_value(v));
+                        }
+                        json_array_append_new(json_object_get(bm, "options"), json_string("idmap"));
+                        json_object_set(bm, "uidMappings", um);
+                        json_object_set(bm, "gidMappings", json_object_get(stockade, "GidMappings"));
+                }
+                json_array_append_new(user, bm);
         }
         json_array_foreach(json_object_get(host, "Mounts"), i, v) {
                 const char *type = json_string_value(json_object_get(v, "Type"));
@@ -744,7 +759,7 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
                                                                          : 67108864));
                 json_array_append_new(mounts, mnt("/dev/shm", "tmpfs", "shm", shm));
         }
-        r = add_user_mounts(mounts, host, err);
+        r = add_user_mounts(mounts, host, json_object_get(rec, "Stockade"), err);
         if (r < 0) {
                 json_decref(process);
                 json_decref(mounts);
@@ -802,6 +817,25 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
         {
                 _cleanup_free_ char *cg = xasprintf("stockade/%s", id);
                 json_object_set_new(linux_, "cgroupsPath", json_string(cg));
+        }
+        {
+                /* userns-remap (userns.c): the mappings fixed at create */
+                json_t *st = json_object_get(in->record, "Stockade");
+                json_t *um = json_object_get(st, "UidMappings"), *gm = json_object_get(st, "GidMappings");
+                if (json_array_size(um) > 0) {
+                        json_t *sysctl = json_object_get(linux_, "sysctl"), *m;
+                        const char *pgr = json_string_value(json_object_get(sysctl, "net.ipv4.ping_group_range"));
+                        json_int_t ids = 0;
+                        size_t k;
+                        json_array_append_new(ns, json_pack("{s:s}", "type", "user"));
+                        json_object_set(linux_, "uidMappings", um);
+                        json_object_set(linux_, "gidMappings", gm);
+                        /* the kernel takes only groups mapped in the container's namespace */
+                        json_array_foreach(gm, k, m) ids += json_integer_value(json_object_get(m, "size"));
+                        if (pgr && STREQ(pgr, "0 2147483647") && ids > 0)
+                                json_object_set_new(sysctl, "net.ipv4.ping_group_range",
+                                                    json_sprintf("0 %lld", (long long)ids - 1));
+                }
         }
         json_object_set_new(linux_, "namespaces", ns);
         if (!privileged && !so.systempaths_unconfined) {

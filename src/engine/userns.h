@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <jansson.h>
+#include <sys/types.h>
+
+#include "engine.h"
+#include "error.h"
+
+/*
+ * User-namespace remapping (docs/USERNS.md): daemon.json "userns-remap" maps each container's root
+ * to the first subordinate id of the remap user (subid.c), unless it runs with --userns=host.  The
+ * mappings are fixed at create (the record's Stockade.UidMappings/GidMappings); the image's layers
+ * are idmapped at start, so one image store serves every mapping.
+ */
+
+/* Refuses what remapping cannot give, with dockerd's messages: --privileged, --network host, --pid host. */
+int userns_check(Engine *e, json_t *host, Error **err);
+
+/*
+ * For a remapped container, OCI's uidMappings and gidMappings (new references); NULL and NULL when
+ * the container is not remapped.  "default" creates the user dockremap and its ranges when missing.
+ * Warnings (malformed lines of /etc/subuid or /etc/subgid) are appended to *warnings.
+ */
+int userns_mappings(Engine *e, json_t *host, json_t **ret_uid, json_t **ret_gid, char ***warnings, Error **err);
+
+/* The host ids of the container's root: its mappings' container id 0, else 0 and 0. */
+void userns_root(json_t *rec, uid_t *ret_uid, gid_t *ret_gid);
+
+/*
+ * Before the overlay mount of a remapped container: attaches at `idl` (created) a clone of
+ * `layers_root` idmapped with the container's mappings, and gives the container's root the upper
+ * directory and the files the container gets from `cdir` (hostname, hosts, resolv.conf).  The caller
+ * detaches `idl` once the overlay holds its layers.
+ */
+int userns_idmap_layers(json_t *rec, const char *layers_root, const char *idl, const char *cdir, Error **err);

@@ -1,0 +1,121 @@
+#!/bin/bash
+# User-namespace remapping end to end (docs/USERNS.md): daemon.json "userns-remap": "default" creates
+# dockremap and its range, container root is host uid 100000, the image's layers are idmapped (one
+# store for every mapping), bind volumes as docker (files land as 100000) or idmapped with :idmap,
+# port 80 inside, dockerd's refusals, --userns=host, and concurrent first runs against existing
+# /etc/subuid lines.
+#
+# The file runs in a private mount namespace over a copy of /etc, so that useradd and the edits of
+# /etc/subuid and /etc/subgid never reach the machine's own files.
+if [ -z "${STOCKADE_USERNS_PRIVATE_ETC:-}" ]; then
+        export STOCKADE_USERNS_PRIVATE_ETC=1
+        exec unshare --mount --propagation private bash "$0" "$@"
+fi
+. "$(dirname "$0")/engine-lib.sh"
+
+# (beside $WORK, whose mounts count as left behind)
+ETC_COPY=$(mktemp -d /tmp/stockade-etc.XXXXXX)
+cp -a /etc/. "$ETC_COPY"
+mount --bind "$ETC_COPY" /etc
+trap 'lib_exit; rm -rf "$ETC_COPY"' EXIT
+# What an admin's files might hold already: another user's range above 100000, a comment, a
+# malformed line for someone else; dockremap's range must go to the first free one, 100000.
+SUBUID_BEFORE=$'# ranges\nalice:165536:65536\nbob:x:1\n'
+reset_subids() {
+        userdel dockremap >/dev/null 2>&1 || true
+        groupdel dockremap >/dev/null 2>&1 || true
+        printf '%s' "$SUBUID_BEFORE" >/etc/subuid
+        printf '%s' "$SUBUID_BEFORE" >/etc/subgid
+}
+reset_subids
+echo '{"userns-remap": "default"}' >"$STOCKADE_CONFIG"
+
+t_remap_default() {
+        sk_out run --rm busybox sh -c 'id -u; id -g; cat /proc/self/uid_map; ls -ln /bin/busybox'
+        expect_status 0
+        [ "$(echo "$output" | sed -n 1,2p | tr '\n' ' ')" = "0 0 " ] || fail "id inside: $output"
+        echo "$output" | sed -n 3p | grep -Eq '^ +0 +100000 +65536$' || fail "uid_map: $output"
+        # the image's files are root's inside (idmapped layers), not nobody's
+        echo "$output" | sed -n 4p | grep -Eq '^-rwxr-xr-x +1 0 +0 ' || fail "the image's owner inside: $output"
+        [ "$(cat /etc/subuid)" = "$(printf '%sdockremap:100000:65536' "$SUBUID_BEFORE")" ] || fail "/etc/subuid: $(cat /etc/subuid)"
+        [ "$(cat /etc/subgid)" = "$(printf '%sdockremap:100000:65536' "$SUBUID_BEFORE")" ] || fail "/etc/subgid: $(cat /etc/subgid)"
+        id dockremap >/dev/null || fail "no user dockremap"
+        echo "$errout" | grep -q '/etc/subuid:3' || fail "the malformed line was not reported: $errout"
+}
+
+t_host_ids() {
+        local id pid uid gid
+        id=$("$STOCKADE" run -d busybox sleep 100)
+        pid=$("$STOCKADE" inspect -f '{{.State.Pid}}' "$id")
+        read -r uid gid < <(ps -o uid=,gid= -p "$pid")
+        [ "$uid:$gid" = "100000:100000" ] || fail "host ids: $uid:$gid"
+        # a new file of the container's root lands in its upper dir as 100000; the image's stay root's
+        sk exec "$id" touch /made-inside
+        [ "$(stat -c %u "$STOCKADE_DATA_ROOT/containers/$id/upper/made-inside")" = 100000 ] || fail "upper file owner"
+        [ -z "$(find "$STOCKADE_DATA_ROOT/image" -uid 100000 | head -1)" ] || fail "the image store was chowned"
+        sk rm -f "$id"
+        expect_status 0
+}
+
+t_bind_volumes() {
+        mkdir -p "$WORK/vol"
+        chmod 0777 "$WORK/vol"
+        echo hi >"$WORK/vol/hostfile"
+        chown 1000:1000 "$WORK/vol/hostfile"
+        # docker's way: the container's root is 100000 on the host, a host file of 1000 is nobody's inside
+        sk_out run --rm -v "$WORK/vol:/vol" busybox sh -c 'touch /vol/plain; stat -c %u /vol/hostfile'
+        expect_status 0
+        [ "$output" = 65534 ] || fail "a host file inside: $output"
+        [ "$(stat -c %u:%g "$WORK/vol/plain")" = "100000:100000" ] || fail "plain volume: $(stat -c %u:%g "$WORK/vol/plain")"
+        # :idmap: the host's owners as seen inside
+        sk_out run --rm -v "$WORK/vol:/vol:idmap" busybox stat -c %u /vol/hostfile
+        expect_status 0
+        [ "$output" = 1000 ] || fail "idmapped volume: $output"
+        # :idmap without remapping is refused
+        sk run --rm --userns=host -v "$WORK/vol:/vol:idmap" busybox true
+        expect_status 125
+        expect_output_has "idmap needs a remapped container"
+}
+
+t_refusals_and_host() {
+        sk run --rm --privileged busybox true
+        expect_status 125
+        expect_output_has "privileged mode is incompatible with user namespaces"
+        sk run --rm --network host busybox true
+        expect_status 125
+        expect_output_has "cannot share the host's network namespace when user namespaces are enabled"
+        sk run --rm --pid host busybox true
+        expect_status 125
+        expect_output_has "cannot share the host PID namespace"
+        # --userns=host opts out: no mapping, and --privileged is allowed again
+        sk_out run --rm --userns=host --privileged busybox cat /proc/self/uid_map
+        expect_status 0
+        echo "$output" | grep -Eq '^ +0 +0 +4294967295$' || fail "--userns=host: $output"
+}
+
+t_port_80() {
+        sk_out run --rm busybox sh -c 'nc -l -p 80 & sleep 0.3; netstat -ltn | grep -c ":80 "; kill %1'
+        expect_status 0
+        [ "$output" = 1 ] || fail "port 80 inside a remapped container: $output"
+}
+
+t_concurrent_first_runs() {
+        local pids=() i
+        reset_subids
+        for i in 1 2 3 4 5; do
+                "$STOCKADE" run --rm busybox true >"$WORK/first.$i" 2>&1 &
+                pids+=($!)
+        done
+        for i in "${pids[@]}"; do wait "$i" || fail "a first run failed: $(cat "$WORK"/first.*)"; done
+        [ "$(cat /etc/subuid)" = "$(printf '%sdockremap:100000:65536' "$SUBUID_BEFORE")" ] || fail "/etc/subuid: $(cat /etc/subuid)"
+        [ "$(cat /etc/subgid)" = "$(printf '%sdockremap:100000:65536' "$SUBUID_BEFORE")" ] || fail "/etc/subgid: $(cat /etc/subgid)"
+        [ "$(grep -c '^dockremap:' /etc/passwd)" -eq 1 ] || fail "dockremap in /etc/passwd $(grep -c '^dockremap:' /etc/passwd) times"
+}
+
+run_test "userns-remap default: dockremap and 100000 made, root inside, the image root's through idmapped layers" t_remap_default
+run_test "host side: the container's processes run as 100000, the image store is not chowned" t_host_ids
+run_test "bind volumes: files as 100000 (docker's way), or the host's owners with :idmap" t_bind_volumes
+run_test "--privileged, --network host, --pid host refused; --userns=host opts out" t_refusals_and_host
+run_test "a remapped container binds port 80" t_port_80
+run_test "five first runs at once: one dockremap, other lines of /etc/subuid kept" t_concurrent_first_runs
+finish
