@@ -278,7 +278,7 @@ static void deliver(LogPipe *p, Batch *b)
         while (off < b->used) {
                 const Rec *r = (const Rec *)(b->data + off);
                 bool partial = r->flags & REC_PARTIAL;
-                char id[ID_LEN + 1] = "";
+                char id[ID_LEN + 1];
                 if (partial) {
                         memcpy(id, b->data + off + sizeof(Rec), ID_LEN);
                         id[ID_LEN] = '\0';
