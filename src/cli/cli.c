@@ -226,12 +226,13 @@ static int exec_helper(Engine *e, char **argv)
 
 int cli_main(int argc, char **argv, const CliCommand *cmds, size_t n)
 {
-        const char *config = NULL, *data_root = NULL, *exec_root = NULL;
+        const char *config = NULL, *data_root = NULL, *exec_root = NULL, *userns_remap = NULL;
         bool version = false, help = false;
         Pflag flags[] = {
                 { "config-file", 0, PFLAG_STRING, &config, NULL, NULL },
                 { "data-root", 0, PFLAG_STRING, &data_root, NULL, NULL },
                 { "exec-root", 0, PFLAG_STRING, &exec_root, NULL, NULL },
+                { "userns-remap", 0, PFLAG_STRING, &userns_remap, NULL, NULL },
                 { "version", 'v', PFLAG_BOOL, &version, NULL, NULL },
                 { "help", 0, PFLAG_BOOL, &help, NULL, NULL },
                 { 0 },
@@ -264,7 +265,8 @@ int cli_main(int argc, char **argv, const CliCommand *cmds, size_t n)
         for (size_t i = 0; i < n; i++) {
                 if (!STREQ(cmds[i].name, argv[idx]))
                         continue;
-                EngineOpts o = { .config_file = config, .data_root = data_root, .exec_root = exec_root };
+                EngineOpts o = { .config_file = config, .data_root = data_root, .exec_root = exec_root,
+                                 .userns_remap = userns_remap };
                 if (engine_open(&o, &e, &err) < 0)
                         return cli_fail(NULL, err);
                 if (!cmds[i].fn)

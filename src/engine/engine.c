@@ -29,7 +29,7 @@ static const struct {
         { "exec-root", JSON_STRING },         { "init-path", JSON_STRING },       { "init", JSON_TRUE },
         { "default-shm-size", JSON_STRING },  { "debug", JSON_TRUE },             { "log-level", JSON_STRING },
         { "events-max-size", JSON_STRING },   { "events-max-age", JSON_STRING },  { "audit-max-size", JSON_STRING },
-        { "audit-forward", JSON_STRING },
+        { "audit-forward", JSON_STRING },     { "userns-auto-user", JSON_STRING },
 };
 
 static const char *type_name(json_type t)
@@ -120,7 +120,7 @@ int daemon_config_validate(json_t *j, const char *what, Error **err)
                                           "default-ulimits, seccomp-profile, no-new-privileges, userns-remap, "
                                           "default-runtime, runtimes, data-root, exec-root, init, init-path, "
                                           "default-shm-size, debug, log-level, events-max-size, events-max-age, "
-                                          "audit-max-size, audit-forward)", what, key);
+                                          "audit-max-size, audit-forward, userns-auto-user)", what, key);
                 bool ok = daemon_keys[i].type == JSON_TRUE ? json_is_boolean(v) : json_typeof(v) == daemon_keys[i].type;
                 if (!ok)
                         return error_setx(err, EINVAL, "%s: %s: expected %s, got %s", what, key,
@@ -193,6 +193,9 @@ int engine_open(const EngineOpts *o, Engine **ret, Error **err)
                         goto fail;
         }
 
+        /* dockerd's --userns-remap flag over daemon.json's key ("" turns remapping off) */
+        if (o && o->userns_remap)
+                json_object_set_new(e->daemon, "userns-remap", json_string(o->userns_remap));
         {
                 const char *env_data = getenv("STOCKADE_DATA_ROOT"), *env_exec = getenv("STOCKADE_EXEC_ROOT");
                 const char *cfg_data = json_string_value(json_object_get(e->daemon, "data-root"));

@@ -23,6 +23,7 @@ typedef struct EngineOpts {
         const char *data_root;          /* NULL: $STOCKADE_DATA_ROOT, daemon.json data-root, default */
         const char *exec_root;
         const char *runtime;            /* --runtime for this command (a name from `runtimes` or a path) */
+        const char *userns_remap;       /* --userns-remap: over daemon.json's userns-remap */
 } EngineOpts;
 
 typedef struct Engine {

@@ -289,6 +289,17 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                 return r;
         dir = engine_container_dir(e, id);
         {
+                /* --userns=auto: leased once the record exists, so a concurrent reclaim sees it alive */
+                json_t *uidmap = NULL, *gidmap = NULL;
+                r = userns_auto_assign(e, host, id, &uidmap, &gidmap, err);
+                if (r < 0)
+                        goto fail;
+                if (uidmap) {
+                        json_object_set_new(json_object_get(record, "Stockade"), "UidMappings", uidmap);
+                        json_object_set_new(json_object_get(record, "Stockade"), "GidMappings", gidmap);
+                }
+        }
+        {
                 json_t *cfg = json_object_get(record, "Config");
                 const char *hn = json_string_value(json_object_get(cfg, "Hostname"));
                 if (!hn || !*hn) {
@@ -348,6 +359,7 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         return 0;
 fail:
         (void)container_remove_dirs(e, id, NULL);
+        userns_release(e, id);
         return r;
 }
 
@@ -881,6 +893,7 @@ int lifecycle_remove(Engine *e, const char *id, bool force, Error **err)
         r = container_remove_dirs(e, id, err);
         if (r < 0)
                 return r;
+        userns_release(e, id);
         lifecycle_event(e, id, rec, "destroy", NULL);
         return 0;
 }

@@ -846,9 +846,9 @@ int hostconfig_validate(Engine *e, json_t *config, json_t *h, char ***warnings, 
         }
         {
                 const char *u = json_string_value(json_object_get(h, "UsernsMode"));
-                if (u && *u && !STREQ(u, "host"))
-                        return error_setx(err, EINVAL, "--userns %s: \"host\" (out of daemon.json's userns-remap) or "
-                                          "nothing (remapped when userns-remap is set)", u);
+                if (u && *u && !STREQ(u, "host") && !str_has_prefix(u, "auto"))
+                        return error_setx(err, EINVAL, "--userns %s: \"host\" (out of daemon.json's userns-remap), "
+                                          "\"auto\" or \"auto:size=N\" (a range of its own), or nothing", u);
         }
         {
                 static const char *const modes[][2] = { { "PidMode", "--pid" }, { "UTSMode", "--uts" } };

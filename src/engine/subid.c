@@ -1004,6 +1004,13 @@ int subid_remap_resolve(const SubidConfig *cfg, const char *spec, SubidRemap **r
                                        " (a uid alone is taken as the gid too; give uid:gid)", q, pw.id);
         } else {
                 r = db_lookup(cfg->group_path, true, name, -1, &gr, err);
+                if (r == 0 && is_default && cfg->create_user && create_fd < 0) {
+                        /* A concurrent creator may have written passwd and not yet group: wait for it
+                         * (it holds the creation lock until its useradd is done) and look again. */
+                        r = create_lock(subuid, cfg->lock_timeout_ms, &create_fd, err);
+                        if (r >= 0)
+                                r = db_lookup(cfg->group_path, true, name, -1, &gr, err);
+                }
                 if (r == 0)
                         r = error_setx(err, ENOENT, "userns-remap %s: no group named %s (give user:group)", q, name);
         }

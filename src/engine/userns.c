@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -13,22 +15,48 @@
 #include "subid.h"
 #include "util.h"
 
-static const char *remap_setting(Engine *e, json_t *host)
+typedef enum UsernsMode {
+        USERNS_NONE,    /* the host's user namespace */
+        USERNS_REMAP,   /* daemon.json userns-remap */
+        USERNS_AUTO,    /* --userns=auto: a range of its own */
+} UsernsMode;
+
+/* "auto" or "auto:size=N" → *size (0: the default); -EINVAL otherwise. */
+static int parse_auto(const char *mode, uint32_t *size, Error **err)
+{
+        uint64_t n;
+
+        *size = 0;
+        if (STREQ(mode, "auto"))
+                return 0;
+        if (!str_has_prefix(mode, "auto:size=") || parse_uint64(mode + 10, &n) < 0 || n < 1 || n > (1u << 30))
+                return error_setx(err, EINVAL, "--userns %s: expected auto or auto:size=N (1 to 1073741824 ids)", mode);
+        *size = (uint32_t)n;
+        return 0;
+}
+
+static UsernsMode mode_of(Engine *e, json_t *host)
 {
         const char *remap = json_string_value(json_object_get(e->daemon, "userns-remap"));
         const char *mode = json_string_value(json_object_get(host, "UsernsMode"));
 
+        if (mode && str_has_prefix(mode, "auto"))
+                return USERNS_AUTO;
         if (!remap || !*remap || (mode && STREQ(mode, "host")))
-                return NULL;
-        return remap;
+                return USERNS_NONE;
+        return USERNS_REMAP;
 }
 
 int userns_check(Engine *e, json_t *host, Error **err)
 {
         const char *net = json_string_value(json_object_get(host, "NetworkMode"));
         const char *pid = json_string_value(json_object_get(host, "PidMode"));
+        const char *mode = json_string_value(json_object_get(host, "UsernsMode"));
+        uint32_t size;
 
-        if (!remap_setting(e, host))
+        if (mode && *mode && !STREQ(mode, "host") && parse_auto(mode, &size, err) < 0)
+                return -EINVAL;
+        if (mode_of(e, host) == USERNS_NONE)
                 return 0;
         if (json_is_true(json_object_get(host, "Privileged")))
                 return error_setx(err, EINVAL, "privileged mode is incompatible with user namespaces.  You must run the "
@@ -45,12 +73,12 @@ int userns_check(Engine *e, json_t *host, Error **err)
 int userns_mappings(Engine *e, json_t *host, json_t **ret_uid, json_t **ret_gid, char ***warnings, Error **err)
 {
         _cleanup_(subid_remap_freep) SubidRemap *rm = NULL;
-        const char *remap = remap_setting(e, host);
+        const char *remap = json_string_value(json_object_get(e->daemon, "userns-remap"));
         SubidConfig cfg = { .create_user = subid_useradd };
         int r;
 
         *ret_uid = *ret_gid = NULL;
-        if (!remap)
+        if (mode_of(e, host) != USERNS_REMAP)
                 return 0;
         r = subid_remap_resolve(&cfg, remap, &rm, err);
         if (r < 0)
@@ -60,6 +88,79 @@ int userns_mappings(Engine *e, json_t *host, json_t **ret_uid, json_t **ret_gid,
         *ret_uid = subid_mappings_json(rm->uid_map, rm->n_uid_map);
         *ret_gid = subid_mappings_json(rm->gid_map, rm->n_gid_map);
         return 0;
+}
+
+static char *registry_dir(Engine *e)
+{
+        return xasprintf("%s/userns", e->data_root);
+}
+
+/* A lease's container is alive while its directory exists (--rm's monitor removes it without us). */
+static int container_alive(const char *id, void *ud)
+{
+        Engine *e = ud;
+        _cleanup_free_ char *dir = engine_container_dir(e, id);
+        struct stat st;
+
+        if (stat(dir, &st) == 0)
+                return 1;
+        return errno == ENOENT ? 0 : -errno;
+}
+
+int userns_auto_assign(Engine *e, json_t *host, const char *id, json_t **ret_uid, json_t **ret_gid, Error **err)
+{
+        const char *mode = json_string_value(json_object_get(host, "UsernsMode"));
+        const char *user = json_string_value(json_object_get(e->daemon, "userns-auto-user"));
+        _cleanup_free_ SubidRange *ur = NULL, *gr = NULL;
+        _cleanup_free_ char *reg = NULL;
+        size_t nu = 0, ng = 0;
+        SubidAutoLease lease;
+        SubidMapping m;
+        uint32_t size;
+        uid_t uid = (uid_t)-1;
+        int r;
+
+        *ret_uid = *ret_gid = NULL;
+        if (mode_of(e, host) != USERNS_AUTO)
+                return 0;
+        r = parse_auto(mode, &size, err);
+        if (r < 0)
+                return r;
+        if (!user || !*user)
+                user = USERNS_AUTO_USER;
+        {
+                struct passwd pw, *res = NULL;
+                char buf[4096];
+                if (getpwnam_r(user, &pw, buf, sizeof(buf), &res) == 0 && res)
+                        uid = res->pw_uid;
+        }
+        r = subid_user_ranges("/etc/subuid", user, uid, &ur, &nu, err);
+        if (r >= 0)
+                r = subid_user_ranges("/etc/subgid", user, uid, &gr, &ng, err);
+        if (r < 0)
+                return error_wrap(err, "--userns=auto takes its ranges from user %s (daemon.json userns-auto-user): add "
+                                  "them to /etc/subuid and /etc/subgid, e.g. %s:2147483647:2147483648", user, user);
+        reg = registry_dir(e);
+        SubidAutoPool pool = { .uid = ur, .n_uid = nu, .gid = gr, .n_gid = ng };
+        r = subid_auto_alloc(reg, &pool, size, id, container_alive, e, &lease, err);
+        if (r < 0)
+                return error_wrap(err, "--userns=auto");
+        m = (SubidMapping){ .container_id = 0, .host_id = lease.uid_start, .size = lease.size };
+        *ret_uid = subid_mappings_json(&m, 1);
+        m.host_id = lease.gid_start;
+        *ret_gid = subid_mappings_json(&m, 1);
+        return 0;
+}
+
+void userns_release(Engine *e, const char *id)
+{
+        _cleanup_free_ char *reg = registry_dir(e);
+        Error *err = NULL;
+
+        if (subid_auto_release(reg, id, &err) < 0) {
+                fprintf(stderr, "stockade: warning: the --userns=auto range of %.12s stays leased: %s\n", id, err->msg);
+                error_free(err);
+        }
 }
 
 static uint32_t root_of(json_t *maps)

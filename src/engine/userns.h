@@ -24,6 +24,18 @@ int userns_check(Engine *e, json_t *host, Error **err);
  */
 int userns_mappings(Engine *e, json_t *host, json_t **ret_uid, json_t **ret_gid, char ***warnings, Error **err);
 
+/* The pool user of --userns=auto when daemon.json has no userns-auto-user (podman's convention). */
+#define USERNS_AUTO_USER "containers"
+
+/*
+ * --userns=auto[:size=N]: once the container's record exists, leases it a range of its own (65536 ids
+ * unless size is given) from the pool user's ranges, recorded in <data-root>/userns so that no two
+ * containers ever share one; NULL and NULL for other containers.
+ */
+int userns_auto_assign(Engine *e, json_t *host, const char *id, json_t **ret_uid, json_t **ret_gid, Error **err);
+/* Gives back a removed container's auto range (a no-op for others). */
+void userns_release(Engine *e, const char *id);
+
 /* The host ids of the container's root: its mappings' container id 0, else 0 and 0. */
 void userns_root(json_t *rec, uid_t *ret_uid, gid_t *ret_gid);
 

@@ -93,6 +93,18 @@ t_refusals_and_host() {
         echo "$output" | grep -Eq '^ +0 +0 +4294967295$' || fail "--userns=host: $output"
 }
 
+t_flag() {
+        # the --userns-remap flag over daemon.json: "" turns it off, a value turns it on
+        sk_out --userns-remap "" run --rm busybox cat /proc/self/uid_map
+        expect_status 0
+        echo "$output" | grep -Eq '^ +0 +0 +4294967295$' || fail "--userns-remap '': $output"
+        echo '{}' >"$STOCKADE_CONFIG"
+        sk_out --userns-remap default run --rm busybox cat /proc/self/uid_map
+        echo '{"userns-remap": "default"}' >"$STOCKADE_CONFIG"
+        expect_status 0
+        echo "$output" | grep -Eq '^ +0 +100000 +65536$' || fail "--userns-remap default: $output"
+}
+
 t_port_80() {
         sk_out run --rm busybox sh -c 'nc -l -p 80 & sleep 0.3; netstat -ltn | grep -c ":80 "; kill %1'
         expect_status 0
@@ -112,10 +124,64 @@ t_concurrent_first_runs() {
         [ "$(grep -c '^dockremap:' /etc/passwd)" -eq 1 ] || fail "dockremap in /etc/passwd $(grep -c '^dockremap:' /etc/passwd) times"
 }
 
+# host uid of container root in a container's uid_map ("0 START SIZE")
+map_of() {
+        local pid
+        pid=$("$STOCKADE" inspect -f '{{.State.Pid}}' "$1")
+        awk '{ print $2, $3 }' "/proc/$pid/uid_map"
+}
+
+t_userns_auto() {
+        local m1 m2 m3 s1 z1 s2 z2
+        printf '%scontainers:200000:1000000\n' "$SUBUID_BEFORE" >/etc/subuid
+        printf '%scontainers:200000:1000000\n' "$SUBUID_BEFORE" >/etc/subgid
+        mkdir -p "$WORK/shared"
+        chmod 0777 "$WORK/shared"
+        sk run -d --userns=auto --name a1 -v "$WORK/shared:/s" busybox sh -c 'echo secret >/s/a1file; chmod 600 /s/a1file; sleep 100'
+        expect_status 0
+        sk run -d --userns=auto --name a2 -v "$WORK/shared:/s" busybox sleep 100
+        expect_status 0
+        m1=$(map_of a1)
+        m2=$(map_of a2)
+        read -r s1 z1 <<<"$m1"
+        read -r s2 z2 <<<"$m2"
+        [ "$z1" = 65536 ] && [ "$z2" = 65536 ] || fail "sizes: $m1 / $m2"
+        [ $((s1 + z1)) -le "$s2" ] || [ $((s2 + z2)) -le "$s1" ] || fail "ranges overlap: $m1 / $m2"
+        [ "$s1" -ge 200000 ] && [ "$s2" -ge 200000 ] || fail "ranges outside the pool: $m1 / $m2"
+        for _ in $(seq 1 50); do [ -f "$WORK/shared/a1file" ] && break; sleep 0.1; done
+        # a2's root is not a1's: a1's file is nobody's to it, and closed
+        sk exec a2 cat /s/a1file
+        [ "$status" -ne 0 ] || fail "a2 read a1's file: $output"
+        expect_output_has "Permission denied"
+        sk exec a1 cat /s/a1file
+        expect_status 0
+        [ "$output" = secret ] || fail "a1's own file: $output"
+        # a removed container's range goes back to the pool
+        sk rm -f a1
+        sk run -d --userns=auto --name a3 busybox sleep 100
+        m3=$(map_of a3)
+        [ "$m3" = "$m1" ] || fail "a1's range not reused: $m1 then $m3"
+        sk run --rm --userns=auto:size=1000 busybox cat /proc/self/uid_map
+        expect_status 0
+        echo "$output" | grep -Eq '^ +0 +[0-9]+ +1000$' || fail "auto:size=1000: $output"
+        sk rm -f a2 a3
+        # no pool: a clear error
+        echo '{"userns-remap": "default", "userns-auto-user": "nosuchpool"}' >"$STOCKADE_CONFIG"
+        sk run --rm --userns=auto busybox true
+        expect_status 125
+        expect_output_has "--userns=auto takes its ranges from user nosuchpool"
+        echo '{"userns-remap": "default"}' >"$STOCKADE_CONFIG"
+        sk run --rm --userns=auto:size=x busybox true
+        expect_status 125
+        expect_output_has "expected auto or auto:size=N"
+}
+
 run_test "userns-remap default: dockremap and 100000 made, root inside, the image root's through idmapped layers" t_remap_default
 run_test "host side: the container's processes run as 100000, the image store is not chowned" t_host_ids
 run_test "bind volumes: files as 100000 (docker's way), or the host's owners with :idmap" t_bind_volumes
 run_test "--privileged, --network host, --pid host refused; --userns=host opts out" t_refusals_and_host
+run_test "the --userns-remap flag over daemon.json" t_flag
 run_test "a remapped container binds port 80" t_port_80
+run_test "--userns=auto: disjoint ranges that cannot read each other's files, reused after rm, size=N" t_userns_auto
 run_test "five first runs at once: one dockremap, other lines of /etc/subuid kept" t_concurrent_first_runs
 finish
