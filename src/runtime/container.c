@@ -30,6 +30,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "hooks.h"
+#include "idmap.h"
 #include "json-util.h"
 #include "log.h"
 #include "mount.h"
@@ -342,23 +343,7 @@ static _Noreturn void init_stage1(InitCtx *c)
 
 static int write_id_maps(pid_t pid, const OciSpec *s, Error **err)
 {
-        const char *files[] = { "gid_map", "uid_map" };
-        const OciIdMap *maps[] = { s->gid_mappings, s->uid_mappings };
-        size_t ns[] = { s->n_gid_mappings, s->n_uid_mappings };
-
-        for (int k = 0; k < 2; k++) {
-                _cleanup_free_ char *text = xstrdup(""), *path = xasprintf("/proc/%d/%s", (int)pid, files[k]);
-                for (size_t i = 0; i < ns[k]; i++) {
-                        char *t = xasprintf("%s%u %u %u\n", text, maps[k][i].container_id, maps[k][i].host_id,
-                                            maps[k][i].size);
-                        free(text);
-                        text = t;
-                }
-                int r = write_file_at(AT_FDCWD, path, text);
-                if (r < 0)
-                        return error_set(err, -r, "linux.%s: writing %s", k ? "uidMappings" : "gidMappings", path);
-        }
-        return 0;
+        return idmap_write_maps(pid, s->uid_mappings, s->n_uid_mappings, s->gid_mappings, s->n_gid_mappings, err);
 }
 
 static char *oci_state_json(const ContainerState *st, ContainerStatus status)
@@ -555,6 +540,14 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         /* The cgroups and their limits exist before any process: the init bind-mounts them while
          * the runtime waits to move it in (see cgroup_prime()). */
         r = cgroup_create(id, spec->cgroups_path, &st.cgroup_paths, err);
+        if (r < 0 && geteuid() != 0 && (r == -EACCES || r == -EPERM) &&
+            (!spec->resources || json_object_size(spec->resources) == 0)) {
+                /* Rootless without a delegated cgroup, as runc: no limits asked, so none are needed. */
+                log_debug("runtime: rootless, no cgroup (%s)", (*err)->msg);
+                error_clear(err);
+                st.cgroup_paths = json_object();
+                r = 0;
+        }
         if (r < 0) {
                 error_wrap(err, "linux.cgroupsPath");
                 goto fail;

@@ -84,6 +84,99 @@ int idmap_userns_fd(const OciIdMap *uid, size_t n_uid, const OciIdMap *gid, size
         return 0;
 }
 
+/* The helper's argv: HELPER PID C H S [C H S]... */
+static int run_helper(const char *helper, pid_t pid, const OciIdMap *m, size_t n, const char *field, Error **err)
+{
+        _cleanup_strv_ char **argv = NULL;
+        int p[2], status = 0;
+        char buf[512];
+        ssize_t got = 0, k;
+        pid_t child;
+
+        strv_push(&argv, helper);
+        {
+                char num[3][16];
+                snprintf(num[0], sizeof(num[0]), "%d", (int)pid);
+                strv_push(&argv, num[0]);
+                for (size_t i = 0; i < n; i++) {
+                        snprintf(num[0], sizeof(num[0]), "%u", m[i].container_id);
+                        snprintf(num[1], sizeof(num[1]), "%u", m[i].host_id);
+                        snprintf(num[2], sizeof(num[2]), "%u", m[i].size);
+                        strv_push(&argv, num[0]);
+                        strv_push(&argv, num[1]);
+                        strv_push(&argv, num[2]);
+                }
+        }
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return error_set(err, errno, "pipe");
+        child = fork();
+        if (child < 0) {
+                close(p[0]);
+                close(p[1]);
+                return error_set(err, errno, "fork");
+        }
+        if (child == 0) {
+                dup2(p[1], 1);
+                dup2(p[1], 2);
+                execvp(helper, argv);
+                dprintf(2, "%s: %s (install the uidmap package)", helper, strerror(errno));
+                _exit(127);
+        }
+        close(p[1]);
+        while (got < (ssize_t)sizeof(buf) - 1 && (k = read(p[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
+                got += k;
+        close(p[0]);
+        buf[got > 0 ? got : 0] = '\0';
+        while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
+                buf[--got] = '\0';
+        while (waitpid(child, &status, 0) < 0)
+                if (errno != EINTR)
+                        return error_set(err, errno, "waiting for %s", helper);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+                return error_setx(err, ENOENT, "linux.%s: %s", field, *buf ? buf : "no helper");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return error_setx(err, EPERM, "linux.%s: %s refused the mapping: %s", field, helper,
+                                  *buf ? buf : "no message");
+        return 0;
+}
+
+int idmap_write_maps(pid_t pid, const OciIdMap *uid, size_t n_uid, const OciIdMap *gid, size_t n_gid, Error **err)
+{
+        const char *files[] = { "gid_map", "uid_map" }, *fields[] = { "gidMappings", "uidMappings" };
+        const char *helpers[] = { "newgidmap", "newuidmap" };
+        const OciIdMap *maps[] = { gid, uid };
+        size_t ns[] = { n_gid, n_uid };
+        unsigned own[] = { (unsigned)getegid(), (unsigned)geteuid() };
+        bool root = geteuid() == 0;
+        int r;
+
+        for (int k = 0; k < 2; k++) {
+                _cleanup_free_ char *path = xasprintf("/proc/%d/%s", (int)pid, files[k]);
+                bool self_only = ns[k] == 1 && maps[k][0].size == 1 && maps[k][0].host_id == own[k];
+                if (!root) {
+                        /* the helpers map our own id too, and they can write to a non-dumpable child */
+                        r = run_helper(helpers[k], pid, maps[k], ns[k], fields[k], err);
+                        if (r >= 0)
+                                continue;
+                        if (r != -ENOENT || !self_only)
+                                return r;
+                        error_clear(err);
+                }
+                if (!root && k == 0) {
+                        /* an unprivileged writer of gid_map must give up setgroups(2) first */
+                        _cleanup_free_ char *sg = xasprintf("/proc/%d/setgroups", (int)pid);
+                        r = write_file_at(AT_FDCWD, sg, "deny");
+                        if (r < 0)
+                                return error_set(err, -r, "linux.gidMappings: writing deny to %s", sg);
+                }
+                _cleanup_free_ char *text = map_text(maps[k], ns[k]);
+                r = write_file_at(AT_FDCWD, path, text);
+                if (r < 0)
+                        return error_set(err, -r, "linux.%s: writing %s", fields[k], path);
+        }
+        return 0;
+}
+
 int idmap_bind(const char *source, const char *target, int userns_fd, bool recursive, Error **err)
 {
         _cleanup_close_ int tree = -EBADF;

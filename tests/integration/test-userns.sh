@@ -176,6 +176,42 @@ t_userns_auto() {
         expect_output_has "expected auto or auto:size=N"
 }
 
+# The runtime not as root (as podman runs it rootless): uidMappings through newuidmap/newgidmap,
+# which check /etc/subuid; the cgroup is skipped when none can be made and no limit is asked.
+t_runtime_rootless() {
+        local b=$WORK/rl runtime=${STOCKADE_RUNTIME:-$REPO_ROOT/build/stockade-runtime}
+        command -v newuidmap >/dev/null || skip "newuidmap is not installed (the uidmap package)"
+        mkdir -p "$b/rootfs" "$WORK/rlstate"
+        bash "$REPO_ROOT/tools/busybox-image.sh" --tar "$WORK/rl.tar" >/dev/null
+        tar -C "$b/rootfs" -xf "$WORK/rl.tar"
+        (cd "$b" && "$runtime" spec --rootless)
+        python3 - "$b/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+s = json.load(open(p))
+s["process"]["args"] = ["sh", "-c", "id -u; cat /proc/self/uid_map"]
+s["process"]["terminal"] = False
+s["mounts"] = [m for m in s["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+for k in ("uidMappings", "gidMappings"):
+    s["linux"][k] = [{"containerID": 0, "hostID": 65534, "size": 1}, {"containerID": 1, "hostID": 300000, "size": 65536}]
+json.dump(s, open(p, "w"))
+PY
+        chmod -R a+rX "$b"
+        chown -R 65534:65534 "$b/rootfs" "$WORK/rlstate"
+        printf '%snobody:300000:65536\n' "$SUBUID_BEFORE" >/etc/subuid
+        printf '%snobody:300000:65536\n' "$SUBUID_BEFORE" >/etc/subgid
+        output=$(cd "$b" && setpriv --reuid 65534 --regid 65534 --clear-groups "$runtime" --root "$WORK/rlstate" run rl1 2>&1) ||
+                fail "rootless run: $output"
+        [ "$(echo "$output" | head -1)" = 0 ] || fail "id inside: $output"
+        echo "$output" | grep -Eq '^ +1 +300000 +65536$' || fail "uid_map: $output"
+        # a range /etc/subuid does not give nobody: newuidmap's refusal, passed on
+        printf '%s' "$SUBUID_BEFORE" >/etc/subuid
+        output=$(cd "$b" && setpriv --reuid 65534 --regid 65534 --clear-groups "$runtime" --root "$WORK/rlstate" run rl2 2>&1) &&
+                fail "ran with a range nobody does not have: $output"
+        case "$output" in *"linux.uidMappings: newuidmap refused the mapping"*) ;; *) fail "refusal: $output" ;; esac
+        printf '%s' "$SUBUID_BEFORE" >/etc/subgid
+}
+
 run_test "userns-remap default: dockremap and 100000 made, root inside, the image root's through idmapped layers" t_remap_default
 run_test "host side: the container's processes run as 100000, the image store is not chowned" t_host_ids
 run_test "bind volumes: files as 100000 (docker's way), or the host's owners with :idmap" t_bind_volumes
@@ -183,5 +219,6 @@ run_test "--privileged, --network host, --pid host refused; --userns=host opts o
 run_test "the --userns-remap flag over daemon.json" t_flag
 run_test "a remapped container binds port 80" t_port_80
 run_test "--userns=auto: disjoint ranges that cannot read each other's files, reused after rm, size=N" t_userns_auto
+run_test "the runtime as nobody: mappings through newuidmap/newgidmap, their refusal passed on" t_runtime_rootless
 run_test "five first runs at once: one dockremap, other lines of /etc/subuid kept" t_concurrent_first_runs
 finish
