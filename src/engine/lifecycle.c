@@ -391,36 +391,35 @@ static int mount_rootfs(Engine *e, json_t *rec, const char *dir, Error **err)
                 /*
                  * A remapped container sees the image's files as its own root's through idmapped
                  * layers: overlayfs cannot be idmapped itself here, but it takes idmapped lower
-                 * layers and keeps them after the helper mount is detached.  No chowned copy.
+                 * layers and keeps them after the helper mount is detached.  A chowned copy only where
+                 * the layers' filesystem cannot be idmapped (userns_layers()).
                  */
                 json_t *uidmap = json_object_get(json_object_get(rec, "Stockade"), "UidMappings");
                 if (json_array_size(uidmap) > 0) {
-                        _cleanup_free_ char *layers_root = xasprintf("%s/image/layers", e->data_root);
-                        _cleanup_free_ char *idl = xasprintf("%s/idlayers", dir);
-                        r = userns_idmap_layers(rec, layers_root, idl, dir, err);
+                        _cleanup_free_ char *layers_root = xasprintf("%s/image/layers", e->data_root), *idl = NULL;
+                        bool mounted = false;
+                        for (size_t i = 0; layers[i]; i++)
+                                if (!str_has_prefix(layers[i], layers_root) || layers[i][strlen(layers_root)] != '/')
+                                        return error_setx(err, EINVAL, "layer %s is outside %s", layers[i], layers_root);
+                        r = userns_layers(e, rec, layers_root, layers, dir, &idl, &mounted, err);
                         if (r < 0)
                                 return r;
                         free(lower);
                         lower = NULL;
                         m = open_memstream(&lower, &cap);
-                        for (size_t i = 0; layers[i]; i++) {
-                                const char *rel = str_has_prefix(layers[i], layers_root) ? layers[i] + strlen(layers_root) : NULL;
-                                if (!rel) {
-                                        fclose(m);
-                                        (void)umount2(idl, MNT_DETACH);
-                                        return error_setx(err, EINVAL, "layer %s is outside %s", layers[i], layers_root);
-                                }
-                                fprintf(m, "%s%s%s", i ? ":" : "", idl, rel);
-                        }
+                        for (size_t i = 0; layers[i]; i++)
+                                fprintf(m, "%s%s%s", i ? ":" : "", idl, layers[i] + strlen(layers_root));
                         fclose(m);
                         opts = xasprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work", lower, dir, dir);
-                        r = mount("overlay", target, "overlay", MS_NODEV, opts);
+                        r = strlen(opts) >= 4096 ? (errno = E2BIG, -1) : mount("overlay", target, "overlay", MS_NODEV, opts);
                         int saved = errno;
-                        (void)umount2(idl, MNT_DETACH);
-                        (void)rmdir(idl);
+                        if (mounted) {
+                                (void)umount2(idl, MNT_DETACH);
+                                (void)rmdir(idl);
+                        }
                         if (r < 0)
                                 return error_set(err, saved, "mounting the container's root filesystem (overlay over "
-                                                 "idmapped layers on %s)", target);
+                                                 "the remapped layers on %s)", target);
                         return 0;
                 }
         }

@@ -3,15 +3,18 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "idmap.h"
+#include "json-util.h"
 #include "subid.h"
 #include "util.h"
 
@@ -205,16 +208,101 @@ static int maps_from_json(json_t *a, OciIdMap **ret, size_t *ret_n)
         return 0;
 }
 
-int userns_idmap_layers(json_t *rec, const char *layers_root, const char *idl, const char *cdir, Error **err)
+/* ---- the chowned copy, where the layers' filesystem cannot be idmapped ---- */
+
+/* nftw() has no user pointer: the mapping of the walk in progress (the CLI is single-threaded). */
+static const OciIdMap *shift_um, *shift_gm;
+static size_t shift_nu, shift_ng;
+
+static uint32_t shift_id(const OciIdMap *m, size_t n, uint32_t id)
+{
+        for (size_t i = 0; i < n; i++)
+                if (id >= m[i].container_id && id - m[i].container_id < m[i].size)
+                        return m[i].host_id + (id - m[i].container_id);
+        return id; /* unmapped: it shows as nobody inside, as it would through an idmapped mount */
+}
+
+static int shift_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+        (void)type;
+        (void)f;
+        if (lchown(path, shift_id(shift_um, shift_nu, st->st_uid), shift_id(shift_gm, shift_ng, st->st_gid)) < 0)
+                return -errno;
+        /* chown clears set-id bits of files: put them back, as they were in the image */
+        if (!S_ISLNK(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) && chmod(path, st->st_mode & 07777) < 0)
+                return -errno;
+        return 0;
+}
+
+/* A copy of layer `src` at `dst` with every owner shifted by the mappings; made in `dst`.tmp, renamed. */
+static int shifted_copy(const char *src, const char *dst, Error **err)
+{
+        _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", dst, (int)getpid()), *parent = xstrdup(dst);
+        int status = 0, r;
+        pid_t pid;
+
+        *strrchr(parent, '/') = '\0';
+        r = mkdir_p(parent, 0700);
+        if (r < 0)
+                return error_set(err, -r, "creating %s", parent);
+        (void)rm_rf_at(AT_FDCWD, tmp);
+        pid = fork();
+        if (pid < 0)
+                return error_set(err, errno, "fork");
+        if (pid == 0) {
+                execlp("cp", "cp", "-a", "--reflink=auto", "--", src, tmp, (char *)NULL);
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return error_set(err, errno, "waiting for cp");
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                (void)rm_rf_at(AT_FDCWD, tmp);
+                return error_setx(err, EIO, "copying %s to %s failed (cp exited %d)", src, tmp,
+                                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        }
+        r = nftw(tmp, shift_one, 64, FTW_PHYS | FTW_MOUNT);
+        if (r != 0) {
+                int e = r < 0 ? errno : -r;
+                (void)rm_rf_at(AT_FDCWD, tmp);
+                return error_set(err, e, "shifting the owners of %s", tmp);
+        }
+        if (rename(tmp, dst) < 0 && errno != ENOTEMPTY && errno != EEXIST) {
+                r = error_set(err, errno, "renaming %s to %s", tmp, dst);
+                (void)rm_rf_at(AT_FDCWD, tmp);
+                return r;
+        }
+        (void)rm_rf_at(AT_FDCWD, tmp); /* a concurrent start made it first */
+        return 0;
+}
+
+/* A name for a set of mappings: the root ids, and a hash of the whole (several ranges, auto sizes). */
+static char *mapping_key(json_t *um, json_t *gm, uid_t uid, gid_t gid)
+{
+        _cleanup_free_ char *a = jx_dump(um, false), *b = jx_dump(gm, false);
+        uint64_t h = 1469598103934665603ULL;
+
+        for (const char *p = a; *p; p++)
+                h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        for (const char *p = b; *p; p++)
+                h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        return xasprintf("%u.%u-%016llx", (unsigned)uid, (unsigned)gid, (unsigned long long)h);
+}
+
+int userns_layers(Engine *e, json_t *rec, const char *layers_root, char *const *layers, const char *cdir, char **ret_root,
+                  bool *ret_mounted, Error **err)
 {
         json_t *s = json_object_get(rec, "Stockade");
         _cleanup_free_ OciIdMap *um = NULL, *gm = NULL;
+        _cleanup_free_ char *idl = xasprintf("%s/idlayers", cdir);
         _cleanup_close_ int ns = -EBADF;
         size_t nu = 0, ng = 0;
         uid_t uid;
         gid_t gid;
         int r;
 
+        *ret_root = NULL;
+        *ret_mounted = false;
         if (maps_from_json(json_object_get(s, "UidMappings"), &um, &nu) < 0 ||
             maps_from_json(json_object_get(s, "GidMappings"), &gm, &ng) < 0)
                 return error_setx(err, EINVAL, "the container's record has malformed Stockade.UidMappings/GidMappings");
@@ -246,9 +334,37 @@ int userns_idmap_layers(json_t *rec, const char *layers_root, const char *idl, c
         if (mkdir(idl, 0700) < 0 && errno != EEXIST)
                 return error_set(err, errno, "creating %s", idl);
         r = idmap_bind(layers_root, idl, ns, false, err);
-        if (r < 0) {
-                (void)rmdir(idl);
-                return error_wrap(err, "the image's layers for a remapped container");
+        if (r >= 0) {
+                *ret_root = TAKE_PTR(idl);
+                *ret_mounted = true;
+                return 0;
         }
-        return 0;
+        (void)rmdir(idl);
+        if (r != -EINVAL && r != -EPERM && r != -ENOTSUP && r != -EOPNOTSUPP)
+                return error_wrap(err, "the image's layers for a remapped container");
+        {
+                /* The filesystem cannot idmap: a copy of the layers per mapping, owners shifted, kept
+                 * for the next container of the same mapping (docs/USERNS.md). */
+                _cleanup_free_ char *key = mapping_key(json_object_get(s, "UidMappings"), json_object_get(s, "GidMappings"), uid, gid);
+                _cleanup_free_ char *copies = xasprintf("%s/userns/copies/%s", e->data_root, key);
+                struct stat st;
+                fprintf(stderr, "WARNING: %s cannot be idmapped (%s): the container gets a copy of its image's layers "
+                        "owned by its root (%u:%u), in %s\n", layers_root, (*err)->msg, (unsigned)uid, (unsigned)gid, copies);
+                error_clear(err);
+                shift_um = um;
+                shift_nu = nu;
+                shift_gm = gm;
+                shift_ng = ng;
+                for (size_t i = 0; layers[i]; i++) {
+                        const char *rel = layers[i] + strlen(layers_root);
+                        _cleanup_free_ char *dst = xasprintf("%s%s", copies, rel);
+                        if (stat(dst, &st) == 0)
+                                continue;
+                        r = shifted_copy(layers[i], dst, err);
+                        if (r < 0)
+                                return error_wrap(err, "the chowned copy of the image's layers");
+                }
+                *ret_root = TAKE_PTR(copies);
+                return 0;
+        }
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "engine.h"
@@ -40,9 +41,13 @@ void userns_release(Engine *e, const char *id);
 void userns_root(json_t *rec, uid_t *ret_uid, gid_t *ret_gid);
 
 /*
- * Before the overlay mount of a remapped container: attaches at `idl` (created) a clone of
- * `layers_root` idmapped with the container's mappings, and gives the container's root the upper
- * directory and the files the container gets from `cdir` (hostname, hosts, resolv.conf).  The caller
- * detaches `idl` once the overlay holds its layers.
+ * Before the overlay mount of a remapped container: gives the container's root its upper directory
+ * and the files it gets from `cdir` (hostname, hosts, resolv.conf), opens the path to them, and
+ * returns in *ret_root the directory that stands for `layers_root` in the overlay's lowerdirs:
+ * `cdir`/idlayers, an idmapped clone of `layers_root` (*ret_mounted: the caller detaches it once the
+ * overlay holds its layers), or, where the filesystem cannot be idmapped, a copy of `layers` (paths
+ * under `layers_root`) with their owners shifted, made once per mapping under
+ * <data-root>/userns/copies, with a warning on stderr.
  */
-int userns_idmap_layers(json_t *rec, const char *layers_root, const char *idl, const char *cdir, Error **err);
+int userns_layers(Engine *e, json_t *rec, const char *layers_root, char *const *layers, const char *cdir, char **ret_root,
+                  bool *ret_mounted, Error **err);

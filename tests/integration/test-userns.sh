@@ -212,6 +212,31 @@ PY
         printf '%s' "$SUBUID_BEFORE" >/etc/subgid
 }
 
+# Where the layers' filesystem cannot be idmapped (here an overlayfs under the image store), the
+# container gets a copy of the layers owned by its root, made once per mapping, with a warning.
+t_no_idmap_fallback() {
+        local d=$WORK/ovdata rc=0
+        mkdir -p "$d/image" "$WORK/ov-low" "$WORK/ov-up" "$WORK/ov-work"
+        mount -t overlay overlay -o "lowerdir=$WORK/ov-low,upperdir=$WORK/ov-up,workdir=$WORK/ov-work" "$d/image"
+        (
+                set -e
+                STOCKADE_DATA_ROOT=$d bash "$REPO_ROOT/tools/busybox-image.sh" "$STOCKADE" >/dev/null
+                out=$(STOCKADE_DATA_ROOT=$d "$STOCKADE" run --rm busybox sh -c 'id -u; stat -c %u /bin/busybox' 2>"$WORK/fb.err")
+                [ "$out" = "0
+0" ] || { echo "FAIL: inside: $out $(cat "$WORK/fb.err")"; exit 1; }
+                grep -q "cannot be idmapped" "$WORK/fb.err" || { echo "FAIL: no warning: $(cat "$WORK/fb.err")"; exit 1; }
+                [ "$(stat -c %u "$d"/userns/copies/100000.100000-*/sha256/*/diff/bin/busybox)" = 100000 ] ||
+                        { echo "FAIL: the copy's owner"; exit 1; }
+                [ "$(stat -c %u "$d"/image/layers/sha256/*/diff/bin/busybox)" = 0 ] || { echo "FAIL: the store was chowned"; exit 1; }
+                # the copy serves the next container of the same mapping
+                before=$(find "$d/userns/copies" -maxdepth 1 | wc -l)
+                STOCKADE_DATA_ROOT=$d "$STOCKADE" run --rm busybox true 2>/dev/null
+                [ "$(find "$d/userns/copies" -maxdepth 1 | wc -l)" = "$before" ] || { echo "FAIL: a second copy"; exit 1; }
+        ) || rc=$?
+        umount -l "$d/image"
+        [ "$rc" -eq 0 ] || fail "the chowned-copy fallback (above)"
+}
+
 run_test "userns-remap default: dockremap and 100000 made, root inside, the image root's through idmapped layers" t_remap_default
 run_test "host side: the container's processes run as 100000, the image store is not chowned" t_host_ids
 run_test "bind volumes: files as 100000 (docker's way), or the host's owners with :idmap" t_bind_volumes
@@ -219,6 +244,7 @@ run_test "--privileged, --network host, --pid host refused; --userns=host opts o
 run_test "the --userns-remap flag over daemon.json" t_flag
 run_test "a remapped container binds port 80" t_port_80
 run_test "--userns=auto: disjoint ranges that cannot read each other's files, reused after rm, size=N" t_userns_auto
+run_test "layers on a filesystem without idmapped mounts: a chowned copy per mapping, with a warning" t_no_idmap_fallback
 run_test "the runtime as nobody: mappings through newuidmap/newgidmap, their refusal passed on" t_runtime_rootless
 run_test "five first runs at once: one dockremap, other lines of /etc/subuid kept" t_concurrent_first_runs
 finish
