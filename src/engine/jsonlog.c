@@ -405,6 +405,24 @@ size_t jsonlog_escape(char *out, const char *str, size_t n)
                  * since the >= 16 input bytes left could each take six.  No load reads past str + n.
                  */
 #ifdef JSONLOG_SSE2
+                while (n - i >= 32) {
+                        /* Two blocks a turn: one test and branch for 32 bytes of a long clean run. */
+                        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                        __m128i v1 = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 16));
+                        unsigned m;
+
+                        _mm_storeu_si128((__m128i *)(void *)o, v0);
+                        _mm_storeu_si128((__m128i *)(void *)(o + 16), v1);
+                        m = special16(v0) | special16(v1) << 16;
+                        if (m) {
+                                unsigned k = (unsigned)__builtin_ctz(m);
+                                i += k;
+                                o += k;
+                                goto special;
+                        }
+                        i += 32;
+                        o += 32;
+                }
                 while (n - i >= 16) {
                         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
                         unsigned m;
@@ -435,7 +453,9 @@ size_t jsonlog_escape(char *out, const char *str, size_t n)
                         *o++ = (char)s[i++];
                 if (i == n)
                         break;
-
+#ifdef JSONLOG_SSE2
+        special:;
+#endif
                 unsigned char c = s[i];
                 if (c < 0x80) {
                         *o++ = '\\';
