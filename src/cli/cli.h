@@ -63,6 +63,7 @@ int cmd_tag(Engine *e, int argc, char **argv);
 
 int cmd_events(Engine *e, int argc, char **argv);
 int cmd_audit(Engine *e, int argc, char **argv);
+int cmd_apparmor(Engine *e, int argc, char **argv);
 
 /* Prints "stockade: <msg>" (and the usage hint for flag errors) and returns EXIT_ENGINE. */
 int cli_fail(const char *cmd, Error *err);

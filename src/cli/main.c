@@ -32,6 +32,7 @@ static const CliCommand commands[] = {
         { "tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE" },
         { "events", cmd_events, "Get events from the event log (past and live)" },
         { "audit", cmd_audit, "Show the audit log, or verify its hash chain (audit verify)" },
+        { "apparmor", cmd_apparmor, "Print the default AppArmor profile, or load a profile file" },
 };
 
 int main(int argc, char **argv)

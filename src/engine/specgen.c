@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "apparmor-profile.h"
 #include "caps.h"
 #include "json-util.h"
 #include "runopts.h"
@@ -657,6 +658,7 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
         bool host_net = net && STREQ(net, "host");
         _cleanup_json_ json_t *spec = NULL;
         _cleanup_strv_ char **keep = NULL;
+        _cleanup_free_ char *aa_profile = NULL;
         json_t *process, *linux_, *mounts, *args, *caps = NULL, *user = NULL, *ns, *seccomp = NULL, *rl;
         SecOpts so = { 0 };
         size_t i;
@@ -702,6 +704,15 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
                         return r;
                 }
         }
+        /* AppArmor: the requested profile, else stockade-default where AppArmor is enabled. */
+        r = apparmor_container_profile(so.apparmor, privileged, &aa_profile, err);
+        if (r < 0) {
+                json_decref(args);
+                json_decref(user);
+                json_decref(caps);
+                json_decref(seccomp);
+                return r;
+        }
 
         process = json_pack("{s:b, s:o, s:o, s:o, s:s}", "terminal", json_is_true(json_object_get(cfg, "Tty")), "user", user,
                             "args", args, "env", specgen_env(cfg), "cwd",
@@ -713,8 +724,8 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
         json_decref(caps);
         if (so.nnp)
                 json_object_set_new(process, "noNewPrivileges", json_true());
-        if (so.apparmor && !STREQ(so.apparmor, "unconfined"))
-                json_object_set_new(process, "apparmorProfile", json_string(so.apparmor));
+        if (aa_profile)
+                json_object_set_new(process, "apparmorProfile", json_string(aa_profile));
         json_object_set_new(process, "oomScoreAdj", json_integer(json_integer_value(json_object_get(host, "OomScoreAdj"))));
 
         /* rlimits: daemon.json default-ulimits, overridden by --ulimit. */
