@@ -125,7 +125,8 @@ t_aa_explicit_profile() {
                 expect_status 0
                 return 0
         fi
-        trap 'apparmor_parser -R "$AA_DIR/$name" >/dev/null 2>&1; rm -f "$AA_DIR/$name" "$AA_DIR/$bad"' EXIT
+        # expanded now: the function's locals are gone when the subshell exits
+        trap "apparmor_parser -R '$AA_DIR/$name' >/dev/null 2>&1; rm -f '$AA_DIR/$name' '$AA_DIR/$bad'" EXIT
         cat >"$AA_DIR/$name" <<EOF
 abi <abi/3.0>,
 #include <tunables/global>
