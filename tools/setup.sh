@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev libarchive-dev nettle-dev libssl-dev zlib1g-dev tini
-      busybox-static jq iproute2 procps util-linux python3 time runc crun rsyslog rsyslog-openssl openssl python3-msgpack python3-protobuf systemd uidmap passwd)
+      busybox-static jq iproute2 procps util-linux python3 time runc crun rsyslog rsyslog-openssl openssl python3-msgpack python3-protobuf systemd uidmap passwd apparmor)
 
 missing=()
 for p in "${pkgs[@]}"; do
