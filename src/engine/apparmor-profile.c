@@ -207,8 +207,13 @@ int apparmor_parser_load(const char *file, const char *text, const char *what, E
                 /* a memfd rather than a pipe: the parser may exit without reading, and we must not
                  * get SIGPIPE or block */
                 in = memfd_create("stockade-apparmor-profile", MFD_CLOEXEC);
-                if (in >= 0 && (write_all(in, text, strlen(text)) < 0 || lseek(in, 0, SEEK_SET) < 0))
-                        return error_set(err, errno ? errno : EIO, "%s: writing the profile for apparmor_parser", what);
+                if (in >= 0) {
+                        int r = write_all(in, text, strlen(text));
+                        if (r == 0 && lseek(in, 0, SEEK_SET) < 0)
+                                r = -errno;
+                        if (r < 0)
+                                return error_set(err, -r, "%s: writing the profile for apparmor_parser", what);
+                }
         }
         if (in < 0)
                 return error_set(err, errno, "%s: %s", what, file ? "opening /dev/null" : "memfd_create");
