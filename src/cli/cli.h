@@ -64,6 +64,17 @@ int cmd_tag(Engine *e, int argc, char **argv);
 int cmd_events(Engine *e, int argc, char **argv);
 int cmd_audit(Engine *e, int argc, char **argv);
 int cmd_apparmor(Engine *e, int argc, char **argv);
+int cmd_seccomp(Engine *e, int argc, char **argv);
+
+/*
+ * run --seccomp-record FILE (cmd-seccomp.c): recording starts once the container is created and
+ * ends, writing FILE when `write`, after it exited.  `host` is its HostConfig (no-new-privileges
+ * decides which syscalls of the runtime the profile must allow).
+ */
+typedef struct SeccompRecordSession SeccompRecordSession;
+int seccomp_record_begin(Engine *e, const char *id, const char *output, json_t *host, SeccompRecordSession **ret,
+                         Error **err);
+int seccomp_record_end(SeccompRecordSession *s, bool write, Error **err);
 
 /* Prints "stockade: <msg>" (and the usage hint for flag errors) and returns EXIT_ENGINE. */
 int cli_fail(const char *cmd, Error *err);

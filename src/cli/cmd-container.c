@@ -114,6 +114,7 @@ static int exit_from_record(Engine *e, const char *id)
 
 int cmd_run(Engine *e, int argc, char **argv)
 {
+        SeccompRecordSession *srec = NULL;
         RunOpts o = { 0 };
         _cleanup_free_ char *id = NULL;
         _cleanup_close_ int fd = -EBADF;
@@ -127,6 +128,11 @@ int cmd_run(Engine *e, int argc, char **argv)
         if (r) {
                 runopts_free(&o);
                 return r;
+        }
+        if (o.seccomp_record && seccomp_record_begin(e, id, o.seccomp_record, o.host, &srec, &err) < 0) {
+                (void)lifecycle_remove(e, id, true, NULL);
+                runopts_free(&o);
+                return cli_fail(NULL, err);
         }
         tty = json_is_true(json_object_get(o.config, "Tty"));
         in = json_is_true(json_object_get(o.config, "OpenStdin"));
@@ -146,6 +152,8 @@ int cmd_run(Engine *e, int argc, char **argv)
         runopts_free(&o);
         if (tty && in && !isatty(STDIN_FILENO)) {
                 fprintf(stderr, "stockade: the input device is not a TTY\n");
+                if (srec)
+                        (void)seccomp_record_end(srec, false, NULL);
                 (void)lifecycle_remove(e, id, true, NULL);
                 return 1;
         }
@@ -155,6 +163,8 @@ int cmd_run(Engine *e, int argc, char **argv)
         if (r < 0) {
                 fprintf(stderr, "stockade: Error response from daemon: %s\n", err->msg);
                 error_free(err);
+                if (srec)
+                        (void)seccomp_record_end(srec, false, NULL);
                 return code ? code : EXIT_ENGINE;
         }
         {
@@ -170,6 +180,8 @@ int cmd_run(Engine *e, int argc, char **argv)
         }
         if (code < 0)
                 code = rm ? EXIT_ENGINE : exit_from_record(e, id);
+        if (srec && seccomp_record_end(srec, true, &err) < 0)
+                code = cli_fail(NULL, err);
         return code;
 }
 

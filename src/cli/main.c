@@ -33,6 +33,7 @@ static const CliCommand commands[] = {
         { "events", cmd_events, "Get events from the event log (past and live)" },
         { "audit", cmd_audit, "Show the audit log, or verify its hash chain (audit verify)" },
         { "apparmor", cmd_apparmor, "Print the default AppArmor profile, or load a profile file" },
+        { "seccomp", cmd_seccomp, "Record, check, compare and print seccomp profiles" },
 };
 
 int main(int argc, char **argv)

@@ -21,6 +21,7 @@ void runopts_free(RunOpts *o)
         json_decref(o->config);
         json_decref(o->host);
         free(o->name);
+        free(o->seccomp_record);
         strv_free(o->warnings);
         *o = (RunOpts){ 0 };
 }
@@ -544,6 +545,7 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
 {
         const char *name = NULL, *entrypoint = NULL, *user = NULL, *workdir = NULL, *hostname = NULL, *network = NULL;
         const char *runtime = NULL, *userns = NULL, *pid = NULL, *ipc = NULL, *uts = NULL, *cgroupns = NULL;
+        const char *seccomp_record = NULL;
         bool detach = false, rm = false, interactive = false, tty = false, init = false, privileged = false;
         bool read_only = false, oom_kill_disable = false;
         ParseCtx c = { .o = o };
@@ -615,10 +617,13 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 { "uts", 0, PFLAG_STRING, &uts, NULL, "UTS namespace to use (host)" },
                 { "cgroupns", 0, PFLAG_STRING, &cgroupns, NULL, "Cgroup namespace to use (host|private)" },
                 { "sysctl", 0, PFLAG_CUSTOM, NULL, set_sysctl, "Sysctl options" },
+                { "seccomp-record", 0, PFLAG_STRING, &seccomp_record, NULL, "Record the container's syscalls into a seccomp profile FILE" },
                 { 0 },
         };
-        if (!is_run)
+        if (!is_run) {
                 flags[0].name = "detach-is-run-only";   /* `create` has no -d */
+                flags[ELEMENTSOF(flags) - 2].name = "seccomp-record-is-run-only";
+        }
 
         r = pflag_parse(flags, argc, argv, index, false, &c, err);
         if (r < 0)
@@ -639,7 +644,12 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 r = error_setx(err, EINVAL, "Conflicting options: --restart and --rm");
                 goto out;
         }
+        if (seccomp_record && detach) {
+                r = error_setx(err, EINVAL, "Conflicting options: --seccomp-record and -d (the profile is written when the container exits)");
+                goto out;
+        }
         o->detach = detach;
+        o->seccomp_record = seccomp_record ? xstrdup(seccomp_record) : NULL;
         o->name = name ? xstrdup(name) : NULL;
         if (entrypoint)
                 json_object_set_new(o->config, "Entrypoint", *entrypoint ? json_pack("[s]", entrypoint) : json_array());

@@ -18,6 +18,7 @@ typedef struct RunOpts {
         json_t *host;           /* HostConfig */
         char *name;             /* --name, or NULL */
         bool detach;            /* -d (run only) */
+        char *seccomp_record;   /* --seccomp-record FILE (run only, not with -d) */
         char **warnings;        /* said on stderr, as dockerd returns them */
 } RunOpts;
 

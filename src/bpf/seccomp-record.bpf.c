@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * `stockade seccomp record`: notes which syscalls one container makes.
+ *
+ * The container is its cgroup2 cgroup: the recorder makes the directory the runtime will use before
+ * the container starts and gives its id here (target_cgid).  Every process has a cgroup2 path, also
+ * on a hybrid host whose unified hierarchy holds no controllers, so the test is one helper call,
+ * threads and forked children included, on v2 and hybrid alike.
+ *
+ * Before the container's first execve its processes are the runtime's (mounts, pivot_root...): those
+ * syscalls are not the workload's, so counting starts at the first exec inside the cgroup
+ * (sched_process_exec).  The few calls the runtime makes after its filter is loaded are added by
+ * the user-space side.
+ *
+ * Seen syscalls go into a per-CPU bitmap (no atomics, no shared cache line), native x86_64 numbers in
+ * row 0 and 32-bit compat ones (TS_COMPAT in the thread's status) in row 1.  With record_args, the
+ * first argument of the few syscalls Docker's profile filters by argument goes into a hash of
+ * (row, number, value).
+ */
+#include <linux/bpf.h>
+#include <linux/types.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+/* CO-RE: only the fields read, relocated against the kernel's BTF at load. */
+struct thread_info {
+        __u32 status;
+} __attribute__((preserve_access_index));
+struct task_struct {
+        struct thread_info thread_info;
+} __attribute__((preserve_access_index));
+
+#define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h: a 32-bit syscall is running */
+
+/* raw_syscalls:sys_enter, as its format file describes it */
+struct sys_enter_args {
+        __u64 common;
+        long id;
+        unsigned long args[6];
+};
+
+#define REC_ROWS 2
+#define REC_WORDS 16 /* 1024 numbers per row */
+#define REC_ARG_NRS 4
+
+struct rec_bitmap {
+        __u64 w[REC_ROWS][REC_WORDS];
+};
+
+struct rec_arg_key {
+        __u32 row;
+        __u32 nr;
+        __u64 value;
+};
+
+struct {
+        __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+        __uint(max_entries, 1);
+        __type(key, __u32);
+        __type(value, struct rec_bitmap);
+} seen SEC(".maps");
+
+struct {
+        __uint(type, BPF_MAP_TYPE_HASH);
+        __uint(max_entries, 4096);
+        __type(key, struct rec_arg_key);
+        __type(value, __u8);
+} arg_values SEC(".maps");
+
+const volatile __u64 target_cgid = 0;
+const volatile __u32 record_args = 0;
+/* syscall numbers whose first argument is recorded, per row; -1 ends */
+const volatile __s32 arg_nrs[REC_ROWS][REC_ARG_NRS] = { { -1, -1, -1, -1 }, { -1, -1, -1, -1 } };
+
+__u32 armed = 0;
+__u64 dropped = 0; /* numbers out of range (x32's, above 1023) and full arg_values */
+
+SEC("tracepoint/sched/sched_process_exec")
+int rec_exec(void *ctx)
+{
+        if (!armed && bpf_get_current_cgroup_id() == target_cgid)
+                armed = 1;
+        return 0;
+}
+
+SEC("tracepoint/raw_syscalls/sys_enter")
+int rec_sys_enter(struct sys_enter_args *ctx)
+{
+        struct task_struct *t;
+        struct rec_bitmap *b;
+        __u32 zero = 0, row = 0, nr;
+        __u64 bit;
+        long id;
+
+        if (!armed || bpf_get_current_cgroup_id() != target_cgid)
+                return 0;
+        id = ctx->id;
+        if (id < 0)
+                return 0;
+        if (id >= REC_WORDS * 64) {
+                __sync_fetch_and_add(&dropped, 1);
+                return 0;
+        }
+        nr = (__u32)id;
+        t = (struct task_struct *)bpf_get_current_task();
+        if (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT)
+                row = 1;
+        b = bpf_map_lookup_elem(&seen, &zero);
+        if (!b)
+                return 0;
+        bit = 1ULL << (nr & 63);
+        if (!(b->w[row][nr >> 6] & bit))
+                b->w[row][nr >> 6] |= bit;
+        if (record_args) {
+                for (int i = 0; i < REC_ARG_NRS; i++) {
+                        if (arg_nrs[row][i] != (__s32)nr)
+                                continue;
+                        struct rec_arg_key k = { .row = row, .nr = nr, .value = ctx->args[0] };
+                        __u8 one = 1;
+                        if (row == 1)
+                                k.value &= 0xffffffffULL;
+                        if (bpf_map_update_elem(&arg_values, &k, &one, BPF_NOEXIST) == -7 /* E2BIG */)
+                                __sync_fetch_and_add(&dropped, 1);
+                        break;
+                }
+        }
+        return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";
