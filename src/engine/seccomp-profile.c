@@ -141,6 +141,12 @@ json_t *seccomp_profile_from_recording(const SeccompRecording *r, bool nnp)
                 for (size_t j = 0; j < n; j++)
                         json_array_append_new(rules, arg_rule(*p, vals[j], 0, "SCMP_CMP_EQ"));
         }
+        /* The recording ran under the container's filter, and the tracepoint fires after seccomp: what that
+         * filter refused was never seen.  Docker's default makes clone3 fail with ENOSYS, so glibc falls back
+         * to clone; the recorded profile must do the same, or clone3 gets EPERM and threads fail to start. */
+        if (!json_object_get(allow, "clone3"))
+                json_array_append_new(rules, json_pack("{s:[s], s:s, s:i}", "names", "clone3", "action", "SCMP_ACT_ERRNO",
+                                                       "errnoRet", ENOSYS));
         return json_pack("{s:s, s:i, s:[s, s, s], s:o}", "defaultAction", "SCMP_ACT_ERRNO", "defaultErrnoRet", 1,
                          "architectures", "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "syscalls", rules);
 }
@@ -257,14 +263,19 @@ int seccomp_profile_merge(json_t *profile, json_t *base, Error **err)
         }
         json_object_del(first, "name");
         json_object_set_new(first, "names", sorted_names(allow));
-        /* a name allowed outright no longer needs its argument rules */
+        /* a name allowed outright needs no other rule (argument rules, clone3's ENOSYS) */
         for (i = 0; i < json_array_size(rules);) {
                 _cleanup_json_ json_t *names = json_object();
+                bool all = true;
+                const char *k;
+                json_t *v;
                 rule = json_array_get(rules, i);
-                if (rule != first && rule_conditional(rule) && rule_names(rule, i, names, NULL) == 0 &&
-                    json_object_size(names) == 1 && json_object_get(allow, json_object_iter_key(json_object_iter(names)))) {
-                        json_array_remove(rules, i);
-                        continue;
+                if (rule != first && rule_names(rule, i, names, NULL) == 0) {
+                        json_object_foreach(names, k, v) all &= json_object_get(allow, k) != NULL;
+                        if (all) {
+                                json_array_remove(rules, i);
+                                continue;
+                        }
                 }
                 i++;
         }
