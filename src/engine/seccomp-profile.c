@@ -18,10 +18,15 @@
 const char *const seccomp_arg_syscalls[] = { "clone", "personality", "socket", NULL };
 
 const char *const seccomp_runtime_nnp[] = { "execve", "brk", "mmap", "write", "exit_group", NULL };
+/*
+ * Measured by taking each out of a recorded profile (docs/SECCOMP.md): without no_new_privs the
+ * filter precedes setgroups/setresgid/setresuid, prctl(PR_SET_KEEPCAPS...), capset, chdir, getcwd
+ * (the cwd check), newfstatat and access (finding the executable), sendmsg (READY), accept4 and read
+ * (waiting for start), execve; write, brk, mmap and exit_group report a failed exec.
+ */
 const char *const seccomp_runtime_no_nnp[] = {
-        "setgroups", "setresgid", "setresuid", "prctl", "capget", "capset", "chdir", "getcwd",
-        "newfstatat", "statx", "faccessat2", "access", "openat", "fstat", "sendmsg", "close",
-        "accept4", "read", "write", "poll", "fork", "wait4", "execve", "brk", "mmap", "exit_group", NULL,
+        "setgroups", "setresgid", "setresuid", "prctl", "capset", "chdir", "getcwd", "newfstatat", "access",
+        "sendmsg", "accept4", "read", "execve", "write", "brk", "mmap", "exit_group", NULL,
 };
 
 static const uint32_t row_arch[SECCOMP_REC_ROWS] = { SCMP_ARCH_X86_64, SCMP_ARCH_X86 };
