@@ -50,12 +50,11 @@ int seccomp_record_begin(Engine *e, const char *id, const char *output, json_t *
         int kind = seccomp_recorder_kind(kind_s), r;
         SeccompRecorder *rec = NULL;
 
-        (void)e;
         if (kind < 0)
-                return error_setx(err, EINVAL, "--recorder: \"%s\" is not a recorder (bpf, ptrace)", kind_s);
+                return error_setx(err, EINVAL, "--recorder: \"%s\" is not a recorder (bpf, notify)", kind_s);
         if (arg_base && (r = seccomp_profile_read(arg_base, &base, err)) < 0)
                 return error_wrap(err, "--base");
-        r = seccomp_recorder_start((SeccompRecorderKind)kind, id, arg_args, &rec, err);
+        r = seccomp_recorder_start(e, (SeccompRecorderKind)kind, id, arg_args, &rec, err);
         if (r < 0)
                 return r;
         SeccompRecordSession *s = xcalloc(1, sizeof(*s));
@@ -106,7 +105,7 @@ out:
 
 static void usage(void)
 {
-        printf("\nUsage:  stockade seccomp record -o FILE [--base PROFILE] [--args] [--recorder bpf|ptrace] -- [RUN OPTIONS] IMAGE [COMMAND...]\n"
+        printf("\nUsage:  stockade seccomp record -o FILE [--base PROFILE] [--args] [--recorder bpf|notify] -- [RUN OPTIONS] IMAGE [COMMAND...]\n"
                "        stockade seccomp check PROFILE\n"
                "        stockade seccomp diff A B\n"
                "        stockade seccomp default\n\n"
@@ -125,7 +124,7 @@ static int record(Engine *e, int argc, char **argv)
                 { "output", 'o', PFLAG_STRING, &out, NULL, "Write the profile to FILE" },
                 { "base", 0, PFLAG_STRING, &arg_base, NULL, "Merge with this profile (union of the allow lists)" },
                 { "args", 0, PFLAG_BOOL, &arg_args, NULL, "Record clone flags, personality and socket family: argument rules" },
-                { "recorder", 0, PFLAG_STRING, &arg_recorder, NULL, "bpf (default) or ptrace" },
+                { "recorder", 0, PFLAG_STRING, &arg_recorder, NULL, "bpf (default) or notify (without eBPF; slower)" },
                 { 0 },
         };
         Error *err = NULL;
@@ -140,7 +139,7 @@ static int record(Engine *e, int argc, char **argv)
         if (idx >= argc)
                 return cli_failf("seccomp record", "seccomp record: an IMAGE (and its command) must follow --");
         if (seccomp_recorder_kind(arg_recorder) < 0)
-                return cli_failf("seccomp record", "seccomp record: --recorder: \"%s\" is not a recorder (bpf, ptrace)",
+                return cli_failf("seccomp record", "seccomp record: --recorder: \"%s\" is not a recorder (bpf, notify)",
                                  arg_recorder);
         {
                 _cleanup_free_ char **v = xcalloc((size_t)(argc - idx) + 5, sizeof(char *));

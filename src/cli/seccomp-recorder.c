@@ -5,32 +5,50 @@
 #include <seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "container-store.h"
+#include "json-util.h"
+#include "runopts.h"
+#include "seccomp-default.h"
 #include "seccomp-record.skel.h"
 #include "seccomp-recorder.h"
 #include "util.h"
+
+#define NOTIFY_MAX_FDS 256 /* notification fds: the init and exec'd processes */
 
 struct SeccompRecorder {
         SeccompRecorderKind kind;
         bool with_args;
         char *cgroup_dir;       /* made by us for the runtime; removed at the end if still there */
         struct seccomp_record_bpf *skel;
+        /* notify */
+        char *sock_dir;
+        int listen_fd, wake[2];
+        pthread_t thread;
+        bool thread_started;
+        int arg_nrs[SECCOMP_REC_ROWS][3];
+        SeccompRecording rec;   /* written by the thread until it is joined */
 };
 
 int seccomp_recorder_kind(const char *s)
 {
         if (!s || STREQ(s, "bpf"))
                 return SECCOMP_RECORDER_BPF;
-        if (STREQ(s, "ptrace"))
-                return SECCOMP_RECORDER_PTRACE;
+        if (STREQ(s, "notify"))
+                return SECCOMP_RECORDER_NOTIFY;
         return -EINVAL;
 }
 
@@ -101,7 +119,7 @@ static int cgroup2_dir_of(const char *id, char **ret, Error **err)
         if (!mnt)
                 return error_setx(err, ENOENT,
                                   "seccomp record: no cgroup2 hierarchy is mounted (the eBPF recorder finds the "
-                                  "container by its cgroup2 id; use --recorder=ptrace)");
+                                  "container by its cgroup2 id; use --recorder notify)");
         cg = fopen("/proc/self/cgroup", "re");
         if (!cg)
                 return error_set(err, errno, "seccomp record: reading /proc/self/cgroup");
@@ -127,9 +145,9 @@ static int start_bpf(SeccompRecorder *r, const char *id, Error **err)
         if (access("/sys/kernel/btf/vmlinux", R_OK) < 0)
                 return error_set(err, errno,
                                  "seccomp record: the eBPF recorder needs the kernel's BTF (/sys/kernel/btf/vmlinux, "
-                                 "CONFIG_DEBUG_INFO_BTF); use --recorder=ptrace");
+                                 "CONFIG_DEBUG_INFO_BTF); use --recorder notify");
         if ((miss = missing_caps()))
-                return error_setx(err, EPERM, "seccomp record: the eBPF recorder needs %s; or use --recorder=ptrace", miss);
+                return error_setx(err, EPERM, "seccomp record: the eBPF recorder needs %s; or use --recorder notify", miss);
         k = cgroup2_dir_of(id, &r->cgroup_dir, err);
         if (k < 0)
                 return k;
@@ -160,18 +178,251 @@ static int start_bpf(SeccompRecorder *r, const char *id, Error **err)
         return 0;
 }
 
-int seccomp_recorder_start(SeccompRecorderKind kind, const char *id, bool with_args, SeccompRecorder **ret, Error **err)
+/* ---- the notify recorder ---- */
+
+/* `p` with its SCMP_ACT_ALLOW rules notifying instead (sendmsg excepted), listening at `path`. */
+static json_t *notify_profile(json_t *p, const char *path)
+{
+        json_t *out = json_deep_copy(p), *rules = json_object_get(out, "syscalls"), *rule, *v;
+        bool sendmsg = false;
+        size_t i, j;
+
+        json_array_foreach(rules, i, rule)
+        {
+                const char *a = json_string_value(json_object_get(rule, "action"));
+                json_t *one = json_object_get(rule, "name"), *names;
+                if (!a || !STREQ(a, "SCMP_ACT_ALLOW"))
+                        continue;
+                if (json_is_string(one)) {
+                        json_object_set_new(rule, "names", json_pack("[O]", one));
+                        json_object_del(rule, "name");
+                }
+                names = json_object_get(rule, "names");
+                for (j = 0; j < json_array_size(names);) {
+                        v = json_array_get(names, j);
+                        if (json_is_string(v) && STREQ(json_string_value(v), "sendmsg")) {
+                                sendmsg = true;
+                                json_array_remove(names, j);
+                                continue;
+                        }
+                        j++;
+                }
+                json_object_set_new(rule, "action", json_string("SCMP_ACT_NOTIFY"));
+        }
+        if (sendmsg || json_is_true(json_object_get(out, "stockadeAllowSendmsg")))
+                json_array_append_new(rules, json_pack("{s:[s], s:s}", "names", "sendmsg", "action", "SCMP_ACT_ALLOW"));
+        json_object_del(out, "stockadeAllowSendmsg");
+        json_object_set_new(out, "listenerPath", json_string(path));
+        return out;
+}
+
+/* unconfined: every syscall this libseccomp knows for x86_64 and x86 notifies; the rest is allowed */
+static json_t *unconfined_profile(void)
+{
+        _cleanup_json_ json_t *set = json_object();
+        static const uint32_t arches[2] = { SCMP_ARCH_X86_64, SCMP_ARCH_X86 };
+        json_t *names = json_array();
+        const char *k;
+        json_t *v;
+
+        for (int a = 0; a < 2; a++)
+                for (int nr = 0; nr < SECCOMP_REC_WORDS * 64; nr++) {
+                        _cleanup_free_ char *n = seccomp_syscall_resolve_num_arch(arches[a], nr);
+                        if (n && !STREQ(n, "sendmsg"))
+                                json_object_set_new(set, n, json_true());
+                }
+        json_object_foreach(set, k, v) json_array_append_new(names, json_string(k));
+        return json_pack("{s:s, s:[s, s, s], s:b, s:[{s:o, s:s}]}", "defaultAction", "SCMP_ACT_ALLOW", "architectures",
+                         "SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "stockadeAllowSendmsg", 1, "syscalls",
+                         "names", names, "action", "SCMP_ACT_ALLOW");
+}
+
+/* Puts the notifying profile into the container's HostConfig.SecurityOpt (it is created, not started). */
+static int notify_install_profile(Engine *e, const char *id, const char *path, Error **err)
+{
+        _cleanup_json_ json_t *rec = NULL, *base = NULL, *np = NULL;
+        _cleanup_close_ int lock = -EBADF;
+        json_t *opts, *host, *v, *kept;
+        size_t i;
+        int r;
+
+        if ((r = container_lock(e, id, &lock, err)) < 0 || (r = container_load(e, id, &rec, err)) < 0)
+                return r;
+        host = json_object_get(rec, "HostConfig");
+        opts = json_object_get(host, "SecurityOpt");
+        kept = json_array();
+        json_array_foreach(opts, i, v)
+        {
+                _cleanup_free_ char *k = NULL, *val = NULL;
+                bool colon;
+                if (security_opt_split(json_string_value(v), &k, &val, &colon, NULL) < 0 || !STREQ(k, "seccomp")) {
+                        json_array_append(kept, v);
+                        continue;
+                }
+                if (STREQ(val, "unconfined"))
+                        base = unconfined_profile();
+                else if (val[0] == '{' && (r = jx_parse(val, strlen(val), "--security-opt seccomp", &base, err)) < 0) {
+                        json_decref(kept);
+                        return r;
+                }
+        }
+        if (!base)
+                base = seccomp_default_profile();
+        np = notify_profile(base, path);
+        {
+                _cleanup_free_ char *text = jx_dump(np, false), *opt = xasprintf("seccomp=%s", text);
+                json_array_append_new(kept, json_string(opt));
+        }
+        json_object_set_new(host, "SecurityOpt", kept);
+        return container_save(e, id, rec, err);
+}
+
+static void notify_note(SeccompRecorder *r, const struct seccomp_notif *req)
+{
+        unsigned row;
+
+        if (req->data.arch == AUDIT_ARCH_X86_64 && !(req->data.nr & 0x40000000))
+                row = 0;
+        else if (req->data.arch == AUDIT_ARCH_I386)
+                row = 1;
+        else {
+                r->rec.dropped++;
+                return;
+        }
+        if (req->data.nr < 0 || req->data.nr >= SECCOMP_REC_WORDS * 64) {
+                r->rec.dropped++;
+                return;
+        }
+        seccomp_recording_add(&r->rec, row, (unsigned)req->data.nr);
+        if (r->with_args)
+                for (int i = 0; i < 3; i++)
+                        if (r->arg_nrs[row][i] == req->data.nr)
+                                seccomp_recording_add_arg(&r->rec, row, (unsigned)req->data.nr,
+                                                          row == 1 ? (req->data.args[0] & 0xffffffffULL) : req->data.args[0]);
+}
+
+/* takes the notification fd out of one connection from the runtime (SCM_RIGHTS; the state JSON is not needed) */
+static int notify_take_fd(int conn)
+{
+        char buf[65536];
+        union {
+                struct cmsghdr h;
+                char b[CMSG_SPACE(sizeof(int))];
+        } c;
+        struct iovec iov = { buf, sizeof(buf) };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.b, .msg_controllen = sizeof(c.b) };
+        struct cmsghdr *h;
+        int fd = -1;
+
+        if (recvmsg(conn, &m, MSG_CMSG_CLOEXEC) < 0)
+                return -errno;
+        for (h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+                if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(int)))
+                        memcpy(&fd, CMSG_DATA(h), sizeof(int));
+        return fd >= 0 ? fd : -EBADMSG;
+}
+
+static void *notify_thread(void *arg)
+{
+        SeccompRecorder *r = arg;
+        struct pollfd p[NOTIFY_MAX_FDS + 2];
+        struct seccomp_notif *req = NULL;
+        struct seccomp_notif_resp *resp = NULL;
+        size_t n = 2;
+
+        if (seccomp_notify_alloc(&req, &resp) < 0)
+                return NULL;
+        p[0] = (struct pollfd){ .fd = r->wake[0], .events = POLLIN };
+        p[1] = (struct pollfd){ .fd = r->listen_fd, .events = POLLIN };
+        for (;;) {
+                if (poll(p, n, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[0].revents)
+                        break;
+                if (p[1].revents & POLLIN) {
+                        int conn = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC), fd;
+                        if (conn >= 0) {
+                                fd = notify_take_fd(conn);
+                                close(conn);
+                                if (fd >= 0 && n < ELEMENTSOF(p))
+                                        p[n++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+                                else if (fd >= 0) {
+                                        close(fd); /* its calls then fail: the run shows it */
+                                        r->rec.dropped++;
+                                }
+                        }
+                }
+                for (size_t i = 2; i < n;) {
+                        if (p[i].revents & POLLIN) {
+                                memset(req, 0, sizeof(*req));
+                                if (seccomp_notify_receive(p[i].fd, req) == 0) {
+                                        notify_note(r, req);
+                                        memset(resp, 0, sizeof(*resp));
+                                        resp->id = req->id;
+                                        resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+                                        (void)seccomp_notify_respond(p[i].fd, resp); /* ENOENT: the task died */
+                                }
+                        } else if (p[i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+                                close(p[i].fd);
+                                p[i] = p[--n];
+                                continue;
+                        }
+                        i++;
+                }
+        }
+        for (size_t i = 2; i < n; i++)
+                close(p[i].fd);
+        seccomp_notify_free(req, resp);
+        return NULL;
+}
+
+static int start_notify(SeccompRecorder *r, Engine *e, const char *id, Error **err)
+{
+        static const char *const arg_names[] = { "clone", "personality", "socket" };
+        static const uint32_t arches[2] = { SCMP_ARCH_X86_64, SCMP_ARCH_X86 };
+        _cleanup_free_ char *tmpl = xasprintf("%s/seccomp-record.XXXXXX", e->exec_root), *path = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int k;
+
+        for (int row = 0; row < 2; row++)
+                for (size_t i = 0; i < ELEMENTSOF(arg_names); i++)
+                        r->arg_nrs[row][i] = seccomp_syscall_resolve_name_arch(arches[row], arg_names[i]);
+        (void)mkdir_p(e->exec_root, 0700);
+        if (!mkdtemp(tmpl))
+                return error_set(err, errno, "seccomp record: creating a directory in %s", e->exec_root);
+        r->sock_dir = TAKE_PTR(tmpl);
+        path = xasprintf("%s/notify.sock", r->sock_dir);
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return error_setx(err, ENAMETOOLONG, "seccomp record: %s is too long for a socket path", path);
+        strcpy(sa.sun_path, path);
+        r->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (r->listen_fd < 0 || bind(r->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(r->listen_fd, 16) < 0)
+                return error_set(err, errno, "seccomp record: listening on %s", path);
+        if (pipe2(r->wake, O_CLOEXEC) < 0)
+                return error_set(err, errno, "seccomp record: pipe");
+        k = notify_install_profile(e, id, path, err);
+        if (k < 0)
+                return k;
+        k = pthread_create(&r->thread, NULL, notify_thread, r);
+        if (k != 0)
+                return error_set(err, k, "seccomp record: starting the listener thread");
+        r->thread_started = true;
+        return 0;
+}
+
+int seccomp_recorder_start(Engine *e, SeccompRecorderKind kind, const char *id, bool with_args, SeccompRecorder **ret,
+                           Error **err)
 {
         SeccompRecorder *r = xcalloc(1, sizeof(*r));
         int k;
 
         r->kind = kind;
         r->with_args = with_args;
-        if (kind != SECCOMP_RECORDER_BPF) {
-                seccomp_recorder_free(r);
-                return error_setx(err, ENOTSUP, "seccomp record: recorder %d not built", (int)kind);
-        }
-        k = start_bpf(r, id, err);
+        r->listen_fd = r->wake[0] = r->wake[1] = -1;
+        k = kind == SECCOMP_RECORDER_NOTIFY ? start_notify(r, e, id, err) : start_bpf(r, id, err);
         if (k < 0) {
                 seccomp_recorder_free(r);
                 return k;
@@ -212,9 +463,29 @@ static int finish_bpf(SeccompRecorder *r, SeccompRecording *out, Error **err)
         return 0;
 }
 
+static int finish_notify(SeccompRecorder *r, SeccompRecording *out)
+{
+        int sendmsg_nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, "sendmsg");
+
+        if (r->thread_started) {
+                (void)write(r->wake[1], "x", 1);
+                pthread_join(r->thread, NULL);
+                r->thread_started = false;
+        }
+        memcpy(out->seen, r->rec.seen, sizeof(out->seen));
+        /* never notified: the runtime sends the notification fd with it */
+        if (sendmsg_nr >= 0)
+                seccomp_recording_add(out, 0, (unsigned)sendmsg_nr);
+        for (size_t i = 0; i < r->rec.n_args; i++)
+                seccomp_recording_add_arg(out, r->rec.args[i].row, r->rec.args[i].nr, r->rec.args[i].value);
+        out->dropped += r->rec.dropped;
+        out->with_args = r->with_args;
+        return 0;
+}
+
 int seccomp_recorder_finish(SeccompRecorder *r, SeccompRecording *out, Error **err)
 {
-        int k = finish_bpf(r, out, err);
+        int k = r->kind == SECCOMP_RECORDER_NOTIFY ? finish_notify(r, out) : finish_bpf(r, out, err);
         seccomp_recorder_free(r);
         return k;
 }
@@ -225,6 +496,23 @@ SeccompRecorder *seccomp_recorder_free(SeccompRecorder *r)
                 return NULL;
         if (r->skel)
                 seccomp_record_bpf__destroy(r->skel);
+        if (r->thread_started) {
+                (void)write(r->wake[1], "x", 1);
+                pthread_join(r->thread, NULL);
+        }
+        if (r->listen_fd >= 0)
+                close(r->listen_fd);
+        if (r->wake[0] >= 0) {
+                close(r->wake[0]);
+                close(r->wake[1]);
+        }
+        if (r->sock_dir) {
+                _cleanup_free_ char *sock = xasprintf("%s/notify.sock", r->sock_dir);
+                (void)unlink(sock);
+                (void)rmdir(r->sock_dir);
+                free(r->sock_dir);
+        }
+        seccomp_recording_clear(&r->rec);
         if (r->cgroup_dir)
                 (void)rmdir(r->cgroup_dir); /* the runtime removes it when the container is deleted; else us */
         free(r->cgroup_dir);

@@ -206,6 +206,41 @@ t_errors() {
         expect_output_has "none.json"
 }
 
+t_notify_fallback() {
+        # forced with the flag: the same workload, its replay, mkdir refused
+        sk_out seccomp record --recorder notify -o "$WORK/nt.json" -- busybox sh -c "$WORKLOAD"
+        expect_status 0
+        [ "$output" = "$(printf 'hi\n3')" ] || fail "recorded run's output: $output"
+        has_name "$WORK/nt.json" getdents64
+        has_name "$WORK/nt.json" sendmsg
+        names "$WORK/nt.json" | grep -qx mkdir && fail "mkdir recorded"
+        sk_out run --rm --security-opt seccomp="$WORK/nt.json" busybox sh -c "$WORKLOAD"
+        expect_status 0
+        sk run --rm --security-opt seccomp="$WORK/nt.json" busybox sh -c 'mkdir /tmp/x'
+        expect_output_has "Operation not permitted"
+        # forced with the environment, on forks, pipelines and threads, with --args
+        status=0
+        output=$(STOCKADE_SECCOMP_RECORDER=notify "$STOCKADE" seccomp record --args -o "$WORK/nf.json" -- busybox sh -c \
+                '(mkdir /tmp/a) & wait; echo x | (uname -n >/dev/null; cat) | cat; nc 127.0.0.1 9 </dev/null 2>&1; true') || status=$?
+        expect_status 0
+        has_name "$WORK/nf.json" mkdir
+        has_name "$WORK/nf.json" uname
+        jq -e '[.syscalls[] | select(.names == ["socket"]) | .args[0].value] == [2]' "$WORK/nf.json" >/dev/null ||
+                fail "socket rules: $(jq -c .syscalls "$WORK/nf.json")"
+        if [ -x "$MIX" ]; then
+                sk_out seccomp record --recorder notify -o "$WORK/nth.json" -- -v "$MIX:/mix:ro" busybox /mix threads
+                expect_status 0
+                for n in getpriority sched_getscheduler getitimer times; do has_name "$WORK/nth.json" $n; done
+                sk run --rm -v "$MIX:/mix:ro" --security-opt seccomp="$WORK/nth.json" busybox /mix threads
+                expect_status 0
+        fi
+        # the bpf recording of the same workload has nothing the notify one lacks
+        sk_out seccomp record -o "$WORK/bp.json" -- busybox sh -c "$WORKLOAD"
+        sk_out seccomp diff "$WORK/nt.json" "$WORK/bp.json"
+        case "$output" in *"+ "*) fail "bpf saw what notify did not: $output" ;; esac
+        diag "notify minus bpf: $(echo "$output" | tr '\n' ' ')"
+}
+
 run_test "a recorded busybox workload runs under its profile; mkdir, not recorded, fails with EPERM" t_record_replay_deny
 run_test "the runtime's own calls after the filter: with and without no-new-privileges" t_nnp_runtime_calls
 run_test "forked children and pipelines are recorded" t_forks_and_pipelines
@@ -215,5 +250,6 @@ run_test "run --seccomp-record FILE" t_run_flag
 run_test "--base: union of the allow lists" t_base_merge
 run_test "--args: socket family rules" t_args
 run_test "check, diff, default" t_check_diff_default
+run_test "the notify fallback (--recorder notify, STOCKADE_SECCOMP_RECORDER=notify)" t_notify_fallback
 run_test "errors: missing capabilities, flags, missing profile" t_errors
 finish
