@@ -34,6 +34,7 @@ struct SeccompRecorder {
         bool with_args;
         char *cgroup_dir;       /* made by us for the runtime; removed at the end if still there */
         struct seccomp_record_bpf *skel;
+        bool fentry;            /* on x64_sys_call/ia32_sys_call, else on the sys_enter tracepoint */
         /* notify */
         char *sock_dir;
         int listen_fd, wake[2];
@@ -158,24 +159,32 @@ static int start_bpf(SeccompRecorder *r, const char *id, Error **err)
                 return error_set(err, errno, "seccomp record: %s", r->cgroup_dir);
 
         libbpf_set_print(bpf_print);
-        r->skel = seccomp_record_bpf__open();
-        if (!r->skel)
-                return error_set(err, errno, "seccomp record: opening the eBPF program%s%s", *bpf_last_msg ? ": " : "",
-                                 bpf_last_msg);
-        /* on cgroup2 the cgroup id is the directory's inode number (kernfs node id) */
-        r->skel->rodata->target_cgid = (uint64_t)st.st_ino;
-        r->skel->rodata->record_args = r->with_args;
-        for (int row = 0; row < 2; row++)
-                for (size_t i = 0; i < ELEMENTSOF(arg_names); i++)
-                        r->skel->rodata->arg_nrs[row][i] = seccomp_syscall_resolve_name_arch(arches[row], arg_names[i]);
-        k = seccomp_record_bpf__load(r->skel);
-        if (k < 0)
-                return error_set(err, -k, "seccomp record: loading the eBPF program%s%s", *bpf_last_msg ? " (" : "",
-                                 *bpf_last_msg ? bpf_last_msg : "");
-        k = seccomp_record_bpf__attach(r->skel);
-        if (k < 0)
-                return error_set(err, -k, "seccomp record: attaching to raw_syscalls:sys_enter");
-        return 0;
+        /* fentry on the syscall dispatchers first; the sys_enter tracepoint where they cannot attach */
+        /* STOCKADE_SECCOMP_RECORD_TRACEPOINT=1 forces the tracepoint (tests, bench/bench-seccomp-record.sh) */
+        for (int fentry = getenv("STOCKADE_SECCOMP_RECORD_TRACEPOINT") ? 0 : 1; fentry >= 0; fentry--) {
+                if (r->skel)
+                        seccomp_record_bpf__destroy(r->skel);
+                r->skel = seccomp_record_bpf__open();
+                if (!r->skel)
+                        return error_set(err, errno, "seccomp record: opening the eBPF program%s%s",
+                                         *bpf_last_msg ? ": " : "", bpf_last_msg);
+                /* on cgroup2 the cgroup id is the directory's inode number (kernfs node id) */
+                r->skel->rodata->target_cgid = (uint64_t)st.st_ino;
+                r->skel->rodata->record_args = r->with_args;
+                for (int row = 0; row < 2; row++)
+                        for (size_t i = 0; i < ELEMENTSOF(arg_names); i++)
+                                r->skel->rodata->arg_nrs[row][i] = seccomp_syscall_resolve_name_arch(arches[row], arg_names[i]);
+                (void)bpf_program__set_autoload(r->skel->progs.rec_x64, fentry);
+                (void)bpf_program__set_autoload(r->skel->progs.rec_ia32, fentry);
+                (void)bpf_program__set_autoload(r->skel->progs.rec_sys_enter, !fentry);
+                k = seccomp_record_bpf__load(r->skel);
+                if (k == 0 && (k = seccomp_record_bpf__attach(r->skel)) == 0) {
+                        r->fentry = fentry;
+                        return 0;
+                }
+        }
+        return error_set(err, -k, "seccomp record: loading the eBPF program%s%s%s", *bpf_last_msg ? " (" : "",
+                         bpf_last_msg, *bpf_last_msg ? ")" : "");
 }
 
 /* ---- the notify recorder ---- */

@@ -56,7 +56,8 @@ int main(int argc, char **argv)
         if (argc == 2 && strcmp(argv[1], "compat") == 0) {
 #if defined(__x86_64__)
                 long ret;
-                __asm__ volatile("int $0x80" : "=a"(ret) : "a"(68L) : "memory");
+                /* int $0x80 from 64-bit code zeroes r8-r11 */
+                __asm__ volatile("int $0x80" : "=a"(ret) : "a"(68L) : "memory", "r8", "r9", "r10", "r11");
                 printf("compat sgetmask: %ld\n", ret);
                 return 0;
 #else

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# bench-seccomp-record.sh - what recording a seccomp profile costs the workload (issue 9):
+#   syscall-heavy: bench/getppid-loop.c (ns per getppid(), measured inside the container);
+#   fork-heavy:    a busybox sh loop running /bin/true BENCH_FORKS times (wall time of the whole run);
+# each as a plain `stockade run --rm`, under `stockade seccomp record` with the eBPF recorder and with
+# the notify fallback, and under `strace -f -c` (the reference's way: strace -f over docker run's
+# processes is what a user would do).  Configurations are interleaved round by round; medians.
+#
+# Usage (as root):  bench/bench-seccomp-record.sh
+# Env:
+#   BENCH_REPS   rounds (default 5)
+#   BENCH_CALLS  getppid() calls per run (default 5000000)
+#   BENCH_FORKS  fork+exec per run of the loop (default 1000)
+#   STOCKADE     the engine binary (default build/stockade)
+#   BENCH_KEEP=1 keep the temp dir
+# See bench/README.md, "bench-seccomp-record.sh".
+set -euo pipefail
+
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+REPO=$(cd "$(dirname "$SELF")/.." && pwd)
+STOCKADE=${STOCKADE:-$REPO/build/stockade}
+BENCH_REPS=${BENCH_REPS:-5} BENCH_CALLS=${BENCH_CALLS:-5000000} BENCH_FORKS=${BENCH_FORKS:-1000}
+
+die() { echo "bench-seccomp-record: $*" >&2; exit 1; }
+log() { echo "bench-seccomp-record: $*" >&2; }
+
+for v in BENCH_REPS BENCH_CALLS BENCH_FORKS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+[[ $(id -u) == 0 ]] || die "must run as root"
+[[ -x $STOCKADE ]] || die "$STOCKADE not found (ninja -C build)"
+command -v strace >/dev/null || die "strace missing (apt-get install strace)"
+
+WORK=$(mktemp -d /tmp/bench-seccomp-record.XXXXXX)
+chmod 0755 "$WORK"
+cleanup() { [[ -n ${BENCH_KEEP:-} ]] && log "kept $WORK" || rm -rf "$WORK"; }
+trap cleanup EXIT
+export STOCKADE_DATA_ROOT=$WORK/data STOCKADE_EXEC_ROOT=$WORK/run STOCKADE_CONFIG=$WORK/daemon.json
+bash "$REPO/tools/busybox-image.sh" "$STOCKADE" >"$WORK/image.log" 2>&1 || die "importing busybox failed"
+gcc -O2 -static -o "$WORK/getppid-loop" "$REPO/bench/getppid-loop.c" || die "building getppid-loop failed"
+
+LOOP="i=0; while [ \$i -lt $BENCH_FORKS ]; do /bin/true; i=\$((i+1)); done"
+CONFIGS=(plain bpf notify strace)
+
+# run CONFIG ARGS... : the container run as CONFIG, its stdout in $WORK/out
+run() {
+    local c=$1; shift
+    case $c in
+    plain) "$STOCKADE" run --rm "$@" ;;
+    bpf) "$STOCKADE" seccomp record -o "$WORK/p.json" -- "$@" ;;
+    notify) "$STOCKADE" seccomp record --recorder notify -o "$WORK/p.json" -- "$@" ;;
+    strace) strace -f -c -o "$WORK/strace.out" "$STOCKADE" run --rm "$@" ;;
+    esac >"$WORK/out" 2>"$WORK/err" || die "$c failed: $(cat "$WORK/err")"
+}
+
+now() { date +%s.%N; }
+
+declare -A NS WALL
+for ((r = 0; r < BENCH_REPS; r++)); do
+    for ((k = 0; k < ${#CONFIGS[@]}; k++)); do
+        c=${CONFIGS[(k + r) % ${#CONFIGS[@]}]}
+        run "$c" -v "$WORK/getppid-loop:/getppid-loop:ro" busybox /getppid-loop "$BENCH_CALLS"
+        NS[$c]+="$(sed -n 's/^ns_per_call=\([0-9.]*\).*/\1/p' "$WORK/out") "
+        t0=$(now)
+        run "$c" busybox sh -c "$LOOP"
+        t1=$(now)
+        WALL[$c]+="$(echo "$t1 - $t0" | bc -l) "
+    done
+    log "round $((r + 1))/$BENCH_REPS done"
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "getppid(): ns per call inside the container (median of $BENCH_REPS runs of $BENCH_CALLS calls)"
+echo "fork loop: wall seconds of the whole run, $BENCH_FORKS x fork+exec of /bin/true (median of $BENCH_REPS)"
+printf '%-8s %12s %8s %12s %8s\n' config 'getppid ns' ratio 'fork loop s' ratio
+base_ns=$(echo "${NS[plain]}" | median)
+base_wall=$(echo "${WALL[plain]}" | median)
+for c in "${CONFIGS[@]}"; do
+    ns=$(echo "${NS[$c]}" | median)
+    wall=$(echo "${WALL[$c]}" | median)
+    printf '%-8s %12.1f %7.2fx %12.3f %7.2fx\n' "$c" "$ns" "$(echo "$ns / $base_ns" | bc -l)" "$wall" \
+        "$(echo "$wall / $base_wall" | bc -l)"
+done
