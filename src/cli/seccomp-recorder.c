@@ -36,6 +36,9 @@ struct SeccompRecorder {
         struct seccomp_record_bpf *skel;
         bool fentry;            /* on x64_sys_call/ia32_sys_call, else on the sys_enter tracepoint */
         /* notify */
+        Engine *engine;         /* borrowed */
+        char *id;
+        json_t *orig_secopt;    /* the container's SecurityOpt before ours, put back at the end */
         char *sock_dir;
         int listen_fd, wake[2];
         pthread_t thread;
@@ -247,7 +250,7 @@ static json_t *unconfined_profile(void)
 }
 
 /* Puts the notifying profile into the container's HostConfig.SecurityOpt (it is created, not started). */
-static int notify_install_profile(Engine *e, const char *id, const char *path, Error **err)
+static int notify_install_profile(SeccompRecorder *rr, Engine *e, const char *id, const char *path, Error **err)
 {
         _cleanup_json_ json_t *rec = NULL, *base = NULL, *np = NULL;
         _cleanup_close_ int lock = -EBADF;
@@ -259,6 +262,7 @@ static int notify_install_profile(Engine *e, const char *id, const char *path, E
                 return r;
         host = json_object_get(rec, "HostConfig");
         opts = json_object_get(host, "SecurityOpt");
+        rr->orig_secopt = opts ? json_deep_copy(opts) : json_null();
         kept = json_array();
         json_array_foreach(opts, i, v)
         {
@@ -412,7 +416,9 @@ static int start_notify(SeccompRecorder *r, Engine *e, const char *id, Error **e
                 return error_set(err, errno, "seccomp record: listening on %s", path);
         if (pipe2(r->wake, O_CLOEXEC) < 0)
                 return error_set(err, errno, "seccomp record: pipe");
-        k = notify_install_profile(e, id, path, err);
+        r->engine = e;
+        r->id = xstrdup(id);
+        k = notify_install_profile(r, e, id, path, err);
         if (k < 0)
                 return k;
         k = pthread_create(&r->thread, NULL, notify_thread, r);
@@ -515,6 +521,17 @@ SeccompRecorder *seccomp_recorder_free(SeccompRecorder *r)
                 close(r->wake[0]);
                 close(r->wake[1]);
         }
+        if (r->orig_secopt && r->engine) {
+                /* a kept container (run --seccomp-record without --rm) starts again with its own profile */
+                _cleanup_json_ json_t *rec = NULL;
+                _cleanup_close_ int lock = -EBADF;
+                if (container_lock(r->engine, r->id, &lock, NULL) == 0 && container_load(r->engine, r->id, &rec, NULL) == 0) {
+                        json_object_set(json_object_get(rec, "HostConfig"), "SecurityOpt", r->orig_secopt);
+                        (void)container_save(r->engine, r->id, rec, NULL);
+                }
+        }
+        json_decref(r->orig_secopt);
+        free(r->id);
         if (r->sock_dir) {
                 _cleanup_free_ char *sock = xasprintf("%s/notify.sock", r->sock_dir);
                 (void)unlink(sock);

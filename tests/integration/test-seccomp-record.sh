@@ -234,6 +234,16 @@ t_notify_fallback() {
                 sk run --rm -v "$MIX:/mix:ro" --security-opt seccomp="$WORK/nth.json" busybox /mix threads
                 expect_status 0
         fi
+        # a kept container gets its own profile back: it starts again without the recorder
+        status=0
+        output=$(STOCKADE_SECCOMP_RECORDER=notify "$STOCKADE" run --name keep --seccomp-record "$WORK/k.json" busybox echo once 2>&1) || status=$?
+        expect_status 0
+        has_name "$WORK/k.json" write
+        [ "$("$STOCKADE" inspect -f '{{json .HostConfig.SecurityOpt}}' keep)" = "[]" ] || fail "SecurityOpt left changed"
+        sk_out start -a keep
+        expect_status 0
+        [ "$output" = once ] || fail "restart: $output"
+        sk rm keep
         # the bpf recording of the same workload has nothing the notify one lacks
         sk_out seccomp record -o "$WORK/bp.json" -- busybox sh -c "$WORKLOAD"
         sk_out seccomp diff "$WORK/nt.json" "$WORK/bp.json"
