@@ -130,6 +130,13 @@ static int record(Engine *e, int argc, char **argv)
         Error *err = NULL;
         int idx = 1;
 
+        for (int i = 1; i < argc && !STREQ(argv[i], "--"); i++)
+                if (STREQ(argv[i], "--help") || STREQ(argv[i], "-h")) {
+                        printf("\nUsage:  stockade seccomp record -o FILE [OPTIONS] -- [RUN OPTIONS] IMAGE [COMMAND...]\n\n"
+                               "Run the container and write the minimal seccomp profile under which the same run succeeds\n");
+                        pflag_usage(flags);
+                        return 0;
+                }
         if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
                 return cli_fail("seccomp record", err);
         if (!out || !*out)
