@@ -113,6 +113,27 @@ t_aa_default_applied() {
         sk rm -f aa-exec
 }
 
+t_aa_peers() {
+        aa_enabled || skip "this kernel has no AppArmor (the VM lane runs this test)"
+        local victim
+        sleep 300 </dev/null >/dev/null 2>&1 &
+        victim=$!
+        trap "kill $victim 2>/dev/null || true" EXIT
+        # a host process seen through --pid host: reading its environ is a ptrace read, and TERM a
+        # signal to a peer outside the profile; CAP_SYS_PTRACE lets both through as far as
+        # capabilities go, so what refuses them is AppArmor
+        sk run --rm --pid host --cap-add SYS_PTRACE busybox sh -c \
+                "cat /proc/$victim/environ >/dev/null && echo read-ok; kill -TERM $victim && echo kill-ok; echo end"
+        expect_status 0
+        expect_output_has end
+        case $output in *read-ok* | *kill-ok*) fail "a confined container reached a host process: $output" ;; esac
+        expect_output_has "Permission denied"
+        kill -0 "$victim" || fail "the host process died"
+        sk run --rm --pid host --cap-add SYS_PTRACE --security-opt apparmor=unconfined busybox sh -c \
+                "cat /proc/$victim/environ >/dev/null && echo read-ok; kill -TERM $victim && echo kill-ok"
+        case $output in *read-ok*kill-ok*) ;; *) fail "unconfined, the same did not work: $output" ;; esac
+}
+
 t_aa_explicit_profile() {
         local name=stockade-test-noshadow-$TAG bad=stockade-test-bad-$TAG
         if ! aa_enabled; then
@@ -195,7 +216,7 @@ EOF
                 expect_output_has "apparmor load: $WORK/good.profile: AppArmor is not enabled in this kernel"
                 return 0
         fi
-        trap 'apparmor_parser -R "$WORK/good.profile" >/dev/null 2>&1' EXIT
+        trap 'apparmor_parser -R "$WORK/good.profile" >/dev/null 2>&1 || true' EXIT
         sk apparmor load "$WORK/good.profile"
         expect_status 0
         aa_loaded "$name" || fail "apparmor load did not load $name"
@@ -215,6 +236,7 @@ EOF
 
 run_test "apparmor default prints stockade-default, and apparmor_parser accepts it" t_aa_default_profile
 run_test "stockade-default: loaded on first use and enforced (/proc/sys, mount), unconfined when privileged; skipped silently without AppArmor" t_aa_default_applied
+run_test "stockade-default: no ptrace read of, nor signal to, a process outside the profile" t_aa_peers
 run_test "--security-opt apparmor=NAME loads $AA_DIR/NAME and enforces it; clear errors" t_aa_explicit_profile
 run_test "apparmor load FILE, and its errors" t_aa_load_command
 finish

@@ -25,7 +25,7 @@ VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh test-engine-appar
 # rest do not depend on the cgroup version.
 VM_ENGINE_TESTS="t_run_rm_echo t_exit_codes t_rm_leaves_nothing t_memory_limits t_cpu_limits t_pids_and_ulimits
 t_oom_killed t_fork_bomb_contained t_default_security t_create_start_stop_rm t_rename_update_stats
-t_lifecycle_replay t_oom_events t_more_actions t_aa_default_profile t_aa_default_applied t_aa_explicit_profile t_aa_load_command"
+t_lifecycle_replay t_oom_events t_more_actions t_aa_default_profile t_aa_default_applied t_aa_peers t_aa_explicit_profile t_aa_load_command"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
