@@ -151,8 +151,9 @@ int BPF_PROG(rec_sys_enter, struct pt_regs *regs, long id)
 
         if (!armed || bpf_get_current_cgroup_id() != target_cgid)
                 return 0;
-        t = (struct task_struct *)bpf_get_current_task();
-        if (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT)
+        /* a BTF pointer: read directly (CO-RE relocated), no probe-read helper call */
+        t = bpf_get_current_task_btf();
+        if (t->thread_info.status & TS_COMPAT)
                 return note(1, id, regs->bx);
         return note(0, id, regs->di);
 }
