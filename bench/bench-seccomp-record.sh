@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench-seccomp-record.sh - what recording a seccomp profile costs the workload (issue 9):
 #   syscall-heavy: bench/getppid-loop.c (ns per getppid(), measured inside the container);
+#   and the floor: getppid() of a host process while a recording of another container is on (the
+#   program returns at its first test: what the enabled tracepoint costs every process);
 #   fork-heavy:    a busybox sh loop running /bin/true BENCH_FORKS times (wall time of the whole run);
 # each as a plain `stockade run --rm`, under `stockade seccomp record` with the eBPF recorder and with
 # the notify fallback, and under `strace -f -c` (the reference's way: strace -f over docker run's
@@ -69,6 +71,22 @@ for ((r = 0; r < BENCH_REPS; r++)); do
     log "round $((r + 1))/$BENCH_REPS done"
 done
 
+# the floor: a host process, outside the recorded cgroup, while a recorder is attached
+FLOOR_OFF="" FLOOR_ON=""
+for ((r = 0; r < BENCH_REPS; r++)); do
+    FLOOR_OFF+="$("$WORK/getppid-loop" "$BENCH_CALLS" | sed -n 's/^ns_per_call=\([0-9.]*\).*/\1/p') "
+    "$STOCKADE" seccomp record -o "$WORK/floor.json" -- busybox sleep 30 >/dev/null 2>&1 &
+    rec_pid=$!
+    for ((w = 0; w < 100; w++)); do
+        [[ -n $(ls "$STOCKADE_DATA_ROOT/containers" 2>/dev/null) ]] && break
+        sleep 0.05
+    done
+    sleep 1
+    FLOOR_ON+="$("$WORK/getppid-loop" "$BENCH_CALLS" | sed -n 's/^ns_per_call=\([0-9.]*\).*/\1/p') "
+    for id in $(ls "$STOCKADE_DATA_ROOT/containers"); do "$STOCKADE" kill "$id" >/dev/null 2>&1 || true; done
+    wait "$rec_pid" || true
+done
+
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "getppid(): ns per call inside the container (median of $BENCH_REPS runs of $BENCH_CALLS calls)"
@@ -82,3 +100,6 @@ for c in "${CONFIGS[@]}"; do
     printf '%-8s %12.1f %7.2fx %12.3f %7.2fx\n' "$c" "$ns" "$(echo "$ns / $base_ns" | bc -l)" "$wall" \
         "$(echo "$wall / $base_wall" | bc -l)"
 done
+off=$(echo "$FLOOR_OFF" | median) on=$(echo "$FLOOR_ON" | median)
+printf 'floor: getppid() of a host process %.1f ns, %.1f ns while a recorder is attached elsewhere (%.2fx)\n' \
+    "$off" "$on" "$(echo "$on / $off" | bc -l)"
