@@ -18,6 +18,10 @@
 #include <sys/times.h>
 #include <unistd.h>
 
+/* every thread meets here after its call, so the futex waits happen in every run, not only when a
+ * join happens to find its thread still running: a recording must not depend on the timing */
+static pthread_barrier_t barrier;
+
 static void *worker(void *arg)
 {
         long which = (long)arg;
@@ -38,6 +42,7 @@ static void *worker(void *arg)
                 (void)syscall(SYS_times, &t);
                 break;
         }
+        pthread_barrier_wait(&barrier);
         return NULL;
 }
 
@@ -45,9 +50,12 @@ int main(int argc, char **argv)
 {
         if (argc == 2 && strcmp(argv[1], "threads") == 0) {
                 pthread_t th[4];
+                if (pthread_barrier_init(&barrier, NULL, 5) != 0)
+                        return 1;
                 for (long i = 0; i < 4; i++)
                         if (pthread_create(&th[i], NULL, worker, (void *)i) != 0)
                                 return 1;
+                pthread_barrier_wait(&barrier);
                 for (int i = 0; i < 4; i++)
                         pthread_join(th[i], NULL);
                 puts("threads done");

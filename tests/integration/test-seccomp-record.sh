@@ -73,7 +73,7 @@ t_threads() {
         sk_out seccomp record -o "$WORK/t.json" -- -v "$MIX:/mix:ro" busybox /mix threads
         expect_status 0
         expect_output_has "threads done"
-        for n in getpriority sched_getscheduler getitimer times clone3; do
+        for n in getpriority sched_getscheduler getitimer times futex clone3; do
                 case $n in clone3) names "$WORK/t.json" | grep -qxE 'clone3|clone' || fail "no clone" ;; *) has_name "$WORK/t.json" $n ;; esac
         done
         sk run --rm -v "$MIX:/mix:ro" --security-opt seccomp="$WORK/t.json" busybox /mix threads
