@@ -55,6 +55,12 @@ int seccomp_record_begin(Engine *e, const char *id, const char *output, json_t *
         if (arg_base && (r = seccomp_profile_read(arg_base, &base, err)) < 0)
                 return error_wrap(err, "--base");
         r = seccomp_recorder_start(e, (SeccompRecorderKind)kind, id, arg_args, &rec, err);
+        if (r < 0 && !kind_s && (r == -EPERM || r == -ENOENT || r == -EOPNOTSUPP || r == -EINVAL || r == -ENOSYS)) {
+                /* no recorder asked for: where eBPF is unavailable, say why and use the fallback */
+                fprintf(stderr, "stockade: WARNING: %s; recording with the notify fallback instead\n", (*err)->msg);
+                *err = error_free(*err);
+                r = seccomp_recorder_start(e, SECCOMP_RECORDER_NOTIFY, id, arg_args, &rec, err);
+        }
         if (r < 0)
                 return r;
         SeccompRecordSession *s = xcalloc(1, sizeof(*s));
