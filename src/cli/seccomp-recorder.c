@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "cleanup.h"
 #include "container-store.h"
 #include "json-util.h"
@@ -100,41 +101,20 @@ static const char *missing_caps(void)
         return what;
 }
 
-/* The cgroup2 directory src/runtime/cgroup.c will make for container `id`. */
+/*
+ * The cgroup2 directory src/runtime/cgroup.c will make for container `id`: the engine gives the runtime
+ * the relative cgroupsPath "stockade/<id>", which it creates beneath its caller's cgroup (ours, inherited
+ * by the monitor), found the same way (cgroup_dir_of: mountinfo's root and /proc/self/cgroup's 0:: line).
+ */
 static int cgroup2_dir_of(const char *id, char **ret, Error **err)
 {
-        _cleanup_fclose_ FILE *mi = NULL, *cg = NULL;
-        _cleanup_free_ char *line = NULL, *mnt = NULL, *own = NULL;
-        size_t cap = 0;
+        _cleanup_free_ char *own = cgroup_dir_of(getpid(), NULL);
 
-        mi = fopen("/proc/self/mountinfo", "re");
-        if (!mi)
-                return error_set(err, errno, "seccomp record: reading /proc/self/mountinfo");
-        while (!mnt && getline(&line, &cap, mi) > 0) {
-                /* id parent maj:min root mountpoint opts [optional...] - fstype source superopts */
-                char *sep = strstr(line, " - "), *f[5] = { 0 }, *save = NULL, *p = line;
-                if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-                        continue;
-                for (int i = 0; i < 5 && (f[i] = strtok_r(p, " ", &save)); i++)
-                        p = NULL;
-                if (f[4])
-                        mnt = xstrdup(f[4]);
-        }
-        if (!mnt)
-                return error_setx(err, ENOENT,
-                                  "seccomp record: no cgroup2 hierarchy is mounted (the eBPF recorder finds the "
-                                  "container by its cgroup2 id; use --recorder notify)");
-        cg = fopen("/proc/self/cgroup", "re");
-        if (!cg)
-                return error_set(err, errno, "seccomp record: reading /proc/self/cgroup");
-        while (!own && getline(&line, &cap, cg) > 0)
-                if (str_has_prefix(line, "0::")) {
-                        line[strcspn(line, "\n")] = '\0';
-                        own = xstrdup(line + 3);
-                }
         if (!own)
-                return error_setx(err, ENOENT, "seccomp record: this process has no cgroup2 path (no \"0::\" line in /proc/self/cgroup)");
-        *ret = xasprintf("%s%s%sstockade/%s", mnt, own, own[strlen(own) - 1] == '/' ? "" : "/", id);
+                return error_setx(err, ENOENT,
+                                  "seccomp record: no cgroup2 hierarchy is mounted, or this process has no cgroup2 path "
+                                  "(the eBPF recorder finds the container by its cgroup2 id; use --recorder notify)");
+        *ret = xasprintf("%s/stockade/%s", own, id);
         return 0;
 }
 

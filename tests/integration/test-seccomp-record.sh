@@ -20,6 +20,7 @@ t_record_replay_deny() {
         sk_out seccomp record -o "$WORK/p.json" -- busybox sh -c "$WORKLOAD"
         expect_status 0
         [ "$output" = "$(printf 'hi\n3')" ] || fail "recorded run's output: $output"
+        [ -z "$errout" ] || fail "stderr: $errout"   # no warning: the eBPF recorder did the recording
         jq -e '.defaultAction == "SCMP_ACT_ERRNO" and .defaultErrnoRet == 1 and
                .architectures == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"] and
                (.syscalls | length) == 2 and .syscalls[0].names == (.syscalls[0].names | sort) and
