@@ -654,6 +654,13 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                 r = specgen(e, &in, &spec, err);
                 if (r < 0)
                         goto fail;
+                /* what inspect shows: the profile the container got (stockade-default where
+                 * AppArmor is enabled and none was asked), as docker shows docker-default */
+                {
+                        const char *aa = json_string_value(json_object_get(json_object_get(spec, "process"), "apparmorProfile"));
+                        if (aa)
+                                json_object_set_new(rec, "AppArmorProfile", json_string(aa));
+                }
                 _cleanup_free_ char *text = jx_dump(spec, true);
                 _cleanup_close_ int bfd = open(bundle, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
                 if (bfd < 0 || (r = write_file_atomic(bfd, "config.json", text, strlen(text), 0600, false)) < 0) {

@@ -185,9 +185,10 @@ t_rename_update_stats() {
         sk inspect --format '{{.HostConfig.Memory}}' u2
         [ "$output" = 134217728 ] || fail "stored: $output"
         sk stats --no-stream u2
-        echo "$output" | head -1 | grep -E '^CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS$' \
-                >/dev/null || fail "stats header: $output"
-        echo "$output" | tail -1 | grep -E ' u2 .* / 128MiB ' >/dev/null || fail "stats row: $output"
+        # here-strings, not echo | head: under pipefail a SIGPIPE to echo would fail a match
+        grep -qE '^CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS$' <<<"$(sed -n 1p <<<"$output")" ||
+                fail "stats header: $output"
+        grep -qE ' u2 .* / 128MiB ' <<<"$(sed -n '$p' <<<"$output")" || fail "stats row: $output"
         sk run -d --name u3 busybox sleep 300
         sk rename u2 u3
         expect_status 1
