@@ -260,6 +260,27 @@ t_notify_fallback() {
         diag "notify minus bpf: $(echo "$output" | tr '\n' ' ')"
 }
 
+t_pure_v2() {
+        # On a hybrid host, the same cgroup2 hierarchy alone at /sys/fs/cgroup in a private mount
+        # namespace is the pure-v2 layout (the VM lane runs a real one): the recorder finds the
+        # container's cgroup the way the runtime makes it there.
+        if ! grep -q ' /sys/fs/cgroup/unified .* - cgroup2 ' /proc/self/mountinfo; then
+                grep -q ' /sys/fs/cgroup .* - cgroup2 ' /proc/self/mountinfo || skip "no cgroup2 hierarchy"
+        fi
+        local w='echo v2; ls / | wc -l; (uname -n >/dev/null) & wait'
+        status=0
+        output=$(unshare -m --propagation private bash -c '
+                umount -R -l /sys/fs/cgroup 2>/dev/null; mount -t cgroup2 none /sys/fs/cgroup || exit 99
+                "$0" seccomp record -o "$1/v2.json" -- busybox sh -c "$2" || exit 1
+                "$0" run --rm --security-opt seccomp="$1/v2.json" busybox sh -c "$2" || exit 2
+                "$0" run --rm --security-opt seccomp="$1/v2.json" busybox mkdir /tmp/q && exit 3
+                exit 0' "$STOCKADE" "$WORK" "$w" 2>&1) || status=$?
+        [ "$status" -ne 99 ] || skip "cannot mount cgroup2 in a mount namespace"
+        expect_status 0
+        expect_output_has "Operation not permitted"
+        has_name "$WORK/v2.json" uname
+}
+
 run_test "a recorded busybox workload runs under its profile; mkdir, not recorded, fails with EPERM" t_record_replay_deny
 run_test "the runtime's own calls after the filter: with and without no-new-privileges" t_nnp_runtime_calls
 run_test "forked children and pipelines are recorded" t_forks_and_pipelines
@@ -270,5 +291,6 @@ run_test "--base: union of the allow lists" t_base_merge
 run_test "--args: socket family rules" t_args
 run_test "check, diff, default" t_check_diff_default
 run_test "the notify fallback (--recorder notify, STOCKADE_SECCOMP_RECORDER=notify)" t_notify_fallback
+run_test "pure cgroup v2 layout: recorded, replayed, mkdir refused" t_pure_v2
 run_test "errors: missing capabilities, flags, missing profile" t_errors
 finish
