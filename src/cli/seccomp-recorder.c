@@ -172,11 +172,27 @@ static int start_bpf(SeccompRecorder *r, const char *id, Error **err)
 
 /* ---- the notify recorder ---- */
 
-/* `p` with its SCMP_ACT_ALLOW rules notifying instead (sendmsg excepted), listening at `path`. */
+/*
+ * Never notified, always allowed and recorded: sendmsg (the runtime sends the notification fd with it),
+ * and the fd calls that must not fail with EINTR.  A signal that arrives while a call waits for the
+ * listener ends the wait, and the call returns EINTR without having run: a close() a shell made while
+ * SIGCHLD arrived then left a pipe's write end open and its pipeline hung (seen in the tests).
+ */
+static const char *const notify_never[] = { "sendmsg", "close", "dup", "dup2", "dup3", "fcntl" };
+
+static bool never_notified(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(notify_never); i++)
+                if (STREQ(notify_never[i], name))
+                        return true;
+        return false;
+}
+
+/* `p` with its SCMP_ACT_ALLOW rules notifying instead (notify_never excepted), listening at `path`. */
 static json_t *notify_profile(json_t *p, const char *path)
 {
         json_t *out = json_deep_copy(p), *rules = json_object_get(out, "syscalls"), *rule, *v;
-        bool sendmsg = false;
+        _cleanup_json_ json_t *kept = json_object();
         size_t i, j;
 
         json_array_foreach(rules, i, rule)
@@ -192,8 +208,8 @@ static json_t *notify_profile(json_t *p, const char *path)
                 names = json_object_get(rule, "names");
                 for (j = 0; j < json_array_size(names);) {
                         v = json_array_get(names, j);
-                        if (json_is_string(v) && STREQ(json_string_value(v), "sendmsg")) {
-                                sendmsg = true;
+                        if (json_is_string(v) && never_notified(json_string_value(v)) && !json_object_get(rule, "args")) {
+                                json_object_set_new(kept, json_string_value(v), json_true());
                                 json_array_remove(names, j);
                                 continue;
                         }
@@ -201,9 +217,16 @@ static json_t *notify_profile(json_t *p, const char *path)
                 }
                 json_object_set_new(rule, "action", json_string("SCMP_ACT_NOTIFY"));
         }
-        if (sendmsg || json_is_true(json_object_get(out, "stockadeAllowSendmsg")))
-                json_array_append_new(rules, json_pack("{s:[s], s:s}", "names", "sendmsg", "action", "SCMP_ACT_ALLOW"));
+        if (json_is_true(json_object_get(out, "stockadeAllowSendmsg")))
+                for (i = 0; i < ELEMENTSOF(notify_never); i++)
+                        json_object_set_new(kept, notify_never[i], json_true());
         json_object_del(out, "stockadeAllowSendmsg");
+        if (json_object_size(kept)) {
+                const char *k;
+                json_t *names = json_array();
+                json_object_foreach(kept, k, v) json_array_append_new(names, json_string(k));
+                json_array_append_new(rules, json_pack("{s:o, s:s}", "names", names, "action", "SCMP_ACT_ALLOW"));
+        }
         json_object_set_new(out, "listenerPath", json_string(path));
         return out;
 }
@@ -220,7 +243,7 @@ static json_t *unconfined_profile(void)
         for (int a = 0; a < 2; a++)
                 for (int nr = 0; nr < SECCOMP_REC_WORDS * 64; nr++) {
                         _cleanup_free_ char *n = seccomp_syscall_resolve_num_arch(arches[a], nr);
-                        if (n && !STREQ(n, "sendmsg"))
+                        if (n && !never_notified(n))
                                 json_object_set_new(set, n, json_true());
                 }
         json_object_foreach(set, k, v) json_array_append_new(names, json_string(k));
@@ -460,7 +483,6 @@ static int finish_bpf(SeccompRecorder *r, SeccompRecording *out, Error **err)
 
 static int finish_notify(SeccompRecorder *r, SeccompRecording *out)
 {
-        int sendmsg_nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, "sendmsg");
 
         if (r->thread_started) {
                 (void)write(r->wake[1], "x", 1);
@@ -468,9 +490,12 @@ static int finish_notify(SeccompRecorder *r, SeccompRecording *out)
                 r->thread_started = false;
         }
         memcpy(out->seen, r->rec.seen, sizeof(out->seen));
-        /* never notified: the runtime sends the notification fd with it */
-        if (sendmsg_nr >= 0)
-                seccomp_recording_add(out, 0, (unsigned)sendmsg_nr);
+        /* never notified (notify_never): recorded as made */
+        for (size_t i = 0; i < ELEMENTSOF(notify_never); i++) {
+                int nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, notify_never[i]);
+                if (nr >= 0)
+                        seccomp_recording_add(out, 0, (unsigned)nr);
+        }
         for (size_t i = 0; i < r->rec.n_args; i++)
                 seccomp_recording_add_arg(out, r->rec.args[i].row, r->rec.args[i].nr, r->rec.args[i].value);
         out->dropped += r->rec.dropped;
