@@ -15,6 +15,7 @@
 
 #include "jsonlog.h"
 #include "tap.h"
+#include "tmpdir.h"
 #include "util.h"
 
 /* The current file of a container of dockerd 20.10 (max-size=10k, max-file=3), verbatim. */
@@ -46,36 +47,16 @@ static const char *const sample[] = {
 
 /* ---- helpers ---- */
 
-static char *mk_dir(void)
-{
-        char *d = xstrdup("/tmp/stockade-jsonlog-XXXXXX");
-        if (!mkdtemp(d))
-                abort();
-        return d;
-}
-
-static void rm_dir(char *d)
-{
-        int fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        (void)rm_rf_at(fd, d + strlen("/tmp/"));
-        close(fd);
-        free(d);
-}
-
-static char *in_dir(const char *dir, const char *name)
-{
-        return xasprintf("%s/%s", dir, name);
-}
 
 static bool exists(const char *dir, const char *name)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         return access(p, F_OK) == 0;
 }
 
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         char *buf = NULL;
         size_t n = 0;
         if (read_file_at(AT_FDCWD, p, 64 << 20, &buf, &n) < 0)
@@ -87,7 +68,7 @@ static char *slurp(const char *dir, const char *name, size_t *len)
 
 static void put_file(const char *dir, const char *name, const char *data, size_t len, bool append)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0640);
         if (fd < 0 || write_all(fd, data, len) < 0)
                 abort();
@@ -154,7 +135,7 @@ static void collect_free(Collect *c)
 
 static int read_log(const char *dir, int max_file, const JsonLogReadOpts *o, Collect *c)
 {
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log");
         Error *e = NULL;
         int r = jsonlog_read(p, max_file, o, collect_fn, c, &e);
         if (r < 0)
@@ -399,8 +380,8 @@ TEST(time_outside_years_0_to_9999)
         char *s = NULL;
         size_t n;
         Error *e = NULL;
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log");
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log");
         JsonLog *l = NULL;
         struct timespec t = at(253402300800, 0);
         ASSERT_EQ(jsonlog_encode_line("stdout", "x", 1, &t, &s, &n), -ERANGE);
@@ -416,7 +397,7 @@ TEST(time_outside_years_0_to_9999)
         ASSERT_CONTAINS(e->msg, "outside years");
         error_free(e);
         jsonlog_close(l);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* ---- parsing ---- */
@@ -608,8 +589,8 @@ TEST(splitter_goes_on_after_a_failed_write)
 
 TEST(write_file_and_mode)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log"), *data = NULL;
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log"), *data = NULL;
         JsonLog *l = NULL;
         struct stat st;
         mode_t old = umask(077);
@@ -627,13 +608,13 @@ TEST(write_file_and_mode)
         ASSERT_STREQ(data + strlen(sample[20]), sample[21]);
         ASSERT_OK(stat(p, &st));
         ASSERT_EQ(st.st_mode & 07777, 0640);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(write_appends_and_seals_a_torn_line)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log");
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log");
         JsonLog *l = NULL;
         Collect c = { 0 };
         ASSERT_OK(jsonlog_open(p, 0, 1, false, &l, NULL));
@@ -648,7 +629,7 @@ TEST(write_appends_and_seals_a_torn_line)
         _cleanup_free_ char *got = numbers(&c);
         ASSERT_STREQ(got, "0,1,2,3");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(open_errors)
@@ -669,8 +650,8 @@ TEST(open_errors)
 
 TEST(rotation_boundary)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log"), *one = NULL, *cur = NULL;
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log"), *one = NULL, *cur = NULL;
         JsonLog *l = NULL;
         size_t L = line_size(), n1 = 0, n0 = 0;
         /* Exactly three lines fit in max-size 3L: the fourth rotates. */
@@ -685,25 +666,25 @@ TEST(rotation_boundary)
         ASSERT_EQ(n0, L);
         ASSERT_CONTAINS(cur, "m003");
         jsonlog_close(l);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 
         /* One byte less: the third would exceed it, so it goes to a new file. */
-        dir = mk_dir();
+        dir = tmpdir_new("jsonlog");
         free(p);
-        p = in_dir(dir, "c-json.log");
+        p = tmpdir_path(dir, "c-json.log");
         ASSERT_OK(jsonlog_open(p, (int64_t)(3 * L - 1), 3, false, &l, NULL));
         ASSERT_OK(write_n(l, 0, 3));
         free(one);
         one = slurp(dir, "c-json.log.1", &n1);
         ASSERT_EQ(n1, 2 * L);
         jsonlog_close(l);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(rotation_keeps_max_file)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log");
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log");
         JsonLog *l = NULL;
         Collect c = { 0 };
         struct stat st;
@@ -712,7 +693,7 @@ TEST(rotation_keeps_max_file)
         jsonlog_close(l);
         ASSERT_TRUE(exists(dir, "c-json.log.1") && exists(dir, "c-json.log.2"));
         ASSERT_TRUE(!exists(dir, "c-json.log.3"));
-        _cleanup_free_ char *p2 = in_dir(dir, "c-json.log.2");
+        _cleanup_free_ char *p2 = tmpdir_path(dir, "c-json.log.2");
         ASSERT_OK(stat(p2, &st));
         ASSERT_EQ(st.st_mode & 07777, 0640);
         ASSERT_OK(read_log(dir, 3, &all_opts, &c));
@@ -727,14 +708,14 @@ TEST(rotation_keeps_max_file)
         _cleanup_free_ char *got2 = numbers(&c);
         ASSERT_STREQ(got2, "6,7,8,9,10");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(huge_max_file_and_gaps)
 {
         /* max-file=1000000 costs what the files present cost. */
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log"), *p3 = NULL, *p4 = NULL;
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log"), *p3 = NULL, *p4 = NULL;
         JsonLog *l = NULL;
         Collect c = { 0 };
         ASSERT_OK(jsonlog_open(p, (int64_t)line_size(), 1000000, false, &l, NULL));
@@ -742,8 +723,8 @@ TEST(huge_max_file_and_gaps)
         ASSERT_TRUE(exists(dir, "c-json.log.3") && !exists(dir, "c-json.log.4"));
         /* A crash mid-rotation, after the oldest moved up (.3 to .4), left a gap: the reader stops at
          * the gap ... */
-        p3 = in_dir(dir, "c-json.log.3");
-        p4 = in_dir(dir, "c-json.log.4");
+        p3 = tmpdir_path(dir, "c-json.log.3");
+        p4 = tmpdir_path(dir, "c-json.log.4");
         ASSERT_OK(rename(p3, p4));
         ASSERT_OK(read_log(dir, 1000000, &all_opts, &c));
         _cleanup_free_ char *got = numbers(&c);
@@ -756,13 +737,13 @@ TEST(huge_max_file_and_gaps)
         _cleanup_free_ char *got2 = numbers(&c);
         ASSERT_STREQ(got2, "0,1,2,3,4,5");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(max_file_1_starts_over)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log");
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log");
         JsonLog *l = NULL;
         Collect c = { 0 };
         ASSERT_OK(jsonlog_open(p, (int64_t)(2 * line_size()), 1, false, &l, NULL));
@@ -773,13 +754,13 @@ TEST(max_file_1_starts_over)
         _cleanup_free_ char *got = numbers(&c);
         ASSERT_STREQ(got, "4");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(message_larger_than_max_size)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log"), *big = xmalloc(500);
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log"), *big = xmalloc(500);
         JsonLog *l = NULL;
         struct timespec t = at(BASE, 1);
         size_t n = 0;
@@ -794,13 +775,13 @@ TEST(message_larger_than_max_size)
         _cleanup_free_ char *one = slurp(dir, "c-json.log.1", &n);
         ASSERT_CONTAINS(one, "BBBB");
         jsonlog_close(l);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* Decompresses a whole gzip file with libarchive (a reader independent of the module's). */
 static char *gunzip(const char *dir, const char *name, size_t *ret_len)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         struct archive *a = archive_read_new();
         struct archive_entry *e;
         char *out = NULL;
@@ -833,8 +814,8 @@ static char *gunzip(const char *dir, const char *name, size_t *ret_len)
 
 static char *compressed_log(void)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log");
+        char *dir = tmpdir_new("jsonlog");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log");
         JsonLog *l = NULL;
         if (jsonlog_open(p, (int64_t)(2 * line_size()), 4, true, &l, NULL) < 0 || write_n(l, 0, 8) < 0)
                 abort();
@@ -859,7 +840,7 @@ TEST(compress_all_but_the_newest_rotated)
         _cleanup_free_ char *w3 = encode("stdout", "m003\n", 5, at(BASE + 3, 123456789));
         want = xasprintf("%s%s", w2, w3);
         ASSERT_STREQ(two, want);
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log.2.gz");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log.2.gz");
         ASSERT_OK(stat(p, &st));
         ASSERT_EQ(st.st_mode & 07777, 0640);
         /* dockerd's gzip header: FEXTRA with the time of the file's last message. */
@@ -868,7 +849,7 @@ TEST(compress_all_but_the_newest_rotated)
         ASSERT_TRUE(raw[3] & 0x04);
         ASSERT_TRUE(strncmp(raw + 12, "{\"lastTime\":\"2026-11-28T13:01:13.123456789Z\"}",
                             (size_t)((unsigned char)raw[10] | (unsigned char)raw[11] << 8)) == 0);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(read_across_compressed_files)
@@ -889,7 +870,7 @@ TEST(read_across_compressed_files)
         ASSERT_OK(read_log(dir, 100, &all_opts, &c));
         ASSERT_EQ(c.n, 8);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(tail)
@@ -916,7 +897,7 @@ TEST(tail)
                         TAP_FAIL("tail %lld: %s != %s", (long long)cases[i].tail, got, cases[i].want);
                 collect_free(&c);
         }
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(since_until)
@@ -950,13 +931,13 @@ TEST(since_until)
                         TAP_FAIL("case %zu: %s != %s", i, got, cases[i].want);
                 collect_free(&c);
         }
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(since_skips_compressed_files_by_header)
 {
         char *dir = compressed_log();
-        _cleanup_free_ char *raw = NULL, *p = in_dir(dir, "c-json.log.2.gz");
+        _cleanup_free_ char *raw = NULL, *p = tmpdir_path(dir, "c-json.log.2.gz");
         size_t n = 0;
         Collect c = { 0 };
         JsonLogReadOpts o = { .tail = -1, .has_since = true, .since = at(BASE, 0) };
@@ -971,12 +952,12 @@ TEST(since_skips_compressed_files_by_header)
         ASSERT_STREQ(got, "0,1,4,5,6,7");
         collect_free(&c);
         (void)p;
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(damaged_lines_are_skipped)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("jsonlog");
         _cleanup_free_ char *huge = xmalloc(2 << 20);
         _cleanup_free_ char *l0 = encode("stdout", "m000\n", 5, at(BASE, 0));
         _cleanup_free_ char *l1 = encode("stderr", "m001\n", 5, at(BASE + 1, 0));
@@ -997,7 +978,7 @@ TEST(damaged_lines_are_skipped)
         ASSERT_STREQ(got, "0,1");
         ASSERT_STREQ(c.m[1].stream, "stderr");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(damaged_gzip_is_skipped)
@@ -1016,14 +997,14 @@ TEST(damaged_gzip_is_skipped)
         ASSERT_TRUE(strlen(got) >= 7);
         ASSERT_STREQ(got + strlen(got) - 7, "4,5,6,7");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(callback_stops_or_fails)
 {
         char *dir = compressed_log();
         Collect c = { .stop_after = 2, .stop_with = 1 };
-        _cleanup_free_ char *p = in_dir(dir, "c-json.log");
+        _cleanup_free_ char *p = tmpdir_path(dir, "c-json.log");
         Error *e = NULL;
         JsonLogReadOpts o = { .tail = 3 };
         ASSERT_OK(read_log(dir, 4, &all_opts, &c));
@@ -1035,19 +1016,19 @@ TEST(callback_stops_or_fails)
         ASSERT_TRUE(e != NULL);
         error_free(e);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(missing_log_is_empty)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("jsonlog");
         Collect c = { 0 };
         Error *e = NULL;
         ASSERT_OK(read_log(dir, 3, &all_opts, &c));
         ASSERT_EQ(c.n, 0);
         ASSERT_EQ(jsonlog_read("/nonexistent-dir/c-json.log", 3, &all_opts, collect_fn, &c, &e), -ENOENT);
         error_free(e);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* ---- follow ---- */
@@ -1143,9 +1124,9 @@ static int follow_run(Writer *w, Collect *c, int64_t tail, char **why)
 TEST(follow_through_rotations)
 {
         /* A reader that keeps up (the writer waits for it) loses nothing even with max-file=2. */
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("jsonlog");
         Collect c = { 0 };
-        Writer w = { .path = in_dir(dir, "c-json.log"),
+        Writer w = { .path = tmpdir_path(dir, "c-json.log"),
                      .max_size = 1000,
                      .max_file = 2,
                      .count = 600,
@@ -1157,16 +1138,16 @@ TEST(follow_through_rotations)
         ASSERT_TRUE(exists(dir, "c-json.log.1"));
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_catches_up_over_compressed_rotations)
 {
         /* A slow reader falls many rotations behind; with the files still there it finds its place
          * again, in compressed ones too, and loses and repeats nothing. */
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("jsonlog");
         Collect c = { .sleep_every = 150 };
-        Writer w = { .path = in_dir(dir, "c-json.log"),
+        Writer w = { .path = tmpdir_path(dir, "c-json.log"),
                      .max_size = 1000,
                      .max_file = 400,
                      .compress = true,
@@ -1177,14 +1158,14 @@ TEST(follow_catches_up_over_compressed_rotations)
         ASSERT_TRUE(exists(dir, "c-json.log.2.gz"));
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_max_file_1)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("jsonlog");
         Collect c = { 0 };
-        Writer w = { .path = in_dir(dir, "c-json.log"),
+        Writer w = { .path = tmpdir_path(dir, "c-json.log"),
                      .max_size = 1000,
                      .max_file = 1,
                      .count = 300,
@@ -1195,14 +1176,14 @@ TEST(follow_max_file_1)
                 TAP_FAIL("%s", why);
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_a_log_that_appears_later)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("jsonlog");
         Collect c = { 0 };
-        Writer w = { .path = in_dir(dir, "c-json.log"),
+        Writer w = { .path = tmpdir_path(dir, "c-json.log"),
                      .max_size = 0,
                      .max_file = 1,
                      .count = 50,
@@ -1212,14 +1193,14 @@ TEST(follow_a_log_that_appears_later)
                 TAP_FAIL("%s", why);
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_tail_then_new)
 {
         char *dir = compressed_log();
         Collect c = { 0 };
-        Writer w = { .path = in_dir(dir, "c-json.log"),
+        Writer w = { .path = tmpdir_path(dir, "c-json.log"),
                      .max_size = 2 * (int64_t)line_size(),
                      .max_file = 4,
                      .compress = true,
@@ -1240,7 +1221,7 @@ TEST(follow_tail_then_new)
         ASSERT_STREQ(got2, "5,6");
         collect_free(&c);
         free(w.path);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 typedef struct RawWriter {
@@ -1271,8 +1252,8 @@ static bool raw_running(void *ud)
 
 TEST(follow_waits_for_the_rest_of_a_line)
 {
-        char *dir = mk_dir();
-        RawWriter w = { .path = in_dir(dir, "c-json.log") };
+        char *dir = tmpdir_new("jsonlog");
+        RawWriter w = { .path = tmpdir_path(dir, "c-json.log") };
         Collect c = { 0 };
         pthread_t th;
         JsonLogReadOpts o = { .tail = -1, .follow = true, .running = raw_running, .running_ud = &w };
@@ -1284,7 +1265,7 @@ TEST(follow_waits_for_the_rest_of_a_line)
         ASSERT_STREQ(got, "0,1");
         collect_free(&c);
         free(w.path);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* ---- --since/--until values ---- */

@@ -17,6 +17,7 @@
 #include "locallog.h"
 #include "logdriver.h"
 #include "tap.h"
+#include "tmpdir.h"
 #include "util.h"
 
 /* 2026-11-28T13:01:10Z. */
@@ -241,43 +242,23 @@ TEST(entry_time)
 
 /* ---- helpers ---- */
 
-static char *mk_dir(void)
-{
-        char *d = xstrdup("/tmp/stockade-locallog-XXXXXX");
-        if (!mkdtemp(d))
-                abort();
-        return d;
-}
-
-static void rm_dir(char *d)
-{
-        int fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        (void)rm_rf_at(fd, d + strlen("/tmp/"));
-        close(fd);
-        free(d);
-}
-
-static char *in_dir(const char *dir, const char *name)
-{
-        return xasprintf("%s/%s", dir, name);
-}
 
 static bool exists(const char *dir, const char *name)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         return access(p, F_OK) == 0;
 }
 
 static off_t file_size(const char *dir, const char *name)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         struct stat st;
         return stat(p, &st) < 0 ? -1 : st.st_size;
 }
 
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         char *buf = NULL;
         size_t n = 0;
         if (read_file_at(AT_FDCWD, p, 64 << 20, &buf, &n) < 0)
@@ -289,7 +270,7 @@ static char *slurp(const char *dir, const char *name, size_t *len)
 
 static void put_file(const char *dir, const char *name, const void *data, size_t len, bool append)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0640);
         if (fd < 0 || write_all(fd, data, len) < 0)
                 abort();
@@ -355,7 +336,7 @@ static void collect_free(Collect *c)
 
 static int read_log(const char *dir, int max_file, const JsonLogReadOpts *o, Collect *c)
 {
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         Error *e = NULL;
         int r = local_log_read(p, max_file, o, collect_fn, c, &e);
         if (r < 0)
@@ -429,8 +410,8 @@ static char *numbers(const Collect *c)
 /* max-size for two records, max-file 4, compress: cur 6,7  .1 4,5 (plain)  .2.gz 2,3  .3.gz 0,1 */
 static char *compressed_log(void)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         LocalLog *l = NULL;
         if (local_log_open(p, 2 * (int64_t)rec_size(), 4, true, &l, NULL) < 0 || write_n(l, 0, 8) < 0)
                 abort();
@@ -440,7 +421,7 @@ static char *compressed_log(void)
 
 static char *gunzip(const char *dir, const char *name, size_t *len)
 {
-        _cleanup_free_ char *p = in_dir(dir, name);
+        _cleanup_free_ char *p = tmpdir_path(dir, name);
         gzFile g = gzopen(p, "rb");
         size_t n = 0, cap = 1 << 16;
         char *b = xmalloc(cap);
@@ -463,8 +444,8 @@ static char *gunzip(const char *dir, const char *name, size_t *len)
 
 TEST(write_round_trip_and_mode)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG), *data = NULL;
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG), *data = NULL;
         LocalLog *l = NULL;
         Collect c = { 0 };
         struct stat st;
@@ -505,14 +486,14 @@ TEST(write_round_trip_and_mode)
         ASSERT_STREQ(c.m[5].msg, "z");
         ASSERT_EQ(c.m[5].ts.tv_sec, -1);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(python_protobuf_reads_what_we_write)
 {
         /* Google's protobuf runtime as a second decoder and encoder over a whole file of varied entries. */
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG), *out = NULL, *cmd = NULL, *want = NULL;
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG), *out = NULL, *cmd = NULL, *want = NULL;
         LocalLog *l = NULL;
         FILE *f;
         size_t n = 0, cap = 0;
@@ -577,7 +558,7 @@ TEST(python_protobuf_reads_what_we_write)
                         k++;
                 TAP_FAIL("python3-protobuf decodes otherwise, from byte %zu: %.120s", k, out + k);
         }
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(open_errors)
@@ -598,8 +579,8 @@ TEST(open_errors)
 
 TEST(write_refuses_an_oversized_entry)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         _cleanup_free_ char *big = xcalloc(1, LOCAL_LOG_MAX_RECORD + 1);
         LocalLog *l = NULL;
         Error *e = NULL;
@@ -616,13 +597,13 @@ TEST(write_refuses_an_oversized_entry)
         ASSERT_OK(read_log(dir, 1, &all_opts, &c));
         ASSERT_EQ(c.n, 1);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(rotation_count_and_sizes)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         LocalLog *l = NULL;
         size_t R = rec_size();
         Collect c = { 0 };
@@ -645,13 +626,13 @@ TEST(rotation_count_and_sizes)
         _cleanup_free_ char *got = numbers(&c);
         ASSERT_STREQ(got, "93,94,95,96,97,98,99");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(rotation_a_record_larger_than_max_size)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         LocalLog *l = NULL;
         Collect c = { 0 };
         char big[300];
@@ -669,13 +650,13 @@ TEST(rotation_a_record_larger_than_max_size)
         ASSERT_EQ(c.n, 2);
         ASSERT_EQ(c.m[0].len, sizeof(big));
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(max_file_1_starts_over_and_no_rotation)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         LocalLog *l = NULL;
         Collect c = { 0 };
         ASSERT_OK(local_log_open(p, 2 * (int64_t)rec_size(), 1, true, &l, NULL));
@@ -686,17 +667,17 @@ TEST(max_file_1_starts_over_and_no_rotation)
         _cleanup_free_ char *got = numbers(&c);
         ASSERT_STREQ(got, "4");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
         /* max-size 0 or -1: one file that grows. */
-        dir = mk_dir();
+        dir = tmpdir_new("locallog");
         free(p);
-        p = in_dir(dir, LOG);
+        p = tmpdir_path(dir, LOG);
         ASSERT_OK(local_log_open(p, -1, 5, true, &l, NULL));
         ASSERT_OK(write_n(l, 0, 50));
         local_log_close(l);
         ASSERT_TRUE(!exists(dir, LOG ".1"));
         ASSERT_EQ(file_size(dir, LOG), (off_t)(50 * rec_size()));
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(compressed_rotation)
@@ -720,7 +701,7 @@ TEST(compressed_rotation)
                 _cleanup_free_ uint8_t *r2 = record(&e2, &k), *r3 = record(&e3, &k);
                 ASSERT_TRUE(memcmp(two, r2, R) == 0 && memcmp(two + R, r3, R) == 0);
         }
-        _cleanup_free_ char *p = in_dir(dir, LOG ".2.gz");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG ".2.gz");
         ASSERT_OK(stat(p, &st));
         ASSERT_EQ(st.st_mode & 07777, 0640);
         /* dockerd's gzip header: FEXTRA with the time of the file's last message. */
@@ -728,7 +709,7 @@ TEST(compressed_rotation)
         ASSERT_TRUE(rn > 12 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b && (raw[3] & 0x04));
         ASSERT_TRUE(strncmp(raw + 12, "{\"lastTime\":\"2026-11-28T13:01:13.123456789Z\"}",
                             (size_t)((unsigned char)raw[10] | (unsigned char)raw[11] << 8)) == 0);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(read_across_compressed_files)
@@ -746,14 +727,14 @@ TEST(read_across_compressed_files)
         _cleanup_free_ char *got2 = numbers(&c);
         ASSERT_STREQ(got2, "4,5,6,7");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(reads_docker_compressed_newest_rotation)
 {
         /* dockerd gzips .1 too: .1.gz is read like .1. */
         char *dir = compressed_log();
-        _cleanup_free_ char *one = in_dir(dir, LOG ".1"), *one_gz = in_dir(dir, LOG ".1.gz"), *raw = NULL;
+        _cleanup_free_ char *one = tmpdir_path(dir, LOG ".1"), *one_gz = tmpdir_path(dir, LOG ".1.gz"), *raw = NULL;
         Collect c = { 0 };
         size_t n;
         raw = slurp(dir, LOG ".1", &n);
@@ -773,7 +754,7 @@ TEST(reads_docker_compressed_newest_rotation)
         _cleanup_free_ char *got2 = numbers(&c);
         ASSERT_STREQ(got2, "3,4,5,6,7");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* ---- reading: tail, since, until ---- */
@@ -798,7 +779,7 @@ TEST(tail)
                         TAP_FAIL("tail %lld: %s != %s", (long long)cases[i].tail, got, cases[i].want);
                 collect_free(&c);
         }
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(since_until)
@@ -834,7 +815,7 @@ TEST(since_until)
                         TAP_FAIL("case %zu: %s != %s", i, got, cases[i].want);
                 collect_free(&c);
         }
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(since_skips_compressed_files_by_header)
@@ -853,7 +834,7 @@ TEST(since_skips_compressed_files_by_header)
         _cleanup_free_ char *got = numbers(&c);
         ASSERT_STREQ(got, "0,1,4,5,6,7");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(tail_walks_backwards)
@@ -863,7 +844,7 @@ TEST(tail_walks_backwards)
          * could frame at its start (a length of 1 MiB exactly, then nothing like its trailer), --tail
          * still finds the last records exactly, and a full read skips the garbage.
          */
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("locallog");
         Collect c = { 0 };
         uint8_t junk[64] = { 0x00, 0x10, 0x00, 0x00 };
         JsonLogReadOpts o = { .tail = 3 };
@@ -881,7 +862,7 @@ TEST(tail_walks_backwards)
         ASSERT_EQ(c.n, 1000);
         ASSERT_STREQ(c.m[0].msg, "m000\n");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(callback_stops_or_fails)
@@ -889,7 +870,7 @@ TEST(callback_stops_or_fails)
         char *dir = compressed_log();
         Collect c = { .stop_after = 3, .stop_with = 1 };
         Error *e = NULL;
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         ASSERT_OK(read_log(dir, 4, &all_opts, &c));
         ASSERT_EQ(c.n, 3);
         collect_free(&c);
@@ -898,25 +879,25 @@ TEST(callback_stops_or_fails)
         ASSERT_EQ(c.n, 3);
         error_free(e);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(missing_log_is_empty)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("locallog");
         Collect c = { 0 };
         Error *e = NULL;
         ASSERT_OK(read_log(dir, 5, &all_opts, &c));
         ASSERT_EQ(c.n, 0);
         ASSERT_EQ(local_log_read("/nonexistent-dir/container.log", 5, &all_opts, collect_fn, &c, &e), -ENOENT);
         error_free(e);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(details)
 {
         /* Attributes as later dockerds write them (field 6), printed as docker's attrsByteSlice. */
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("locallog");
         static const char rec[] = "\x00\x00\x00\x28"
                                   "\x0a\x06stdout"
                                   "\x10\x01"
@@ -936,15 +917,15 @@ TEST(details)
         ASSERT_OK(read_log(dir, 1, &all_opts, &c));
         ASSERT_STREQ(c.m[0].msg, "hi\n");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* ---- damage ---- */
 
 TEST(torn_record_skipped_then_cut_by_the_writer)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         LocalLog *l = NULL;
         Collect c = { 0 };
         size_t n, R = rec_size();
@@ -980,7 +961,7 @@ TEST(torn_record_skipped_then_cut_by_the_writer)
         _cleanup_free_ char *got = numbers(&c);
         ASSERT_STREQ(got, "0,1,2,3,4");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(hostile_lengths)
@@ -1003,7 +984,7 @@ TEST(hostile_lengths)
                 { "three bytes", G("\x00\x00\x01") },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                char *dir = mk_dir();
+                char *dir = tmpdir_new("locallog");
                 Collect c = { 0 };
                 JsonLogReadOpts o = { .tail = 3 };
                 append_entry(dir, "m000", 0);
@@ -1021,7 +1002,7 @@ TEST(hostile_lengths)
                 if (strcmp(got2, "1,2,3") != 0)
                         TAP_FAIL("%s: tail 3 read %s", bad[i].why, got2);
                 collect_free(&c);
-                rm_dir(dir);
+                tmpdir_remove(dir);
         }
 }
 
@@ -1038,7 +1019,7 @@ TEST(damaged_gzip_keeps_what_came_before)
         _cleanup_free_ char *got = numbers(&c);
         ASSERT_STREQ(got, "4,5,6,7");
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* ---- follow ---- */
@@ -1139,24 +1120,24 @@ static int follow_run(Writer *w, Collect *c, int64_t tail, char **why)
 
 TEST(follow_through_rotations)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("locallog");
         Collect c = { 0 };
-        Writer w = { .path = in_dir(dir, LOG), .max_size = 1000, .max_file = 2, .count = 600, .pace = &c, .lead = 5 };
+        Writer w = { .path = tmpdir_path(dir, LOG), .max_size = 1000, .max_file = 2, .count = 600, .pace = &c, .lead = 5 };
         char *why = NULL;
         if (follow_run(&w, &c, -1, &why) < 0)
                 TAP_FAIL("%s", why);
         ASSERT_TRUE(exists(dir, LOG ".1"));
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_catches_up_over_compressed_rotations)
 {
         /* A slow reader many rotations behind finds its place again, in compressed files too. */
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("locallog");
         Collect c = { .sleep_every = 150 };
-        Writer w = { .path = in_dir(dir, LOG), .max_size = 1000, .max_file = 400, .compress = true,
+        Writer w = { .path = tmpdir_path(dir, LOG), .max_size = 1000, .max_file = 400, .compress = true,
                      .buffered = true, .count = 2000 };
         char *why = NULL;
         if (follow_run(&w, &c, -1, &why) < 0)
@@ -1164,39 +1145,39 @@ TEST(follow_catches_up_over_compressed_rotations)
         ASSERT_TRUE(exists(dir, LOG ".2.gz"));
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_max_file_1)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("locallog");
         Collect c = { 0 };
-        Writer w = { .path = in_dir(dir, LOG), .max_size = 1000, .max_file = 1, .count = 300, .pace = &c, .lead = 3 };
+        Writer w = { .path = tmpdir_path(dir, LOG), .max_size = 1000, .max_file = 1, .count = 300, .pace = &c, .lead = 3 };
         char *why = NULL;
         if (follow_run(&w, &c, -1, &why) < 0)
                 TAP_FAIL("%s", why);
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_a_log_that_appears_later)
 {
-        char *dir = mk_dir();
+        char *dir = tmpdir_new("locallog");
         Collect c = { 0 };
-        Writer w = { .path = in_dir(dir, LOG), .max_size = 0, .max_file = 1, .count = 50, .delay_start_ms = 300 };
+        Writer w = { .path = tmpdir_path(dir, LOG), .max_size = 0, .max_file = 1, .count = 50, .delay_start_ms = 300 };
         char *why = NULL;
         if (follow_run(&w, &c, 0, &why) < 0)
                 TAP_FAIL("%s", why);
         free(w.path);
         collect_free(&c);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(follow_tail_then_stop)
 {
         char *dir = compressed_log();
-        Writer w = { .path = in_dir(dir, LOG) };
+        Writer w = { .path = tmpdir_path(dir, LOG) };
         Collect c = { 0 };
         JsonLogReadOpts o = { .tail = 2, .follow = true, .running = writer_running, .running_ud = &w };
         atomic_store(&w.done, true);
@@ -1212,7 +1193,7 @@ TEST(follow_tail_then_stop)
         ASSERT_STREQ(got2, "5,6");
         collect_free(&c);
         free(w.path);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 typedef struct RawWriter {
@@ -1244,8 +1225,8 @@ static bool raw_running(void *ud)
 
 TEST(follow_waits_for_the_rest_of_a_record)
 {
-        char *dir = mk_dir();
-        RawWriter w = { .path = in_dir(dir, LOG) };
+        char *dir = tmpdir_new("locallog");
+        RawWriter w = { .path = tmpdir_path(dir, LOG) };
         Collect c = { 0 };
         pthread_t th;
         JsonLogReadOpts o = { .tail = -1, .follow = true, .running = raw_running, .running_ud = &w };
@@ -1257,15 +1238,15 @@ TEST(follow_waits_for_the_rest_of_a_record)
         ASSERT_STREQ(got, "0,1");
         collect_free(&c);
         free(w.path);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 /* ---- the driver ---- */
 
 TEST(driver_writes_messages_and_pieces)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG), *data = NULL;
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG), *data = NULL;
         json_t *cfg = json_pack("{s:s, s:s}", "max-size", "1k", "max-file", "2");
         LogInfo info = { .id = "x", .log_path = p, .config = cfg };
         LogDriver *d = NULL;
@@ -1308,13 +1289,13 @@ TEST(driver_writes_messages_and_pieces)
         error_free(e);
         log_driver_local.close(d);
         json_decref(cfg);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }
 
 TEST(driver_defaults_and_options)
 {
-        char *dir = mk_dir();
-        _cleanup_free_ char *p = in_dir(dir, LOG);
+        char *dir = tmpdir_new("locallog");
+        _cleanup_free_ char *p = tmpdir_path(dir, LOG);
         json_t *cfg = json_object();
         LogInfo info = { .id = "x", .log_path = p, .config = cfg };
         LogDriver *d = NULL;
@@ -1341,10 +1322,10 @@ TEST(driver_defaults_and_options)
         ASSERT_TRUE(exists(dir, LOG ".1") && exists(dir, LOG ".2.gz") && !exists(dir, LOG ".3.gz"));
         ASSERT_TRUE(file_size(dir, LOG) <= 102400 && file_size(dir, LOG ".1") <= 102400);
         /* compress=false */
-        rm_dir(dir);
-        dir = mk_dir();
+        tmpdir_remove(dir);
+        dir = tmpdir_new("locallog");
         free(p);
-        p = in_dir(dir, LOG);
+        p = tmpdir_path(dir, LOG);
         info.log_path = p;
         json_object_set_new(cfg, "compress", json_string("false"));
         ASSERT_OK(log_driver_local.open(&info, &d, NULL));
@@ -1360,5 +1341,5 @@ TEST(driver_defaults_and_options)
         ASSERT_CONTAINS(e->msg, "local");
         error_clear(&e);
         json_decref(cfg);
-        rm_dir(dir);
+        tmpdir_remove(dir);
 }

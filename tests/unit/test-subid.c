@@ -16,30 +16,11 @@
 #include "json-util.h"
 #include "subid.h"
 #include "tap.h"
+#include "tmpdir.h"
 #include "util.h"
 
 /* ---- helpers ---- */
 
-static char *mk_dir(void)
-{
-        char *d = xstrdup("/tmp/stockade-subid-XXXXXX");
-        if (!mkdtemp(d))
-                abort();
-        return d;
-}
-
-static void rm_dir(char *d)
-{
-        int fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        (void)rm_rf_at(fd, d + strlen("/tmp/"));
-        close(fd);
-        free(d);
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-        return xasprintf("%s/%s", dir, name);
-}
 
 static void put(const char *path, const char *text)
 {
@@ -111,11 +92,11 @@ typedef struct Etc {
 
 static void etc_init(Etc *e, const char *subuid, const char *subgid)
 {
-        e->dir = mk_dir();
-        e->subuid = path_in(e->dir, "subuid");
-        e->subgid = path_in(e->dir, "subgid");
-        e->passwd = path_in(e->dir, "passwd");
-        e->group = path_in(e->dir, "group");
+        e->dir = tmpdir_new("subid");
+        e->subuid = tmpdir_path(e->dir, "subuid");
+        e->subgid = tmpdir_path(e->dir, "subgid");
+        e->passwd = tmpdir_path(e->dir, "passwd");
+        e->group = tmpdir_path(e->dir, "group");
         put(e->passwd, passwd_text);
         put(e->group, group_text);
         if (subuid)
@@ -132,7 +113,7 @@ static void etc_done(Etc *e)
         free(e->subgid);
         free(e->passwd);
         free(e->group);
-        rm_dir(e->dir);
+        tmpdir_remove(e->dir);
 }
 
 /* A create_user callback for a private /etc: appends dockremap to passwd and group. */
@@ -160,15 +141,15 @@ static bool have_useradd_prefix(void)
 /* A private root for Debian's useradd --prefix: DIR/etc/{passwd,group,shadow,gshadow}. */
 static char *mk_prefix_root(void)
 {
-        char *root = mk_dir();
-        _cleanup_free_ char *etc = path_in(root, "etc");
+        char *root = tmpdir_new("subid");
+        _cleanup_free_ char *etc = tmpdir_path(root, "etc");
         _cleanup_free_ char *pw = NULL, *gr = NULL, *sh = NULL, *gs = NULL;
         if (mkdir(etc, 0755) < 0)
                 abort();
-        pw = path_in(etc, "passwd");
-        gr = path_in(etc, "group");
-        sh = path_in(etc, "shadow");
-        gs = path_in(etc, "gshadow");
+        pw = tmpdir_path(etc, "passwd");
+        gr = tmpdir_path(etc, "group");
+        sh = tmpdir_path(etc, "shadow");
+        gs = tmpdir_path(etc, "gshadow");
         put(pw, passwd_text);
         put(gr, group_text);
         put(sh, "root:*:19000:0:99999:7:::\n");
@@ -643,7 +624,7 @@ TEST(symlinked_subuid_is_refused)
         _cleanup_free_ char *real = NULL;
 
         etc_init(&e, NULL, "");
-        real = path_in(e.dir, "real");
+        real = tmpdir_path(e.dir, "real");
         put(real, "dockremap:100000:65536\n");
         ASSERT_OK(symlink(real, e.subuid));
         e.cfg.create_user = create_dockremap;
@@ -832,7 +813,7 @@ TEST(lock_lckpwdf_holder_holds_us_off)
         char c;
 
         etc_init(&e, "", NULL);
-        pwdlock = path_in(e.dir, ".pwd.lock");
+        pwdlock = tmpdir_path(e.dir, ".pwd.lock");
         ASSERT_OK(pipe2(ready, O_CLOEXEC));
         fflush(stdout);
         holder = fork();
@@ -896,11 +877,11 @@ TEST(useradd_prefix_creates_dockremap_then_usermod_agrees)
         if (!have_useradd_prefix())
                 TAP_SKIP("needs root and Debian's useradd/usermod");
         root = mk_prefix_root();
-        etc = path_in(root, "etc");
-        e.subuid = path_in(etc, "subuid");
-        e.subgid = path_in(etc, "subgid");
-        e.passwd = path_in(etc, "passwd");
-        e.group = path_in(etc, "group");
+        etc = tmpdir_path(root, "etc");
+        e.subuid = tmpdir_path(etc, "subuid");
+        e.subgid = tmpdir_path(etc, "subgid");
+        e.passwd = tmpdir_path(etc, "passwd");
+        e.group = tmpdir_path(etc, "group");
         put(e.subuid, "alice:100000:65536\n");
         put(e.subgid, "alice:100000:65536\n");
         ua.prefix = root;
@@ -932,7 +913,7 @@ TEST(useradd_prefix_creates_dockremap_then_usermod_agrees)
         free(e.subgid);
         free(e.passwd);
         free(e.group);
-        rm_dir(TAKE_PTR(root));
+        tmpdir_remove(TAKE_PTR(root));
 }
 
 TEST(useradd_prefix_ten_processes_at_once)
@@ -944,12 +925,12 @@ TEST(useradd_prefix_ten_processes_at_once)
         if (!have_useradd_prefix())
                 TAP_SKIP("needs root and Debian's useradd/usermod");
         root = mk_prefix_root();
-        etc = path_in(root, "etc");
+        etc = tmpdir_path(root, "etc");
         e.dir = NULL;
-        e.subuid = path_in(etc, "subuid");
-        e.subgid = path_in(etc, "subgid");
-        e.passwd = path_in(etc, "passwd");
-        e.group = path_in(etc, "group");
+        e.subuid = tmpdir_path(etc, "subuid");
+        e.subgid = tmpdir_path(etc, "subgid");
+        e.passwd = tmpdir_path(etc, "passwd");
+        e.group = tmpdir_path(etc, "group");
         put(e.subuid, subuid_existing);
         put(e.subgid, subgid_existing);
         ua.prefix = root;
@@ -966,7 +947,7 @@ TEST(useradd_prefix_ten_processes_at_once)
         free(e.subgid);
         free(e.passwd);
         free(e.group);
-        rm_dir(TAKE_PTR(root));
+        tmpdir_remove(TAKE_PTR(root));
 }
 
 /* ---- --userns=auto ---- */
@@ -982,7 +963,7 @@ static bool overlap(uint32_t a, uint32_t b, uint32_t n)
 
 TEST(auto_disjoint_release_reuse)
 {
-        _cleanup_free_ char *dir = mk_dir(), *reg = path_in(dir, "userns");
+        _cleanup_free_ char *dir = tmpdir_new("subid"), *reg = tmpdir_path(dir, "userns");
         SubidAutoLease l[5], again;
         Error *err = NULL;
         char id[16];
@@ -1022,7 +1003,7 @@ TEST(auto_disjoint_release_reuse)
         ASSERT_EQ(subid_auto_release(reg, "c0", &err), 1);
         ASSERT_OK(subid_auto_alloc(reg, &pool, 100, "small", NULL, NULL, &l[0], &err));
         ASSERT_EQ(l[0].uid_start, 1000000);
-        rm_dir(TAKE_PTR(dir));
+        tmpdir_remove(TAKE_PTR(dir));
 }
 
 static int alive_only_c2(const char *id, void *userdata)
@@ -1036,7 +1017,7 @@ static int alive_only_c2(const char *id, void *userdata)
 
 TEST(auto_stale_leases_reclaimed)
 {
-        _cleanup_free_ char *dir = mk_dir(), *reg = path_in(dir, "userns");
+        _cleanup_free_ char *dir = tmpdir_new("subid"), *reg = tmpdir_path(dir, "userns");
         SubidAutoLease l, x;
         Error *err = NULL;
         size_t n = 0;
@@ -1063,12 +1044,12 @@ TEST(auto_stale_leases_reclaimed)
         ASSERT_OK(subid_auto_reclaim("/nonexistent/stockade", alive_only_c2, &calls, &n, &err));
         ASSERT_EQ(n, 0);
         ASSERT_EQ(subid_auto_release("/nonexistent/stockade", "x", &err), 0);
-        rm_dir(TAKE_PTR(dir));
+        tmpdir_remove(TAKE_PTR(dir));
 }
 
 TEST(auto_registry_damage_is_an_error)
 {
-        _cleanup_free_ char *dir = mk_dir(), *file = path_in(dir, "auto.json"), *want = NULL;
+        _cleanup_free_ char *dir = tmpdir_new("subid"), *file = tmpdir_path(dir, "auto.json"), *want = NULL;
         SubidAutoLease l;
         Error *err = NULL;
 
@@ -1088,12 +1069,12 @@ TEST(auto_registry_damage_is_an_error)
         error_clear(&err);
         ASSERT_EQ(subid_auto_alloc(dir, &pool, 0, "../x", NULL, NULL, &l, &err), -EINVAL);
         error_clear(&err);
-        rm_dir(TAKE_PTR(dir));
+        tmpdir_remove(TAKE_PTR(dir));
 }
 
 TEST(auto_concurrent_processes_disjoint)
 {
-        _cleanup_free_ char *dir = mk_dir(), *reg = path_in(dir, "userns");
+        _cleanup_free_ char *dir = tmpdir_new("subid"), *reg = tmpdir_path(dir, "userns");
         static const SubidRange big_uid[] = { { 1000000, 65536 * 16 } };
         static const SubidRange big_gid[] = { { 5000000, 65536 * 16 } };
         SubidAutoPool p = { big_uid, 1, big_gid, 1 };
@@ -1131,5 +1112,5 @@ TEST(auto_concurrent_processes_disjoint)
                 for (int j = i + 1; j < 12; j++)
                         ASSERT_TRUE(!overlap(l[i].uid_start, l[j].uid_start, 65536) &&
                                     !overlap(l[i].gid_start, l[j].gid_start, 65536));
-        rm_dir(TAKE_PTR(dir));
+        tmpdir_remove(TAKE_PTR(dir));
 }
