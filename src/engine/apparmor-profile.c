@@ -2,6 +2,7 @@
 /* The default AppArmor profile and loading profiles with apparmor_parser (docs/SECCOMP.md). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,20 +264,49 @@ int apparmor_parser_load(const char *file, const char *text, const char *what, E
                           mlen ? ": " : "", msg);
 }
 
+/* FNV-1a of the rendered default profile: what the stamp records. */
+static char *text_hash(const char *text)
+{
+        uint64_t h = 1469598103934665603ULL;
+        for (const char *p = text; *p; p++)
+                h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+        return xasprintf("%016llx\n", (unsigned long long)h);
+}
+
 int apparmor_ensure_loaded(const char *name, const char *field, Error **err)
 {
         bool known = false;
         _cleanup_free_ char *what = NULL;
 
+        if (STREQ(name, APPARMOR_DEFAULT_PROFILE)) {
+                /*
+                 * The kernel cannot tell which text a loaded profile came from: a stamp on /run (gone
+                 * at each boot) records the hash of the text this machine loaded, so a stockade whose
+                 * template changed replaces the old profile at its first container, not at the next
+                 * reboot.  Two engines doing so at once both load the same text, which is harmless.
+                 */
+                _cleanup_free_ char *text = apparmor_default_profile(name), *hash = text_hash(text), *stamp = NULL;
+                bool current = apparmor_profile_loaded(name, &known) &&
+                               read_file_at(AT_FDCWD, APPARMOR_DEFAULT_STAMP, 64, &stamp, NULL) == 0 && STREQ(stamp, hash);
+                int r;
+                if (current)
+                        return 0;
+                what = xasprintf("%s=%s", field, name);
+                r = apparmor_parser_load(NULL, text, what, err);
+                if (r < 0)
+                        return r;
+                _cleanup_free_ char *dir = xstrdup(APPARMOR_DEFAULT_STAMP);
+                *strrchr(dir, '/') = '\0';
+                _cleanup_close_ int dfd = mkdir_p(dir, 0755) < 0 ? -EBADF : open(dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+                if (dfd >= 0)
+                        (void)write_file_atomic(dfd, strrchr(APPARMOR_DEFAULT_STAMP, '/') + 1, hash, strlen(hash), 0644, false);
+                return 0;
+        }
         if (apparmor_profile_loaded(name, &known))
                 return 0;
         /* Not loaded (or the list cannot be read): load it.  Two engines doing so at once both
          * replace the profile with the same text, which is harmless. */
         what = xasprintf("%s=%s", field, name);
-        if (STREQ(name, APPARMOR_DEFAULT_PROFILE)) {
-                _cleanup_free_ char *text = apparmor_default_profile(name);
-                return apparmor_parser_load(NULL, text, what, err);
-        }
         /* Only a plain file name can be looked up; anything else (a hat, a path) must be loaded
          * already, which the runtime checks and reports. */
         if (!*name || strchr(name, '/') || name[0] == '.' || strpbrk(name, "\n\r"))

@@ -15,6 +15,8 @@
 
 /* Where `--security-opt apparmor=NAME` finds NAME when it is not loaded yet. */
 #define APPARMOR_PROFILE_DIR "/etc/apparmor.d"
+/* The hash of the stockade-default text this machine loaded since boot (tmpfs: gone at reboot). */
+#define APPARMOR_DEFAULT_STAMP "/run/stockade/apparmor-default.hash"
 
 /*
  * The default profile named `name`, as text: its abi line only where this machine's parser has

@@ -73,6 +73,16 @@ t_aa_default_applied() {
         expect_status 0
         expect_output_has "stockade-default (enforce)"
         aa_loaded stockade-default || fail "stockade-default is not loaded after the run"
+        # an older text loaded (as after an upgrade of stockade): the stamp on /run differs, so the
+        # next container replaces it, and the stamp records the current text again
+        local stamp=/run/stockade/apparmor-default.hash good
+        good=$(cat "$stamp") || fail "no stamp $stamp after loading stockade-default"
+        printf 'profile stockade-default flags=(complain) {\n  file,\n}\n' >"$WORK/old.profile"
+        apparmor_parser -r "$WORK/old.profile" >/dev/null 2>&1 || fail "could not load an old stockade-default"
+        echo 0000000000000000 >"$stamp"
+        sk run --rm busybox cat /proc/self/attr/current
+        expect_output_has "stockade-default (enforce)"
+        [ "$(cat "$stamp")" = "$good" ] || fail "stamp after the reload: $(cat "$stamp")"
         # /proc/sys/kernel/hostname and domainname (the UTS namespace's): /proc/sys is read-only by
         # default, so systempaths=unconfined makes the mount writable: the writes are then AppArmor's
         # to refuse (domainname is one docker-default lets through); shm* stays writable
