@@ -70,7 +70,7 @@ t_forks_and_pipelines() {
 }
 
 t_threads() {
-        [ -x "$MIX" ] || skip "$MIX not built"
+        [ -x "$MIX" ] || fail "$MIX not built (a build failure, not a missing feature)"
         sk_out seccomp record -o "$WORK/t.json" -- -v "$MIX:/mix:ro" busybox /mix threads
         expect_status 0
         expect_output_has "threads done"
@@ -83,7 +83,7 @@ t_threads() {
 }
 
 t_compat() {
-        [ -x "$MIX" ] || skip "$MIX not built"
+        [ -x "$MIX" ] || fail "$MIX not built (a build failure, not a missing feature)"
         "$MIX" compat >/dev/null 2>&1 || skip "no 32-bit syscalls on this kernel (IA32 emulation off)"
         # Docker's default refuses sgetmask, and the tracepoint fires after seccomp: record unconfined
         sk_out seccomp record -o "$WORK/c.json" -- --security-opt seccomp=unconfined -v "$MIX:/mix:ro" busybox /mix compat
@@ -189,7 +189,7 @@ t_check_diff_default() {
 }
 
 t_errors() {
-        command -v setpriv >/dev/null || skip "no setpriv"
+        command -v setpriv >/dev/null || fail "no setpriv (util-linux, which tools/setup.sh installs)"
         # without CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN the recorder says what is missing
         status=0
         output=$(setpriv --bounding-set -bpf,-perfmon,-sys_admin --inh-caps -bpf,-perfmon,-sys_admin \
