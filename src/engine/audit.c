@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -313,22 +312,6 @@ static void append_retention(GoBuf *b, Chain *chain, const FileInfo *d, const st
 
 /* ================================================================ files */
 
-static int open_dir(const char *dir, bool create, int *ret)
-{
-        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd < 0 && errno == ENOENT && create) {
-                int r = mkdir_p(dir, 0700);
-                if (r < 0)
-                        return r;
-                fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        }
-        if (fd < 0)
-                return -errno;
-        *ret = fd;
-        return 0;
-}
-
 /*
  * The first and the last complete line of a file (either may be absent), and whether it ends in a torn
  * record.  Reads a few KiB at each end, more only for records that long.
@@ -567,12 +550,12 @@ int audit_append(const char *dir, const AuditConfig *cfg, const AuditEntry *a, c
                 per_file = AUDIT_MIN_FILE_SIZE;
         memcpy(chain.hash, zero_hash, 65);
 
-        r = open_dir(dir, true, &dfd);
+        r = eventlog_open_dir(dir, true, &dfd);
         if (r < 0)
                 return error_set(err, -r, "opening the audit log %s", dir);
-        while (flock(dfd, LOCK_EX) < 0)
-                if (errno != EINTR)
-                        return error_set(err, errno, "locking the audit log %s", dir);
+        r = eventlog_lock(dfd);
+        if (r < 0)
+                return error_set(err, -r, "locking the audit log %s", dir);
         clock_gettime(CLOCK_REALTIME, &now);
         if (!ts)
                 ts = &now;
@@ -761,7 +744,7 @@ int audit_read_dir(const char *dir, const AuditReadOpts *o, audit_fn fn, void *u
         size_t n = 0;
         int64_t since = o && o->has_since ? (int64_t)o->since.tv_sec * 1000000000 + o->since.tv_nsec : INT64_MIN;
         int64_t until = o && o->has_until ? (int64_t)o->until.tv_sec * 1000000000 + o->until.tv_nsec : INT64_MAX;
-        int r = open_dir(dir, false, &dfd);
+        int r = eventlog_open_dir(dir, false, &dfd);
 
         if (r == -ENOENT)
                 return 0;
@@ -1131,7 +1114,7 @@ int audit_verify_dir(const char *dir, AuditVerifyResult *res, Error **err)
         _cleanup_free_ char *head = NULL;
         char **names = NULL, **data = NULL;
         size_t *lens = NULL, n = 0, head_len = 0;
-        int r = open_dir(dir, false, &dfd);
+        int r = eventlog_open_dir(dir, false, &dfd);
 
         *res = (AuditVerifyResult){ 0 };
         if (r == -ENOENT) {

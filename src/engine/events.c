@@ -391,7 +391,7 @@ static bool first_event_ns(int fd, int64_t *ret)
         return nl && line_time_ns(buf, (size_t)(nl - buf), ret);
 }
 
-static int open_dir(const char *dir, bool create, int *ret)
+int eventlog_open_dir(const char *dir, bool create, int *ret)
 {
         int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
@@ -407,7 +407,7 @@ static int open_dir(const char *dir, bool create, int *ret)
         return 0;
 }
 
-static int lock_dir(int dfd)
+int eventlog_lock(int dfd)
 {
         while (flock(dfd, LOCK_EX) < 0)
                 if (errno != EINTR)
@@ -489,10 +489,10 @@ int events_append(const char *dir, const EventsConfig *cfg, const char *type, co
         if (per_file < EVENTS_MIN_FILE_SIZE)
                 per_file = EVENTS_MIN_FILE_SIZE;
 
-        r = open_dir(dir, true, &dfd);
+        r = eventlog_open_dir(dir, true, &dfd);
         if (r < 0)
                 return error_set(err, -r, "opening the event log %s", dir);
-        r = lock_dir(dfd);
+        r = eventlog_lock(dfd);
         if (r < 0)
                 return error_set(err, -r, "locking the event log %s", dir);
         /* The time is read under the lock, so that the order of the file is the order of time. */
@@ -1091,7 +1091,7 @@ int events_read_dir(const char *dir, const EventsReadOpts *o, event_fn fn, void 
         R.has_until = o->has_until;
         R.since_ns = o->has_since ? ts_ns(&o->since) : 0;
         R.until_ns = o->has_until ? ts_ns(&o->until) : INT64_MAX;
-        r = open_dir(dir, o->follow, &R.dfd);
+        r = eventlog_open_dir(dir, o->follow, &R.dfd);
         if (r == -ENOENT && !o->follow)
                 return 0;
         if (r < 0)

@@ -189,6 +189,10 @@ char *event_format_text(json_t *event);
 
 /* ---- shared with audit.c ---- */
 
+/* Opens a log directory (O_DIRECTORY; created 0700 with its parents when `create`); -errno. */
+int eventlog_open_dir(const char *dir, bool create, int *ret);
+/* flock(LOCK_EX) on it, through EINTR: the writers' lock; -errno. */
+int eventlog_lock(int dfd);
 /* Files "<prefix>NNNNNNNNNN.log" in dirfd, sorted by number (malloc'd array of numbers). */
 int eventlog_list(int dirfd, const char *prefix, uint64_t **ret, size_t *ret_n);
 /* "<prefix>%010llu.log" */
