@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -442,4 +444,58 @@ uint64_t proc_start_time(pid_t pid)
         if (p)
                 v = strtoull(p, NULL, 10);
         return v;
+}
+
+int spawn_wait_msg(char *const argv[], char *const envp[], int in_fd, bool with_stdout, char *msg, size_t cap,
+                   int *ret_wstatus)
+{
+        int pfd[2], status = 0;
+        size_t mlen = 0;
+        pid_t pid;
+
+        if (cap == 0)
+                return -EINVAL;
+        msg[0] = '\0';
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                (void)close(pfd[0]);
+                (void)close(pfd[1]);
+                return -e;
+        }
+        if (pid == 0) {
+                int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (nul < 0 || dup2(in_fd >= 0 ? in_fd : nul, 0) < 0 || dup2(with_stdout ? pfd[1] : nul, 1) < 0 ||
+                    dup2(pfd[1], 2) < 0)
+                        _exit(127);
+                (void)syscall(SYS_close_range, 3U, ~0U, 0U);
+                if (envp)
+                        execve(argv[0], argv, envp);
+                else
+                        execvp(argv[0], argv);
+                dprintf(2, "exec %s: %s", argv[0], strerror(errno));
+                _exit(127);
+        }
+        (void)close(pfd[1]);
+        for (;;) {
+                char tmp[512];
+                ssize_t k = read(pfd[0], tmp, sizeof(tmp));
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                for (ssize_t i = 0; i < k && mlen < cap - 1; i++)
+                        msg[mlen++] = tmp[i];
+        }
+        (void)close(pfd[0]);
+        while (mlen > 0 && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
+                mlen--;
+        msg[mlen] = '\0';
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        *ret_wstatus = status;
+        return 0;
 }

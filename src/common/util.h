@@ -41,6 +41,16 @@ int parse_duration_ms(const char *s, int64_t *ret);
 int write_all(int fd, const void *buf, size_t len);
 /* Reads the whole of fd (at most max bytes, -EFBIG beyond) into a NUL-terminated buffer. */
 int read_all_fd(int fd, size_t max, char **ret, size_t *ret_len);
+
+/*
+ * Runs a helper program and waits for it: argv[0] a path (or a name looked up in PATH), envp NULL for
+ * ours, stdin from in_fd (-1: /dev/null), stderr (and stdout when with_stdout, else /dev/null) into
+ * msg: at most cap - 1 bytes kept, the rest read and dropped, trailing newlines and blanks trimmed.
+ * Every other fd is closed in the child.  A program that cannot be executed exits 127 with "exec
+ * ARGV0: reason" as its message.  *ret_wstatus: waitpid's status.  -errno when it cannot be started.
+ */
+int spawn_wait_msg(char *const argv[], char *const envp[], int in_fd, bool with_stdout, char *msg, size_t cap,
+                   int *ret_wstatus);
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 /*
  * Writes a whole file atomically: temporary file, rename, so no reader ever sees a torn file.  With

@@ -192,11 +192,10 @@ static char *find_parser(void)
 int apparmor_parser_load(const char *file, const char *text, const char *what, Error **err)
 {
         _cleanup_free_ char *parser = find_parser();
-        _cleanup_close_ int in = -1, rd = -1;
-        int pfd[2], status;
+        _cleanup_close_ int in = -1;
+        int status = 0;
         char msg[2048];
         size_t mlen = 0;
-        pid_t pid;
 
         if (!parser)
                 return error_setx(err, ENOENT, "%s: apparmor_parser not found (in PATH, /usr/sbin or /sbin%s): install "
@@ -218,43 +217,14 @@ int apparmor_parser_load(const char *file, const char *text, const char *what, E
         }
         if (in < 0)
                 return error_set(err, errno, "%s: %s", what, file ? "opening /dev/null" : "memfd_create");
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                return error_set(err, errno, "%s: pipe", what);
-        rd = pfd[0];
-        pid = fork();
-        if (pid < 0) {
-                int e = errno;
-                (void)close(pfd[1]);
-                return error_set(err, e, "%s: fork", what);
+        {
+                char *argv_file[] = { (char *)parser, (char *)"-Kr", (char *)"--", (char *)file, NULL };
+                char *argv_text[] = { (char *)parser, (char *)"-Kr", NULL };
+                int r = spawn_wait_msg(file ? argv_file : argv_text, NULL, in, true, msg, sizeof(msg), &status);
+                if (r < 0)
+                        return error_set(err, -r, "%s: running %s", what, parser);
+                mlen = strlen(msg);
         }
-        if (pid == 0) {
-                if (dup2(in, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0)
-                        _exit(127);
-                (void)syscall(SYS_close_range, 3U, ~0U, 0U);
-                if (file)
-                        execl(parser, "apparmor_parser", "-Kr", "--", file, (char *)NULL);
-                else
-                        execl(parser, "apparmor_parser", "-Kr", (char *)NULL);
-                dprintf(2, "exec %s: %s", parser, strerror(errno));
-                _exit(127);
-        }
-        (void)close(pfd[1]);
-        for (;;) {
-                char tmp[512];
-                ssize_t k = read(rd, tmp, sizeof(tmp));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                for (ssize_t i = 0; i < k && mlen < sizeof(msg) - 1; i++)
-                        msg[mlen++] = tmp[i];
-        }
-        while (mlen > 0 && (msg[mlen - 1] == '\n' || msg[mlen - 1] == ' '))
-                mlen--;
-        msg[mlen] = '\0';
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return error_set(err, errno, "%s: waiting for %s", what, parser);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         if (WIFEXITED(status))

@@ -1062,11 +1062,9 @@ int subid_useradd(const char *name, void *userdata, Error **err)
         const char *exe = o && o->useradd ? o->useradd : "/usr/sbin/useradd";
         const char *argv[12];
         char *envp[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", (char *)"LC_ALL=C", NULL };
-        _cleanup_close_ int rd = -EBADF;
-        int pfd[2], status, n = 0;
+        int status = 0, n = 0;
         char msg[1024];
         size_t mlen = 0;
-        pid_t pid;
 
         if (!user_name_valid(name))
                 return error_setx(err, EINVAL, "useradd: invalid user name %s", name);
@@ -1087,42 +1085,16 @@ int subid_useradd(const char *name, void *userdata, Error **err)
         argv[n++] = name;
         argv[n] = NULL;
 
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                return error_set(err, errno, "pipe");
-        pid = fork();
-        if (pid < 0) {
-                int e = errno;
-                (void)close(pfd[0]);
-                (void)close(pfd[1]);
-                return error_set(err, e, "fork");
+        {
+                int r = spawn_wait_msg((char *const *)argv, envp, -1, false, msg, sizeof(msg), &status);
+                if (r < 0)
+                        return error_set(err, -r, "running %s", exe);
+                /* one line of message */
+                for (char *c = msg; *c; c++)
+                        if (*c == '\n')
+                                *c = ' ';
+                mlen = strlen(msg);
         }
-        if (pid == 0) {
-                int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-                if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(pfd[1], 2) < 0)
-                        _exit(127);
-                (void)syscall(SYS_close_range, 3U, ~0U, 0U);
-                execve(exe, (char *const *)argv, envp);
-                dprintf(2, "exec %s: %s", exe, strerror(errno));
-                _exit(127);
-        }
-        (void)close(pfd[1]);
-        rd = pfd[0];
-        for (;;) {
-                char tmp[512];
-                ssize_t k = read(rd, tmp, sizeof(tmp));
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                for (ssize_t i = 0; i < k && mlen < sizeof(msg) - 1; i++)
-                        msg[mlen++] = tmp[i] == '\n' ? ' ' : tmp[i];
-        }
-        msg[mlen] = '\0';
-        while (mlen > 0 && msg[mlen - 1] == ' ')
-                msg[--mlen] = '\0';
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return error_set(err, errno, "waitpid %s", exe);
         if (WIFEXITED(status) && (WEXITSTATUS(status) == 0 || WEXITSTATUS(status) == 9))
                 return 0; /* 9: E_NAME_IN_USE, a concurrent creator won */
         if (WIFEXITED(status))

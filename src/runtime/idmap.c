@@ -88,10 +88,8 @@ int idmap_userns_fd(const OciIdMap *uid, size_t n_uid, const OciIdMap *gid, size
 static int run_helper(const char *helper, pid_t pid, const OciIdMap *m, size_t n, const char *field, Error **err)
 {
         _cleanup_strv_ char **argv = NULL;
-        int p[2], status = 0;
+        int status = 0, r;
         char buf[512];
-        ssize_t got = 0, k;
-        pid_t child;
 
         strv_push(&argv, helper);
         {
@@ -107,33 +105,11 @@ static int run_helper(const char *helper, pid_t pid, const OciIdMap *m, size_t n
                         strv_push(&argv, num[2]);
                 }
         }
-        if (pipe2(p, O_CLOEXEC) < 0)
-                return error_set(err, errno, "pipe");
-        child = fork();
-        if (child < 0) {
-                close(p[0]);
-                close(p[1]);
-                return error_set(err, errno, "fork");
-        }
-        if (child == 0) {
-                dup2(p[1], 1);
-                dup2(p[1], 2);
-                execvp(helper, argv);
-                dprintf(2, "%s: %s (install the uidmap package)", helper, strerror(errno));
-                _exit(127);
-        }
-        close(p[1]);
-        while (got < (ssize_t)sizeof(buf) - 1 && (k = read(p[0], buf + got, sizeof(buf) - 1 - (size_t)got)) > 0)
-                got += k;
-        close(p[0]);
-        buf[got > 0 ? got : 0] = '\0';
-        while (got > 0 && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
-                buf[--got] = '\0';
-        while (waitpid(child, &status, 0) < 0)
-                if (errno != EINTR)
-                        return error_set(err, errno, "waiting for %s", helper);
+        r = spawn_wait_msg(argv, NULL, -1, true, buf, sizeof(buf), &status);
+        if (r < 0)
+                return error_set(err, -r, "running %s", helper);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-                return error_setx(err, ENOENT, "linux.%s: %s", field, *buf ? buf : "no helper");
+                return error_setx(err, ENOENT, "linux.%s: %s (install the uidmap package)", field, *buf ? buf : helper);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 return error_setx(err, EPERM, "linux.%s: %s refused the mapping: %s", field, helper,
                                   *buf ? buf : "no message");
