@@ -4,6 +4,10 @@
 #   and the floor: getppid() of a host process while a recording of another container is on (the
 #   program returns at its first test: what the enabled tracepoint costs every process);
 #   fork-heavy:    a busybox sh loop running /bin/true BENCH_FORKS times (wall time of the whole run);
+#   file-heavy:    `du -a` over the host's /usr (stat, getdents), `tar cf /dev/null` of /usr/share
+#                  (open, read, close) and `dd bs=512` from /dev/zero to /dev/null (2 cheap calls per
+#                  block), /usr bind-mounted read-only, page cache warmed first (wall time; plain and
+#                  eBPF only: notify and strace take minutes there);
 # each as a plain `stockade run --rm`, under `stockade seccomp record` with the eBPF recorder and with
 # the notify fallback, and under `strace -f -c` (the reference's way: strace -f over docker run's
 # processes is what a user would do).  Configurations are interleaved round by round; medians.
@@ -13,6 +17,7 @@
 #   BENCH_REPS   rounds (default 5)
 #   BENCH_CALLS  getppid() calls per run (default 5000000)
 #   BENCH_FORKS  fork+exec per run of the loop (default 1000)
+#   BENCH_BLOCKS 512-byte blocks dd copies (default 1000000)
 #   STOCKADE     the engine binary (default build/stockade)
 #   BENCH_KEEP=1 keep the temp dir
 # See bench/README.md, "bench-seccomp-record.sh".
@@ -57,8 +62,22 @@ run() {
 
 now() { date +%s.%N; }
 
-declare -A NS WALL
+# the file-heavy workloads, name -> busybox command line
+declare -A FILEW=([du]="du -a /u" [tar]="tar cf /dev/null /u/share" [dd]="dd if=/dev/zero of=/dev/null bs=512 count=${BENCH_BLOCKS:-1000000}")
+FILEW_ORDER=(du tar dd)
+for w in "${FILEW_ORDER[@]}"; do run plain -v /usr:/u:ro busybox ${FILEW[$w]}; done # warm the page cache
+
+declare -A NS WALL FW
 for ((r = 0; r < BENCH_REPS; r++)); do
+    for ((k = 0; k < 2; k++)); do
+        c=${CONFIGS[(k + r) % 2]}
+        for w in "${FILEW_ORDER[@]}"; do
+            t0=$(now)
+            run "$c" -v /usr:/u:ro busybox ${FILEW[$w]}
+            t1=$(now)
+            FW[$c.$w]+="$(echo "$t1 - $t0" | bc -l) "
+        done
+    done
     for ((k = 0; k < ${#CONFIGS[@]}; k++)); do
         c=${CONFIGS[(k + r) % ${#CONFIGS[@]}]}
         run "$c" -v "$WORK/getppid-loop:/getppid-loop:ro" busybox /getppid-loop "$BENCH_CALLS"
@@ -99,6 +118,13 @@ for c in "${CONFIGS[@]}"; do
     wall=$(echo "${WALL[$c]}" | median)
     printf '%-8s %12.1f %7.2fx %12.3f %7.2fx\n' "$c" "$ns" "$(echo "$ns / $base_ns" | bc -l)" "$wall" \
         "$(echo "$wall / $base_wall" | bc -l)"
+done
+echo
+echo "file-heavy workloads: wall seconds of the whole run (median of $BENCH_REPS), eBPF recording against plain"
+printf '%-8s %10s %10s %8s\n' workload plain bpf ratio
+for w in "${FILEW_ORDER[@]}"; do
+    p=$(echo "${FW[plain.$w]}" | median) b=$(echo "${FW[bpf.$w]}" | median)
+    printf '%-8s %10.3f %10.3f %7.2fx\n' "$w" "$p" "$b" "$(echo "$b / $p" | bc -l)"
 done
 off=$(echo "$FLOOR_OFF" | median) on=$(echo "$FLOOR_ON" | median)
 printf 'floor: getppid() of a host process %.1f ns, %.1f ns while a recorder is attached elsewhere (%.2fx)\n' \

@@ -118,7 +118,46 @@ static int cgroup2_dir_of(const char *id, char **ret, Error **err)
         return 0;
 }
 
-static int start_bpf(SeccompRecorder *r, const char *id, Error **err)
+/*
+ * Whether fentry on the syscall dispatchers failed on this boot: a kernel's tracing does not change
+ * until it reboots, and each attempt costs a parse of the kernel's BTF (~10 ms), so a failure is noted
+ * in <exec-root> (a tmpfs, emptied at boot) with the boot id, and later recordings go straight to the
+ * tracepoint.
+ */
+#define HOOK_STAMP "seccomp-record-tracepoint"
+
+static char *boot_id(void)
+{
+        _cleanup_free_ char *b = NULL;
+
+        if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", 64, &b, NULL) < 0)
+                return NULL;
+        b[strcspn(b, "\n")] = '\0';
+        return TAKE_PTR(b);
+}
+
+static bool fentry_known_bad(Engine *e)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", e->exec_root, HOOK_STAMP), *have = NULL, *want = boot_id();
+
+        if (!want || read_file_at(AT_FDCWD, p, 64, &have, NULL) < 0)
+                return false;
+        have[strcspn(have, "\n")] = '\0';
+        return STREQ(have, want);
+}
+
+static void fentry_note_bad(Engine *e)
+{
+        _cleanup_free_ char *want = boot_id(), *line = NULL;
+        _cleanup_close_ int dir = -EBADF;
+
+        if (!want || mkdir_p(e->exec_root, 0700) < 0 || (dir = open(e->exec_root, O_DIRECTORY | O_CLOEXEC)) < 0)
+                return;
+        line = xasprintf("%s\n", want);
+        (void)write_file_atomic(dir, HOOK_STAMP, line, strlen(line), 0644, false);
+}
+
+static int start_bpf(SeccompRecorder *r, Engine *e, const char *id, Error **err)
 {
         static const char *const arg_names[] = { "clone", "personality", "socket" };
         static const uint32_t arches[2] = { SCMP_ARCH_X86_64, SCMP_ARCH_X86 };
@@ -144,7 +183,8 @@ static int start_bpf(SeccompRecorder *r, const char *id, Error **err)
         libbpf_set_print(bpf_print);
         /* fentry on the syscall dispatchers first; the sys_enter tracepoint where they cannot attach */
         /* STOCKADE_SECCOMP_RECORD_TRACEPOINT=1 forces the tracepoint (tests, bench/bench-seccomp-record.sh) */
-        for (int fentry = getenv("STOCKADE_SECCOMP_RECORD_TRACEPOINT") ? 0 : 1; fentry >= 0; fentry--) {
+        for (int fentry = getenv("STOCKADE_SECCOMP_RECORD_TRACEPOINT") || fentry_known_bad(e) ? 0 : 1; fentry >= 0;
+             fentry--) {
                 if (r->skel)
                         seccomp_record_bpf__destroy(r->skel);
                 r->skel = seccomp_record_bpf__open();
@@ -165,6 +205,8 @@ static int start_bpf(SeccompRecorder *r, const char *id, Error **err)
                         r->fentry = fentry;
                         return 0;
                 }
+                if (fentry)
+                        fentry_note_bad(e);
         }
         return error_set(err, -k, "seccomp record: loading the eBPF program%s%s%s", *bpf_last_msg ? " (" : "",
                          bpf_last_msg, *bpf_last_msg ? ")" : "");
@@ -440,7 +482,7 @@ int seccomp_recorder_start(Engine *e, SeccompRecorderKind kind, const char *id, 
         r->kind = kind;
         r->with_args = with_args;
         r->listen_fd = r->wake[0] = r->wake[1] = -1;
-        k = kind == SECCOMP_RECORDER_NOTIFY ? start_notify(r, e, id, err) : start_bpf(r, id, err);
+        k = kind == SECCOMP_RECORDER_NOTIFY ? start_notify(r, e, id, err) : start_bpf(r, e, id, err);
         if (k < 0) {
                 seccomp_recorder_free(r);
                 return k;

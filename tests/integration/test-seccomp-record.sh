@@ -282,6 +282,27 @@ t_pure_v2() {
         has_name "$WORK/v2.json" uname
 }
 
+t_hook_stamp() {
+        # a kernel that refuses fentry on the syscall dispatchers is noted for this boot (exec root,
+        # with the boot id) so later recordings skip the attempt; a stamp from another boot is not trusted
+        local stamp=$STOCKADE_EXEC_ROOT/seccomp-record-tracepoint boot
+        boot=$(cat /proc/sys/kernel/random/boot_id)
+        echo 00000000-0000-0000-0000-000000000000 >"$stamp"
+        sk_out seccomp record -o "$WORK/h1.json" -- busybox sh -c "$WORKLOAD"
+        expect_status 0
+        case $(cat "$stamp") in
+        "$boot") diag "fentry refused on this kernel: noted for boot $boot" ;;
+        00000000-0000-0000-0000-000000000000) diag "fentry attached: nothing noted" ;;
+        *) fail "stamp: $(cat "$stamp")" ;;
+        esac
+        # with whatever is noted now, the next recording finds the same calls
+        sk_out seccomp record -o "$WORK/h2.json" -- busybox sh -c "$WORKLOAD"
+        expect_status 0
+        [ "$output" = "$(printf 'hi\n3')" ] || fail "output: $output"
+        [ "$(names "$WORK/h1.json")" = "$(names "$WORK/h2.json")" ] ||
+                fail "recordings differ: $(diff <(names "$WORK/h1.json") <(names "$WORK/h2.json") | tr '\n' ' ')"
+}
+
 run_test "a recorded busybox workload runs under its profile; mkdir, not recorded, fails with EPERM" t_record_replay_deny
 run_test "the runtime's own calls after the filter: with and without no-new-privileges" t_nnp_runtime_calls
 run_test "forked children and pipelines are recorded" t_forks_and_pipelines
@@ -293,5 +314,6 @@ run_test "--args: socket family rules" t_args
 run_test "check, diff, default" t_check_diff_default
 run_test "the notify fallback (--recorder notify, STOCKADE_SECCOMP_RECORDER=notify)" t_notify_fallback
 run_test "pure cgroup v2 layout: recorded, replayed, mkdir refused" t_pure_v2
+run_test "fentry refusal noted per boot; the next recording is the same" t_hook_stamp
 run_test "errors: missing capabilities, flags, missing profile" t_errors
 finish
