@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench-seccomp-record.sh - what recording a seccomp profile costs the workload (issue 9):
 #   syscall-heavy: bench/getppid-loop.c (ns per getppid(), measured inside the container);
-#   and the floor: getppid() of a host process while a recording of another container is on (the
+#   and the floors: getppid() of a host process with an empty program on sys_enter (the kernel's own
+#   cost of the hook, bench/tracepoint-floor.c), and while a recording of another container is on (the
 #   program returns at its first test: what the enabled tracepoint costs every process);
 #   fork-heavy:    a busybox sh loop running /bin/true BENCH_FORKS times (wall time of the whole run);
 #   file-heavy:    `du -a` over the host's /usr (stat, getdents), `tar cf /dev/null` of /usr/share
@@ -45,6 +46,9 @@ trap cleanup EXIT
 export STOCKADE_DATA_ROOT=$WORK/data STOCKADE_EXEC_ROOT=$WORK/run STOCKADE_CONFIG=$WORK/daemon.json
 bash "$REPO/tools/busybox-image.sh" "$STOCKADE" >"$WORK/image.log" 2>&1 || die "importing busybox failed"
 gcc -O2 -static -o "$WORK/getppid-loop" "$REPO/bench/getppid-loop.c" || die "building getppid-loop failed"
+clang -O2 -g -target bpf -I/usr/include/"$(gcc -print-multiarch)" -c "$REPO/bench/tracepoint-floor.bpf.c" \
+    -o "$WORK/tracepoint-floor.bpf.o" || die "building tracepoint-floor.bpf.o failed"
+gcc -O2 -o "$WORK/tracepoint-floor" "$REPO/bench/tracepoint-floor.c" -lbpf || die "building tracepoint-floor failed"
 
 LOOP="i=0; while [ \$i -lt $BENCH_FORKS ]; do /bin/true; i=\$((i+1)); done"
 CONFIGS=(plain bpf notify strace)
@@ -91,9 +95,11 @@ for ((r = 0; r < BENCH_REPS; r++)); do
 done
 
 # the floor: a host process, outside the recorded cgroup, while a recorder is attached
-FLOOR_OFF="" FLOOR_ON=""
+FLOOR_OFF="" FLOOR_ON="" FLOOR_EMPTY=""
 for ((r = 0; r < BENCH_REPS; r++)); do
     FLOOR_OFF+="$("$WORK/getppid-loop" "$BENCH_CALLS" | sed -n 's/^ns_per_call=\([0-9.]*\).*/\1/p') "
+    FLOOR_EMPTY+="$("$WORK/tracepoint-floor" "$WORK/tracepoint-floor.bpf.o" "$WORK/getppid-loop" "$BENCH_CALLS" |
+        sed -n 's/^ns_per_call=\([0-9.]*\).*/\1/p') "
     "$STOCKADE" seccomp record -o "$WORK/floor.json" -- busybox sleep 30 >/dev/null 2>&1 &
     rec_pid=$!
     for ((w = 0; w < 100; w++)); do
@@ -129,3 +135,6 @@ done
 off=$(echo "$FLOOR_OFF" | median) on=$(echo "$FLOOR_ON" | median)
 printf 'floor: getppid() of a host process %.1f ns, %.1f ns while a recorder is attached elsewhere (%.2fx)\n' \
     "$off" "$on" "$(echo "$on / $off" | bc -l)"
+empty=$(echo "$FLOOR_EMPTY" | median)
+printf 'kernel floor: %.1f ns with an empty program on sys_enter (%.2fx): what any recorder on this hook costs\n' \
+    "$empty" "$(echo "$empty / $off" | bc -l)"
