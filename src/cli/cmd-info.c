@@ -73,7 +73,12 @@ static char *status_text(json_t *rec)
 
         if (STREQ(s, "running")) {
                 _cleanup_free_ char *d = cli_human_since(started, false);
-                return json_is_true(json_object_get(st, "Paused")) ? xasprintf("Up %s (Paused)", d) : xasprintf("Up %s", d);
+                const char *h = json_string_value(json_object_get(json_object_get(st, "Health"), "Status"));
+                if (json_is_true(json_object_get(st, "Paused")))
+                        return xasprintf("Up %s (Paused)", d);
+                if (h) /* docker's Health.String() */
+                        return xasprintf("Up %s (%s)", d, STREQ(h, "starting") ? "health: starting" : h);
+                return xasprintf("Up %s", d);
         }
         if (STREQ(s, "restarting")) {
                 _cleanup_free_ char *d = cli_human_since(finished, true);

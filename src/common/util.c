@@ -208,6 +208,95 @@ int parse_size(const char *s, int64_t *ret)
         return 0;
 }
 
+/* Go's utf8.DecodeRune: the width of the sequence at s, or 0 if it is not valid UTF-8. */
+size_t utf8_valid_width(const unsigned char *s, size_t n, uint32_t *ret)
+{
+        unsigned char c = s[0];
+        size_t w;
+        uint32_t r, min;
+
+        if (c < 0x80) {
+                *ret = c;
+                return 1;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+                w = 2;
+                r = c & 0x1F;
+                min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+                w = 3;
+                r = c & 0x0F;
+                min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+                w = 4;
+                r = c & 0x07;
+                min = 0x10000;
+        } else
+                return 0;
+        if (n < w)
+                return 0;
+        for (size_t i = 1; i < w; i++) {
+                if ((s[i] & 0xC0) != 0x80)
+                        return 0;
+                r = (r << 6) | (s[i] & 0x3F);
+        }
+        if (r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
+                return 0;
+        *ret = r;
+        return w;
+}
+
+char *utf8_sanitize(const char *s, size_t n, size_t *ret_len)
+{
+        const unsigned char *u = (const unsigned char *)s;
+        char *out = xmalloc(n * 3 + 1), *p = out;
+        uint32_t r;
+
+        for (size_t i = 0; i < n;) {
+                size_t w = utf8_valid_width(u + i, n - i, &r);
+                if (w == 0) {
+                        memcpy(p, "\xef\xbf\xbd", 3);
+                        p += 3;
+                        i++;
+                        continue;
+                }
+                memcpy(p, u + i, w);
+                p += w;
+                i += w;
+        }
+        *p = '\0';
+        if (ret_len)
+                *ret_len = (size_t)(p - out);
+        return out;
+}
+
+char *format_go_duration_ms(int64_t ms)
+{
+        char sec[32];
+        int64_t h, m, s_ms;
+
+        if (ms <= 0)
+                return xstrdup("0s");
+        if (ms < 1000)
+                return xasprintf("%lldms", (long long)ms);
+        h = ms / 3600000;
+        m = ms / 60000 % 60;
+        s_ms = ms % 60000;
+        if (s_ms % 1000 == 0)
+                snprintf(sec, sizeof(sec), "%llds", (long long)(s_ms / 1000));
+        else {
+                int n = snprintf(sec, sizeof(sec), "%lld.%03lld", (long long)(s_ms / 1000), (long long)(s_ms % 1000));
+                while (n > 0 && sec[n - 1] == '0')
+                        sec[--n] = '\0';
+                snprintf(sec + n, sizeof(sec) - (size_t)n, "s");
+        }
+        if (h)
+                return xasprintf("%lldh%lldm%s", (long long)h, (long long)m, sec);
+        if (m)
+                return xasprintf("%lldm%s", (long long)m, sec);
+        return xstrdup(sec);
+}
+
 int parse_duration_ms(const char *s, int64_t *ret)
 {
         static const struct { const char *unit; double ms; } units[] = {

@@ -36,6 +36,14 @@ int parse_int64(const char *s, int64_t *ret);
 int parse_size(const char *s, int64_t *ret);
 /* A Go duration ("5s", "100ms", "1m30s", "1.5h") in milliseconds. */
 int parse_duration_ms(const char *s, int64_t *ret);
+/* Go's utf8.DecodeRune: the width (1-4) of the valid UTF-8 sequence at s, or 0 when it is not one
+ * (overlong forms, surrogates and anything above U+10FFFF are not). */
+size_t utf8_valid_width(const unsigned char *s, size_t n, uint32_t *ret);
+/* s[0..n) with each byte that starts no valid sequence replaced by U+FFFD (as Go's JSON encoder
+ * does), NUL-terminated; its length in *ret_len. */
+char *utf8_sanitize(const char *s, size_t n, size_t *ret_len);
+/* A non-negative duration as Go's time.Duration.String() writes it ("500ms", "1.5s", "1m30s", "1h0m0s"); 0 and less: "0s". */
+char *format_go_duration_ms(int64_t ms);
 
 /* Writes all of buf, retrying on EINTR and short writes; -errno. */
 int write_all(int fd, const void *buf, size_t len);

@@ -74,43 +74,6 @@ void gobuf_printf(GoBuf *b, const char *fmt, ...)
         free(s);
 }
 
-/* Go's utf8.DecodeRune: the width of the sequence at s, or 0 if it is not valid UTF-8. */
-static size_t utf8_width(const unsigned char *s, size_t n, uint32_t *ret)
-{
-        unsigned char c = s[0];
-        size_t w;
-        uint32_t r, min;
-
-        if (c < 0x80) {
-                *ret = c;
-                return 1;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-                w = 2;
-                r = c & 0x1F;
-                min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-                w = 3;
-                r = c & 0x0F;
-                min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-                w = 4;
-                r = c & 0x07;
-                min = 0x10000;
-        } else
-                return 0;
-        if (n < w)
-                return 0;
-        for (size_t i = 1; i < w; i++) {
-                if ((s[i] & 0xC0) != 0x80)
-                        return 0;
-                r = (r << 6) | (s[i] & 0x3F);
-        }
-        if (r < min || r > 0x10FFFF || (r >= 0xD800 && r <= 0xDFFF))
-                return 0;
-        *ret = r;
-        return w;
-}
 
 bool gobuf_json_string(GoBuf *b, const char *s, size_t n)
 {
@@ -151,7 +114,7 @@ bool gobuf_json_string(GoBuf *b, const char *s, size_t n)
                         start = ++i;
                         continue;
                 }
-                w = utf8_width(u + i, n - i, &r);
+                w = utf8_valid_width(u + i, n - i, &r);
                 if (w == 0 || r == 0x2028 || r == 0x2029) {
                         gobuf_add(b, s + start, i - start);
                         if (w == 0) {

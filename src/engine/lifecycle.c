@@ -220,6 +220,23 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                 json_object_set(config, "User", json_object_get(ic, "User"));
         if (!json_object_get(config, "StopSignal") && json_is_string(json_object_get(ic, "StopSignal")))
                 json_object_set(config, "StopSignal", json_object_get(ic, "StopSignal"));
+        /* dockerd's merge: the image's HEALTHCHECK fills what the user left unset */
+        {
+                json_t *uh = json_object_get(config, "Healthcheck"), *ih = json_object_get(ic, "Healthcheck");
+                static const char *const fields[] = { "Interval", "Timeout", "StartPeriod", "Retries" };
+                if (json_is_object(ih)) {
+                        if (!json_is_object(uh))
+                                json_object_set(config, "Healthcheck", ih);
+                        else {
+                                if (json_array_size(json_object_get(uh, "Test")) == 0 && json_object_get(ih, "Test"))
+                                        json_object_set(uh, "Test", json_object_get(ih, "Test"));
+                                for (size_t f = 0; f < ELEMENTSOF(fields); f++)
+                                        if (json_integer_value(json_object_get(uh, fields[f])) == 0 &&
+                                            json_integer_value(json_object_get(ih, fields[f])) != 0)
+                                                json_object_set(uh, fields[f], json_object_get(ih, fields[f]));
+                        }
+                }
+        }
         {
                 json_t *labels = json_object_get(config, "Labels");
                 const char *k;
@@ -488,6 +505,35 @@ static const char *init_binary(Engine *e)
         return NULL;
 }
 
+/*
+ * monitor.json's "health": the probe the monitor runs (its argv, CMD-SHELL through the container's
+ * shell as docker does) and dockerd's defaults for what Config.Healthcheck leaves at zero (30 s
+ * interval and timeout, 3 retries, no start period); NULL when there is none or it is NONE.
+ */
+static json_t *health_facts(json_t *cfg)
+{
+        json_t *hc = json_object_get(cfg, "Healthcheck"), *test = json_object_get(hc, "Test"), *argv;
+        const char *t0 = json_string_value(json_array_get(test, 0));
+        json_int_t iv = json_integer_value(json_object_get(hc, "Interval")), to = json_integer_value(json_object_get(hc, "Timeout"));
+        json_int_t retries = json_integer_value(json_object_get(hc, "Retries"));
+
+        if (!t0 || STREQ(t0, "NONE"))
+                return NULL;
+        if (STREQ(t0, "CMD-SHELL")) {
+                json_t *shell = json_object_get(cfg, "Shell");
+                argv = json_array_size(shell) ? json_deep_copy(shell) : json_pack("[s, s]", "/bin/sh", "-c");
+                json_array_append(argv, json_array_get(test, 1));
+        } else {
+                argv = json_array();
+                for (size_t i = 1; i < json_array_size(test); i++)
+                        json_array_append(argv, json_array_get(test, i));
+        }
+        return json_pack("{s:o, s:I, s:I, s:I, s:I}", "argv", argv, "intervalMs", (json_int_t)(iv ? iv / 1000000 : 30000),
+                         "timeoutMs", (json_int_t)(to ? to / 1000000 : 30000), "startPeriodMs",
+                         (json_int_t)(json_integer_value(json_object_get(hc, "StartPeriod")) / 1000000), "retries",
+                         (json_int_t)(retries ? retries : 3));
+}
+
 /* monitor.json's "log": the driver, its options, and what its tag and attributes may name (logpipe.h). */
 static json_t *log_facts(json_t *rec, json_t *cfg, json_t *lc)
 {
@@ -694,6 +740,11 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
                 json_object_set_new(mon, "daemon", d);
         }
         json_object_set_new(mon, "log", log_facts(rec, cfg, lc));
+        {
+                json_t *hc = health_facts(cfg);
+                if (hc)
+                        json_object_set_new(mon, "health", hc);
+        }
         {
                 _cleanup_free_ char *text = jx_dump(mon, false);
                 _cleanup_close_ int rfd = open(run, O_DIRECTORY | O_RDONLY | O_CLOEXEC);

@@ -86,47 +86,6 @@ typedef struct SplunkDriver {
 
 /* ================================================================ Go's JSON encoding */
 
-/* Go's utf8.DecodeRune: the length of the valid sequence at s (1-4), or 0 when it is not one. */
-static size_t utf8_len(const unsigned char *s, size_t len, uint32_t *ret_rune)
-{
-        unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-        size_t n;
-        uint32_t r;
-
-        if (c < 0x80) {
-                *ret_rune = c;
-                return 1;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-                n = 2;
-                r = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-                n = 3;
-                r = c & 0x0f;
-                if (c == 0xe0)
-                        lo = 0xa0;
-                else if (c == 0xed)
-                        hi = 0x9f; /* no surrogates */
-        } else if (c >= 0xf0 && c <= 0xf4) {
-                n = 4;
-                r = c & 0x07;
-                if (c == 0xf0)
-                        lo = 0x90;
-                else if (c == 0xf4)
-                        hi = 0x8f; /* <= U+10FFFF */
-        } else
-                return 0;
-        if (len < n || s[1] < lo || s[1] > hi)
-                return 0;
-        r = (r << 6) | (s[1] & 0x3f);
-        for (size_t i = 2; i < n; i++) {
-                if (s[i] < 0x80 || s[i] > 0xbf)
-                        return 0;
-                r = (r << 6) | (s[i] & 0x3f);
-        }
-        *ret_rune = r;
-        return n;
-}
 
 /* Bytes Go's encoder copies as they are: printable ASCII but '"', '\\', '<', '>' and '&'. */
 static bool plain[256];
@@ -180,7 +139,7 @@ static void json_chars(Buf *b, const char *str, size_t len)
                         }
                 } else {
                         uint32_t r;
-                        size_t n = utf8_len(s + i, len - i, &r);
+                        size_t n = utf8_valid_width(s + i, len - i, &r);
                         if (n == 0) {
                                 memcpy(esc, "\\ufffd", 6);
                                 esc_len = 6;
@@ -263,7 +222,7 @@ static bool compact_string(Buf *b, const unsigned char *s, size_t len, size_t *p
                 }
                 if (c >= 0x80) {
                         uint32_t r;
-                        size_t n = utf8_len(s + i, len - i, &r);
+                        size_t n = utf8_valid_width(s + i, len - i, &r);
                         if (n == 0)
                                 return false; /* ours: invalid UTF-8 is not sent as JSON */
                         if (r == 0x2028 || r == 0x2029) {
@@ -443,7 +402,7 @@ static bool blank(const char *str, size_t len)
         const unsigned char *s = (const unsigned char *)str;
         for (size_t i = 0; i < len;) {
                 uint32_t r;
-                size_t n = utf8_len(s + i, len - i, &r);
+                size_t n = utf8_valid_width(s + i, len - i, &r);
                 if (n == 0)
                         return false;
                 if (!((r >= '\t' && r <= '\r') || r == ' ' || r == 0x85 || r == 0xa0 || r == 0x1680 ||

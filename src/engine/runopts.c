@@ -159,6 +159,7 @@ int security_opt_split(const char *opt, char **ret_key, char **ret_value, bool *
 typedef struct ParseCtx {
         RunOpts *o;
         json_t *labels, *tmpfs, *ulimits, *binds, *mounts, *env, *secopts, *capadd, *capdrop, *groupadd, *sysctls;
+        json_t *health; /* --health-*: HealthConfig's durations and retries */
 } ParseCtx;
 
 static int set_size(const Pflag *f, const char *v, void *ud, Error **err)
@@ -503,6 +504,41 @@ static int set_stop_timeout(const Pflag *f, const char *v, void *ud, Error **err
         return 0;
 }
 
+/*
+ * --health-interval, --health-timeout, --health-start-period: Go durations (docker's flags are
+ * time.Duration) into HealthCheck's nanoseconds; docker's message for a negative one.
+ */
+static int set_health_dur(const Pflag *f, const char *v, void *ud, Error **err)
+{
+        ParseCtx *c = ud;
+        int64_t ms;
+        bool neg = v[0] == '-';
+
+        if (parse_duration_ms(v + (neg || v[0] == '+'), &ms) < 0)
+                return error_setx(err, EINVAL, "time: invalid duration \"%s\"", v);
+        if (neg && ms != 0)
+                return error_setx(err, EINVAL, "--%s cannot be negative", f->name);
+        if (ms == 0 && strpbrk(v, "123456789")) /* under 1ms, dockerd's refusal (we count in ms) */
+                return error_setx(err, EINVAL, "%s in Healthcheck cannot be less than 1ms", (const char *)f->value);
+        if (ms > INT64_MAX / 1000000)
+                return error_setx(err, EINVAL, "time: invalid duration \"%s\"", v);
+        json_object_set_new(c->health, (const char *)f->value, json_integer(ms * 1000000));
+        return 0;
+}
+
+static int set_health_retries(const Pflag *f, const char *v, void *ud, Error **err)
+{
+        ParseCtx *c = ud;
+        int64_t n;
+
+        if (parse_int64(v, &n) < 0 || n < INT32_MIN || n > INT32_MAX)
+                return error_setx(err, EINVAL, "strconv.ParseInt: parsing \"%s\": invalid syntax", v);
+        if (n < 0)
+                return error_setx(err, EINVAL, "--health-retries cannot be negative");
+        json_object_set_new(c->health, "Retries", json_integer(n));
+        return 0;
+}
+
 static json_t *host_new(void)
 {
         /* The fields `inspect` shows, in the order dockerd 20.10 writes them (sample-hostconfig.json). */
@@ -545,7 +581,8 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
 {
         const char *name = NULL, *entrypoint = NULL, *user = NULL, *workdir = NULL, *hostname = NULL, *network = NULL;
         const char *runtime = NULL, *userns = NULL, *pid = NULL, *ipc = NULL, *uts = NULL, *cgroupns = NULL;
-        const char *seccomp_record = NULL;
+        const char *seccomp_record = NULL, *health_cmd = NULL;
+        bool no_healthcheck = false;
         bool detach = false, rm = false, interactive = false, tty = false, init = false, privileged = false;
         bool read_only = false, oom_kill_disable = false;
         ParseCtx c = { .o = o };
@@ -564,6 +601,7 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
         c.capdrop = json_array();
         c.groupadd = json_array();
         c.sysctls = json_object();
+        c.health = json_object();
 
         Pflag flags[] = {
                 { "detach", 'd', PFLAG_BOOL, &detach, NULL, "Run container in background and print container ID" },
@@ -617,6 +655,12 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 { "uts", 0, PFLAG_STRING, &uts, NULL, "UTS namespace to use (host)" },
                 { "cgroupns", 0, PFLAG_STRING, &cgroupns, NULL, "Cgroup namespace to use (host|private)" },
                 { "sysctl", 0, PFLAG_CUSTOM, NULL, set_sysctl, "Sysctl options" },
+                { "health-cmd", 0, PFLAG_STRING, &health_cmd, NULL, "Command to run to check health" },
+                { "health-interval", 0, PFLAG_CUSTOM, "Interval", set_health_dur, "Time between running the check (ms|s|m|h) (default 0s)" },
+                { "health-timeout", 0, PFLAG_CUSTOM, "Timeout", set_health_dur, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)" },
+                { "health-start-period", 0, PFLAG_CUSTOM, "StartPeriod", set_health_dur, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)" },
+                { "health-retries", 0, PFLAG_CUSTOM, NULL, set_health_retries, "Consecutive failures needed to report unhealthy" },
+                { "no-healthcheck", 0, PFLAG_BOOL, &no_healthcheck, NULL, "Disable any container-specified HEALTHCHECK" },
                 { "seccomp-record", 0, PFLAG_STRING, &seccomp_record, NULL, "Record the container's syscalls into a seccomp profile FILE" },
                 { 0 },
         };
@@ -647,6 +691,29 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
         if (seccomp_record && detach) {
                 r = error_setx(err, EINVAL, "Conflicting options: --seccomp-record and -d (the profile is written when the container exits)");
                 goto out;
+        }
+        /* docker's HealthConfig: zero fields left out (omitempty), taken from the image at create */
+        {
+                const char *k;
+                json_t *v;
+                void *tmp_iter;
+                json_object_foreach_safe(c.health, tmp_iter, k, v) if (json_integer_value(v) == 0)
+                        json_object_del(c.health, k);
+        }
+        if (health_cmd && !*health_cmd)
+                health_cmd = NULL;
+        if (no_healthcheck) {
+                if (health_cmd || json_object_size(c.health)) {
+                        r = error_setx(err, EINVAL, "--no-healthcheck conflicts with --health-* options");
+                        goto out;
+                }
+                json_object_set_new(o->config, "Healthcheck", json_pack("{s:[s]}", "Test", "NONE"));
+        } else if (health_cmd || json_object_size(c.health)) {
+                json_t *h = json_object();
+                if (health_cmd)
+                        json_object_set_new(h, "Test", json_pack("[s, s]", "CMD-SHELL", health_cmd));
+                json_object_update(h, c.health);
+                json_object_set_new(o->config, "Healthcheck", h);
         }
         o->detach = detach;
         o->seccomp_record = seccomp_record ? xstrdup(seccomp_record) : NULL;
@@ -715,6 +782,7 @@ out:
         json_decref(c.capdrop);
         json_decref(c.groupadd);
         json_decref(c.sysctls);
+        json_decref(c.health);
         if (r < 0)
                 runopts_free(o);
         return r;
@@ -750,6 +818,46 @@ static int check_log_config(Engine *e, json_t *lc, Error **err)
         return log_config_validate(json_string_value(json_object_get(lc, "Type")), json_object_get(lc, "Config"), err);
 }
 
+/* dockerd's checks of a HealthConfig (durations at least 1ms), and a known probe type. */
+int healthcheck_validate(json_t *hc, Error **err)
+{
+        static const char *const durs[] = { "Interval", "Timeout", "StartPeriod" };
+        json_t *test, *v;
+        const char *t0;
+
+        if (!hc || json_is_null(hc))
+                return 0;
+        if (!json_is_object(hc))
+                return error_setx(err, EINVAL, "Healthcheck: must be an object");
+        for (size_t i = 0; i < ELEMENTSOF(durs); i++) {
+                v = json_object_get(hc, durs[i]);
+                if (v && !json_is_integer(v))
+                        return error_setx(err, EINVAL, "Healthcheck.%s: must be an integer (nanoseconds)", durs[i]);
+                if (json_integer_value(v) != 0 && json_integer_value(v) < 1000000)
+                        return error_setx(err, EINVAL, "%s in Healthcheck cannot be less than 1ms", durs[i]);
+        }
+        v = json_object_get(hc, "Retries");
+        if (v && !json_is_integer(v))
+                return error_setx(err, EINVAL, "Healthcheck.Retries: must be an integer");
+        if (json_integer_value(v) < 0)
+                return error_setx(err, EINVAL, "Retries in Healthcheck cannot be negative");
+        test = json_object_get(hc, "Test");
+        if (!test || json_is_null(test) || json_array_size(test) == 0)
+                return 0;
+        if (!json_is_array(test) || !(t0 = json_string_value(json_array_get(test, 0))))
+                return error_setx(err, EINVAL, "Healthcheck.Test: must be a list of strings");
+        for (size_t i = 0; i < json_array_size(test); i++)
+                if (!json_is_string(json_array_get(test, i)))
+                        return error_setx(err, EINVAL, "Healthcheck.Test: must be a list of strings");
+        if (STREQ(t0, "CMD-SHELL") && json_array_size(test) != 2)
+                return error_setx(err, EINVAL, "Healthcheck.Test: CMD-SHELL takes one command string");
+        if (STREQ(t0, "CMD") && json_array_size(test) < 2)
+                return error_setx(err, EINVAL, "Healthcheck.Test: CMD needs a command");
+        if (!STREQ(t0, "NONE") && !STREQ(t0, "CMD") && !STREQ(t0, "CMD-SHELL"))
+                return error_setx(err, EINVAL, "Healthcheck.Test: unknown type \"%s\" (NONE, CMD or CMD-SHELL)", t0);
+        return 0;
+}
+
 int hostconfig_validate(Engine *e, json_t *config, json_t *h, char ***warnings, Error **err)
 {
         int64_t mem = host_int(h, "Memory"), swap = host_int(h, "MemorySwap"), resv = host_int(h, "MemoryReservation");
@@ -758,6 +866,8 @@ int hostconfig_validate(Engine *e, json_t *config, json_t *h, char ***warnings, 
         json_t *v;
         int r;
 
+        if ((r = healthcheck_validate(json_object_get(config, "Healthcheck"), err)) < 0)
+                return r;
         if (mem != 0 && mem < 6 * 1024 * 1024)
                 return error_setx(err, EINVAL, "Minimum memory limit allowed is 6MB");
         if (swap > 0 && mem == 0)

@@ -32,6 +32,9 @@ void runopts_free(RunOpts *o);
 int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Error **err);
 
 /* dockerd's checks of a HostConfig (and Config) before anything is created; warnings are appended. */
+/* dockerd's checks of Config.Healthcheck (durations of at least 1ms, retries not negative) and a
+ * known probe type (NONE, CMD, CMD-SHELL). */
+int healthcheck_validate(json_t *hc, Error **err);
 int hostconfig_validate(Engine *e, json_t *config, json_t *host, char ***warnings, Error **err);
 
 /* One --security-opt entry split into key and value ("no-new-privileges" alone gives value "true"). */

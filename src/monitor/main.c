@@ -36,6 +36,7 @@
 #include "container-store.h"
 #include "engine.h"
 #include "events.h"
+#include "health.h"
 #include "json-util.h"
 #include "jsonlog.h"
 #include "logpipe.h"
@@ -79,6 +80,34 @@ typedef struct Monitor {
 } Monitor;
 
 static Monitor M;
+
+/*
+ * The healthcheck (Config.Healthcheck, monitor.json's "health"): every interval the probe runs as a
+ * detached `runtime exec` of the container's own process (user, env, caps) with other args; its
+ * runtime exits at once and the probe, orphaned, becomes our child (we are a subreaper), so we reap
+ * it for its exit status and kill it at the timeout.  Its output comes back on a pipe.
+ */
+#define HEALTH_REAPED_MAX 16
+
+typedef struct Health {
+        json_t *argv;                   /* the probe; NULL: no healthcheck */
+        int64_t interval_ms, timeout_ms, start_period_ms;
+        int retries;
+        char *proc_path, *pid_path;
+        struct timespec run_start, next, deadline, probe_start; /* CLOCK_MONOTONIC */
+        char *start_ts;                 /* the running probe's start, RFC 3339 */
+        bool running, timed_out, rt_done;
+        pid_t rt_pid, pid;              /* the runtime's `exec --detach`, then the probe */
+        int rt_status;
+        int out_fd;
+        char out[HEALTH_OUTPUT_MAX];
+        size_t out_len;
+        pid_t reaped_pid[HEALTH_REAPED_MAX]; /* children reaped before we knew them (the probe can exit */
+        int reaped_status[HEALTH_REAPED_MAX]; /* before its runtime does, and before its pid file is read) */
+        unsigned nreaped;
+} Health;
+
+static Health H = { .out_fd = -1 };
 
 /* ---- small helpers ---- */
 
@@ -566,6 +595,329 @@ static void rec_exited(json_t *rec, void *ud)
         json_object_set_new(json_object_get(rec, "Stockade"), "HasBeenManuallyStopped", json_boolean(M.manual_stop));
 }
 
+/* ---- the healthcheck ---- */
+
+static void mono(struct timespec *ts)
+{
+        clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static void ts_add_ms(struct timespec *ts, int64_t ms)
+{
+        ts->tv_sec += ms / 1000;
+        ts->tv_nsec += (ms % 1000) * 1000000L;
+        if (ts->tv_nsec >= 1000000000L) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000L;
+        }
+}
+
+static int64_t ms_until(const struct timespec *t)
+{
+        struct timespec n;
+        mono(&n);
+        return (t->tv_sec - n.tv_sec) * 1000 + (t->tv_nsec - n.tv_nsec) / 1000000;
+}
+
+static void health_setup(void)
+{
+        json_t *h = json_object_get(M.cfg, "health");
+
+        if (!json_is_object(h) || !json_array_size(json_object_get(h, "argv")))
+                return;
+        H.argv = json_object_get(h, "argv");
+        H.interval_ms = json_integer_value(json_object_get(h, "intervalMs"));
+        H.timeout_ms = json_integer_value(json_object_get(h, "timeoutMs"));
+        H.start_period_ms = json_integer_value(json_object_get(h, "startPeriodMs"));
+        H.retries = (int)json_integer_value(json_object_get(h, "retries"));
+        if (H.interval_ms < 1)
+                H.interval_ms = 30000;
+        if (H.timeout_ms < 1)
+                H.timeout_ms = 30000;
+        H.proc_path = xasprintf("%s/health-process.json", M.run_dir);
+        H.pid_path = xasprintf("%s/health.pid", M.run_dir);
+}
+
+static void rec_health_begin(json_t *rec, void *ud)
+{
+        json_t *st = json_object_get(rec, "State");
+        json_object_set_new(st, "Health", health_state_begin(json_object_get(st, "Health")));
+}
+
+/* A run of the container began: "starting", the first probe one interval from now (dockerd's). */
+static void health_begin(void)
+{
+        if (!H.argv)
+                return;
+        mono(&H.run_start);
+        H.next = H.run_start;
+        ts_add_ms(&H.next, H.interval_ms);
+        update_record(rec_health_begin, NULL);
+}
+
+/* The probe's process: the container's own (bundle/config.json), its args replaced. */
+static int health_write_process(void)
+{
+        _cleanup_free_ char *path = xasprintf("%s/config.json", M.bundle), *text = NULL, *out = NULL;
+        _cleanup_json_ json_t *spec = NULL;
+        _cleanup_close_ int dfd = -EBADF;
+        json_t *proc;
+        size_t len = 0;
+        Error *err = NULL;
+
+        if (read_file_at(AT_FDCWD, path, 16 << 20, &text, &len) < 0 || jx_parse(text, len, path, &spec, &err) < 0) {
+                fprintf(stderr, "stockade-monitor: healthcheck: cannot read %s%s%s\n", path, err ? ": " : "", err ? err->msg : "");
+                error_free(err);
+                return -1;
+        }
+        proc = json_object_get(spec, "process");
+        json_object_set(proc, "args", H.argv);
+        json_object_set_new(proc, "terminal", json_false());
+        out = jx_dump(proc, false);
+        dfd = open(M.run_dir, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (dfd < 0 || write_file_atomic(dfd, "health-process.json", out, strlen(out), 0600, false) < 0) {
+                fprintf(stderr, "stockade-monitor: healthcheck: writing %s failed\n", H.proc_path);
+                return -1;
+        }
+        return 0;
+}
+
+typedef struct HealthApply {
+        HealthResult res;
+        const char *changed;
+} HealthApply;
+
+static void rec_health_apply(json_t *rec, void *ud)
+{
+        HealthApply *a = ud;
+        json_t *st = json_object_get(rec, "State"), *h = json_object_get(st, "Health");
+
+        if (!json_is_object(h)) {
+                h = health_state_begin(NULL);
+                json_object_set_new(st, "Health", h);
+        }
+        a->changed = health_state_apply(h, &a->res, H.retries);
+}
+
+
+/* The probe's output as it comes (a pipe holds 64 KiB: a chatty probe must not block on it); what
+ * exceeds HEALTH_OUTPUT_MAX is read and dropped.  Returns the bytes read, 0 at the end, -1 for none yet. */
+static ssize_t health_drain_some(void)
+{
+        char buf[4096];
+        ssize_t n;
+
+        if (H.out_fd < 0)
+                return 0;
+        n = read(H.out_fd, buf, sizeof(buf));
+        if (n > 0) {
+                size_t room = sizeof(H.out) - H.out_len, take = (size_t)n < room ? (size_t)n : room;
+                memcpy(H.out + H.out_len, buf, take);
+                H.out_len += take;
+                return n;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                return -1;
+        close(H.out_fd), H.out_fd = -1;
+        return 0;
+}
+
+/* What the probe wrote before it ended (its background children may hold the pipe: not waited for). */
+static void health_drain(void)
+{
+        while (health_drain_some() > 0)
+                ;
+        if (H.out_fd >= 0)
+                close(H.out_fd), H.out_fd = -1;
+}
+
+/* One probe's end: its result into State.Health, an event when the status changed, the next probe. */
+static void health_finish(int code, const char *why)
+{
+        _cleanup_free_ char *end = rfc3339(), *msg = NULL;
+        struct timespec sp = H.run_start;
+        HealthApply a = { 0 };
+
+        health_drain();
+        if (H.timed_out) {
+                _cleanup_free_ char *d = format_go_duration_ms(H.timeout_ms);
+                msg = xasprintf("Health check exceeded timeout (%s)", d);
+                code = -1;
+        } else if (why)
+                msg = xstrdup(why);
+        ts_add_ms(&sp, H.start_period_ms);
+        a.res = (HealthResult){ .exit_code = code, .output = msg ? msg : H.out, .output_len = msg ? strlen(msg) : H.out_len,
+                                .start = H.start_ts, .end = end,
+                                .in_start_period = H.probe_start.tv_sec < sp.tv_sec ||
+                                                   (H.probe_start.tv_sec == sp.tv_sec && H.probe_start.tv_nsec < sp.tv_nsec) };
+        update_record(rec_health_apply, &a);
+        if (a.changed) {
+                _cleanup_free_ char *action = xasprintf("health_status: %s", a.changed);
+                emit(action, NULL);
+        }
+        H.running = H.timed_out = H.rt_done = false;
+        H.rt_pid = H.pid = 0;
+        H.out_len = 0;
+        free(H.start_ts), H.start_ts = NULL;
+        (void)unlink(H.pid_path);
+        /* the next one an interval after this one began, or now if it ran longer */
+        H.next = H.probe_start;
+        ts_add_ms(&H.next, H.interval_ms);
+        if (ms_until(&H.next) < 0)
+                mono(&H.next);
+}
+
+static bool container_paused(void)
+{
+        _cleanup_json_ json_t *rec = NULL;
+        return container_load(&M.eng, M.id, &rec, NULL) == 0 &&
+               json_is_true(json_object_get(json_object_get(rec, "State"), "Paused"));
+}
+
+static void health_start_probe(void)
+{
+        int p[2];
+        char **argv;
+
+        mono(&H.probe_start);
+        if (container_paused()) {
+                /* an exec into a frozen cgroup would hang: no probe while paused (dockerd skips them too) */
+                H.next = H.probe_start;
+                ts_add_ms(&H.next, H.interval_ms);
+                return;
+        }
+        H.start_ts = rfc3339();
+        H.running = true;
+        H.nreaped = 0;
+        H.deadline = H.probe_start;
+        ts_add_ms(&H.deadline, H.timeout_ms);
+        if (health_write_process() < 0) {
+                health_finish(-1, "the healthcheck's process could not be prepared (see monitor.log)");
+                return;
+        }
+        if (pipe2(p, O_CLOEXEC) < 0) {
+                health_finish(-1, "the healthcheck could not be started: pipe failed");
+                return;
+        }
+        (void)unlink(H.pid_path);
+        argv = runtime_argv("exec");
+        strv_push(&argv, "--process");
+        strv_push(&argv, H.proc_path);
+        strv_push(&argv, "--detach");
+        strv_push(&argv, "--pid-file");
+        strv_push(&argv, H.pid_path);
+        strv_push(&argv, M.id);
+        H.rt_pid = spawn_runtime(argv, -1, p[1], p[1]);
+        strv_free(argv);
+        close(p[1]);
+        H.out_fd = p[0];
+        (void)fcntl(H.out_fd, F_SETFL, fcntl(H.out_fd, F_GETFL) | O_NONBLOCK);
+        if (H.rt_pid < 0) {
+                H.rt_pid = 0;
+                health_finish(-1, "the healthcheck could not be started: fork failed");
+        }
+}
+
+static int health_status_code(int status)
+{
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A child reaped by reap(): the probe's runtime, the probe, or one we may learn of later. */
+static void health_reaped(pid_t p, int status)
+{
+        if (!H.running)
+                return;
+        if (p == H.rt_pid) {
+                H.rt_pid = 0;
+                H.rt_done = true;
+                H.rt_status = status;
+                return;
+        }
+        if (H.nreaped < HEALTH_REAPED_MAX) {
+                H.reaped_pid[H.nreaped] = p;
+                H.reaped_status[H.nreaped++] = status;
+        }
+}
+
+/* After reaping and polling: what the running probe's children have done, and the clocks. */
+static void health_check(void)
+{
+        if (!H.argv || M.exited)
+                return;
+        if (!H.running) {
+                if (ms_until(&H.next) <= 0)
+                        health_start_probe();
+                return;
+        }
+        if (H.rt_done && H.pid == 0) {
+                _cleanup_free_ char *text = NULL;
+                int code = health_status_code(H.rt_status);
+                if (code != 0) {
+                        _cleanup_free_ char *why = runtime_error();
+                        health_finish(-1, why);
+                        return;
+                }
+                if (read_file_at(AT_FDCWD, H.pid_path, 64, &text, NULL) < 0 || (H.pid = atoi(text)) <= 0) {
+                        H.pid = 0;
+                        health_finish(-1, "the runtime started the healthcheck but wrote no pid file");
+                        return;
+                }
+        }
+        for (unsigned i = 0; H.pid > 0 && i < H.nreaped; i++)
+                if (H.reaped_pid[i] == H.pid) {
+                        health_finish(health_status_code(H.reaped_status[i]), NULL);
+                        return;
+                }
+        if (!H.timed_out && ms_until(&H.deadline) <= 0) {
+                /* dockerd's timeout: the probe is killed and the result is -1 */
+                H.timed_out = true;
+                if (H.pid > 0)
+                        (void)kill(H.pid, SIGKILL);
+                else if (H.rt_pid > 0)
+                        (void)kill(H.rt_pid, SIGKILL);
+        }
+}
+
+/* How long poll may sleep for the healthcheck's sake (-1: no limit). */
+static int health_poll_timeout(void)
+{
+        int64_t ms;
+
+        if (!H.argv || M.exited)
+                return -1;
+        if (H.running)
+                ms = H.timed_out ? 100 : ms_until(&H.deadline);
+        else
+                ms = ms_until(&H.next);
+        if (H.running && H.rt_done && H.pid == 0)
+                ms = 0;
+        return ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+}
+
+/* The container stopped: a probe still running is killed and reaped, its result not recorded. */
+static void health_end(void)
+{
+        int status;
+
+        if (!H.running)
+                return;
+        if (H.pid > 0) {
+                (void)kill(H.pid, SIGKILL);
+                (void)waitpid(H.pid, &status, 0);
+        }
+        if (H.rt_pid > 0) {
+                (void)kill(H.rt_pid, SIGKILL);
+                (void)waitpid(H.rt_pid, &status, 0);
+        }
+        if (H.out_fd >= 0)
+                close(H.out_fd), H.out_fd = -1;
+        H.running = H.timed_out = H.rt_done = false;
+        H.rt_pid = H.pid = 0;
+        H.out_len = 0;
+        free(H.start_ts), H.start_ts = NULL;
+}
+
 /* ---- one run of the container ---- */
 
 static int console_socket(char **ret_path)
@@ -750,7 +1102,8 @@ static void reap(void)
                 if (p == M.init_pid) {
                         M.exited = true;
                         M.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                }
+                } else
+                        health_reaped(p, status);
 }
 
 static void accept_clients(void)
@@ -769,7 +1122,7 @@ static void loop(void)
         struct timespec drain_until = { 0 };
 
         for (;;) {
-                struct pollfd p[6 + MAX_CLIENTS];
+                struct pollfd p[7 + MAX_CLIENTS];
                 size_t n = 0, base;
                 int timeout = -1;
 
@@ -797,6 +1150,11 @@ static void loop(void)
                         } else if (timeout < 0 || ms < timeout)
                                 timeout = (int)ms;
                 }
+                {
+                        int ht = health_poll_timeout();
+                        if (ht >= 0 && (timeout < 0 || ht < timeout))
+                                timeout = ht;
+                }
                 /* Blocking log mode: a full queue leaves the container's output unread (its writes
                  * block, as docker's do) until the log thread has made room. */
                 bool held = logpipe_full(M.logp);
@@ -806,6 +1164,7 @@ static void loop(void)
                 p[n++] = (struct pollfd){ .fd = held || M.tty ? -1 : M.err_fd, .events = POLLIN };
                 p[n++] = (struct pollfd){ .fd = held ? logpipe_fd(M.logp) : -1, .events = POLLIN };
                 p[n++] = (struct pollfd){ .fd = M.exited ? -1 : M.oom_fd, .events = M.oom_events };
+                p[n++] = (struct pollfd){ .fd = H.out_fd, .events = POLLIN };
                 base = n;
                 for (size_t i = 0; i < M.nclients; i++)
                         p[n++] = (struct pollfd){ .fd = M.clients[i].fd, .events = POLLIN };
@@ -828,6 +1187,9 @@ static void loop(void)
                         logpipe_ack(M.logp);
                 if (p[5].revents)
                         oom_wakeup();
+                if (p[6].revents)
+                        (void)health_drain_some();
+                health_check();
                 for (size_t i = M.nclients; i-- > 0;) {
                         if (base + i >= n)
                                 continue;
@@ -999,6 +1361,7 @@ int main(int argc, char **argv)
         }
         if (setup(argv[1]) < 0)
                 return 1;
+        health_setup();
         if (fcntl(3, F_GETFD) >= 0) {
                 json_t *a = json_object_get(M.cfg, "firstClient");
                 fcntl(3, F_SETFD, FD_CLOEXEC);
@@ -1037,10 +1400,12 @@ int main(int argc, char **argv)
                                 break;
                 } else {
                         update_record(rec_started, NULL);
+                        health_begin();
                         /* logged before the CLI hears "started": once `run -d` returns, its start is in the log */
                         emit("start", NULL);
                         broadcast_status(json_pack("{s:s, s:i}", "status", "started", "pid", (int)M.init_pid));
                         loop();
+                        health_end();
                         {
                                 struct timespec ts;
                                 now(&ts);

@@ -129,3 +129,21 @@ TEST(parse_duration)
                 if (parse_duration_ms(bad[i], &v) == 0)
                         TAP_FAIL("parse_duration_ms(\"%s\") accepted", bad[i]);
 }
+
+TEST(format_go_duration)
+{
+        static const struct {
+                int64_t ms;
+                const char *want;
+        } cases[] = {
+                { 0, "0s" }, { -5, "0s" }, { 1, "1ms" }, { 500, "500ms" }, { 1000, "1s" }, { 1500, "1.5s" }, { 1250, "1.25s" },
+                { 30000, "30s" }, { 60000, "1m0s" }, { 90000, "1m30s" }, { 90500, "1m30.5s" }, { 3600000, "1h0m0s" },
+                { 3723004, "1h2m3.004s" },
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                char *s = format_go_duration_ms(cases[i].ms);
+                if (strcmp(s, cases[i].want) != 0)
+                        TAP_FAIL("format_go_duration_ms(%lld) = \"%s\", want \"%s\"", (long long)cases[i].ms, s, cases[i].want);
+                free(s);
+        }
+}
