@@ -10,8 +10,8 @@ json_t *health_state_begin(json_t *old)
 {
         json_t *log = json_object_get(old, "Log");
 
-        return json_pack("{s:s, s:i, s:O}", "Status", "starting", "FailingStreak", 0, "Log",
-                         json_is_array(log) ? log : json_array());
+        return json_pack("{s:s, s:i, s:o}", "Status", "starting", "FailingStreak", 0, "Log",
+                         json_is_array(log) ? json_deep_copy(log) : json_array());
 }
 
 static const char *const statuses[] = { "starting", "healthy", "unhealthy" };
