@@ -79,7 +79,8 @@ struct Conn {
         size_t ins_head, ins_scanned;
         Buf ins_body;
         char method[17];
-        char target[256]; /* for the log line of a denied body */
+        char target[256]; /* for the log line after a body's inspection */
+        char why[256];    /* the decision that let the head through */
         /* ends */
         bool client_eof, upstream_eof, ushut, cshut, resp_close, close_after_flush;
         bool dead; /* closed, freed after the current batch of events */
@@ -358,8 +359,8 @@ static void inspect_finish(Conn *c, const char *body, size_t blen, size_t raw_le
         if (blen > PROXY_BODY_MAX) {
                 snprintf(reason, sizeof(reason), "the request body is larger than %d bytes", PROXY_BODY_MAX);
         } else if (proxy_inspect_body(&arg_policy, c->inspect, body, blen, reason, sizeof(reason)) == 0) {
-                log_decision(true, c->method, strlen(c->method), c->target, strlen(c->target), c->peer,
-                             "body inspected");
+                snprintf(reason, sizeof(reason), "%.200s, body inspected", c->why);
+                log_decision(true, c->method, strlen(c->method), c->target, strlen(c->target), c->peer, reason);
                 c->in_fwd += c->ins_head + raw_len;
                 c->rq = RQ_WAIT;
                 buf_free(&c->ins_body);
@@ -419,6 +420,7 @@ static void process_client(Conn *c)
                         c->inspect = d.inspect;
                         c->req_chunk = (ChunkReader){ 0 };
                         snprintf(c->method, sizeof(c->method), "%.*s", (int)h.method_len, h.method);
+                        snprintf(c->why, sizeof(c->why), "%s", d.reason);
                         snprintf(c->target, sizeof(c->target), "%.*s", (int)(h.target_len > 255 ? 255 : h.target_len), h.target);
                         if (d.inspect != PROXY_INSPECT_NONE) {
                                 if (h.framing == HTTP_BODY_LENGTH && h.content_length > PROXY_BODY_MAX) {
