@@ -908,53 +908,87 @@ static int open_listener(Listener *l, Error **err)
         return 0;
 }
 
-static int resolve_user(const char *spec, uid_t *uid, gid_t *gid, char **name, Error **err)
+#define GROUPS_MAX 64
+
+typedef struct DropTo {
+        uid_t uid;
+        gid_t gid;
+        gid_t groups[GROUPS_MAX + 1];
+        size_t ngroups;
+} DropTo;
+
+/*
+ * Looks the user and group up in /etc/passwd and /etc/group directly (fgetpwent, fgetgrent): the
+ * binary is static, and glibc's NSS would dlopen the modules nsswitch.conf names (systemd, ldap) for
+ * a name the files lack, which a static binary cannot do safely.
+ */
+static int resolve_user(const char *spec, DropTo *d, Error **err)
 {
-        _cleanup_free_ char *u = xstrdup(spec);
+        _cleanup_free_ char *u = xstrdup(spec), *uname = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
         char *g = strchr(u, ':');
-        uint64_t x;
         struct passwd *pw;
+        struct group *gr;
+        uint64_t x;
+        bool found = false;
 
         if (g)
                 *g++ = '\0';
-        if (!*u)
-                return error_setx(err, EINVAL, "--user %s: no user", spec);
-        pw = getpwnam(u);
-        if (pw) {
-                *uid = pw->pw_uid;
-                *gid = pw->pw_gid;
-                *name = xstrdup(pw->pw_name);
-        } else if (parse_uint64(u, &x) == 0 && x < 0xffffffffu) {
-                *uid = (uid_t)x;
-                *gid = (gid_t)x;
-        } else {
-                return error_setx(err, ENOENT, "--user %s: no user %s in /etc/passwd and not a number", spec, u);
+        if (!*u || (g && !*g))
+                return error_setx(err, EINVAL, "--user %s: expected USER[:GROUP]", spec);
+        f = fopen("/etc/passwd", "re");
+        while (f && (pw = fgetpwent(f)))
+                if (STREQ(pw->pw_name, u)) {
+                        d->uid = pw->pw_uid;
+                        d->gid = pw->pw_gid;
+                        uname = xstrdup(pw->pw_name);
+                        found = true;
+                        break;
+                }
+        if (!found) {
+                if (parse_uint64(u, &x) < 0 || x >= 0xffffffffu)
+                        return error_setx(err, ENOENT, "--user %s: no user %s in /etc/passwd and not a number", spec, u);
+                d->uid = (uid_t)x;
+                d->gid = (gid_t)x;
         }
-        if (g) {
-                struct group *gr = getgrnam(g);
-                if (gr)
-                        *gid = gr->gr_gid;
-                else if (parse_uint64(g, &x) == 0 && x < 0xffffffffu)
-                        *gid = (gid_t)x;
-                else
+        if (f) {
+                fclose(f);
+                f = NULL;
+        }
+        f = fopen("/etc/group", "re");
+        found = !g;
+        d->ngroups = 0;
+        while (f && (gr = fgetgrent(f))) {
+                if (g && !found && STREQ(gr->gr_name, g)) {
+                        d->gid = gr->gr_gid;
+                        found = true;
+                }
+                /* the named user's supplementary groups, as initgroups(3) would give them */
+                for (char **m = gr->gr_mem; uname && m && *m && d->ngroups < GROUPS_MAX; m++)
+                        if (STREQ(*m, uname)) {
+                                d->groups[d->ngroups++] = gr->gr_gid;
+                                break;
+                        }
+        }
+        if (!found) {
+                if (parse_uint64(g, &x) < 0 || x >= 0xffffffffu)
                         return error_setx(err, ENOENT, "--user %s: no group %s in /etc/group and not a number", spec, g);
+                d->gid = (gid_t)x;
         }
-        if (*uid == 0)
+        d->groups[d->ngroups++] = d->gid;
+        if (d->uid == 0)
                 return error_setx(err, EINVAL, "--user %s: dropping privileges to uid 0 drops nothing", spec);
         return 0;
 }
 
-static int drop_privileges(uid_t uid, gid_t gid, const char *name, Error **err)
+static int drop_privileges(const DropTo *d, Error **err)
 {
-        gid_t groups[1] = { gid };
-
-        /* the named user's supplementary groups, plus the chosen group (e.g. docker, to reach the socket) */
-        if (name ? initgroups(name, gid) < 0 : setgroups(1, groups) < 0)
+        if (setgroups(d->ngroups, d->groups) < 0)
                 return error_set(err, errno, "--user: setting supplementary groups");
-        if (setresgid(gid, gid, gid) < 0)
-                return error_set(err, errno, "--user: setresgid %u", gid);
-        if (setresuid(uid, uid, uid) < 0)
-                return error_set(err, errno, "--user: setresuid %u", uid);
+        if (setresgid(d->gid, d->gid, d->gid) < 0)
+                return error_set(err, errno, "--user: setresgid %u", d->gid);
+        if (setresuid(d->uid, d->uid, d->uid) < 0)
+                return error_set(err, errno, "--user: setresuid %u", d->uid);
         if (setuid(0) == 0)
                 return error_setx(err, EPERM, "--user: uid 0 could be regained after the drop");
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
@@ -992,6 +1026,7 @@ int main(int argc, char **argv)
         Listener listeners[LISTEN_MAX];
         size_t nlisten = 0;
         const char *config = NULL, *user = NULL, *level;
+        DropTo drop = { 0 };
         bool check = false;
         Error *err = NULL;
         sigset_t mask;
@@ -1092,6 +1127,8 @@ int main(int argc, char **argv)
                 if (proxy_policy_load(&arg_policy, text, len, config, &err) < 0)
                         goto fail;
         }
+        if (user && resolve_user(user, &drop, &err) < 0)
+                goto fail;
         if (check) {
                 printf("configuration OK\n");
                 return 0;
@@ -1114,17 +1151,13 @@ int main(int argc, char **argv)
                 }
         }
         if (user) {
-                _cleanup_free_ char *name = NULL;
-                uid_t uid = 0;
-                gid_t gid = 0;
-                if (resolve_user(user, &uid, &gid, &name, &err) < 0)
-                        goto fail;
                 for (size_t i = 0; i < nlisten; i++)
-                        if (listeners[i].unix_path && chown(listeners[i].unix_path, uid, gid) < 0) {
-                                error_set(&err, errno, "--listen %s: chown to %u:%u", listeners[i].spec, uid, gid);
+                        if (listeners[i].unix_path && chown(listeners[i].unix_path, drop.uid, drop.gid) < 0) {
+                                error_set(&err, errno, "--listen %s: chown to %u:%u", listeners[i].spec, drop.uid,
+                                          drop.gid);
                                 goto fail;
                         }
-                if (drop_privileges(uid, gid, name, &err) < 0)
+                if (drop_privileges(&drop, &err) < 0)
                         goto fail;
         }
 

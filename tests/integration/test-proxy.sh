@@ -20,6 +20,10 @@ proxy_exit() {
         for p in $(cat "$WORK/proxy.pids" 2>/dev/null); do
                 kill -KILL "$p" 2>/dev/null
         done
+        if [ -d "$WORK/sk/data" ]; then
+                STOCKADE_DATA_ROOT=$WORK/sk/data STOCKADE_EXEC_ROOT=$WORK/sk/run STOCKADE_CONFIG=$WORK/sk/daemon.json \
+                        "$REPO_ROOT/build/stockade" rm -f "$TAG-px" >/dev/null 2>&1
+        fi
         dockerd_stop
         lib_exit
 }
@@ -448,6 +452,36 @@ t_config_user_json() {
         [ "$rc" -eq 0 ] || fail "--check of a good file: $out"
 }
 
+# docs/PROXY.md's command: the static binary in the busybox image under stockade, read-only, no
+# capabilities, no_new_privs, no network, as nobody with the socket's group, listening on a unix
+# socket in a bound directory.
+t_hardened_stockade_container() {
+        local stockade=$REPO_ROOT/build/stockade rc=0
+        [ -x "$stockade" ] || fail "$stockade not built"
+        export STOCKADE_DATA_ROOT=$WORK/sk/data STOCKADE_EXEC_ROOT=$WORK/sk/run STOCKADE_CONFIG=$WORK/sk/daemon.json
+        mkdir -p "$WORK/sk"
+        echo '{}' >"$STOCKADE_CONFIG"
+        "$REPO_ROOT/tools/busybox-image.sh" "$stockade" >/dev/null
+        install -d -o 65534 -g "$(stat -c %g "$DOCKERD_SOCK")" -m 0750 "$WORK/pxrun"
+        "$stockade" run -d --name "$TAG-px" --read-only --cap-drop ALL --security-opt no-new-privileges \
+                --user "65534:$(stat -c %g "$DOCKERD_SOCK")" --network none --pids-limit 64 --memory 64m \
+                -v "$DOCKERD_SOCK:/var/run/docker.sock" -v "$PROXY:/stockade-proxy:ro" -v "$WORK/pxrun:/run/proxy" \
+                -e CONTAINERS=1 busybox /stockade-proxy --listen unix:/run/proxy/docker.sock >/dev/null
+        local i
+        for ((i = 0; i < 100; i++)); do
+                [ -S "$WORK/pxrun/docker.sock" ] && break
+                sleep 0.05
+        done
+        output=$(DOCKER_HOST=unix://$WORK/pxrun/docker.sock DOCKER_CONFIG=$WORK/dockerd/cli "$DOCKER_CLI" ps \
+                --format '{{.Names}}' 2>&1) || rc=$?
+        [ "$rc" -eq 0 ] && [[ $output == *"$TAG-box"* ]] || fail "ps through the contained proxy: $output $("$stockade" logs "$TAG-px" 2>&1)"
+        rc=0
+        output=$(DOCKER_HOST=unix://$WORK/pxrun/docker.sock DOCKER_CONFIG=$WORK/dockerd/cli "$DOCKER_CLI" images 2>&1) || rc=$?
+        [ "$rc" -ne 0 ] && [[ $output == *"IMAGES=0"* ]] || fail "images through the contained proxy: $output"
+        "$stockade" logs "$TAG-px" 2>&1 | grep -q 'deny GET /v1.41/images/json' || fail "no decision in the container's log"
+        "$stockade" rm -f "$TAG-px" >/dev/null
+}
+
 run_test "docker ps allowed with CONTAINERS=1, refused without, the defaults" t_ps_with_containers
 run_test "docker run refused with 403 when POST=0" t_run_refused_without_post
 run_test "docker events streams through the proxy for over a minute" t_events_stream_over_a_minute
@@ -458,4 +492,5 @@ run_test "followed logs stream through the proxy" t_followed_logs
 run_test "path tricks refused or normalised; smuggling refused; keep-alive and pipelining" t_path_tricks
 run_test "SIGTERM with open streams: the proxy ends them and exits 0" t_shutdown_with_open_streams
 run_test "configuration file, --user nobody, JSON log, bad settings" t_config_user_json
+run_test "runs as a hardened stockade container (docs/PROXY.md)" t_hardened_stockade_container
 finish
