@@ -5,7 +5,11 @@
  * the whole response before the next.  Prints the request count, requests/s and the latency
  * percentiles.  Responses are framed with stockade-proxy's own reader (src/proxy/http.c).
  *
- *   httpload (--unix PATH | --tcp ADDR:PORT) [--path /_ping] [-c CONNS] [-d SECONDS] [-w WARMUP]
+ *   httpload (--unix PATH | --tcp ADDR:PORT) [--path /_ping] [--expect STATUS] [-c CONNS] [-d SECONDS] [-w WARMUP]
+ *
+ * A response with another status than --expect (200) is counted in "unexpected".  A server that
+ * closes after a response (Connection: close, as HAProxy after a deny) is dialled again; the
+ * reconnections are counted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,7 +86,8 @@ static int dial(const char *unix_path, const char *tcp)
 int main(int argc, char **argv)
 {
         const char *unix_path = NULL, *tcp = NULL, *path = "/_ping";
-        int conns = 16, epfd;
+        int conns = 16, epfd, expect = 200;
+        size_t reconnects = 0;
         double secs = 10, warm = 1, t0, t_end, t_meas;
         char req[512];
         size_t reqlen, nsamples = 0, errors = 0;
@@ -96,6 +101,8 @@ int main(int argc, char **argv)
                         tcp = argv[++i];
                 else if (!strcmp(argv[i], "--path") && i + 1 < argc)
                         path = argv[++i];
+                else if (!strcmp(argv[i], "--expect") && i + 1 < argc)
+                        expect = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "-c") && i + 1 < argc)
                         conns = atoi(argv[++i]);
                 else if (!strcmp(argv[i], "-d") && i + 1 < argc)
@@ -154,7 +161,7 @@ int main(int argc, char **argv)
                                         fprintf(stderr, "httpload: bad response: %s\n", why);
                                         return 1;
                                 }
-                                if (c->h.status != 200)
+                                if (c->h.status != expect)
                                         errors++;
                                 c->have_head = true;
                                 c->head_len = e;
@@ -178,6 +185,17 @@ int main(int argc, char **argv)
                                 lat[nsamples++] = (float)((t - c->start) * 1e6);
                         c->len = 0;
                         c->have_head = false;
+                        if (c->h.conn_close) {
+                                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+                                close(c->fd);
+                                c->fd = dial(unix_path, tcp);
+                                if (c->fd < 0) {
+                                        fprintf(stderr, "httpload: connect: %s\n", strerror(errno));
+                                        return 1;
+                                }
+                                epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev);
+                                reconnects++;
+                        }
                         c->start = now();
                         if (write(c->fd, req, reqlen) != (ssize_t)reqlen)
                                 return 1;
@@ -188,7 +206,8 @@ int main(int argc, char **argv)
                 return 1;
         }
         qsort(lat, nsamples, sizeof(float), cmp);
-        printf("requests %zu rps %.0f p50_us %.0f p90_us %.0f p99_us %.0f non200 %zu\n", nsamples,
-               (double)nsamples / secs, lat[nsamples / 2], lat[nsamples * 9 / 10], lat[nsamples * 99 / 100], errors);
+        printf("requests %zu rps %.0f p50_us %.0f p90_us %.0f p99_us %.0f unexpected %zu reconnects %zu\n", nsamples,
+               (double)nsamples / secs, lat[nsamples / 2], lat[nsamples * 9 / 10], lat[nsamples * 99 / 100], errors,
+               reconnects);
         return 0;
 }

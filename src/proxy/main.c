@@ -439,6 +439,11 @@ static void process_client(Conn *c)
                                         continue;
                                 }
                                 c->req_chunk.phase = h.framing == HTTP_BODY_CHUNKED ? CHUNK_SIZE : CHUNK_DONE;
+                                /* the body is read before the head goes on: answer the client's Expect here */
+                                if (h.expect_continue) {
+                                        buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+                                        c->out_fwd = c->out.len;
+                                }
                                 continue;
                         }
                         log_decision(true, h.method, h.method_len, h.target, h.target_len, c->peer, d.reason);
@@ -492,8 +497,10 @@ static void process_client(Conn *c)
                                         return;
                                 }
                                 c->ins_scanned += (size_t)k;
-                                if (c->ins_body.len > PROXY_BODY_MAX) {
-                                        inspect_finish(c, NULL, c->ins_body.len, 0);
+                                /* a chunked encoding so wasteful that the raw body would not fit */
+                                if (c->ins_body.len > PROXY_BODY_MAX ||
+                                    (c->req_chunk.phase != CHUNK_DONE && c->in.len >= INSPECT_CAP)) {
+                                        inspect_finish(c, NULL, PROXY_BODY_MAX + 1, 0);
                                         return;
                                 }
                                 if (c->req_chunk.phase != CHUNK_DONE)
