@@ -45,8 +45,21 @@
 #define INSPECT_CAP     (HTTP_REQ_HEAD_MAX + PROXY_BODY_MAX + 64 * 1024)
 #define LISTEN_MAX      16
 #define SHUTDOWN_GRACE  10 /* seconds for requests in flight at SIGTERM */
+#define DISCARD_MAX     (16 * 1024 * 1024) /* a denied body read and dropped; a longer one closes */
 
-typedef enum ReqState { RQ_HEAD, RQ_BODY_LEN, RQ_BODY_CHUNK, RQ_INSPECT, RQ_WAIT, RQ_TUNNEL, RQ_DENIED } ReqState;
+/* RQ_DISCARD_*: the body of a denied request is read and dropped, so that the client, still
+ * sending it, is not cut off before it reads the 403; then the next request (or the close). */
+typedef enum ReqState {
+        RQ_HEAD,
+        RQ_BODY_LEN,
+        RQ_BODY_CHUNK,
+        RQ_INSPECT,
+        RQ_WAIT,
+        RQ_TUNNEL,
+        RQ_DISCARD_LEN,
+        RQ_DISCARD_CHUNK,
+        RQ_DENIED,
+} ReqState;
 typedef enum RespState { RS_IDLE, RS_HEAD, RS_BODY_LEN, RS_BODY_CHUNK, RS_BODY_CLOSE, RS_TUNNEL } RespState;
 
 typedef struct Conn Conn;
@@ -84,6 +97,7 @@ struct Conn {
         /* ends */
         bool client_eof, upstream_eof, ushut, cshut, resp_close, close_after_flush;
         bool dead; /* closed, freed after the current batch of events */
+        bool close_after_discard;
         Conn *prev, *next;
 };
 
@@ -274,32 +288,33 @@ static int upstream_connect(Conn *c)
         return 0;
 }
 
-/* Queues a complete error response and closes the client once it is written. */
-static void respond_error(Conn *c, int status, const char *text, const char *reason, bool keep)
+/*
+ * Queues a complete error response; its body is what docker's CLI prints ("Error response from
+ * daemon: stockade-proxy: <reason>").  With close_header it says Connection: close.
+ */
+static void respond_error(Conn *c, int status, const char *text, const char *reason, bool close_header)
 {
         char head[256];
-        size_t rl = strlen(reason);
+        size_t rl = strlen(reason) + strlen("stockade-proxy: ");
         int n = snprintf(head, sizeof(head),
-                         "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n",
-                         status, text, rl + 1, keep ? "" : "Connection: close\r\n");
+                         "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n"
+                         "stockade-proxy: ",
+                         status, text, rl + 1, close_header ? "Connection: close\r\n" : "");
 
         buf_put(&c->out, head, (size_t)n);
-        buf_put(&c->out, reason, rl);
+        buf_puts(&c->out, reason);
         buf_putc(&c->out, '\n');
         c->out_fwd = c->out.len;
+}
+
+/* An error response; without keep the client is closed once it is written. */
+static void deny(Conn *c, int status, const char *text, const char *reason, bool keep)
+{
+        respond_error(c, status, text, reason, !keep);
         if (!keep) {
                 c->close_after_flush = true;
                 c->rq = RQ_DENIED;
         }
-}
-
-static void deny(Conn *c, int status, const char *text, const char *reason, bool keep)
-{
-        char msg[320];
-
-        /* the body docker's CLI prints: "Error response from daemon: <body>" */
-        snprintf(msg, sizeof(msg), "stockade-proxy: %s", reason);
-        respond_error(c, status, text, msg, keep);
 }
 
 /* Drops in.data[off, off + n). */
@@ -307,6 +322,39 @@ static void consume_in(Conn *c, size_t off, size_t n)
 {
         memmove(c->in.data + off, c->in.data + off + n, c->in.len - off - n);
         c->in.len -= n;
+}
+
+/*
+ * After a 403 for a request whose head (and, for an inspected one, body) has been dropped from the
+ * buffer: reads and drops the rest of its body, then goes on with the next request, or closes when
+ * the request asked to (or the body is too long to be worth reading).
+ */
+static void deny_then(Conn *c, const char *reason, HttpFraming framing, uint64_t left, bool close)
+{
+        close = close || shutting_down;
+        if (framing == HTTP_BODY_LENGTH && left > DISCARD_MAX) {
+                deny(c, 403, "Forbidden", reason, false);
+                return;
+        }
+        respond_error(c, 403, "Forbidden", reason, close);
+        c->close_after_discard = close;
+        c->req_left = left;
+        c->req_chunk = (ChunkReader){ 0 };
+        c->rq = framing == HTTP_BODY_LENGTH ? RQ_DISCARD_LEN : framing == HTTP_BODY_CHUNKED ? RQ_DISCARD_CHUNK : RQ_HEAD;
+        if (c->rq == RQ_HEAD && close) {
+                c->close_after_flush = true;
+                c->rq = RQ_DENIED;
+        }
+}
+
+static void discard_done(Conn *c)
+{
+        if (c->close_after_discard) {
+                c->close_after_flush = true;
+                c->rq = RQ_DENIED;
+        } else {
+                c->rq = RQ_HEAD;
+        }
 }
 
 static void request_forward(Conn *c)
@@ -368,7 +416,14 @@ static void inspect_finish(Conn *c, const char *body, size_t blen, size_t raw_le
                 return;
         }
         log_decision(false, c->method, strlen(c->method), c->target, strlen(c->target), c->peer, reason);
-        deny(c, 403, "Forbidden", reason, false);
+        buf_free(&c->ins_body);
+        if (blen > PROXY_BODY_MAX) {
+                deny(c, 403, "Forbidden", reason, false);
+                return;
+        }
+        /* the whole body is in the buffer: drop it with the head */
+        consume_in(c, c->in_fwd, c->ins_head + raw_len);
+        deny_then(c, reason, HTTP_BODY_NONE, 0, c->req_close);
 }
 
 static void process_client(Conn *c)
@@ -405,12 +460,10 @@ static void process_client(Conn *c)
                         }
                         proxy_decide(&arg_policy, h.method, h.method_len, h.target, h.target_len, &d);
                         if (!d.allow) {
-                                bool keep = h.framing == HTTP_BODY_NONE && !h.conn_close && !shutting_down;
                                 log_decision(false, h.method, h.method_len, h.target, h.target_len, c->peer, d.reason);
-                                if (keep)
-                                        consume_in(c, c->in_fwd, e);
-                                deny(c, 403, "Forbidden", d.reason, keep);
-                                if (!keep)
+                                consume_in(c, c->in_fwd, e);
+                                deny_then(c, d.reason, h.framing, h.content_length, h.conn_close);
+                                if (c->rq == RQ_DENIED)
                                         return;
                                 continue;
                         }
@@ -510,6 +563,28 @@ static void process_client(Conn *c)
                         }
                         if (c->rq == RQ_DENIED)
                                 return;
+                        continue;
+                }
+                case RQ_DISCARD_LEN: {
+                        size_t k = avail < c->req_left ? avail : (size_t)c->req_left;
+                        consume_in(c, c->in_fwd, k);
+                        c->req_left -= k;
+                        if (c->req_left)
+                                return;
+                        discard_done(c);
+                        continue;
+                }
+                case RQ_DISCARD_CHUNK: {
+                        long k = chunk_advance(&c->req_chunk, p, avail, NULL, NULL);
+                        if (k < 0) {
+                                c->close_after_flush = true;
+                                c->rq = RQ_DENIED;
+                                return;
+                        }
+                        consume_in(c, c->in_fwd, (size_t)k);
+                        if (c->req_chunk.phase != CHUNK_DONE)
+                                return;
+                        discard_done(c);
                         continue;
                 }
                 case RQ_TUNNEL:
@@ -1244,6 +1319,11 @@ int main(int argc, char **argv)
                 log_flush();
                 if (shutting_down && !conns) {
                         log_line("stopped");
+                        for (size_t l = 0; l < nlisten; l++)
+                                free(listeners[l].unix_path);
+                        proxy_policy_free(&arg_policy);
+                        buf_free(&log_buf);
+                        close(arg_epfd);
                         return 0;
                 }
         }
