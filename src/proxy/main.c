@@ -137,9 +137,15 @@ static void log_time(char *t, size_t n)
 
 /* One line per decision (docs/PROXY.md): text or JSON.  Flushed at the end of each loop turn. */
 static void log_decision(bool allow, const char *method, size_t mlen, const char *target, size_t tlen,
-                         const char *peer, const char *reason)
+                         const char *peer, const char *why)
 {
-        char t[64];
+        char t[64], reason[320];
+        size_t i;
+
+        /* a reason may quote a client's bytes (a SecurityOpt value, a JSON key): one printable line */
+        for (i = 0; why[i] && i < sizeof(reason) - 1; i++)
+                reason[i] = (unsigned char)why[i] < 0x20 || (unsigned char)why[i] >= 0x7f || why[i] == '"' ? '?' : why[i];
+        reason[i] = '\0';
 
         if (allow && !arg_log_allowed)
                 return;
@@ -712,7 +718,7 @@ static int flush(Conn *c)
 {
         ssize_t n;
 
-        while (c->in_fwd && c->ufd >= 0) {
+        while (c->in_fwd && c->ufd >= 0 && !c->ushut) {
                 n = send(c->ufd, c->in.data, c->in_fwd, MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
@@ -722,7 +728,7 @@ static int flush(Conn *c)
                 consume_in(c, 0, (size_t)n);
                 c->in_fwd -= (size_t)n;
         }
-        while (c->out_fwd) {
+        while (c->out_fwd && !c->cshut) {
                 n = send(c->cfd, c->out.data, c->out_fwd, MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
@@ -761,11 +767,11 @@ static void update_events(Conn *c)
                 ce |= EPOLLIN;
         else if (c->rq != RQ_TUNNEL)
                 ce |= EPOLLRDHUP; /* a client that goes away while we do not read */
-        if (c->out_fwd)
+        if (c->out_fwd && !c->cshut)
                 ce |= EPOLLOUT;
         if (!c->upstream_eof && c->out.len < cap_out)
                 ue |= EPOLLIN;
-        if (c->in_fwd)
+        if (c->in_fwd && !c->ushut)
                 ue |= EPOLLOUT;
         set_events(c->cfd, &c->ctag, &c->cev, ce);
         set_events(c->ufd, &c->utag, &c->uev, ue);
@@ -804,6 +810,10 @@ static void conn_event(Conn *c, bool client, uint32_t ev)
                         goto gone;
                 if (c->client_eof && c->rq != RQ_TUNNEL)
                         goto gone; /* the client left; an HTTP exchange cannot go on without it */
+                /* a tunnel's client closed both ways: nothing more can be written to it (and a
+                 * level-triggered hang-up must not spin while the other side drains) */
+                if ((ev & (EPOLLHUP | EPOLLERR)) && c->rq == RQ_TUNNEL)
+                        c->cshut = true;
         } else {
                 if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
                         r = read_into(c->ufd, &c->out, c->rs == RS_HEAD ? RESP_CAP : IO_CAP, &c->upstream_eof);
@@ -813,6 +823,8 @@ static void conn_event(Conn *c, bool client, uint32_t ev)
                                         goto gone;
                         }
                 }
+                if ((ev & (EPOLLHUP | EPOLLERR)) && c->rs == RS_TUNNEL)
+                        c->ushut = true;
         }
         process_upstream(c);
         process_client(c);
