@@ -5,7 +5,8 @@
  * the whole response before the next.  Prints the request count, requests/s and the latency
  * percentiles.  Responses are framed with stockade-proxy's own reader (src/proxy/http.c).
  *
- *   httpload (--unix PATH | --tcp ADDR:PORT) [--path /_ping] [--expect STATUS] [-c CONNS] [-d SECONDS] [-w WARMUP]
+ *   httpload (--unix PATH | --tcp ADDR:PORT) [--path /_ping] [--expect STATUS] [-c CONNS] [-d SECONDS] [-w
+ * WARMUP]
  *
  * A response with another status than --expect (200) is counted in "unexpected".  A server that
  * closes after a response (Connection: close, as HAProxy after a deny) is dialled again; the
@@ -110,7 +111,8 @@ int main(int argc, char **argv)
                 else if (!strcmp(argv[i], "-w") && i + 1 < argc)
                         warm = atof(argv[++i]);
                 else {
-                        fprintf(stderr, "usage: httpload (--unix PATH | --tcp ADDR:PORT) [--path P] [-c N] [-d S] [-w S]\n");
+                        fprintf(stderr, "usage: httpload (--unix PATH | --tcp ADDR:PORT) [--path P] [-c N] "
+                                        "[-d S] [-w S]\n");
                         return 2;
                 }
         }
@@ -118,7 +120,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "httpload: one of --unix or --tcp, and 1 <= -c <= 10000\n");
                 return 2;
         }
-        reqlen = (size_t)snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: httpload\r\n\r\n", path);
+        reqlen = (size_t)snprintf(req, sizeof(req),
+                                  "GET %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: httpload\r\n\r\n", path);
         epfd = epoll_create1(EPOLL_CLOEXEC);
         cl = calloc((size_t)conns, sizeof(*cl));
         t0 = now();
@@ -171,7 +174,8 @@ int main(int argc, char **argv)
                         if (c->h.framing == HTTP_BODY_LENGTH) {
                                 done = c->len - c->head_len >= c->h.content_length;
                         } else if (c->h.framing == HTTP_BODY_CHUNKED) {
-                                long k = chunk_advance(&c->ck, c->buf + c->body_seen, c->len - c->body_seen, NULL, NULL);
+                                long k = chunk_advance(&c->ck, c->buf + c->body_seen, c->len - c->body_seen,
+                                                       NULL, NULL);
                                 if (k < 0)
                                         return 1;
                                 c->body_seen += (size_t)k;
@@ -206,8 +210,8 @@ int main(int argc, char **argv)
                 return 1;
         }
         qsort(lat, nsamples, sizeof(float), cmp);
-        printf("requests %zu rps %.0f p50_us %.0f p90_us %.0f p99_us %.0f unexpected %zu reconnects %zu\n", nsamples,
-               (double)nsamples / secs, lat[nsamples / 2], lat[nsamples * 9 / 10], lat[nsamples * 99 / 100], errors,
-               reconnects);
+        printf("requests %zu rps %.0f p50_us %.0f p90_us %.0f p99_us %.0f unexpected %zu reconnects %zu\n",
+               nsamples, (double)nsamples / secs, lat[nsamples / 2], lat[nsamples * 9 / 10],
+               lat[nsamples * 99 / 100], errors, reconnects);
         return 0;
 }

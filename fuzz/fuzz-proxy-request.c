@@ -72,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         abort();
                 for (int kind = PROXY_INSPECT_CREATE; kind <= PROXY_INSPECT_VOLUME; kind++) {
                         reason[0] = '\0';
-                        if (proxy_inspect_body(&all, (ProxyInspect)kind, body, blen, reason, sizeof(reason)) < 0 &&
+                        if (proxy_inspect_body(&all, (ProxyInspect)kind, body, blen, reason,
+                                               sizeof(reason)) < 0 &&
                             !reason[0])
                                 abort(); /* a refusal says why */
                 }

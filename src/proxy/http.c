@@ -137,7 +137,8 @@ static int parse_headers(const char *p, const char *end, HttpHead *h, bool *has_
                 } else if (name_is(p, nlen, "content-type")) {
                         size_t l = (size_t)(ve - v);
                         if ((l >= 30 && strncasecmp(v, "application/vnd.docker.raw-stream", 30) == 0) ||
-                            (l >= 38 && strncasecmp(v, "application/vnd.docker.multiplexed-stream", 38) == 0))
+                            (l >= 38 &&
+                             strncasecmp(v, "application/vnd.docker.multiplexed-stream", 38) == 0))
                                 h->raw_stream = true;
                 } else if (name_is(p, nlen, "expect")) {
                         if ((size_t)(ve - v) == 12 && strncasecmp(v, "100-continue", 12) == 0)
@@ -192,7 +193,9 @@ int http_parse_request(const char *p, size_t n, HttpHead *h, const char **reason
                 return *reason = "Transfer-Encoding in an HTTP/1.0 request", 400;
         if (h->minor == 0 && !keep_alive)
                 h->conn_close = true;
-        h->framing = has_te ? HTTP_BODY_CHUNKED : has_cl && h->content_length ? HTTP_BODY_LENGTH : HTTP_BODY_NONE;
+        h->framing = has_te                        ? HTTP_BODY_CHUNKED
+                     : has_cl && h->content_length ? HTTP_BODY_LENGTH
+                                                   : HTTP_BODY_NONE;
         return 0;
 }
 
@@ -271,7 +274,8 @@ long chunk_advance(ChunkReader *c, const char *p, size_t n, void (*put)(void *da
                 case CHUNK_EXT:
                         if (ch == '\r')
                                 c->phase = CHUNK_SIZE_LF;
-                        else if (ch == '\n' || ((unsigned char)ch < 0x20 && ch != '\t') || ++c->line > CHUNK_LINE_MAX)
+                        else if (ch == '\n' || ((unsigned char)ch < 0x20 && ch != '\t') ||
+                                 ++c->line > CHUNK_LINE_MAX)
                                 return -EPROTO;
                         i++;
                         break;

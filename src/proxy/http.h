@@ -59,25 +59,25 @@ int http_parse_response(const char *p, size_t n, bool head_request, HttpHead *h,
 
 /* The chunked transfer coding, read incrementally. */
 typedef enum ChunkPhase {
-        CHUNK_SIZE,     /* hex digits of a chunk size */
-        CHUNK_EXT,      /* a chunk extension, up to CR */
-        CHUNK_SIZE_LF,  /* LF after a size line */
-        CHUNK_DATA,     /* `left` data bytes */
-        CHUNK_DATA_CR,  /* CR after data */
-        CHUNK_DATA_LF,  /* LF after data */
-        CHUNK_TRAILER,  /* start of a trailer line (CR: the end) */
+        CHUNK_SIZE,    /* hex digits of a chunk size */
+        CHUNK_EXT,     /* a chunk extension, up to CR */
+        CHUNK_SIZE_LF, /* LF after a size line */
+        CHUNK_DATA,    /* `left` data bytes */
+        CHUNK_DATA_CR, /* CR after data */
+        CHUNK_DATA_LF, /* LF after data */
+        CHUNK_TRAILER, /* start of a trailer line (CR: the end) */
         CHUNK_TRAILER_LINE,
         CHUNK_TRAILER_LF, /* LF of a trailer line */
-        CHUNK_END_LF,   /* the last LF */
+        CHUNK_END_LF,     /* the last LF */
         CHUNK_DONE,
 } ChunkPhase;
 
 typedef struct ChunkReader {
         ChunkPhase phase;
-        uint64_t left;     /* data bytes left in this chunk, or the size being read */
-        unsigned digits;   /* hex digits read (at most 15) */
-        size_t line;       /* bytes of the extension or trailer line so far (bounded) */
-        size_t trailers;   /* total trailer bytes (bounded) */
+        uint64_t left;   /* data bytes left in this chunk, or the size being read */
+        unsigned digits; /* hex digits read (at most 15) */
+        size_t line;     /* bytes of the extension or trailer line so far (bounded) */
+        size_t trailers; /* total trailer bytes (bounded) */
 } ChunkReader;
 
 /*

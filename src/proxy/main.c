@@ -40,12 +40,12 @@
 #include "policy.h"
 #include "util.h"
 
-#define IO_CAP          (64 * 1024)  /* bytes buffered per direction */
-#define RESP_CAP        (HTTP_RESP_HEAD_MAX + 16 * 1024)
-#define INSPECT_CAP     (HTTP_REQ_HEAD_MAX + PROXY_BODY_MAX + 64 * 1024)
-#define LISTEN_MAX      16
-#define SHUTDOWN_GRACE  10 /* seconds for requests in flight at SIGTERM */
-#define DISCARD_MAX     (16 * 1024 * 1024) /* a denied body read and dropped; a longer one closes */
+#define IO_CAP         (64 * 1024) /* bytes buffered per direction */
+#define RESP_CAP       (HTTP_RESP_HEAD_MAX + 16 * 1024)
+#define INSPECT_CAP    (HTTP_REQ_HEAD_MAX + PROXY_BODY_MAX + 64 * 1024)
+#define LISTEN_MAX     16
+#define SHUTDOWN_GRACE 10                 /* seconds for requests in flight at SIGTERM */
+#define DISCARD_MAX    (16 * 1024 * 1024) /* a denied body read and dropped; a longer one closes */
 
 /* RQ_DISCARD_*: the body of a denied request is read and dropped, so that the client, still
  * sending it, is not cut off before it reads the 403; then the next request (or the close). */
@@ -78,7 +78,7 @@ struct Conn {
         int cfd, ufd;
         uint32_t cev, uev; /* current epoll interest */
         char peer[80];
-        Buf in;  /* read from the client; in.data[0, in_fwd) may go upstream */
+        Buf in; /* read from the client; in.data[0, in_fwd) may go upstream */
         size_t in_fwd;
         Buf out; /* read from upstream; out.data[0, out_fwd) may go to the client */
         size_t out_fwd;
@@ -144,7 +144,9 @@ static void log_decision(bool allow, const char *method, size_t mlen, const char
 
         /* a reason may quote a client's bytes (a SecurityOpt value, a JSON key): one printable line */
         for (i = 0; why[i] && i < sizeof(reason) - 1; i++)
-                reason[i] = (unsigned char)why[i] < 0x20 || (unsigned char)why[i] >= 0x7f || why[i] == '"' ? '?' : why[i];
+                reason[i] = (unsigned char)why[i] < 0x20 || (unsigned char)why[i] >= 0x7f || why[i] == '"'
+                                    ? '?'
+                                    : why[i];
         reason[i] = '\0';
 
         if (allow && !arg_log_allowed)
@@ -155,9 +157,9 @@ static void log_decision(bool allow, const char *method, size_t mlen, const char
         if (tlen > HTTP_TARGET_MAX)
                 tlen = HTTP_TARGET_MAX;
         if (arg_json) {
-                _cleanup_json_ json_t *j = json_pack("{s:s, s:s, s:s%, s:s%, s:s, s:s}", "time", t, "decision",
-                                                     allow ? "allow" : "deny", "method", method, mlen, "path",
-                                                     target, tlen, "peer", peer, "reason", reason);
+                _cleanup_json_ json_t *j = json_pack(
+                        "{s:s, s:s, s:s%, s:s%, s:s, s:s}", "time", t, "decision", allow ? "allow" : "deny",
+                        "method", method, mlen, "path", target, tlen, "peer", peer, "reason", reason);
                 char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
                 if (s) {
                         buf_puts(&log_buf, s);
@@ -168,9 +170,9 @@ static void log_decision(bool allow, const char *method, size_t mlen, const char
                 /* the method and target are printable ASCII without spaces (http.c checked them) */
                 size_t need = strlen(t) + mlen + tlen + strlen(peer) + strlen(reason) + 40;
                 buf_reserve(&log_buf, need);
-                log_buf.len += (size_t)snprintf(log_buf.data + log_buf.len, need, "%s %s %.*s %.*s peer=%s reason=\"%s\"\n",
-                                                t, allow ? "allow" : "deny", (int)mlen, method, (int)tlen, target,
-                                                peer, reason);
+                log_buf.len += (size_t)snprintf(
+                        log_buf.data + log_buf.len, need, "%s %s %.*s %.*s peer=%s reason=\"%s\"\n", t,
+                        allow ? "allow" : "deny", (int)mlen, method, (int)tlen, target, peer, reason);
         }
         if (log_buf.len > 256 * 1024)
                 log_flush();
@@ -302,10 +304,11 @@ static void respond_error(Conn *c, int status, const char *text, const char *rea
 {
         char head[256];
         size_t rl = strlen(reason) + strlen("stockade-proxy: ");
-        int n = snprintf(head, sizeof(head),
-                         "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n"
-                         "stockade-proxy: ",
-                         status, text, rl + 1, close_header ? "Connection: close\r\n" : "");
+        int n = snprintf(
+                head, sizeof(head),
+                "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n%s\r\n"
+                "stockade-proxy: ",
+                status, text, rl + 1, close_header ? "Connection: close\r\n" : "");
 
         buf_put(&c->out, head, (size_t)n);
         buf_puts(&c->out, reason);
@@ -346,7 +349,9 @@ static void deny_then(Conn *c, const char *reason, HttpFraming framing, uint64_t
         c->close_after_discard = close;
         c->req_left = left;
         c->req_chunk = (ChunkReader){ 0 };
-        c->rq = framing == HTTP_BODY_LENGTH ? RQ_DISCARD_LEN : framing == HTTP_BODY_CHUNKED ? RQ_DISCARD_CHUNK : RQ_HEAD;
+        c->rq = framing == HTTP_BODY_LENGTH    ? RQ_DISCARD_LEN
+                : framing == HTTP_BODY_CHUNKED ? RQ_DISCARD_CHUNK
+                                               : RQ_HEAD;
         if (c->rq == RQ_HEAD && close) {
                 c->close_after_flush = true;
                 c->rq = RQ_DENIED;
@@ -414,7 +419,8 @@ static void inspect_finish(Conn *c, const char *body, size_t blen, size_t raw_le
                 snprintf(reason, sizeof(reason), "the request body is larger than %d bytes", PROXY_BODY_MAX);
         } else if (proxy_inspect_body(&arg_policy, c->inspect, body, blen, reason, sizeof(reason)) == 0) {
                 snprintf(reason, sizeof(reason), "%.200s, body inspected", c->why);
-                log_decision(true, c->method, strlen(c->method), c->target, strlen(c->target), c->peer, reason);
+                log_decision(true, c->method, strlen(c->method), c->target, strlen(c->target), c->peer,
+                             reason);
                 c->in_fwd += c->ins_head + raw_len;
                 c->rq = RQ_WAIT;
                 buf_free(&c->ins_body);
@@ -453,20 +459,27 @@ static void process_client(Conn *c)
                         e = http_head_end(p, avail);
                         if (!e) {
                                 if (avail >= HTTP_REQ_HEAD_MAX) {
-                                        log_decision(false, "-", 1, "-", 1, c->peer, "request head too large");
-                                        deny(c, 431, "Request Header Fields Too Large", "the request head is too large", false);
+                                        log_decision(false, "-", 1, "-", 1, c->peer,
+                                                     "request head too large");
+                                        deny(c, 431, "Request Header Fields Too Large",
+                                             "the request head is too large", false);
                                 }
                                 return;
                         }
                         st = http_parse_request(p, e, &h, &why);
                         if (st) {
                                 log_decision(false, "-", 1, "-", 1, c->peer, why);
-                                deny(c, st, st == 505 ? "HTTP Version Not Supported" : st == 414 ? "URI Too Long" : "Bad Request", why, false);
+                                deny(c, st,
+                                     st == 505   ? "HTTP Version Not Supported"
+                                     : st == 414 ? "URI Too Long"
+                                                 : "Bad Request",
+                                     why, false);
                                 return;
                         }
                         proxy_decide(&arg_policy, h.method, h.method_len, h.target, h.target_len, &d);
                         if (!d.allow) {
-                                log_decision(false, h.method, h.method_len, h.target, h.target_len, c->peer, d.reason);
+                                log_decision(false, h.method, h.method_len, h.target, h.target_len, c->peer,
+                                             d.reason);
                                 consume_in(c, c->in_fwd, e);
                                 deny_then(c, d.reason, h.framing, h.content_length, h.conn_close);
                                 if (c->rq == RQ_DENIED)
@@ -480,12 +493,14 @@ static void process_client(Conn *c)
                         c->req_chunk = (ChunkReader){ 0 };
                         snprintf(c->method, sizeof(c->method), "%.*s", (int)h.method_len, h.method);
                         snprintf(c->why, sizeof(c->why), "%s", d.reason);
-                        snprintf(c->target, sizeof(c->target), "%.*s", (int)(h.target_len > 255 ? 255 : h.target_len), h.target);
+                        snprintf(c->target, sizeof(c->target), "%.*s",
+                                 (int)(h.target_len > 255 ? 255 : h.target_len), h.target);
                         if (d.inspect != PROXY_INSPECT_NONE) {
                                 if (h.framing == HTTP_BODY_LENGTH && h.content_length > PROXY_BODY_MAX) {
-                                        log_decision(false, h.method, h.method_len, h.target, h.target_len, c->peer,
-                                                     "request body too large to inspect");
-                                        deny(c, 413, "Payload Too Large", "the request body is too large to inspect", false);
+                                        log_decision(false, h.method, h.method_len, h.target, h.target_len,
+                                                     c->peer, "request body too large to inspect");
+                                        deny(c, 413, "Payload Too Large",
+                                             "the request body is too large to inspect", false);
                                         return;
                                 }
                                 c->rq = RQ_INSPECT;
@@ -497,19 +512,23 @@ static void process_client(Conn *c)
                                         inspect_finish(c, "", 0, 0);
                                         continue;
                                 }
-                                c->req_chunk.phase = h.framing == HTTP_BODY_CHUNKED ? CHUNK_SIZE : CHUNK_DONE;
-                                /* the body is read before the head goes on: answer the client's Expect here */
+                                c->req_chunk.phase =
+                                        h.framing == HTTP_BODY_CHUNKED ? CHUNK_SIZE : CHUNK_DONE;
+                                /* the body is read before the head goes on: answer the client's Expect here
+                                 */
                                 if (h.expect_continue) {
                                         buf_puts(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
                                         c->out_fwd = c->out.len;
                                 }
                                 continue;
                         }
-                        log_decision(true, h.method, h.method_len, h.target, h.target_len, c->peer, d.reason);
+                        log_decision(true, h.method, h.method_len, h.target, h.target_len, c->peer,
+                                     d.reason);
                         c->in_fwd += e;
                         c->req_left = h.content_length;
-                        c->rq = h.framing == HTTP_BODY_LENGTH ? RQ_BODY_LEN :
-                                h.framing == HTTP_BODY_CHUNKED ? RQ_BODY_CHUNK : RQ_WAIT;
+                        c->rq = h.framing == HTTP_BODY_LENGTH    ? RQ_BODY_LEN
+                                : h.framing == HTTP_BODY_CHUNKED ? RQ_BODY_CHUNK
+                                                                 : RQ_WAIT;
                         request_forward(c);
                         if (c->rq == RQ_DENIED)
                                 return;
@@ -547,8 +566,8 @@ static void process_client(Conn *c)
                                         return;
                                 inspect_finish(c, body, (size_t)c->req_left, (size_t)c->req_left);
                         } else {
-                                long k = chunk_advance(&c->req_chunk, body + c->ins_scanned, have - c->ins_scanned,
-                                                       chunk_put, &c->ins_body);
+                                long k = chunk_advance(&c->req_chunk, body + c->ins_scanned,
+                                                       have - c->ins_scanned, chunk_put, &c->ins_body);
                                 if (k < 0) {
                                         log_decision(false, c->method, strlen(c->method), c->target,
                                                      strlen(c->target), c->peer, "a malformed chunked body");
@@ -622,8 +641,8 @@ static void process_upstream(Conn *c)
                 switch (c->rs) {
                 case RS_IDLE:
                         if (avail) {
-                                log_line("%s: upstream sent %zu bytes with no request in flight; closing it", c->peer,
-                                         avail);
+                                log_line("%s: upstream sent %zu bytes with no request in flight; closing it",
+                                         c->peer, avail);
                                 upstream_close(c);
                         }
                         return;
@@ -645,7 +664,8 @@ static void process_upstream(Conn *c)
                         c->out_fwd += e;
                         if (h.status == 101 || (c->stream && h.status == 200 && h.raw_stream &&
                                                 h.framing == HTTP_BODY_CLOSE && STREQ(c->method, "POST"))) {
-                                /* a hijacked attach/exec (101, or dockerd's 200 raw-stream): both ways from now on */
+                                /* a hijacked attach/exec (101, or dockerd's 200 raw-stream): both ways from
+                                 * now on */
                                 start_tunnel(c);
                                 return;
                         }
@@ -802,7 +822,8 @@ static void conn_event(Conn *c, bool client, uint32_t ev)
 
         if (client) {
                 if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                        r = read_into(c->cfd, &c->in, c->rq == RQ_INSPECT ? INSPECT_CAP : IO_CAP, &c->client_eof);
+                        r = read_into(c->cfd, &c->in, c->rq == RQ_INSPECT ? INSPECT_CAP : IO_CAP,
+                                      &c->client_eof);
                         if (r < 0)
                                 goto gone;
                 }
@@ -816,7 +837,8 @@ static void conn_event(Conn *c, bool client, uint32_t ev)
                         c->cshut = true;
         } else {
                 if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                        r = read_into(c->ufd, &c->out, c->rs == RS_HEAD ? RESP_CAP : IO_CAP, &c->upstream_eof);
+                        r = read_into(c->ufd, &c->out, c->rs == RS_HEAD ? RESP_CAP : IO_CAP,
+                                      &c->upstream_eof);
                         if (r < 0) {
                                 c->upstream_eof = true;
                                 if (c->rs == RS_TUNNEL)
@@ -829,7 +851,8 @@ static void conn_event(Conn *c, bool client, uint32_t ev)
         process_upstream(c);
         process_client(c);
         if (c->upstream_eof && c->rs != RS_TUNNEL) {
-                /* the upstream closed: the end of a close-delimited body, an idle keep-alive closed, or a fault */
+                /* the upstream closed: the end of a close-delimited body, an idle keep-alive closed, or a
+                 * fault */
                 if (c->rs == RS_BODY_CLOSE) {
                         c->out_fwd = c->out.len;
                         c->close_after_flush = true;
@@ -941,14 +964,15 @@ static int open_listener(Listener *l, Error **err)
                 struct stat st;
                 const char *path = l->spec + 5;
                 if (!*path || path[0] != '/' || strlen(path) >= sizeof(sa.sun_path))
-                        return error_setx(err, EINVAL, "--listen %s: expected unix:/ABSOLUTE/PATH (at most %zu bytes)",
+                        return error_setx(err, EINVAL,
+                                          "--listen %s: expected unix:/ABSOLUTE/PATH (at most %zu bytes)",
                                           l->spec, sizeof(sa.sun_path) - 1);
                 strcpy(sa.sun_path, path);
                 /* a stale socket from an earlier run is replaced; any other file is left alone */
                 if (lstat(path, &st) == 0) {
                         if (!S_ISSOCK(st.st_mode))
-                                return error_setx(err, EEXIST, "--listen %s: %s exists and is not a socket", l->spec,
-                                                  path);
+                                return error_setx(err, EEXIST, "--listen %s: %s exists and is not a socket",
+                                                  l->spec, path);
                         unlink(path);
                 }
                 fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -968,8 +992,10 @@ static int open_listener(Listener *l, Error **err)
                 int r;
 
                 if (!colon || !colon[1])
-                        return error_setx(err, EINVAL, "--listen %s: expected ADDR:PORT, [ADDR6]:PORT, :PORT or unix:PATH",
-                                          l->spec);
+                        return error_setx(
+                                err, EINVAL,
+                                "--listen %s: expected ADDR:PORT, [ADDR6]:PORT, :PORT or unix:PATH",
+                                l->spec);
                 port = colon + 1;
                 host = xstrndup(l->spec, (size_t)(colon - l->spec));
                 if (host[0] == '[') {
@@ -1041,7 +1067,8 @@ static int resolve_user(const char *spec, DropTo *d, Error **err)
                 }
         if (!found) {
                 if (parse_uint64(u, &x) < 0 || x >= 0xffffffffu)
-                        return error_setx(err, ENOENT, "--user %s: no user %s in /etc/passwd and not a number", spec, u);
+                        return error_setx(err, ENOENT,
+                                          "--user %s: no user %s in /etc/passwd and not a number", spec, u);
                 d->uid = (uid_t)x;
                 d->gid = (gid_t)x;
         }
@@ -1066,12 +1093,14 @@ static int resolve_user(const char *spec, DropTo *d, Error **err)
         }
         if (!found) {
                 if (parse_uint64(g, &x) < 0 || x >= 0xffffffffu)
-                        return error_setx(err, ENOENT, "--user %s: no group %s in /etc/group and not a number", spec, g);
+                        return error_setx(err, ENOENT,
+                                          "--user %s: no group %s in /etc/group and not a number", spec, g);
                 d->gid = (gid_t)x;
         }
         d->groups[d->ngroups++] = d->gid;
         if (d->uid == 0)
-                return error_setx(err, EINVAL, "--user %s: dropping privileges to uid 0 drops nothing", spec);
+                return error_setx(err, EINVAL, "--user %s: dropping privileges to uid 0 drops nothing",
+                                  spec);
         return 0;
 }
 
@@ -1111,11 +1140,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
         static const struct option opts[] = {
-                { "listen", required_argument, NULL, 'l' },  { "config", required_argument, NULL, 'c' },
-                { "user", required_argument, NULL, 'u' },    { "log-format", required_argument, NULL, 'F' },
+                { "listen", required_argument, NULL, 'l' },   { "config", required_argument, NULL, 'c' },
+                { "user", required_argument, NULL, 'u' },     { "log-format", required_argument, NULL, 'F' },
                 { "log-file", required_argument, NULL, 'L' }, { "max-conns", required_argument, NULL, 'M' },
-                { "check", no_argument, NULL, 'C' },         { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },       {},
+                { "check", no_argument, NULL, 'C' },          { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },        {},
         };
         Listener listeners[LISTEN_MAX];
         size_t nlisten = 0;
@@ -1148,21 +1177,24 @@ int main(int argc, char **argv)
                         if (STREQ(optarg, "json"))
                                 arg_json = true;
                         else if (!STREQ(optarg, "text")) {
-                                fprintf(stderr, "stockade-proxy: --log-format %s: expected text or json\n", optarg);
+                                fprintf(stderr, "stockade-proxy: --log-format %s: expected text or json\n",
+                                        optarg);
                                 return 2;
                         }
                         break;
                 case 'L':
                         log_fd = open(optarg, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
                         if (log_fd < 0) {
-                                fprintf(stderr, "stockade-proxy: --log-file %s: %s\n", optarg, strerror(errno));
+                                fprintf(stderr, "stockade-proxy: --log-file %s: %s\n", optarg,
+                                        strerror(errno));
                                 return 1;
                         }
                         break;
                 case 'M': {
                         uint64_t x;
                         if (parse_uint64(optarg, &x) < 0 || x < 1 || x > 1000000) {
-                                fprintf(stderr, "stockade-proxy: --max-conns %s: expected 1 to 1000000\n", optarg);
+                                fprintf(stderr, "stockade-proxy: --max-conns %s: expected 1 to 1000000\n",
+                                        optarg);
                                 return 2;
                         }
                         arg_max_conns = (unsigned)x;
@@ -1183,7 +1215,8 @@ int main(int argc, char **argv)
                 }
         }
         if (optind < argc - 1) {
-                fprintf(stderr, "stockade-proxy: one upstream socket at most, got \"%s\" too\n", argv[optind + 1]);
+                fprintf(stderr, "stockade-proxy: one upstream socket at most, got \"%s\" too\n",
+                        argv[optind + 1]);
                 return 2;
         }
         if (optind < argc)
@@ -1191,7 +1224,9 @@ int main(int argc, char **argv)
         else if (getenv("SOCKET_PATH") && *getenv("SOCKET_PATH"))
                 arg_upstream = getenv("SOCKET_PATH");
         if (arg_upstream[0] != '/' || strlen(arg_upstream) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-                fprintf(stderr, "stockade-proxy: upstream socket %s: expected an absolute path of at most 107 bytes\n",
+                fprintf(stderr,
+                        "stockade-proxy: upstream socket %s: expected an absolute path of at most 107 "
+                        "bytes\n",
                         arg_upstream);
                 return 2;
         }
@@ -1203,7 +1238,9 @@ int main(int argc, char **argv)
                          STREQ(level, "crit") || STREQ(level, "alert") || STREQ(level, "emerg"))
                         arg_log_allowed = false; /* denials only */
                 else {
-                        fprintf(stderr, "stockade-proxy: LOG_LEVEL=%s: expected debug, info, notice, warning, err, crit, alert or emerg\n",
+                        fprintf(stderr,
+                                "stockade-proxy: LOG_LEVEL=%s: expected debug, info, notice, warning, err, "
+                                "crit, alert or emerg\n",
                                 level);
                         return 2;
                 }
@@ -1246,9 +1283,10 @@ int main(int argc, char **argv)
         }
         if (user) {
                 for (size_t i = 0; i < nlisten; i++)
-                        if (listeners[i].unix_path && chown(listeners[i].unix_path, drop.uid, drop.gid) < 0) {
-                                error_set(&err, errno, "--listen %s: chown to %u:%u", listeners[i].spec, drop.uid,
-                                          drop.gid);
+                        if (listeners[i].unix_path &&
+                            chown(listeners[i].unix_path, drop.uid, drop.gid) < 0) {
+                                error_set(&err, errno, "--listen %s: chown to %u:%u", listeners[i].spec,
+                                          drop.uid, drop.gid);
                                 goto fail;
                         }
                 if (drop_privileges(&drop, &err) < 0)
@@ -1291,7 +1329,8 @@ int main(int argc, char **argv)
                                 break;
                         case TAG_CLIENT:
                         case TAG_UPSTREAM:
-                                /* a connection closed earlier in this batch (or this upstream fd replaced) */
+                                /* a connection closed earlier in this batch (or this upstream fd replaced)
+                                 */
                                 if (t->conn->dead || (t->kind == TAG_UPSTREAM && t->fd != t->conn->ufd))
                                         break;
                                 conn_event(t->conn, t->kind == TAG_CLIENT, evs[i].events);
@@ -1308,11 +1347,12 @@ int main(int argc, char **argv)
                                         if (listeners[l].unix_path)
                                                 unlink(listeners[l].unix_path);
                                 }
-                                /* idle connections and open streams end now; requests in flight get the grace */
+                                /* idle connections and open streams end now; requests in flight get the
+                                 * grace */
                                 for (Conn *c = conns, *next; c; c = next) {
                                         next = c->next;
-                                        if ((c->rq == RQ_HEAD && c->rs == RS_IDLE && !c->in.len) || c->stream ||
-                                            c->rq == RQ_TUNNEL)
+                                        if ((c->rq == RQ_HEAD && c->rs == RS_IDLE && !c->in.len) ||
+                                            c->stream || c->rq == RQ_TUNNEL)
                                                 conn_free(c);
                                 }
                                 timerfd_settime(tfd, 0, &its, NULL);
@@ -1320,8 +1360,8 @@ int main(int argc, char **argv)
                         }
                         case TAG_TIMER:
                         default:
-                                log_line("shutdown: %u connections still open after %d s, closing them", nconns,
-                                         SHUTDOWN_GRACE);
+                                log_line("shutdown: %u connections still open after %d s, closing them",
+                                         nconns, SHUTDOWN_GRACE);
                                 while (conns)
                                         conn_free(conns);
                                 break;

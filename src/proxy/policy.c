@@ -70,8 +70,8 @@ static int add_bind(ProxyPolicy *p, const char *name, const char *dir, size_t le
                 return error_setx(err, EINVAL, "%s: \"%s\" is not an absolute path", name, d);
         if (strstr(d, "//") || strstr(d, "/./") || strstr(d, "/../") || (l > 1 && d[l - 1] == '/') ||
             (l >= 2 && !strcmp(d + l - 2, "/.")) || (l >= 3 && !strcmp(d + l - 3, "/..")))
-                return error_setx(err, EINVAL, "%s: \"%s\" is not a clean path (no //, . or .., no trailing /)",
-                                  name, d);
+                return error_setx(err, EINVAL,
+                                  "%s: \"%s\" is not a clean path (no //, . or .., no trailing /)", name, d);
         if (p->nbinds >= PROXY_BINDS_MAX)
                 return error_setx(err, E2BIG, "%s: more than %d directories", name, PROXY_BINDS_MAX);
         p->binds[p->nbinds++] = TAKE_PTR(d);
@@ -136,9 +136,18 @@ int proxy_policy_set(ProxyPolicy *p, const char *name, const char *value, Error 
 
 int proxy_policy_from_env(ProxyPolicy *p, Error **err)
 {
-        static const char *const others[] = { "POST", "PUT", "DELETE", "ALLOW_START", "ALLOW_STOP",
-                "ALLOW_RESTARTS", "CONTAINERS_ARCHIVE", "CONTAINERS_EXPORT", "CONTAINERS_LOGS",
-                "CONTAINERS_ATTACH", "INSPECT_BODIES", "ALLOWED_BINDS" };
+        static const char *const others[] = { "POST",
+                                              "PUT",
+                                              "DELETE",
+                                              "ALLOW_START",
+                                              "ALLOW_STOP",
+                                              "ALLOW_RESTARTS",
+                                              "CONTAINERS_ARCHIVE",
+                                              "CONTAINERS_EXPORT",
+                                              "CONTAINERS_LOGS",
+                                              "CONTAINERS_ATTACH",
+                                              "INSPECT_BODIES",
+                                              "ALLOWED_BINDS" };
         int r;
 
         for (size_t i = 0; i < PROXY_SEC_COUNT + ELEMENTSOF(others); i++) {
@@ -209,7 +218,8 @@ static int parse_rule(ProxyRule *r, const char *methods, const char *pattern, co
                 for (char *c = seg; *c; c++) {
                         if (*c == '%' || *c == '\\' || *c == '?' || (unsigned char)*c < 0x21 ||
                             (unsigned char)*c > 0x7e)
-                                return *why = "a pattern segment holds %, \\, ? or a non-printable byte", -EINVAL;
+                                return *why = "a pattern segment holds %, \\, ? or a non-printable byte",
+                                       -EINVAL;
                         *c = (char)tolower((unsigned char)*c);
                 }
                 if (STREQ(seg, ".") || STREQ(seg, ".."))
@@ -253,8 +263,8 @@ int proxy_policy_load(ProxyPolicy *p, const char *text, size_t len, const char *
                         ProxyRule *rule;
                         const char *why = NULL;
                         if (ntok != 3)
-                                return error_setx(err, EINVAL, "%s:%u: %s takes METHODS PATTERN", what, lineno,
-                                                  tok[0]);
+                                return error_setx(err, EINVAL, "%s:%u: %s takes METHODS PATTERN", what,
+                                                  lineno, tok[0]);
                         if (p->nrules >= PROXY_RULES_MAX)
                                 return error_setx(err, E2BIG, "%s:%u: more than %d rules", what, lineno,
                                                   PROXY_RULES_MAX);
@@ -276,11 +286,12 @@ int proxy_policy_load(ProxyPolicy *p, const char *text, size_t len, const char *
                         if (r < 0)
                                 return error_wrap(err, "%s:%u", what, lineno);
                         if (r == 0)
-                                return error_setx(err, EINVAL, "%s:%u: %s: not a setting", what, lineno, tok[0]);
+                                return error_setx(err, EINVAL, "%s:%u: %s: not a setting", what, lineno,
+                                                  tok[0]);
                 } else {
                         return error_setx(err, EINVAL,
-                                          "%s:%u: \"%s\": expected NAME=VALUE, allow, deny or allow-bind", what,
-                                          lineno, tok[0]);
+                                          "%s:%u: \"%s\": expected NAME=VALUE, allow, deny or allow-bind",
+                                          what, lineno, tok[0]);
                 }
         }
         return 0;
@@ -371,7 +382,8 @@ int proxy_path_normalize(const char *target, size_t len, char *out, size_t outsz
         if (out[1] == 'v' && ((out[2] >= '0' && out[2] <= '9') || out[2] == '.')) {
                 end = strchrnul(out + 1, '/');
                 if (!version_ok(out + 1, (size_t)(end - out - 1)))
-                        return *reason = "a malformed API version prefix (expected /vN.N, at most /vNN.NNN)", -EINVAL;
+                        return *reason = "a malformed API version prefix (expected /vN.N, at most /vNN.NNN)",
+                               -EINVAL;
                 memmove(out, end, strlen(end) + 1);
                 if (!out[0])
                         strcpy(out, "/");
@@ -451,11 +463,11 @@ static bool query_follows(const char *q)
         return false;
 }
 
-#define DECIDE(ok, ...)                                                                                        \
-        do {                                                                                                   \
-                d->allow = (ok);                                                                               \
-                snprintf(d->reason, sizeof(d->reason), __VA_ARGS__);                                           \
-                return;                                                                                        \
+#define DECIDE(ok, ...)                                                                                     \
+        do {                                                                                                \
+                d->allow = (ok);                                                                            \
+                snprintf(d->reason, sizeof(d->reason), __VA_ARGS__);                                        \
+                return;                                                                                     \
         } while (0)
 
 void proxy_decide(const ProxyPolicy *p, const char *method, size_t mlen, const char *target, size_t tlen,
@@ -563,14 +575,14 @@ static int ci_get(json_t *obj, const char *where, const char *key, json_t **ret,
                 return 0;
         if (!json_is_object(obj))
                 return DENY("%s is not an object", where);
-        json_object_foreach(obj, k, v)
+        json_object_foreach (obj, k, v)
                 for (const char *c = k; *c; c++)
                         if ((unsigned char)*c >= 0x80)
                                 return DENY("%s: a non-ASCII key", where);
-        json_object_foreach(obj, k, v) {
+        json_object_foreach (obj, k, v) {
                 if (strcasecmp(k, key))
                         continue;
-                json_object_foreach(obj, k2, v2)
+                json_object_foreach (obj, k2, v2)
                         if (k2 != k && !strcasecmp(k2, key))
                                 return DENY("%s: keys %s and %s differ only in case", where, k, k2);
                 *ret = v;
@@ -632,8 +644,8 @@ static int check_devices(json_t *obj, const char *where, char *reason, size_t rs
 
 static int check_host_config(const ProxyPolicy *p, json_t *hc, char *reason, size_t rsz)
 {
-        static const char *const modes[] = { "PidMode", "NetworkMode", "IpcMode", "UsernsMode", "UTSMode",
-                "CgroupnsMode" };
+        static const char *const modes[] = { "PidMode",    "NetworkMode", "IpcMode",
+                                             "UsernsMode", "UTSMode",     "CgroupnsMode" };
         json_t *v, *e;
         size_t i;
         int r;
@@ -652,7 +664,8 @@ static int check_host_config(const ProxyPolicy *p, json_t *hc, char *reason, siz
                 r = ci_get(hc, "HostConfig", modes[i], &v, reason, rsz);
                 if (r < 0)
                         return r;
-                if (v && !json_is_null(v) && (!json_is_string(v) || !strcasecmp(json_string_value(v), "host")))
+                if (v && !json_is_null(v) &&
+                    (!json_is_string(v) || !strcasecmp(json_string_value(v), "host")))
                         return DENY("HostConfig.%s: the host's namespace is not allowed", modes[i]);
         }
         r = ci_get(hc, "HostConfig", "SecurityOpt", &v, reason, rsz);
@@ -660,7 +673,7 @@ static int check_host_config(const ProxyPolicy *p, json_t *hc, char *reason, siz
                 return r;
         if (v && !json_is_null(v) && !json_is_array(v))
                 return DENY("HostConfig.SecurityOpt is not an array");
-        json_array_foreach(v, i, e) {
+        json_array_foreach (v, i, e) {
                 const char *s = json_string_value(e);
                 if (!s)
                         return DENY("HostConfig.SecurityOpt[%zu] is not a string", i);
@@ -677,12 +690,13 @@ static int check_host_config(const ProxyPolicy *p, json_t *hc, char *reason, siz
                 return r;
         if (v && !json_is_null(v) && !json_is_array(v))
                 return DENY("HostConfig.Binds is not an array");
-        json_array_foreach(v, i, e) {
+        json_array_foreach (v, i, e) {
                 const char *s = json_string_value(e), *colon;
                 if (!s)
                         return DENY("HostConfig.Binds[%zu] is not a string", i);
                 colon = strchr(s, ':');
-                /* "name:/dst" is a named volume, "/dst" alone an anonymous one; "/src:/dst" binds the host */
+                /* "name:/dst" is a named volume, "/dst" alone an anonymous one; "/src:/dst" binds the host
+                 */
                 if (s[0] == '/' && colon && !bind_allowed(p, s, (size_t)(colon - s)))
                         return DENY("HostConfig.Binds: host path %.*s is outside the allowed directories",
                                     (int)(colon - s > 200 ? 200 : colon - s), s);
@@ -692,7 +706,7 @@ static int check_host_config(const ProxyPolicy *p, json_t *hc, char *reason, siz
                 return r;
         if (v && !json_is_null(v) && !json_is_array(v))
                 return DENY("HostConfig.Mounts is not an array");
-        json_array_foreach(v, i, e) {
+        json_array_foreach (v, i, e) {
                 json_t *type, *src, *vo, *dc, *opts;
                 r = ci_get(e, "HostConfig.Mounts[]", "Type", &type, reason, rsz);
                 if (r < 0)
@@ -708,8 +722,10 @@ static int check_host_config(const ProxyPolicy *p, json_t *hc, char *reason, siz
                         if (!json_is_string(src))
                                 return DENY("HostConfig.Mounts[%zu].Source is not a string", i);
                         if (!bind_allowed(p, json_string_value(src), strlen(json_string_value(src))))
-                                return DENY("HostConfig.Mounts[%zu]: host path %.200s is outside the allowed "
-                                            "directories", i, json_string_value(src));
+                                return DENY(
+                                        "HostConfig.Mounts[%zu]: host path %.200s is outside the allowed "
+                                        "directories",
+                                        i, json_string_value(src));
                 } else if (!strcasecmp(json_string_value(type), "volume")) {
                         /* the local driver's device=/o=bind options mount any host path */
                         r = ci_get(e, "HostConfig.Mounts[]", "VolumeOptions", &vo, reason, rsz);
@@ -720,7 +736,8 @@ static int check_host_config(const ProxyPolicy *p, json_t *hc, char *reason, siz
                         if (r < 0)
                                 return r;
                         if (!none(opts))
-                                return DENY("HostConfig.Mounts[%zu]: volume driver options are not allowed", i);
+                                return DENY("HostConfig.Mounts[%zu]: volume driver options are not allowed",
+                                            i);
                 } else if (strcasecmp(json_string_value(type), "tmpfs")) {
                         return DENY("HostConfig.Mounts[%zu].Type: \"%.32s\" is not allowed", i,
                                     json_string_value(type));

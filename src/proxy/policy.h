@@ -17,29 +17,29 @@
 #include "error.h"
 
 /* docker-socket-proxy's API sections, in its order; each is an environment switch. */
-#define PROXY_SECTIONS(X)                                                                                      \
-        X(AUTH, "auth", false)                                                                                 \
-        X(BUILD, "build", false)                                                                               \
-        X(COMMIT, "commit", false)                                                                             \
-        X(CONFIGS, "configs", false)                                                                           \
-        X(CONTAINERS, "containers", false)                                                                     \
-        X(DISTRIBUTION, "distribution", false)                                                                 \
-        X(EVENTS, "events", true)                                                                              \
-        X(EXEC, "exec", false)                                                                                 \
-        X(GRPC, "grpc", false)                                                                                 \
-        X(IMAGES, "images", false)                                                                             \
-        X(INFO, "info", false)                                                                                 \
-        X(NETWORKS, "networks", false)                                                                         \
-        X(NODES, "nodes", false)                                                                               \
-        X(PING, "_ping", true)                                                                                 \
-        X(PLUGINS, "plugins", false)                                                                           \
-        X(SECRETS, "secrets", false)                                                                           \
-        X(SERVICES, "services", false)                                                                         \
-        X(SESSION, "session", false)                                                                           \
-        X(SWARM, "swarm", false)                                                                               \
-        X(SYSTEM, "system", false)                                                                             \
-        X(TASKS, "tasks", false)                                                                               \
-        X(VERSION, "version", true)                                                                            \
+#define PROXY_SECTIONS(X)                                                                                   \
+        X(AUTH, "auth", false)                                                                              \
+        X(BUILD, "build", false)                                                                            \
+        X(COMMIT, "commit", false)                                                                          \
+        X(CONFIGS, "configs", false)                                                                        \
+        X(CONTAINERS, "containers", false)                                                                  \
+        X(DISTRIBUTION, "distribution", false)                                                              \
+        X(EVENTS, "events", true)                                                                           \
+        X(EXEC, "exec", false)                                                                              \
+        X(GRPC, "grpc", false)                                                                              \
+        X(IMAGES, "images", false)                                                                          \
+        X(INFO, "info", false)                                                                              \
+        X(NETWORKS, "networks", false)                                                                      \
+        X(NODES, "nodes", false)                                                                            \
+        X(PING, "_ping", true)                                                                              \
+        X(PLUGINS, "plugins", false)                                                                        \
+        X(SECRETS, "secrets", false)                                                                        \
+        X(SERVICES, "services", false)                                                                      \
+        X(SESSION, "session", false)                                                                        \
+        X(SWARM, "swarm", false)                                                                            \
+        X(SYSTEM, "system", false)                                                                          \
+        X(TASKS, "tasks", false)                                                                            \
+        X(VERSION, "version", true)                                                                         \
         X(VOLUMES, "volumes", false)
 
 #define PROXY_SECTION_ENUM(name, path, dflt) PROXY_SEC_##name,
@@ -63,19 +63,19 @@ enum {
 typedef struct ProxyRule {
         bool allow;
         unsigned methods;
-        unsigned line;                    /* in the configuration file */
+        unsigned line; /* in the configuration file */
         size_t nsegs;
-        char *segs[PROXY_PATTERN_SEGS];   /* lower case; "*" one segment, "**" (last) the rest */
+        char *segs[PROXY_PATTERN_SEGS]; /* lower case; "*" one segment, "**" (last) the rest */
 } ProxyRule;
 
 typedef struct ProxyPolicy {
         bool section[PROXY_SEC_COUNT];
-        bool post, put, del;                   /* POST, PUT, DELETE */
+        bool post, put, del; /* POST, PUT, DELETE */
         bool allow_start, allow_stop, allow_restarts;
         bool c_archive, c_export, c_logs, c_attach; /* CONTAINERS_ARCHIVE, _EXPORT, _LOGS, _ATTACH */
-        bool inspect;                          /* INSPECT_BODIES */
+        bool inspect;                               /* INSPECT_BODIES */
         size_t nbinds;
-        char *binds[PROXY_BINDS_MAX];          /* ALLOWED_BINDS / allow-bind: host directories */
+        char *binds[PROXY_BINDS_MAX]; /* ALLOWED_BINDS / allow-bind: host directories */
         size_t nrules;
         ProxyRule rules[PROXY_RULES_MAX];
 } ProxyPolicy;

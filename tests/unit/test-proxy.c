@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* stockade-proxy's matcher, path normalisation, settings, configuration file, body inspection and HTTP reading. */
+/* stockade-proxy's matcher, path normalisation, settings, configuration file, body inspection and HTTP
+ * reading. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,8 @@ TEST(path_tricks)
                 if (a != cases[i].allow)
                         TAP_FAIL("%s: allow=%d (%s)", cases[i].target, a, d.reason);
                 if (cases[i].reason && !strstr(d.reason, cases[i].reason))
-                        TAP_FAIL("%s: reason \"%s\" lacks \"%s\"", cases[i].target, d.reason, cases[i].reason);
+                        TAP_FAIL("%s: reason \"%s\" lacks \"%s\"", cases[i].target, d.reason,
+                                 cases[i].reason);
         }
         proxy_policy_free(&p);
 }
@@ -252,7 +254,8 @@ TEST(config_file)
                 { "POST=perhaps\n", "proxy.conf:1: POST: \"perhaps\" is not a boolean" },
                 { "NOPE=1\n", "proxy.conf:1: NOPE: not a setting" },
                 { "frobnicate\n", "expected NAME=VALUE, allow, deny or allow-bind" },
-                { "allow-bind relative\n", "proxy.conf:1: allow-bind: \"relative\" is not an absolute path" },
+                { "allow-bind relative\n",
+                  "proxy.conf:1: allow-bind: \"relative\" is not an absolute path" },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 proxy_policy_init(&p);
@@ -282,7 +285,8 @@ TEST(create_body_inspection)
                 { "{\"HostConfig\":{\"Binds\":[\"/:/host\"]}}", "host path / is outside" },
                 { "{\"HostConfig\":{\"Binds\":[\"/srv/data/../../etc:/x\"]}}", "outside" },
                 { "{\"HostConfig\":{\"Binds\":[\"/srv/database:/x\"]}}", "outside" },
-                { "{\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/etc\",\"Target\":\"/x\"}]}}",
+                { "{\"HostConfig\":{\"Mounts\":[{\"Type\":\"bind\",\"Source\":\"/etc\",\"Target\":\"/"
+                  "x\"}]}}",
                   "Mounts[0]: host path /etc" },
                 { "{\"HostConfig\":{\"Mounts\":[{\"Type\":\"volume\",\"Target\":\"/x\",\"VolumeOptions\":"
                   "{\"DriverConfig\":{\"Options\":{\"device\":\"/\",\"o\":\"bind\"}}}}]}}",
@@ -317,17 +321,20 @@ TEST(create_body_inspection)
                         TAP_FAIL("%s: \"%s\" lacks \"%s\"", refused[i].body, reason, refused[i].reason);
         }
         ASSERT_OK(inspect(&p, PROXY_INSPECT_CREATE, "{\"Image\":\"busybox\"}", reason));
-        ASSERT_OK(inspect(&p, PROXY_INSPECT_CREATE,
-                          "{\"Image\":\"busybox\",\"HostConfig\":{\"Privileged\":false,\"CapAdd\":null,\"Binds\":"
-                          "[\"/srv/data:/d:ro\",\"/srv/data/sub:/e\",\"named:/n\"],\"NetworkMode\":\"none\","
-                          "\"SecurityOpt\":[\"no-new-privileges\"],\"Devices\":[],\"Mounts\":[{\"Type\":\"tmpfs\","
-                          "\"Target\":\"/t\"},{\"Type\":\"bind\",\"Source\":\"/srv//data/\",\"Target\":\"/b\"}]}}",
-                          reason));
+        ASSERT_OK(inspect(
+                &p, PROXY_INSPECT_CREATE,
+                "{\"Image\":\"busybox\",\"HostConfig\":{\"Privileged\":false,\"CapAdd\":null,\"Binds\":"
+                "[\"/srv/data:/d:ro\",\"/srv/data/sub:/e\",\"named:/n\"],\"NetworkMode\":\"none\","
+                "\"SecurityOpt\":[\"no-new-privileges\"],\"Devices\":[],\"Mounts\":[{\"Type\":\"tmpfs\","
+                "\"Target\":\"/t\"},{\"Type\":\"bind\",\"Source\":\"/srv//data/\",\"Target\":\"/b\"}]}}",
+                reason));
         ASSERT_EQ(inspect(&p, PROXY_INSPECT_EXEC, "{\"Cmd\":[\"sh\"],\"Privileged\":true}", reason), -EPERM);
         ASSERT_OK(inspect(&p, PROXY_INSPECT_EXEC, "{\"Cmd\":[\"sh\"]}", reason));
-        ASSERT_EQ(inspect(&p, PROXY_INSPECT_UPDATE, "{\"Devices\":[{\"PathOnHost\":\"/dev/mem\"}]}", reason), -EPERM);
+        ASSERT_EQ(inspect(&p, PROXY_INSPECT_UPDATE, "{\"Devices\":[{\"PathOnHost\":\"/dev/mem\"}]}", reason),
+                  -EPERM);
         ASSERT_OK(inspect(&p, PROXY_INSPECT_UPDATE, "{\"Memory\":1000000}", reason));
-        ASSERT_EQ(inspect(&p, PROXY_INSPECT_VOLUME, "{\"Name\":\"v\",\"DriverOpts\":{\"device\":\"/\"}}", reason),
+        ASSERT_EQ(inspect(&p, PROXY_INSPECT_VOLUME, "{\"Name\":\"v\",\"DriverOpts\":{\"device\":\"/\"}}",
+                          reason),
                   -EPERM);
         ASSERT_OK(inspect(&p, PROXY_INSPECT_VOLUME, "{\"Name\":\"v\"}", reason));
         proxy_policy_free(&p);
