@@ -19,6 +19,14 @@ if [ ${#missing[@]} -gt 0 ]; then
         fi
         echo "setup: installing ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
+        # Packages with daemons (docker.io, containerd, rsyslog...) must not start system-wide ones:
+        # the tests start their own in private directories.  Debian's policy-rc.d hook says so for
+        # the length of the install, unless the machine already has one.
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+                printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+                chmod 0755 /usr/sbin/policy-rc.d
+                trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+        fi
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
