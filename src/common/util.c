@@ -270,6 +270,36 @@ char *utf8_sanitize(const char *s, size_t n, size_t *ret_len)
         return out;
 }
 
+int hex_value(char c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        c |= 0x20;
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        return -1;
+}
+
+bool http_list_has(const char *v, size_t len, const char *token)
+{
+        size_t tl = strlen(token), i = 0;
+
+        while (i < len) {
+                size_t s, e;
+                while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+                        i++;
+                s = i;
+                while (i < len && v[i] != ',')
+                        i++;
+                e = i;
+                while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+                        e--;
+                if (e - s == tl && strncasecmp(v + s, token, tl) == 0)
+                        return true;
+        }
+        return false;
+}
+
 char *format_go_duration_ms(int64_t ms)
 {
         char sec[32];

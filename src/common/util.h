@@ -36,6 +36,10 @@ int parse_int64(const char *s, int64_t *ret);
 int parse_size(const char *s, int64_t *ret);
 /* A Go duration ("5s", "100ms", "1m30s", "1.5h") in milliseconds. */
 int parse_duration_ms(const char *s, int64_t *ret);
+/* The value of a hex digit, or -1. */
+int hex_value(char c);
+/* Does the comma-separated HTTP header value v[0, len) hold `token` (case-insensitive, OWS trimmed)? */
+bool http_list_has(const char *v, size_t len, const char *token);
 /* Go's utf8.DecodeRune: the width (1-4) of the valid UTF-8 sequence at s, or 0 when it is not one
  * (overlong forms, surrogates and anything above U+10FFFF are not). */
 size_t utf8_valid_width(const unsigned char *s, size_t n, uint32_t *ret);

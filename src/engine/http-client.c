@@ -197,25 +197,6 @@ static int body_append(HttpParser *p, const char *data, size_t len, Error **err)
         return 0;
 }
 
-static bool token_list_has(const char *v, size_t len, const char *tok)
-{
-        size_t tl = strlen(tok), i = 0;
-        while (i < len) {
-                size_t s, e;
-                while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-                        i++;
-                s = i;
-                while (i < len && v[i] != ',')
-                        i++;
-                e = i;
-                while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-                        e--;
-                if (e - s == tl && strncasecmp(v + s, tok, tl) == 0)
-                        return true;
-        }
-        return false;
-}
-
 /* Checks one header line (no CRLF) and splits it; -EBADMSG naming the fault. */
 static int split_field(const char *line, size_t len, size_t *ret_name_len, const char **ret_value, size_t *ret_value_len,
                        Error **err)
@@ -327,8 +308,8 @@ static int parse_head(HttpParser *p, Error **err)
                                                   "(only chunked is accepted)", (int)MIN(value_len, (size_t)64), value);
                         chunked = true;
                 } else if (name_len == 10 && strncasecmp(line, "Connection", 10) == 0) {
-                        conn_close |= token_list_has(value, value_len, "close");
-                        conn_keep |= token_list_has(value, value_len, "keep-alive");
+                        conn_close |= http_list_has(value, value_len, "close");
+                        conn_keep |= http_list_has(value, value_len, "keep-alive");
                 }
         }
         if (status < 200)

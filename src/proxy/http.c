@@ -4,6 +4,7 @@
 #include <strings.h>
 
 #include "http.h"
+#include "util.h"
 
 #define CHUNK_LINE_MAX    1024 /* a chunk extension */
 #define CHUNK_TRAILER_MAX (16 * 1024)
@@ -36,27 +37,6 @@ static bool is_tchar(unsigned char c)
 static bool name_is(const char *name, size_t len, const char *want)
 {
         return len == strlen(want) && strncasecmp(name, want, len) == 0;
-}
-
-/* Does the comma-separated list v[0, len) hold `token` (case-insensitive)? */
-static bool list_has(const char *v, size_t len, const char *token)
-{
-        size_t tl = strlen(token), i = 0;
-
-        while (i < len) {
-                size_t s, e;
-                while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-                        i++;
-                s = i;
-                while (i < len && v[i] != ',')
-                        i++;
-                e = i;
-                while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-                        e--;
-                if (e - s == tl && strncasecmp(v + s, token, tl) == 0)
-                        return true;
-        }
-        return false;
 }
 
 static bool parse_length(const char *v, size_t len, uint64_t *ret)
@@ -128,9 +108,9 @@ static int parse_headers(const char *p, const char *end, HttpHead *h, bool *has_
                                 return *reason = "a Transfer-Encoding other than one \"chunked\"", -EPROTO;
                         *has_te = true;
                 } else if (name_is(p, nlen, "connection")) {
-                        if (list_has(v, (size_t)(ve - v), "close"))
+                        if (http_list_has(v, (size_t)(ve - v), "close"))
                                 h->conn_close = true;
-                        if (list_has(v, (size_t)(ve - v), "keep-alive"))
+                        if (http_list_has(v, (size_t)(ve - v), "keep-alive"))
                                 *keep_alive = true;
                 } else if (name_is(p, nlen, "upgrade")) {
                         h->upgrade = true;
@@ -236,16 +216,6 @@ int http_parse_response(const char *p, size_t n, bool head_request, HttpHead *h,
         return 0;
 }
 
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c |= 0x20;
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
 long chunk_advance(ChunkReader *c, const char *p, size_t n, void (*put)(void *data, const char *p, size_t n),
                    void *data)
 {
@@ -255,10 +225,10 @@ long chunk_advance(ChunkReader *c, const char *p, size_t n, void (*put)(void *da
                 char ch = p[i];
                 switch (c->phase) {
                 case CHUNK_SIZE:
-                        if (hexval(ch) >= 0) {
+                        if (hex_value(ch) >= 0) {
                                 if (++c->digits > 15)
                                         return -EPROTO;
-                                c->left = c->left * 16 + (uint64_t)hexval(ch);
+                                c->left = c->left * 16 + (uint64_t)hex_value(ch);
                         } else if (c->digits == 0) {
                                 return -EPROTO;
                         } else if (ch == ';' || ch == ' ' || ch == '\t') {

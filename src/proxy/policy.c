@@ -299,16 +299,6 @@ int proxy_policy_load(ProxyPolicy *p, const char *text, size_t len, const char *
 
 /* ================================================================ the path */
 
-static int unhex(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        c |= 0x20;
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        return -1;
-}
-
 /* A version prefix as dockerd's router takes it (/v{version:[0-9.]+}), bounded to vN.N .. vNN.NNN. */
 static bool version_ok(const char *s, size_t l)
 {
@@ -348,8 +338,8 @@ int proxy_path_normalize(const char *target, size_t len, char *out, size_t outsz
                         int hi, lo;
                         if (i + 2 >= plen)
                                 return *reason = "a truncated percent-escape", -EINVAL;
-                        hi = unhex(target[i + 1]);
-                        lo = unhex(target[i + 2]);
+                        hi = hex_value(target[i + 1]);
+                        lo = hex_value(target[i + 2]);
                         if (hi < 0 || lo < 0)
                                 return *reason = "a bad percent-escape", -EINVAL;
                         c = (unsigned char)(hi * 16 + lo);
