@@ -826,7 +826,7 @@ static int signal_container(const ContainerState *st, int sig, bool all, Error *
                 return error_set(err, errno, "opening the init process %d", (int)st->pid);
         /* The pidfd pins the process: check it is still ours, then signal without a reuse race. */
         if (proc_start_time(st->pid) != st->start_time)
-                return error_setx(err, ESRCH, "the container's init has exited");
+                return error_setx(err, ESRCH, "container not running: its init has exited");
         if (sys_pidfd_send_signal(pidfd, sig) < 0 && !(all && errno == ESRCH))
                 return error_set(err, errno, "sending signal %d to %d", sig, (int)st->pid);
         return 0;
@@ -843,8 +843,9 @@ int container_kill(const char *root, const char *id, int sig, bool all, Error **
         if (r < 0)
                 return r;
         status = state_status(dirfd, st);
+        /* runc's words: containerd's shim takes "container not running" as "already exited", not a failure. */
         if (status == STATUS_STOPPED)
-                return error_setx(err, EINVAL, "container \"%s\" is not running", id);
+                return error_setx(err, EINVAL, "container not running: \"%s\" has stopped", id);
         r = signal_container(st, sig, all, err);
         /* A frozen task cannot act on SIGKILL: thaw the container so the kill happens now. */
         if (r >= 0 && sig == SIGKILL && status == STATUS_PAUSED)

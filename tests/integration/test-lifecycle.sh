@@ -119,7 +119,7 @@ t_kill_stopped() {
         wait_status "$CID" stopped
         rt kill "$CID" KILL
         assert_failure
-        assert_output_contains "container \"$CID\" is not running"
+        assert_output_contains "container not running: \"$CID\" has stopped"
         rt delete "$CID"
         assert_success
 }
