@@ -520,6 +520,8 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 bool bind = (mo.flags & MS_BIND) || (spec->mounts[i].type && STREQ(spec->mounts[i].type, "bind"));
                 if ((spec->mounts[i].n_uid_mappings || mo.idmap) && !bind)
                         r = error_setx(err, EINVAL, "idmapped mounts must be bind mounts");
+                else if (mo.tmpcopyup && (bind || !spec->mounts[i].type || !STREQ(spec->mounts[i].type, "tmpfs")))
+                        r = error_setx(err, EINVAL, "option \"tmpcopyup\" is only for tmpfs mounts");
                 else if (spec->mounts[i].n_uid_mappings || mo.idmap)
                         r = idmap_prepare_mount(&spec->mounts[i], &mo, &idmap_fds[i], err);
                 mount_opts_done(&mo);

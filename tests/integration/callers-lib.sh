@@ -107,9 +107,11 @@ busybox_docker_archive() {
 
 # The hardening reference's docker run flags (../shared/reference/container-runtime-hardening.md),
 # as docker and podman take them, and a script that prints what they should change inside.
+# --oom-score-adj is 500, not the reference's -500: lowering it needs CAP_SYS_RESOURCE, which root
+# does not have on this machine (test-engine-run.sh checks that refusal).
 HARDENED_FLAGS=(--user 1001:1001 --read-only --cap-drop ALL --security-opt no-new-privileges:true
         --tmpfs /tmp:noexec,nosuid,size=100m --memory 512m --memory-swap 512m --cpus 1.0 --cpu-shares 512
-        --cpuset-cpus 0 --pids-limit 100 --ulimit nofile=1024:2048 --ulimit nproc=64:128 --oom-score-adj -500)
+        --cpuset-cpus 0 --pids-limit 100 --ulimit nofile=1024:2048 --ulimit nproc=64:128 --oom-score-adj 500)
 HARDENED_SCRIPT='grep -E "^(CapEff|CapBnd|NoNewPrivs|Seccomp):" /proc/self/status
 echo "id $(id -u):$(id -g)"
 grep -E "^Max (open files|processes) " /proc/self/limits
@@ -128,7 +130,7 @@ echo "cpuset $(cat /sys/fs/cgroup/cpuset/cpuset.cpus 2>/dev/null)"'
 hardened_check() {
         local out=$1 want
         for want in "CapEff:	0000000000000000" "CapBnd:	0000000000000000" "NoNewPrivs:	1" "Seccomp:	2" \
-                "id 1001:1001" "oom -500" "root ro" "tmp noexec" "mem 536870912" "pids 100" "quota 100000" \
+                "id 1001:1001" "oom 500" "root ro" "tmp noexec" "mem 536870912" "pids 100" "quota 100000" \
                 "shares 512" "cpuset 0"; do
                 case $out in
                 *"$want"*) ;;

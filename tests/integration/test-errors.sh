@@ -65,8 +65,8 @@ t_bad_values() {
         bad_config er-masked-rel '.linux.maskedPaths += ["proc/x"]' 'linux.maskedPaths[12]: "proc/x" must be an absolute path'
         bad_config er-timeoffsets '.linux.timeOffsets = {monotonic: {secs: 1}}' "linux.timeOffsets: given without a time namespace"
         bad_config er-personality '.linux.personality = {domain: "WINDOWS"}' 'linux.personality.domain: "WINDOWS" is not LINUX or LINUX32'
-        bad_config er-tmpcopyup '.mounts += [{destination: "/x", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"]}]' \
-                'mounts[7] (/x): option "tmpcopyup" is not supported'
+        bad_config er-tmpcopyup '.mounts += [{destination: "/x", type: "bind", source: "/tmp", options: ["rbind", "tmpcopyup"]}]' \
+                'mounts[7] (/x): option "tmpcopyup" is only for tmpfs mounts'
 }
 
 t_bad_json() {
