@@ -151,12 +151,12 @@ t_mount_no_type() {
 
 t_exec_not_found_at_create() {
         new_bundle er-nobin nosuchbinary --flag
-        create_fails 'process.args[0]: executable "nosuchbinary" not found in $PATH'
+        create_fails 'process.args[0]: "nosuchbinary": executable file not found in $PATH'
         new_bundle er-nobin-abs /no/such/binary
-        create_fails "process.args[0]: /no/such/binary: No such file or directory"
+        create_fails "process.args[0]: /no/such/binary: no such file or directory"
         new_bundle er-nobin-path nosuchbinary
         cfg er-nobin-path '.process.env = ["PATH=/custom/bin:/other"]'
-        create_fails 'process.args[0]: executable "nosuchbinary" not found in $PATH (/custom/bin:/other)'
+        create_fails 'process.args[0]: "nosuchbinary": executable file not found in $PATH (/custom/bin:/other)'
 }
 
 t_exec_fails_at_start() {
@@ -166,7 +166,7 @@ t_exec_fails_at_start() {
         assert_success
         rt start "$CID"
         assert_failure "start of a non-executable process"
-        assert_output_contains "starting container $CID: process.args[0]: executing /etc/passwd: Permission denied"
+        assert_output_contains "starting container $CID: process.args[0]: executing /etc/passwd: permission denied"
         wait_status "$CID" stopped
         rt delete "$CID"
         assert_success
