@@ -53,6 +53,7 @@ typedef struct InitCtx {
         int close_fds[2];       /* the runtime's state fds: the flock must not live on in the init */
         json_t *cgroup_paths;   /* the container's cgroup directories, borrowed */
         bool no_pivot;
+        bool new_keyring;       /* join a new session keyring (not --no-new-keyring) */
         int preserve_fds;
         int seccomp_cache;      /* <root>/.seccomp-cache, or -1 */
 } InitCtx;
@@ -223,7 +224,8 @@ static _Noreturn void init_stage2(InitCtx *c)
                 close(c->console);
         if (rootfs_finalize(&rc, &e) < 0)
                 child_fail(c->sync, e);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0)
+        if ((c->new_keyring && process_new_session_keyring(&e) < 0) || process_setup_rlimits(p, &e) < 0 ||
+            process_setup_sched(p, &e) < 0)
                 child_fail(c->sync, e);
         /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the capabilities
          * go (as runc does); with it, load it as the very last step before execve. */
@@ -561,7 +563,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
         InitCtx ic = { .spec = spec, .rootfs = rootfs_abs, .sync = sv[1], .exec_listen = exec_listen,
-                       .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .cgroup_paths = st.cgroup_paths, .no_pivot = o->no_pivot,
+                       .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .cgroup_paths = st.cgroup_paths, .no_pivot = o->no_pivot, .new_keyring = !o->no_new_keyring,
                        .preserve_fds = o->preserve_fds, .seccomp_cache = spec->seccomp ? seccomp_cache_open(rootfd) : -1 };
         c1 = fork();
         if (c1 < 0) {
@@ -586,6 +588,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         st.owner = getuid();
         st.annotations = spec->annotations;
         st.pid_ns_private = spec->ns[NS_PID].enabled && !spec->ns[NS_PID].path;
+        st.no_new_keyring = o->no_new_keyring;
         st.has_poststart = spec->n_hooks[HOOK_POSTSTART] > 0;
         st.has_poststop = spec->n_hooks[HOOK_POSTSTOP] > 0;
 
@@ -1070,8 +1073,8 @@ int container_run(const char *root, const char *id, const CreateOpts *o, bool de
 }
 
 /* exec: stage 1 joins the container's namespaces and forks; stage 2 becomes the process. */
-static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, const ExecOpts *o,
-                                   SeccompFilter *filter, int notify_sock)
+static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, bool new_keyring,
+                                   const ExecOpts *o, SeccompFilter *filter, int notify_sock)
 {
         _cleanup_free_ char *exe = NULL, *state_json = NULL;
         Error *e = NULL;
@@ -1084,7 +1087,8 @@ static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool use
                 child_fail(sync, e);
         if (console >= 0)
                 close(console);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0)
+        if ((new_keyring && process_new_session_keyring(&e) < 0) || process_setup_rlimits(p, &e) < 0 ||
+            process_setup_sched(p, &e) < 0)
                 child_fail(sync, e);
         if (process_close_fds(o->preserve_fds, &e) < 0 ||
             (filter && !p->no_new_privileges && seccomp_install_notify(filter, notify_sock, pid, state_json, &e) < 0))
@@ -1196,7 +1200,7 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                         child_fail(sv[1], e);
                 }
                 if (pid == 0)
-                        exec_stage2(sv[1], p, console, userns, o, filter, notify_sock);
+                        exec_stage2(sv[1], p, console, userns, !st->no_new_keyring, o, filter, notify_sock);
                 (void)sync_send(sv[1], SYNC_PID, pid, NULL, 0, -1);
                 _exit(0);
         }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/keyctl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,6 +218,14 @@ static int exec_error(Error **err, int e, const char *what, const char *file)
         if (e == EACCES)
                 return error_setx(err, e, "process.args[0]: %s%s: permission denied", what, file);
         return error_set(err, e, "process.args[0]: %s%s", what, file);
+}
+
+int process_new_session_keyring(Error **err)
+{
+        /* ENOSYS: no keyrings in this kernel, or a seccomp filter around the runtime forbids them. */
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+                return error_set(err, errno, "joining a new session keyring (--no-new-keyring keeps the caller's)");
+        return 0;
 }
 
 int process_find_executable(const OciProcess *p, char **ret, Error **err)

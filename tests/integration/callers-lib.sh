@@ -19,7 +19,8 @@
 #   CALLERS_TAG               a name part unique to this run (issue 13 + pid), for cgroups and ids
 #
 # A daemon a file starts is registered with `daemon_started PID NAME`; the EXIT trap stops it
-# (TERM, then KILL after 20 s) before lib.sh's own clean-up.
+# (TERM, then KILL after 20 s), then any process still naming the test's directory (a shim or conmon
+# a failed test left), before lib.sh's own clean-up.
 
 if [ -z "${STOCKADE_CALLERS_NS:-}" ]; then
         [ "$(id -u)" -eq 0 ] || { echo "Bail out! $(basename "$0"): needs root"; exit 1; }
@@ -51,7 +52,7 @@ daemon_started() {
 }
 
 callers_exit() {
-        local pid i h
+        local pid i h pids
         for pid in "${CALLERS_PIDS[@]}"; do
                 kill -TERM "$pid" 2>/dev/null || continue
                 for ((i = 0; i < 200; i++)); do
@@ -60,6 +61,15 @@ callers_exit() {
                 done
                 kill -KILL "$pid" 2>/dev/null
                 wait "$pid" 2>/dev/null
+        done
+        # what the daemons leave running on purpose when they stop (containerd's shims, conmon)
+        # after a failed test: every process whose command line names our directory
+        for ((i = 0; i < 30; i++)); do
+                pids=$(pids_of "$WORK")
+                [ -n "$pids" ] || break
+                # shellcheck disable=SC2086
+                if ((i < 20)); then kill -TERM $pids 2>/dev/null; else kill -KILL $pids 2>/dev/null; fi
+                sleep 0.2
         done
         # the cgroup parent of this run, in every hierarchy (empty once the containers are gone)
         for h in /sys/fs/cgroup/*/; do
