@@ -18,6 +18,7 @@ mkdir -p "$P"
 # podman reads only this file: the host's /etc/containers/containers.conf cannot change the test
 cat >"$P/containers.conf" <<EOF
 [engine]
+runtime = "stockade"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 [engine.runtimes]
@@ -115,8 +116,8 @@ t_exit_and_tty() {
 
 t_containers_conf() {
         local id out
-        # the runtime by name, from containers.conf's [engine.runtimes]
-        podman "${PG[@]}" --runtime stockade run -d --name st13-conf \
+        # no --runtime: containers.conf's runtime = "stockade", found in [engine.runtimes]
+        pm_any run -d --name st13-conf \
                 "${RUN_OPTS[@]}" "$IMG" sleep 1000
         id=$(pm_id st13-conf)
         assert_eq "$(pm inspect --format '{{.OCIRuntime}}' st13-conf)" stockade "OCIRuntime"
