@@ -9,7 +9,7 @@
 # statuses, a terminal, and that the runtime's error reaches ctr's message.
 . "$(dirname "$0")/callers-lib.sh"
 
-need_bin containerd ctr containerd-shim-runc-v2 script
+need_bin containerd ctr containerd-shim-runc-v2 script runc
 
 C=$WORK/containerd
 NS=$CALLERS_TAG             # containerd namespace: cgroups are /$NS/<id>, runtime state $STATE_ROOT/$NS/<id>
@@ -177,9 +177,44 @@ t_errors_reach_ctr() {
         cr container rm sysd >/dev/null 2>&1 || true
 }
 
+# the key paths of a JSON document, array indexes dropped
+json_keys() { jq -r 'paths | map(tostring) | join(".")' | sed -E 's/\.[0-9]+(\.|$)/\1/g' | sort -u; }
+
+t_runc_json() {
+        local rk sk out
+        need_cmd runc
+        # events --stats: what containerd's v1 shim and other monitors parse, beside runc's own
+        new_bundle rj-ev /init pause
+        cfg rj-ev '.linux.resources = {memory: {limit: 67108864}, pids: {limit: 50}}'
+        rt run -d --bundle "$BUNDLE" "$CID"
+        assert_success
+        runc --root "$WORK/runc-root" run -d --bundle "$BUNDLE" "$CID-runc" >/dev/null 2>&1 </dev/null ||
+                fail "runc run -d failed"
+        track_id "$CID-runc"
+        rk=$(runc --root "$WORK/runc-root" events --stats "$CID-runc" | json_keys)
+        out=$("${RT[@]}" events --stats "$CID")
+        jq -e --arg id "$CID" '.type == "stats" and .id == $id and .data.memory.usage.limit == 67108864
+                and .data.pids.limit == 50 and .data.pids.current == 1' <<<"$out" >/dev/null || fail "events --stats: $out"
+        sk=$(json_keys <<<"$out")
+        runc --root "$WORK/runc-root" delete -f "$CID-runc"
+        "${RT[@]}" delete -f "$CID"
+        [ -n "$rk" ] || fail "runc events --stats printed nothing"
+        out=$(comm -23 <(echo "$rk") <(echo "$sk"))
+        [ -z "$out" ] || fail "keys of runc's events --stats missing: $out"
+        # features: every key runc 1.1 prints, except its own annotations
+        rk=$(runc features | json_keys | grep -v '^annotations\.org\.opencontainers\.runc\|^annotations\.io\.github\.seccomp')
+        sk=$("${RT[@]}" features | json_keys)
+        out=$(comm -23 <(echo "$rk") <(echo "$sk"))
+        [ -z "$out" ] || fail "keys of runc's features missing: $out"
+        # and runc's mount options (tmpcopyup included)
+        out=$(comm -23 <(runc features | jq -r '.mountOptions[]' | sort) <("${RT[@]}" features | jq -r '.mountOptions[]' | sort))
+        echo "mount options of runc's not in ours (informational): $out"
+}
+
 run_test "ctr run: memory limit, read-only root, dropped capabilities, seccomp inside" t_limits_inside
 run_test "ctr tasks: state, exec (status, tty), ps, metrics, pause/resume, TERM, rm" t_lifecycle
 run_test "ctr tasks: kill --all, rm -f of a running task" t_kill_all_and_force
 run_test "ctr run: exit status, a terminal through --console-socket" t_exit_status_and_tty
 run_test "ctr run: the runtime's errors in ctr's message, --systemd-cgroup refused" t_errors_reach_ctr
+run_test "runc's JSON: events --stats and features have every key runc prints" t_runc_json
 finish
