@@ -45,6 +45,7 @@ eng_enter_namespace "$@" -- containerd:containerd ctr:containerd conmon:conmon r
 mount -t tmpfs -o mode=0755,size=64m bench-callers-run /run || die "cannot mount a tmpfs on /run"
 mkdir -p /run/netns
 DOCKERD_EXTRA_ARGS=(--add-runtime "stockade=$STOCKADE_RUNTIME")
+EXTRA_CGROUPS=(bench-callers-$$)   # ctr's tasks: /<namespace>/<id>
 eng_workdir
 # podman without lib-engines' --runtime: each timed command names its own
 PODMAN_G=(--root "$P/root" --runroot "$P/runroot" --tmpdir "$P/tmp" --network-config-dir "$P/net"
@@ -57,7 +58,7 @@ eng_podman
 C=$WORK/containerd
 CTR_IMAGE=docker.io/library/busybox:bench
 CONTAINERD_PID=
-cr() { ctr --address "$C/containerd.sock" -n bench "$@"; }
+cr() { ctr --address "$C/containerd.sock" -n "bench-callers-$$" "$@"; }
 eng_cleanup_hook() {
     if [[ -n $CONTAINERD_PID ]] && kill -0 "$CONTAINERD_PID" 2>/dev/null; then
         kill -TERM "$CONTAINERD_PID"

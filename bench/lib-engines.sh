@@ -120,7 +120,7 @@ eng_workdir() {
     RMDIR_PATHS=(/opt/containerd /run/docker /run/containerd /run/runc /run/crun)
     RM_PATHS=(/etc/docker/key.json /var/lib/containers /run/containers /run/libpod)
     KNOWN_PATHS=("${RMDIR_PATHS[@]}" "${RM_PATHS[@]}")
-    KNOWN_CGROUPS=(docker libpod_parent stockade)  # parents made in every hierarchy
+    KNOWN_CGROUPS=(docker libpod_parent stockade ${EXTRA_CGROUPS[@]+"${EXTRA_CGROUPS[@]}"})  # parents made in every hierarchy
     declare -gA PREEXIST=()
     local p h c
     for p in "${KNOWN_PATHS[@]}"; do [[ -e $p ]] && PREEXIST[$p]=1; done

@@ -37,6 +37,15 @@ mount -t tmpfs -o mode=1777,size=64m "stockade-callers-shm" /dev/shm ||
 CALLERS_TAG=st13-$$
 CALLERS_PIDS=()
 CALLERS_CGROUP=/$CALLERS_TAG # the cgroup parent every caller is told to use
+# cgroups podman makes for conmon whatever the containers' parent; removed at exit (when empty) unless
+# they were there before
+CALLERS_SHARED_CGROUPS=(libpod_parent/conmon libpod_parent)
+declare -A CALLERS_PREEXIST=()
+for h in /sys/fs/cgroup/*/; do
+        for c in "${CALLERS_SHARED_CGROUPS[@]}"; do
+                [ ! -d "$h$c" ] || CALLERS_PREEXIST[$h$c]=1
+        done
+done
 
 need_bin() {
         local b
@@ -74,6 +83,9 @@ callers_exit() {
         # the cgroup parent of this run, in every hierarchy (empty once the containers are gone)
         for h in /sys/fs/cgroup/*/; do
                 [ -d "$h$CALLERS_TAG" ] && find "$h$CALLERS_TAG" -depth -type d -exec rmdir {} \; 2>/dev/null
+                for c in "${CALLERS_SHARED_CGROUPS[@]}"; do
+                        [ -n "${CALLERS_PREEXIST[$h$c]:-}" ] || rmdir "$h$c" 2>/dev/null
+                done
         done
         lib_exit
 }
