@@ -428,7 +428,8 @@ static int copy_file_fd(int in, int out)
  * tmpcopyup (runc's option, which podman sets on the tmpfs mounts of a read-only root): what the
  * image has below the destination is copied into the new tmpfs, owners and modes kept. The walk goes
  * by fd with O_NOFOLLOW only: a symlink of the image is copied as a symlink and never followed, so
- * the image cannot make the copy read or write outside the two directories.
+ * the image cannot make the copy read or write outside the two directories. Fifos and sockets are
+ * made anew; device nodes are left out.
  */
 static int copy_up(int src, int dst, const char *shown, unsigned depth, Error **err)
 {
@@ -467,7 +468,13 @@ static int copy_up(int src, int dst, const char *shown, unsigned depth, Error **
                                 r = copy_up(s2, d2, sub, depth + 1, err);
                 } else if (S_ISREG(st.st_mode)) {
                         _cleanup_close_ int in = -EBADF, out = -EBADF;
-                        in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+                        struct stat fst;
+                        /* O_NONBLOCK and a second look: a fifo swapped in since fstatat must not block us */
+                        in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+                        if (in >= 0 && (fstat(in, &fst) < 0 || !S_ISREG(fst.st_mode))) {
+                                close(TAKE_FD(in));
+                                errno = EINVAL;
+                        }
                         out = in < 0 ? -1 : openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                         if (in < 0 || out < 0)
                                 r = error_set(err, errno, "tmpcopyup: %s", sub);
@@ -483,7 +490,11 @@ static int copy_up(int src, int dst, const char *shown, unsigned depth, Error **
                                 if (symlinkat(target, dst, n) < 0)
                                         r = error_set(err, errno, "tmpcopyup: %s", sub);
                         }
-                } else if (mknodat(dst, n, st.st_mode & (S_IFMT | 0600), st.st_rdev) < 0)
+                } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+                        /* not copied: a device node of the image would become one on a tmpfs that may
+                         * lack nodev; the container's devices come from linux.devices */
+                        continue;
+                } else if (mknodat(dst, n, st.st_mode & (S_IFMT | 0600), 0) < 0)
                         r = error_set(err, errno, "tmpcopyup: %s", sub);
                 if (r < 0)
                         break;

@@ -511,6 +511,7 @@ t_mount_dest_created() {
 
 t_tmpcopyup() {
         new_bundle rf-copyup /bin/sh -c 'stat -c "%a %u:%g %s" /seed/dir/file /seed/dir; cat /seed/dir/file
+                [ -p /seed/fifo ] && echo "fifo copied"; [ -e /seed/disk ] && echo "device copied"
                 readlink /seed/link; echo changed >/seed/dir/file; grep " /seed " /proc/mounts'
         mkdir -p "$BUNDLE/rootfs/seed/dir"
         echo image-content >"$BUNDLE/rootfs/seed/dir/file"
@@ -518,6 +519,8 @@ t_tmpcopyup() {
         chmod 4757 "$BUNDLE/rootfs/seed/dir/file"
         chmod 0751 "$BUNDLE/rootfs/seed/dir"
         ln -s /etc/shadow-of-the-host "$BUNDLE/rootfs/seed/link"
+        mkfifo "$BUNDLE/rootfs/seed/fifo"
+        mknod "$BUNDLE/rootfs/seed/disk" b 7 0
         cfg rf-copyup '.mounts += [{destination: "/seed", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "size=1m"]}]'
         rt run --bundle "$BUNDLE" "$CID"
         assert_success
@@ -525,6 +528,8 @@ t_tmpcopyup() {
         assert_output_contains "751 1000:1001"
         assert_output_contains "image-content"
         assert_output_contains "/etc/shadow-of-the-host"
+        assert_output_contains "fifo copied"
+        refute_output_contains "device copied"
         assert_match "$output" "tmpfs /seed tmpfs [^ ]*size=1024k" "/seed is the tmpfs"
         # the image's file under the tmpfs is untouched
         assert_eq "$(cat "$BUNDLE/rootfs/seed/dir/file")" image-content "the rootfs file"
