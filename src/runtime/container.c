@@ -827,6 +827,9 @@ static int signal_container(const ContainerState *st, int sig, bool all, Error *
                                 (void)kill(pids[i], sig);
         }
         pidfd = sys_pidfd_open(st->pid, 0);
+        /* --all signalled the init with the rest (as runc): its caller may have reaped it since. */
+        if (all && (pidfd < 0 ? errno == ESRCH : proc_start_time(st->pid) != st->start_time))
+                return 0;
         if (pidfd < 0)
                 return error_set(err, errno, "opening the init process %d", (int)st->pid);
         /* The pidfd pins the process: check it is still ours, then signal without a reuse race. */
