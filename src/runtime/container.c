@@ -815,17 +815,23 @@ int container_start(const char *root, const char *id, Error **err)
         return 0;
 }
 
+/* Every process in the container's cgroup (kill --all). */
+static void signal_cgroup(const ContainerState *st, int sig)
+{
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+
+        if (cgroup_pids(st->cgroup_paths, &pids, &n, NULL) == 0)
+                for (size_t i = 0; i < n; i++)
+                        (void)kill(pids[i], sig);
+}
+
 static int signal_container(const ContainerState *st, int sig, bool all, Error **err)
 {
         _cleanup_close_ int pidfd = -EBADF;
 
-        if (all) {
-                _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0;
-                if (cgroup_pids(st->cgroup_paths, &pids, &n, NULL) == 0)
-                        for (size_t i = 0; i < n; i++)
-                                (void)kill(pids[i], sig);
-        }
+        if (all)
+                signal_cgroup(st, sig);
         pidfd = sys_pidfd_open(st->pid, 0);
         /* --all signalled the init with the rest (as runc): its caller may have reaped it since. */
         if (all && (pidfd < 0 ? errno == ESRCH : proc_start_time(st->pid) != st->start_time))
@@ -851,6 +857,12 @@ int container_kill(const char *root, const char *id, int sig, bool all, Error **
         if (r < 0)
                 return r;
         status = state_status(dirfd, st);
+        /* --all after the init exited: what is left in the cgroup (a container sharing its pod's pid
+         * namespace keeps its children when the init goes), as runc; containerd's shim relies on it. */
+        if (status == STATUS_STOPPED && all) {
+                signal_cgroup(st, sig);
+                return 0;
+        }
         /* runc's words: containerd's shim takes "container not running" as "already exited", not a failure. */
         if (status == STATUS_STOPPED)
                 return error_setx(err, EINVAL, "container not running: \"%s\" has stopped", id);
