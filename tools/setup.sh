@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev libbpf-dev bpftool clang libarchive-dev nettle-dev libssl-dev zlib1g-dev tini
       busybox-static jq iproute2 procps util-linux python3 time runc crun rsyslog rsyslog-openssl openssl python3-msgpack python3-protobuf systemd uidmap passwd apparmor
-      containerd podman conmon docker.io)
+      containerd podman conmon docker.io python3-grpcio)
 
 missing=()
 for p in "${pkgs[@]}"; do

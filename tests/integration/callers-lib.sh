@@ -12,7 +12,8 @@
 #
 #   need_bin NAME...          bails out (a set-up fault: tools/setup.sh installs them) if one is missing
 #   busybox_rootfs_tar        $WORK/busybox-rootfs.tar from tools/busybox-image.sh --tar (cached)
-#   busybox_docker_archive F REF   a `docker save`-style archive of that rootfs as image REF
+#   busybox_docker_archive F REF [ENTRYPOINT-JSON]   a `docker save`-style archive of that rootfs as
+#                             image REF (with that Entrypoint, e.g. '["sleep","1000000"]')
 #   wait_for N CMD...         retries CMD every 0.1 s, up to N seconds
 #   hardened_check OUT        checks what hardened_script printed inside a container run with the
 #                             hardening reference's flags (HARDENED_* below)
@@ -114,13 +115,13 @@ busybox_rootfs_tar() {
 # busybox_docker_archive FILE REF: what `docker save REF` writes for a one-layer image (manifest.json,
 # the image config, the layer), which `ctr images import` and `docker load` read.
 busybox_docker_archive() {
-        local out=$1 ref=$2 d=$WORK/archive.$$ diff
+        local out=$1 ref=$2 ep=${3:-null} d=$WORK/archive.$$ diff
         rm -rf "$d"
         mkdir -p "$d"
         cp "$(busybox_rootfs_tar)" "$d/layer.tar"
         diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-        jq -n --arg diff "sha256:$diff" '{architecture: "amd64", os: "linux",
-                config: {Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        jq -n --arg diff "sha256:$diff" --argjson ep "$ep" '{architecture: "amd64", os: "linux",
+                config: {Entrypoint: $ep, Cmd: (if $ep == null then ["sh"] else null end), Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
                 rootfs: {type: "layers", diff_ids: [$diff]}}' >"$d/config.json"
         jq -n --arg ref "$ref" '[{Config: "config.json", RepoTags: [$ref], Layers: ["layer.tar"]}]' >"$d/manifest.json"
         tar -C "$d" -cf "$out" manifest.json config.json layer.tar
