@@ -30,7 +30,9 @@ BENCH_NAME=bench-callers
 BENCH_N=${BENCH_N:-20}
 [[ $BENCH_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer (got '$BENCH_N')"
 BENCH_CALLERS=${BENCH_CALLERS:-docker podman ctr}
-export BENCH_ENGINES="docker podman"
+# the engines bench/lib-engines.sh sets up: the callers other than ctr
+BENCH_ENGINES=$(tr ' ' '\n' <<<"$BENCH_CALLERS" | grep -xE 'docker|podman' | tr '\n' ' ' || true)
+export BENCH_ENGINES
 eng_config
 STOCKADE_RUNTIME=$(realpath "${STOCKADE_RUNTIME:-$REPO/build/stockade-runtime}")
 [[ -x $STOCKADE_RUNTIME ]] || die "$STOCKADE_RUNTIME not found (ninja -C build)"
@@ -66,7 +68,7 @@ eng_cleanup_hook() {
     fi
 }
 if [[ " $BENCH_CALLERS " == *" ctr "* ]]; then
-    mkdir -p "$C/archive"
+    mkdir -p "$C"
     cat >"$C/config.toml" <<EOF
 version = 2
 root = "$C/root"
@@ -84,13 +86,12 @@ EOF
     containerd --config "$C/config.toml" </dev/null >"$C/containerd.log" 2>&1 &
     CONTAINERD_PID=$!
     for ((i = 0; i < 300; i++)); do cr version >/dev/null 2>&1 && break; sleep 0.1; done
-    # a docker-save archive of the same rootfs tarball (one layer)
-    cp "$TAR" "$C/archive/layer.tar"
-    jq -n --arg d "sha256:$(sha256sum "$TAR" | cut -d' ' -f1)" \
-        '{architecture: "amd64", os: "linux", config: {}, rootfs: {type: "layers", diff_ids: [$d]}}' >"$C/archive/config.json"
-    jq -n --arg r "$CTR_IMAGE" '[{Config: "config.json", RepoTags: [$r], Layers: ["layer.tar"]}]' >"$C/archive/manifest.json"
-    tar -C "$C/archive" -cf "$C/image.tar" manifest.json config.json layer.tar
-    cr images import "$C/image.tar" >"$C/import.log" 2>&1 || SKIP[ctr]="ctr images import failed: $(tail -c 300 "$C/import.log")"
+    # a docker-save archive of the same rootfs (tools/busybox-image.sh makes it the same way)
+    if ! "$REPO/tools/busybox-image.sh" --archive "$C/image.tar" "$CTR_IMAGE" >"$C/import.log" 2>&1; then
+        SKIP[ctr]="tools/busybox-image.sh --archive failed: $(tail -c 300 "$C/import.log")"
+    elif ! cr images import "$C/image.tar" >"$C/import.log" 2>&1; then
+        SKIP[ctr]="ctr images import failed: $(tail -c 300 "$C/import.log")"
+    fi
 fi
 
 # the timed commands: CALLER-RUNTIME
@@ -130,7 +131,7 @@ for c in $BENCH_CALLERS; do
     done
 done
 ((${#VARIANTS[@]})) || die "no caller/runtime pair passed the sanity run"
-NAMES=(docker podman)
+read -r -a NAMES <<<"$BENCH_ENGINES"
 eng_versions "$WORK/versions"
 echo "stockade-runtime: $("$STOCKADE_RUNTIME" --version | head -n 1)" >>"$WORK/versions"
 echo "containerd (ctr): $(containerd --version | awk '{print $3}')" >>"$WORK/versions"

@@ -112,20 +112,10 @@ busybox_rootfs_tar() {
         echo "$tar"
 }
 
-# busybox_docker_archive FILE REF: what `docker save REF` writes for a one-layer image (manifest.json,
-# the image config, the layer), which `ctr images import` and `docker load` read.
+# busybox_docker_archive FILE REF [ENTRYPOINT-JSON]: tools/busybox-image.sh --archive
 busybox_docker_archive() {
-        local out=$1 ref=$2 ep=${3:-null} d=$WORK/archive.$$ diff
-        rm -rf "$d"
-        mkdir -p "$d"
-        cp "$(busybox_rootfs_tar)" "$d/layer.tar"
-        diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-        jq -n --arg diff "sha256:$diff" --argjson ep "$ep" '{architecture: "amd64", os: "linux",
-                config: {Entrypoint: $ep, Cmd: (if $ep == null then ["sh"] else null end), Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
-                rootfs: {type: "layers", diff_ids: [$diff]}}' >"$d/config.json"
-        jq -n --arg ref "$ref" '[{Config: "config.json", RepoTags: [$ref], Layers: ["layer.tar"]}]' >"$d/manifest.json"
-        tar -C "$d" -cf "$out" manifest.json config.json layer.tar
-        rm -rf "$d"
+        "$REPO_ROOT/tools/busybox-image.sh" --archive "$@" >"$WORK/busybox-archive.log" 2>&1 ||
+                bail "tools/busybox-image.sh --archive failed: $(tail -c 400 "$WORK/busybox-archive.log")"
 }
 
 # The hardening reference's docker run flags (../shared/reference/container-runtime-hardening.md),
