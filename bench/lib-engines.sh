@@ -13,6 +13,7 @@
 #   eng_workdir                 the temp dir, the engines' private state, the EXIT trap
 #   eng_image                   the busybox rootfs tarball, imported into stockade
 #   eng_docker / eng_podman     our own dockerd + docker import / podman import
+#                               (DOCKERD_EXTRA_ARGS: more dockerd flags, e.g. --add-runtime)
 #   eng_versions FILE           the engines' versions, for the record
 # An engine that cannot be set up gets SKIP[engine]="reason"; the bench goes on without it.
 #
@@ -119,7 +120,7 @@ eng_workdir() {
     RMDIR_PATHS=(/opt/containerd /run/docker /run/containerd /run/runc /run/crun)
     RM_PATHS=(/etc/docker/key.json /var/lib/containers /run/containers /run/libpod)
     KNOWN_PATHS=("${RMDIR_PATHS[@]}" "${RM_PATHS[@]}")
-    KNOWN_CGROUPS=(docker libpod_parent stockade)  # parents made in every hierarchy
+    KNOWN_CGROUPS=(docker libpod_parent stockade ${EXTRA_CGROUPS[@]+"${EXTRA_CGROUPS[@]}"})  # parents made in every hierarchy
     declare -gA PREEXIST=()
     local p h c
     for p in "${KNOWN_PATHS[@]}"; do [[ -e $p ]] && PREEXIST[$p]=1; done
@@ -291,6 +292,7 @@ EOF
     "$DOCKERD" --config-file "$D/daemon.json" --data-root "$D/data" --exec-root "$D/exec" \
         --pidfile "$D/dockerd.pid" -H "$DOCKER_SOCK" \
         --iptables=false --ip6tables=false --ip-masq=false --bridge=none \
+        ${DOCKERD_EXTRA_ARGS[@]+"${DOCKERD_EXTRA_ARGS[@]}"} \
         </dev/null >"$D/dockerd.log" 2>&1 &
     DOCKERD_PID=$!
     for ((i = 0; i < 300; i++)); do

@@ -391,12 +391,21 @@ static int apply_blkio(json_t *paths, json_t *b, Error **err)
 
         if (!t.dir)
                 t = cgroup_target(paths, "io");
-        r = need(t, "blkio (io)", P, err);
-        if (r < 0)
-                return r;
         if ((hw = jx_uint64(b, P, "weight", false, &weight, err)) < 0 ||
             (hl = jx_uint64(b, P, "leafWeight", false, &leaf, err)) < 0)
                 return -EINVAL;
+        /* 0 is "not set", as runc reads it: dockerd 20.10 writes "blockIO": {"weight": 0} into every config. */
+        hw = hw && weight != 0;
+        hl = hl && leaf != 0;
+        if (!hw && !hl && json_array_size(json_object_get(b, "weightDevice")) == 0 &&
+            json_array_size(json_object_get(b, "throttleReadBpsDevice")) == 0 &&
+            json_array_size(json_object_get(b, "throttleWriteBpsDevice")) == 0 &&
+            json_array_size(json_object_get(b, "throttleReadIOPSDevice")) == 0 &&
+            json_array_size(json_object_get(b, "throttleWriteIOPSDevice")) == 0)
+                return 0;
+        r = need(t, "blkio (io)", P, err);
+        if (r < 0)
+                return r;
         if (hw && (weight < 10 || weight > 1000))
                 return error_setx(err, EINVAL, "%s.weight: %" PRIu64 " is outside 10..1000", P, weight);
         if (hw) {

@@ -236,7 +236,7 @@ int cmd_features(int argc, char **argv)
                 "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime",
                 "rnoexec", "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
                 "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave",
-                "strictatime", "suid", "sync", "unbindable",
+                "strictatime", "suid", "sync", "tmpcopyup", "unbindable",
         };
         _cleanup_json_ json_t *j = json_object();
         _cleanup_free_ char *s = NULL;

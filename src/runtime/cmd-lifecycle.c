@@ -43,7 +43,7 @@ static int create_or_run(int argc, char **argv, bool run)
                 { "pid-file", 0, CLI_STRING, &pid_file, "write the init's pid to this file" },
                 { "console-socket", 0, CLI_STRING, &console, "unix socket to send the pty master to" },
                 { "no-pivot", 0, CLI_BOOL, &no_pivot, "use MS_MOVE and chroot instead of pivot_root" },
-                { "no-new-keyring", 0, CLI_BOOL, &no_new_keyring, "accepted for runc compatibility" },
+                { "no-new-keyring", 0, CLI_BOOL, &no_new_keyring, "keep the caller's session keyring (default: a new one)" },
                 { "preserve-fds", 0, CLI_INT, &preserve_fds, "pass this many fds after stdio to the process" },
                 { "detach", 'd', CLI_BOOL, &detach, run ? "(run) do not wait for the container" : NULL },
                 { "keep", 0, CLI_BOOL, &keep, run ? "(run) do not delete the container after it exits" : NULL },
@@ -65,7 +65,7 @@ static int create_or_run(int argc, char **argv, bool run)
         pid_abs = absolute(pid_file);
         console_abs = absolute(console);
         CreateOpts o = { .bundle = bundle, .pid_file = pid_abs, .console_socket = console_abs,
-                         .preserve_fds = preserve_fds, .no_pivot = no_pivot };
+                         .preserve_fds = preserve_fds, .no_pivot = no_pivot, .no_new_keyring = no_new_keyring };
         if (!run)
                 return container_create(arg_root, id, &o, &err) < 0 ? fail(err) : 0;
         if (container_run(arg_root, id, &o, detach, &status, &err) < 0)

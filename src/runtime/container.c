@@ -53,6 +53,7 @@ typedef struct InitCtx {
         int close_fds[2];       /* the runtime's state fds: the flock must not live on in the init */
         json_t *cgroup_paths;   /* the container's cgroup directories, borrowed */
         bool no_pivot;
+        bool new_keyring;       /* join a new session keyring (not --no-new-keyring) */
         int preserve_fds;
         int seccomp_cache;      /* <root>/.seccomp-cache, or -1 */
 } InitCtx;
@@ -223,7 +224,8 @@ static _Noreturn void init_stage2(InitCtx *c)
                 close(c->console);
         if (rootfs_finalize(&rc, &e) < 0)
                 child_fail(c->sync, e);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0)
+        if ((c->new_keyring && process_new_session_keyring(&e) < 0) || process_setup_rlimits(p, &e) < 0 ||
+            process_setup_sched(p, &e) < 0)
                 child_fail(c->sync, e);
         /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before the capabilities
          * go (as runc does); with it, load it as the very last step before execve. */
@@ -520,6 +522,8 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
                 bool bind = (mo.flags & MS_BIND) || (spec->mounts[i].type && STREQ(spec->mounts[i].type, "bind"));
                 if ((spec->mounts[i].n_uid_mappings || mo.idmap) && !bind)
                         r = error_setx(err, EINVAL, "idmapped mounts must be bind mounts");
+                else if (mo.tmpcopyup && (bind || !spec->mounts[i].type || !STREQ(spec->mounts[i].type, "tmpfs")))
+                        r = error_setx(err, EINVAL, "option \"tmpcopyup\" is only for tmpfs mounts");
                 else if (spec->mounts[i].n_uid_mappings || mo.idmap)
                         r = idmap_prepare_mount(&spec->mounts[i], &mo, &idmap_fds[i], err);
                 mount_opts_done(&mo);
@@ -559,7 +563,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         (void)prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
         InitCtx ic = { .spec = spec, .rootfs = rootfs_abs, .sync = sv[1], .exec_listen = exec_listen,
-                       .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .cgroup_paths = st.cgroup_paths, .no_pivot = o->no_pivot,
+                       .console = console, .idmap_fds = idmap_fds, .close_fds = { rootfd, dirfd }, .cgroup_paths = st.cgroup_paths, .no_pivot = o->no_pivot, .new_keyring = !o->no_new_keyring,
                        .preserve_fds = o->preserve_fds, .seccomp_cache = spec->seccomp ? seccomp_cache_open(rootfd) : -1 };
         c1 = fork();
         if (c1 < 0) {
@@ -584,6 +588,7 @@ static int do_create(const char *root, const char *id, const CreateOpts *o, bool
         st.owner = getuid();
         st.annotations = spec->annotations;
         st.pid_ns_private = spec->ns[NS_PID].enabled && !spec->ns[NS_PID].path;
+        st.no_new_keyring = o->no_new_keyring;
         st.has_poststart = spec->n_hooks[HOOK_POSTSTART] > 0;
         st.has_poststop = spec->n_hooks[HOOK_POSTSTOP] > 0;
 
@@ -810,23 +815,32 @@ int container_start(const char *root, const char *id, Error **err)
         return 0;
 }
 
+/* Every process in the container's cgroup (kill --all). */
+static void signal_cgroup(const ContainerState *st, int sig)
+{
+        _cleanup_free_ pid_t *pids = NULL;
+        size_t n = 0;
+
+        if (cgroup_pids(st->cgroup_paths, &pids, &n, NULL) == 0)
+                for (size_t i = 0; i < n; i++)
+                        (void)kill(pids[i], sig);
+}
+
 static int signal_container(const ContainerState *st, int sig, bool all, Error **err)
 {
         _cleanup_close_ int pidfd = -EBADF;
 
-        if (all) {
-                _cleanup_free_ pid_t *pids = NULL;
-                size_t n = 0;
-                if (cgroup_pids(st->cgroup_paths, &pids, &n, NULL) == 0)
-                        for (size_t i = 0; i < n; i++)
-                                (void)kill(pids[i], sig);
-        }
+        if (all)
+                signal_cgroup(st, sig);
         pidfd = sys_pidfd_open(st->pid, 0);
+        /* --all signalled the init with the rest (as runc): its caller may have reaped it since. */
+        if (all && (pidfd < 0 ? errno == ESRCH : proc_start_time(st->pid) != st->start_time))
+                return 0;
         if (pidfd < 0)
                 return error_set(err, errno, "opening the init process %d", (int)st->pid);
         /* The pidfd pins the process: check it is still ours, then signal without a reuse race. */
         if (proc_start_time(st->pid) != st->start_time)
-                return error_setx(err, ESRCH, "the container's init has exited");
+                return error_setx(err, ESRCH, "container not running: its init has exited");
         if (sys_pidfd_send_signal(pidfd, sig) < 0 && !(all && errno == ESRCH))
                 return error_set(err, errno, "sending signal %d to %d", sig, (int)st->pid);
         return 0;
@@ -843,8 +857,15 @@ int container_kill(const char *root, const char *id, int sig, bool all, Error **
         if (r < 0)
                 return r;
         status = state_status(dirfd, st);
+        /* --all after the init exited: what is left in the cgroup (a container sharing its pod's pid
+         * namespace keeps its children when the init goes), as runc; containerd's shim relies on it. */
+        if (status == STATUS_STOPPED && all) {
+                signal_cgroup(st, sig);
+                return 0;
+        }
+        /* runc's words: containerd's shim takes "container not running" as "already exited", not a failure. */
         if (status == STATUS_STOPPED)
-                return error_setx(err, EINVAL, "container \"%s\" is not running", id);
+                return error_setx(err, EINVAL, "container not running: \"%s\" has stopped", id);
         r = signal_container(st, sig, all, err);
         /* A frozen task cannot act on SIGKILL: thaw the container so the kill happens now. */
         if (r >= 0 && sig == SIGKILL && status == STATUS_PAUSED)
@@ -1067,8 +1088,8 @@ int container_run(const char *root, const char *id, const CreateOpts *o, bool de
 }
 
 /* exec: stage 1 joins the container's namespaces and forks; stage 2 becomes the process. */
-static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, const ExecOpts *o,
-                                   SeccompFilter *filter, int notify_sock)
+static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool userns, bool new_keyring,
+                                   const ExecOpts *o, SeccompFilter *filter, int notify_sock)
 {
         _cleanup_free_ char *exe = NULL, *state_json = NULL;
         Error *e = NULL;
@@ -1081,7 +1102,8 @@ static _Noreturn void exec_stage2(int sync, OciProcess *p, int console, bool use
                 child_fail(sync, e);
         if (console >= 0)
                 close(console);
-        if (process_setup_rlimits(p, &e) < 0 || process_setup_sched(p, &e) < 0)
+        if ((new_keyring && process_new_session_keyring(&e) < 0) || process_setup_rlimits(p, &e) < 0 ||
+            process_setup_sched(p, &e) < 0)
                 child_fail(sync, e);
         if (process_close_fds(o->preserve_fds, &e) < 0 ||
             (filter && !p->no_new_privileges && seccomp_install_notify(filter, notify_sock, pid, state_json, &e) < 0))
@@ -1193,7 +1215,7 @@ int container_exec(const char *root, const char *id, OciProcess *p, const ExecOp
                         child_fail(sv[1], e);
                 }
                 if (pid == 0)
-                        exec_stage2(sv[1], p, console, userns, o, filter, notify_sock);
+                        exec_stage2(sv[1], p, console, userns, !st->no_new_keyring, o, filter, notify_sock);
                 (void)sync_send(sv[1], SYNC_PID, pid, NULL, 0, -1);
                 _exit(0);
         }

@@ -16,6 +16,7 @@ typedef struct CreateOpts {
         const char *console_socket;
         int preserve_fds;
         bool no_pivot;
+        bool no_new_keyring;    /* keep the caller's session keyring (runc's --no-new-keyring) */
 } CreateOpts;
 
 typedef struct ExecOpts {

@@ -113,8 +113,12 @@ int main(int argc, char **argv)
                 if (!STREQ(argv[i], commands[k].name))
                         continue;
                 if (systemd_cgroup && commands[k].enters_container) {
-                        log_error("--systemd-cgroup: the systemd cgroup manager is not supported; use cgroupfs "
-                                  "(the default)");
+                        /* sd_booted()'s test: whether systemd runs as PID 1 at all. */
+                        bool booted = access("/run/systemd/system", F_OK) == 0;
+                        log_error("--systemd-cgroup: the systemd cgroup manager is not supported%s; use cgroupfs "
+                                  "(drop --systemd-cgroup: containerd SystemdCgroup = false, dockerd "
+                                  "native.cgroupdriver=cgroupfs, podman --cgroup-manager cgroupfs)",
+                                  booted ? "" : " (and systemd does not run as PID 1 here)");
                         return 1;
                 }
                 if (commands[k].enters_container && is_sealed_binary() <= 0)

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -120,8 +122,8 @@ int mount_opts_parse(char *const *options, MountOpts *ret, Error **err)
                         continue;
                 }
                 if (STREQ(opt, "tmpcopyup")) {
-                        free(o.data);
-                        return error_setx(err, EINVAL, "option \"tmpcopyup\" is not supported");
+                        o.tmpcopyup = true;
+                        continue;
                 }
                 if (strchr(opt, ',')) {
                         free(o.data);
@@ -403,6 +405,110 @@ static int mount_cgroup(RootfsCtx *c, const char *dest, const MountOpts *o, Erro
         return 0;
 }
 
+#define COPYUP_MAX_DEPTH 32
+
+static int copy_file_fd(int in, int out)
+{
+        char buf[65536];
+        ssize_t n;
+
+        while ((n = read(in, buf, sizeof(buf))) != 0) {
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (write_all(out, buf, (size_t)n) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+/*
+ * tmpcopyup (runc's option, which podman sets on the tmpfs mounts of a read-only root): what the
+ * image has below the destination is copied into the new tmpfs, owners and modes kept. The walk goes
+ * by fd with O_NOFOLLOW only: a symlink of the image is copied as a symlink and never followed, so
+ * the image cannot make the copy read or write outside the two directories. Fifos and sockets are
+ * made anew; device nodes are left out.
+ */
+static int copy_up(int src, int dst, const char *shown, unsigned depth, Error **err)
+{
+        DIR *d;
+        struct dirent *e;
+        int fd, r = 0;
+
+        if (depth > COPYUP_MAX_DEPTH)
+                return error_setx(err, ELOOP, "tmpcopyup: %s: more than %d directory levels", shown, COPYUP_MAX_DEPTH);
+        fd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                r = error_set(err, errno, "tmpcopyup: reading %s", shown);
+                if (fd >= 0)
+                        close(fd);
+                return r;
+        }
+        while (r == 0 && (errno = 0, e = readdir(d))) {
+                const char *n = e->d_name;
+                _cleanup_free_ char *sub = NULL;
+                struct stat st;
+
+                if (STREQ(n, ".") || STREQ(n, ".."))
+                        continue;
+                sub = xasprintf("%s/%s", shown, n);
+                if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        r = error_set(err, errno, "tmpcopyup: %s", sub);
+                        break;
+                }
+                if (S_ISDIR(st.st_mode)) {
+                        _cleanup_close_ int s2 = -EBADF, d2 = -EBADF;
+                        if (mkdirat(dst, n, 0700) < 0 ||
+                            (s2 = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+                            (d2 = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                                r = error_set(err, errno, "tmpcopyup: %s", sub);
+                        else
+                                r = copy_up(s2, d2, sub, depth + 1, err);
+                } else if (S_ISREG(st.st_mode)) {
+                        _cleanup_close_ int in = -EBADF, out = -EBADF;
+                        struct stat fst;
+                        /* O_NONBLOCK and a second look: a fifo swapped in since fstatat must not block us */
+                        in = openat(src, n, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+                        if (in >= 0 && (fstat(in, &fst) < 0 || !S_ISREG(fst.st_mode))) {
+                                close(TAKE_FD(in));
+                                errno = EINVAL;
+                        }
+                        out = in < 0 ? -1 : openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                        if (in < 0 || out < 0)
+                                r = error_set(err, errno, "tmpcopyup: %s", sub);
+                        else if ((r = copy_file_fd(in, out)) < 0)
+                                r = error_set(err, -r, "tmpcopyup: copying %s", sub);
+                } else if (S_ISLNK(st.st_mode)) {
+                        char target[PATH_MAX];
+                        ssize_t len = readlinkat(src, n, target, sizeof(target) - 1);
+                        if (len < 0)
+                                r = error_set(err, errno, "tmpcopyup: %s", sub);
+                        else {
+                                target[len] = '\0';
+                                if (symlinkat(target, dst, n) < 0)
+                                        r = error_set(err, errno, "tmpcopyup: %s", sub);
+                        }
+                } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+                        /* not copied: a device node of the image would become one on a tmpfs that may
+                         * lack nodev; the container's devices come from linux.devices */
+                        continue;
+                } else if (mknodat(dst, n, st.st_mode & (S_IFMT | 0600), 0) < 0)
+                        r = error_set(err, errno, "tmpcopyup: %s", sub);
+                if (r < 0)
+                        break;
+                /* the owner first: chown clears the set-id bits that chmod then puts back */
+                if (fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+                    (!S_ISLNK(st.st_mode) && fchmodat(dst, n, st.st_mode & 07777, 0) < 0))
+                        r = error_set(err, errno, "tmpcopyup: owner and mode of %s", sub);
+        }
+        if (r == 0 && errno != 0 && !e)
+                r = error_set(err, errno, "tmpcopyup: reading %s", shown);
+        closedir(d);
+        return r;
+}
+
 static int other_mount(RootfsCtx *c, const OciMount *m, const MountOpts *o, Error **err)
 {
         _cleanup_close_ int dest = -EBADF;
@@ -437,6 +543,24 @@ static int other_mount(RootfsCtx *c, const OciMount *m, const MountOpts *o, Erro
                         return r;
         }
         fd_path(p, dest);
+        if (o->tmpcopyup) {
+                _cleanup_close_ int below = -EBADF, top_path = -EBADF, top = -EBADF;
+                if (!STREQ(type, "tmpfs"))
+                        return error_setx(err, EINVAL, "option \"tmpcopyup\" is only for tmpfs mounts");
+                /* the image's directory, still reachable through this fd once the tmpfs covers it */
+                below = openat(dest, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (below < 0)
+                        return error_set(err, errno, "tmpcopyup: opening %s", m->destination);
+                if (mount(m->source ? m->source : type, p, type, o->flags & ~MS_REC, o->data) < 0)
+                        return error_set(err, errno, "mounting tmpfs (options \"%s\")", o->data ? o->data : "");
+                r = open_in_root(c->rootfd, m->destination, false, true, &top_path, err);
+                if (r < 0)
+                        return r;
+                top = openat(top_path, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (top < 0)
+                        return error_set(err, errno, "tmpcopyup: opening the tmpfs at %s", m->destination);
+                return copy_up(below, top, m->destination, 0, err);
+        }
         if (mount(m->source ? m->source : type, p, type, o->flags & ~MS_REC, o->data) < 0) {
                 int e = errno;
                 if (STREQ(type, "sysfs") && c->userns && (e == EPERM || e == EACCES)) {

@@ -32,6 +32,7 @@ typedef struct MountOpts {
         unsigned long propagation;  /* MS_SHARED etc., possibly | MS_REC */
         unsigned long long rattr_set, rattr_clr; /* MOUNT_ATTR_* applied recursively (rro, rnosuid...) */
         bool idmap, ridmap;
+        bool tmpcopyup;             /* tmpfs only: the image's files at the destination are copied in */
         char *data;                 /* everything else, comma-joined; may be NULL */
 } MountOpts;
 

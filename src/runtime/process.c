@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/keyctl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
@@ -206,6 +207,27 @@ static bool is_executable(const char *path)
         return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
+/*
+ * The container command's errors in runc's (Go's) words where callers look for them: docker run
+ * exits 127 on "no such file or directory" or "executable file not found", 126 on "permission denied".
+ */
+static int exec_error(Error **err, int e, const char *what, const char *file)
+{
+        if (e == ENOENT)
+                return error_setx(err, e, "process.args[0]: %s%s: no such file or directory", what, file);
+        if (e == EACCES)
+                return error_setx(err, e, "process.args[0]: %s%s: permission denied", what, file);
+        return error_set(err, e, "process.args[0]: %s%s", what, file);
+}
+
+int process_new_session_keyring(Error **err)
+{
+        /* ENOSYS: no keyrings in this kernel, or a seccomp filter around the runtime forbids them. */
+        if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+                return error_set(err, errno, "joining a new session keyring (--no-new-keyring keeps the caller's)");
+        return 0;
+}
+
 int process_find_executable(const OciProcess *p, char **ret, Error **err)
 {
         const char *a0 = p->args[0];
@@ -213,7 +235,7 @@ int process_find_executable(const OciProcess *p, char **ret, Error **err)
 
         if (strchr(a0, '/')) {
                 if (access(a0, F_OK) < 0)
-                        return error_set(err, errno, "process.args[0]: %s", a0);
+                        return exec_error(err, errno, "", a0);
                 *ret = xstrdup(a0);
                 return 0;
         }
@@ -229,7 +251,7 @@ int process_find_executable(const OciProcess *p, char **ret, Error **err)
                         return 0;
                 }
         }
-        return error_setx(err, ENOENT, "process.args[0]: executable \"%s\" not found in $PATH (%s)", a0, path);
+        return error_setx(err, ENOENT, "process.args[0]: \"%s\": executable file not found in $PATH (%s)", a0, path);
 }
 
 int process_close_fds(int preserve_fds, Error **err)
@@ -250,7 +272,7 @@ int process_close_fds(int preserve_fds, Error **err)
 int process_exec(const OciProcess *p, const char *exe, Error **err)
 {
         execve(exe, p->args, p->env);
-        return error_set(err, errno, "process.args[0]: executing %s", exe);
+        return exec_error(err, errno, "executing ", exe);
 }
 
 int process_set_oom_score_adj(pid_t pid, int value, Error **err)

@@ -18,6 +18,8 @@ int process_setup_sched(const OciProcess *p, Error **err);
 /* chdir to process.cwd and check that the result is inside the container (CVE-2024-21626). */
 int process_setup_cwd(const OciProcess *p, Error **err);
 /* Resolves args[0] with the process's PATH, inside the current root. Caller frees. */
+/* Joins a new anonymous session keyring: the container never sees the caller's keys (as runc does). */
+int process_new_session_keyring(Error **err);
 int process_find_executable(const OciProcess *p, char **ret, Error **err);
 /* Marks every fd >= 3 + preserve_fds close-on-exec (CVE-2024-21626); the preserved ones inheritable. */
 int process_close_fds(int preserve_fds, Error **err);

@@ -102,11 +102,11 @@ int state_save(int dirfd, const ContainerState *st, Error **err)
         _cleanup_free_ char *s = NULL;
         int r;
 
-        j = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:I,s:O?,s:O?,s:b,s:b,s:b}", "id", st->id, "pid", (json_int_t)st->pid,
+        j = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:I,s:O?,s:O?,s:b,s:b,s:b,s:b}", "id", st->id, "pid", (json_int_t)st->pid,
                       "startTime", (json_int_t)st->start_time, "bundle", st->bundle, "rootfs", st->rootfs,
                       "created", st->created, "owner", (json_int_t)st->owner, "annotations", st->annotations,
                       "cgroupPaths", st->cgroup_paths, "pidNsPrivate", st->pid_ns_private, "hasPoststart",
-                      st->has_poststart, "hasPoststop", st->has_poststop);
+                      st->has_poststart, "hasPoststop", st->has_poststop, "noNewKeyring", st->no_new_keyring);
         if (!j)
                 return error_setx(err, ENOMEM, "building state.json");
         s = jx_dump(j, false);
@@ -158,7 +158,8 @@ int state_load(int dirfd, const char *id, ContainerState **ret, Error **err)
             jx_int64(j, "", "owner", false, &owner, err) < 0 ||
             jx_bool(j, "", "hasPoststart", false, &st->has_poststart, err) < 0 ||
             jx_bool(j, "", "hasPoststop", false, &st->has_poststop, err) < 0 ||
-            jx_bool(j, "", "pidNsPrivate", false, &st->pid_ns_private, err) < 0) {
+            jx_bool(j, "", "pidNsPrivate", false, &st->pid_ns_private, err) < 0 ||
+            jx_bool(j, "", "noNewKeyring", false, &st->no_new_keyring, err) < 0) {
                 state_free(st);
                 return error_wrap(err, "state of %s", id);
         }

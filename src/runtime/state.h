@@ -41,6 +41,7 @@ typedef struct ContainerState {
         bool has_poststart;     /* config.json has poststart hooks: `start` must load it */
         bool has_poststop;      /* config.json has poststop hooks: `delete` must load it */
         bool pid_ns_private;    /* the container has its own pid namespace */
+        bool no_new_keyring;    /* created with --no-new-keyring: exec keeps the caller's session keyring too */
 } ContainerState;
 
 extern const char *const status_names[];

@@ -65,8 +65,8 @@ t_bad_values() {
         bad_config er-masked-rel '.linux.maskedPaths += ["proc/x"]' 'linux.maskedPaths[12]: "proc/x" must be an absolute path'
         bad_config er-timeoffsets '.linux.timeOffsets = {monotonic: {secs: 1}}' "linux.timeOffsets: given without a time namespace"
         bad_config er-personality '.linux.personality = {domain: "WINDOWS"}' 'linux.personality.domain: "WINDOWS" is not LINUX or LINUX32'
-        bad_config er-tmpcopyup '.mounts += [{destination: "/x", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup"]}]' \
-                'mounts[7] (/x): option "tmpcopyup" is not supported'
+        bad_config er-tmpcopyup '.mounts += [{destination: "/x", type: "bind", source: "/tmp", options: ["rbind", "tmpcopyup"]}]' \
+                'mounts[7] (/x): option "tmpcopyup" is only for tmpfs mounts'
 }
 
 t_bad_json() {
@@ -151,12 +151,12 @@ t_mount_no_type() {
 
 t_exec_not_found_at_create() {
         new_bundle er-nobin nosuchbinary --flag
-        create_fails 'process.args[0]: executable "nosuchbinary" not found in $PATH'
+        create_fails 'process.args[0]: "nosuchbinary": executable file not found in $PATH'
         new_bundle er-nobin-abs /no/such/binary
-        create_fails "process.args[0]: /no/such/binary: No such file or directory"
+        create_fails "process.args[0]: /no/such/binary: no such file or directory"
         new_bundle er-nobin-path nosuchbinary
         cfg er-nobin-path '.process.env = ["PATH=/custom/bin:/other"]'
-        create_fails 'process.args[0]: executable "nosuchbinary" not found in $PATH (/custom/bin:/other)'
+        create_fails 'process.args[0]: "nosuchbinary": executable file not found in $PATH (/custom/bin:/other)'
 }
 
 t_exec_fails_at_start() {
@@ -166,7 +166,7 @@ t_exec_fails_at_start() {
         assert_success
         rt start "$CID"
         assert_failure "start of a non-executable process"
-        assert_output_contains "starting container $CID: process.args[0]: executing /etc/passwd: Permission denied"
+        assert_output_contains "starting container $CID: process.args[0]: executing /etc/passwd: permission denied"
         wait_status "$CID" stopped
         rt delete "$CID"
         assert_success

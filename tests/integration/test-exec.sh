@@ -167,10 +167,10 @@ t_exec_not_found() {
         start_ctr ex-notfound
         rt exec "$CID" /no/such/binary
         assert_failure
-        assert_output_contains "process.args[0]: /no/such/binary: No such file or directory"
+        assert_output_contains "process.args[0]: /no/such/binary: no such file or directory"
         rt exec "$CID" nosuchcmd
         assert_failure
-        assert_output_contains 'process.args[0]: executable "nosuchcmd" not found in $PATH'
+        assert_output_contains 'process.args[0]: "nosuchcmd": executable file not found in $PATH'
         rt exec "$CID"
         assert_failure
         assert_output_contains "exec: a command (or --process) is required"

@@ -86,6 +86,30 @@ t_kill_unknown_signal() {
         assert_success
 }
 
+t_kill_all_stopped() {
+        # No pid namespace of its own: the init's child outlives it, as in a pod sharing one; containerd's
+        # shim then runs kill --all on the stopped container, which must reach that child.
+        new_bundle lc-killall-st /bin/sh -c '/init pause & echo $! >/child.pid; exit 0'
+        cfg lc-killall-st '.linux.namespaces |= map(select(.type != "pid")) | .root.readonly = false'
+        rt run -d --bundle "$BUNDLE" "$CID"
+        assert_success
+        wait_status "$CID" stopped
+        local child=""
+        for i in $(seq 50); do child=$(cat "$BUNDLE/rootfs/child.pid" 2>/dev/null) && [ -n "$child" ] && break; sleep 0.1; done
+        [ -n "$child" ] && [ -d "/proc/$child" ] || fail "the init's child is not running"
+        rt kill "$CID" KILL
+        assert_failure
+        assert_output_contains "container not running"
+        rt kill --all "$CID" KILL
+        assert_success
+        for i in $(seq 50); do [ -e "/proc/$child/status" ] && ! grep -q '^State:.*Z' "/proc/$child/status" || break; sleep 0.1; done
+        if [ -e "/proc/$child/status" ] && ! grep -q '^State:.*Z' "/proc/$child/status"; then
+                fail "kill --all left the init's child $child alive"
+        fi
+        rt delete "$CID"
+        assert_success
+}
+
 t_kill_all() {
         new_bundle lc-killall
         rt run -d --bundle "$BUNDLE" "$CID"
@@ -119,7 +143,7 @@ t_kill_stopped() {
         wait_status "$CID" stopped
         rt kill "$CID" KILL
         assert_failure
-        assert_output_contains "container \"$CID\" is not running"
+        assert_output_contains "container not running: \"$CID\" has stopped"
         rt delete "$CID"
         assert_success
 }
@@ -410,6 +434,7 @@ run_test "kill SIGTERM by name reaches the init" t_kill_sigterm_by_name
 run_test "kill 9 and kill without a signal (SIGTERM)" t_kill_by_number_and_default
 run_test "kill with an unknown signal is refused" t_kill_unknown_signal
 run_test "kill --all signals every process of the container" t_kill_all
+run_test "kill --all after the init exited kills what is left in the cgroup (shared pid namespace)" t_kill_all_stopped
 run_test "kill of a stopped container fails clearly" t_kill_stopped
 run_test "run in the foreground propagates the exit code (3) and deletes" t_run_exit_code
 run_test "run in the foreground: killed by SIGKILL gives 137" t_run_killed_status

@@ -8,6 +8,54 @@ caps_of() {
         sed -n "s/^$2=//p" <<<"$1"
 }
 
+# with_key CMD...: runs CMD in a new session keyring of its own holding a "user" key
+# "st13-secret-$RUN_TAG" that only its possessors can see (perm 0x3f000000: possessor all).
+with_key() {
+        python3 - "$@" <<'PY'
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_add_key, SYS_keyctl = 248, 250            # x86_64
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_SETPERM, KEY_SPEC_SESSION_KEYRING = 1, 5, -3
+if libc.syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+    sys.exit("keyctl join: %s" % os.strerror(ctypes.get_errno()))
+desc = ("st13-secret-%s" % os.environ["RUN_TAG"]).encode()
+k = libc.syscall(SYS_add_key, b"user", desc, b"x", 1, KEY_SPEC_SESSION_KEYRING)
+if k < 0 or libc.syscall(SYS_keyctl, KEYCTL_SETPERM, k, 0x3f000000) < 0:
+    sys.exit("add_key: %s" % os.strerror(ctypes.get_errno()))
+os.execvp(sys.argv[1], sys.argv[1:])
+PY
+}
+
+t_session_keyring() {
+        local out
+        [ "$(uname -m)" = x86_64 ] || skip "the keyctl syscall numbers used here are x86_64's"
+        [ -e /proc/keys ] || skip "no /proc/keys (CONFIG_KEYS off)"
+        export RUN_TAG
+        new_bundle pr-keyring /bin/cat /proc/keys
+        cfg pr-keyring '.linux.maskedPaths -= ["/proc/keys"]'
+        out=$(with_key "${RT[@]}" run --bundle "$BUNDLE" "$CID" 2>&1) || fail "run: $out"
+        case $out in *"st13-secret-$RUN_TAG"*) fail "the container sees the caller's session keyring: $out" ;; esac
+        assert_match "$out" " _ses" "a session keyring of its own"
+        # --no-new-keyring: the caller's, with its key
+        out=$(with_key "${RT[@]}" run --no-new-keyring --bundle "$BUNDLE" "$CID" 2>&1) || fail "run: $out"
+        case $out in *"st13-secret-$RUN_TAG"*) ;; *) fail "--no-new-keyring: the key is not there: $out" ;; esac
+        # exec: the same, as the container was created
+        new_bundle pr-keyring-x /init pause
+        cfg pr-keyring-x '.linux.maskedPaths -= ["/proc/keys"]'
+        with_key "${RT[@]}" run -d --bundle "$BUNDLE" "$CID" >"$WORK/keyring.out" 2>&1 </dev/null ||
+                fail "run -d: $(cat "$WORK/keyring.out")"
+        out=$(with_key "${RT[@]}" exec "$CID" /bin/cat /proc/keys 2>&1) || fail "exec: $out"
+        case $out in *"st13-secret-$RUN_TAG"*) fail "exec sees the caller's session keyring: $out" ;; esac
+        "${RT[@]}" delete --force "$CID"
+        new_bundle pr-keyring-nx /init pause
+        cfg pr-keyring-nx '.linux.maskedPaths -= ["/proc/keys"]'
+        with_key "${RT[@]}" create --no-new-keyring --bundle "$BUNDLE" "$CID" >"$WORK/keyring.out" 2>&1 </dev/null ||
+                fail "create: $(cat "$WORK/keyring.out")"
+        out=$(with_key "${RT[@]}" exec "$CID" /bin/cat /proc/keys 2>&1) || fail "exec: $out"
+        case $out in *"st13-secret-$RUN_TAG"*) ;; *) fail "exec after --no-new-keyring: the key is not there: $out" ;; esac
+        "${RT[@]}" delete --force "$CID"
+}
+
 t_args() {
         new_bundle pr-args /init echo 'a b' '$HOME' '*' "quote\"d" ''
         rt run --bundle "$BUNDLE" "$CID"
@@ -339,6 +387,7 @@ run_test "an ambient capability that is not inheritable warns and is not raised"
 run_test "an unknown capability is refused" t_caps_unknown
 run_test "a capability outside the runtime's own bounding set is named" t_caps_outside_runtime_bounding
 run_test "terminal with --console-socket: the pty works, /dev/console is the pty" t_terminal_console_socket
+run_test "a new session keyring for init and exec; --no-new-keyring keeps the caller's" t_session_keyring
 run_test "terminal with consoleSize" t_terminal_console_size
 run_test "terminal without a console socket is refused for create and run -d" t_terminal_needs_socket
 run_test "run in the foreground with a terminal and no console socket" t_terminal_run_foreground

@@ -509,6 +509,32 @@ t_mount_dest_created() {
         [ -d "$BUNDLE/rootfs/new/deep/dir" ] || fail "the destination was not made inside the rootfs"
 }
 
+t_tmpcopyup() {
+        new_bundle rf-copyup /bin/sh -c 'stat -c "%a %u:%g %s" /seed/dir/file /seed/dir; cat /seed/dir/file
+                [ -p /seed/fifo ] && echo "fifo copied"; [ -e /seed/disk ] && echo "device copied"
+                readlink /seed/link; echo changed >/seed/dir/file; grep " /seed " /proc/mounts'
+        mkdir -p "$BUNDLE/rootfs/seed/dir"
+        echo image-content >"$BUNDLE/rootfs/seed/dir/file"
+        chown 1000:1001 "$BUNDLE/rootfs/seed/dir/file" "$BUNDLE/rootfs/seed/dir"
+        chmod 4757 "$BUNDLE/rootfs/seed/dir/file"
+        chmod 0751 "$BUNDLE/rootfs/seed/dir"
+        ln -s /etc/shadow-of-the-host "$BUNDLE/rootfs/seed/link"
+        mkfifo "$BUNDLE/rootfs/seed/fifo"
+        mknod "$BUNDLE/rootfs/seed/disk" b 7 0
+        cfg rf-copyup '.mounts += [{destination: "/seed", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "size=1m"]}]'
+        rt run --bundle "$BUNDLE" "$CID"
+        assert_success
+        assert_output_contains "4757 1000:1001 14"
+        assert_output_contains "751 1000:1001"
+        assert_output_contains "image-content"
+        assert_output_contains "/etc/shadow-of-the-host"
+        assert_output_contains "fifo copied"
+        refute_output_contains "device copied"
+        assert_match "$output" "tmpfs /seed tmpfs [^ ]*size=1024k" "/seed is the tmpfs"
+        # the image's file under the tmpfs is untouched
+        assert_eq "$(cat "$BUNDLE/rootfs/seed/dir/file")" image-content "the rootfs file"
+}
+
 t_sys_and_cgroup_mounts() {
         new_bundle rf-sysfs
         rt run -d --bundle "$BUNDLE" "$CID"
@@ -555,4 +581,5 @@ run_test "sysctl inside, not on the host; bad sysctls fail" t_sysctl
 run_test "hostname; hostname without a uts namespace is refused" t_hostname
 run_test "a missing mount destination is created inside the rootfs" t_mount_dest_created
 run_test "/sys read-only, /proc, the cgroup hierarchies read-only" t_sys_and_cgroup_mounts
+run_test "tmpcopyup: the image's files copied into the tmpfs, owners, modes and symlinks kept" t_tmpcopyup
 finish
