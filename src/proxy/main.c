@@ -98,6 +98,7 @@ struct Conn {
         bool client_eof, upstream_eof, ushut, cshut, resp_close, close_after_flush;
         bool dead; /* closed, freed after the current batch of events */
         bool close_after_discard;
+        int64_t head_since; /* when it began to wait for a request head (CLOCK_MONOTONIC ms) */
         Conn *prev, *next;
 };
 
@@ -107,6 +108,7 @@ static const char *arg_upstream = "/var/run/docker.sock";
 static bool arg_json;
 static bool arg_log_allowed = true;
 static unsigned arg_max_conns = 4096;
+static int64_t arg_head_timeout_ms = 60000; /* --head-timeout: a request head must come within it */
 static Buf log_buf;
 static int log_fd = STDERR_FILENO;
 static Conn *conns;
@@ -358,13 +360,27 @@ static void deny_then(Conn *c, const char *reason, HttpFraming framing, uint64_t
         }
 }
 
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The connection waits for the client's next request head from now (--head-timeout counts from here). */
+static void await_head(Conn *c)
+{
+        c->rq = RQ_HEAD;
+        c->head_since = mono_ms();
+}
+
 static void discard_done(Conn *c)
 {
         if (c->close_after_discard) {
                 c->close_after_flush = true;
                 c->rq = RQ_DENIED;
         } else {
-                c->rq = RQ_HEAD;
+                await_head(c);
         }
 }
 
@@ -393,7 +409,10 @@ static void chunk_put(void *data, const char *p, size_t n)
 
 static void request_done(Conn *c)
 {
-        c->rq = c->rs == RS_IDLE ? RQ_HEAD : RQ_WAIT;
+        if (c->rs == RS_IDLE)
+                await_head(c);
+        else
+                c->rq = RQ_WAIT;
 }
 
 static void process_client(Conn *c);
@@ -408,7 +427,7 @@ static void response_done(Conn *c)
                 return;
         }
         if (c->rq == RQ_WAIT)
-                c->rq = RQ_HEAD;
+                await_head(c);
 }
 
 static void inspect_finish(Conn *c, const char *body, size_t blen, size_t raw_len)
@@ -937,11 +956,33 @@ static void accept_all(Tag *t)
                         continue;
                 }
                 c->cev = EPOLLIN;
+                c->head_since = mono_ms();
                 c->next = conns;
                 if (conns)
                         conns->prev = c;
                 conns = c;
                 nconns++;
+        }
+}
+
+/*
+ * --head-timeout: a connection that waits longer than that for a complete request head (a new one
+ * sending nothing or a head byte by byte, or a keep-alive one left idle) is closed, so that idle or
+ * slow clients cannot hold --max-conns.  Streams (events, followed logs, attach tunnels) and
+ * requests in flight are never timed out.
+ */
+static void sweep_idle(void)
+{
+        int64_t now = mono_ms();
+
+        for (Conn *c = conns, *next; c; c = next) {
+                next = c->next;
+                if (c->rq != RQ_HEAD || c->rs != RS_IDLE || c->stream || c->close_after_flush || c->out.len ||
+                    now - c->head_since < arg_head_timeout_ms)
+                        continue;
+                log_line("%s: no complete request head within %lld ms: closed", c->peer,
+                         (long long)arg_head_timeout_ms);
+                conn_free(c);
         }
 }
 
@@ -1131,6 +1172,8 @@ static void usage(FILE *f)
                 "      --log-format text|json  decision log format (default text)\n"
                 "      --log-file FILE       append the log to FILE instead of stderr\n"
                 "      --max-conns N         client connections at once (default 4096)\n"
+                "      --head-timeout SECS   close a connection that sends no complete request head\n"
+                "                            within SECS (new or idle between requests; default 60, 0: never)\n"
                 "      --check               check the settings and the configuration, then exit\n"
                 "  -h, --help                this text\n\n"
                 "The upstream socket is the argument, else $SOCKET_PATH, else /var/run/docker.sock.\n"
@@ -1143,6 +1186,7 @@ int main(int argc, char **argv)
                 { "listen", required_argument, NULL, 'l' },   { "config", required_argument, NULL, 'c' },
                 { "user", required_argument, NULL, 'u' },     { "log-format", required_argument, NULL, 'F' },
                 { "log-file", required_argument, NULL, 'L' }, { "max-conns", required_argument, NULL, 'M' },
+                { "head-timeout", required_argument, NULL, 'T' },
                 { "check", no_argument, NULL, 'C' },          { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },        {},
         };
@@ -1198,6 +1242,16 @@ int main(int argc, char **argv)
                                 return 2;
                         }
                         arg_max_conns = (unsigned)x;
+                        break;
+                }
+                case 'T': {
+                        uint64_t x;
+                        if (parse_uint64(optarg, &x) < 0 || x > 86400) {
+                                fprintf(stderr, "stockade-proxy: --head-timeout %s: expected seconds, 0 to 86400\n",
+                                        optarg);
+                                return 2;
+                        }
+                        arg_head_timeout_ms = (int64_t)x * 1000;
                         break;
                 }
                 case 'C':
@@ -1313,9 +1367,11 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < nlisten; i++)
                 log_line("listening on %s, upstream %s", listeners[i].spec, arg_upstream);
 
+        int64_t last_sweep = mono_ms();
         for (;;) {
                 struct epoll_event evs[128];
-                int n = epoll_wait(arg_epfd, evs, ELEMENTSOF(evs), -1);
+                /* with connections and a head timeout, wake at least once a second to sweep */
+                int n = epoll_wait(arg_epfd, evs, ELEMENTSOF(evs), conns && arg_head_timeout_ms ? 1000 : -1);
 
                 if (n < 0 && errno != EINTR) {
                         log_line("epoll_wait: %s", strerror(errno));
@@ -1366,6 +1422,10 @@ int main(int argc, char **argv)
                                         conn_free(conns);
                                 break;
                         }
+                }
+                if (arg_head_timeout_ms && mono_ms() - last_sweep >= 1000) {
+                        sweep_idle();
+                        last_sweep = mono_ms();
                 }
                 bury_dead();
                 log_flush();

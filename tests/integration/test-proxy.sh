@@ -152,8 +152,18 @@ t_run_refused_without_post() {
 
 # Required by the issue: the events stream stays open through the proxy for over a minute.
 t_events_stream_over_a_minute() {
-        local ev=$WORK/events.out evpid
-        proxy_start ev
+        local ev=$WORK/events.out evpid idlepid
+        # with a short --head-timeout: the stream is not timed out, an idle connection is
+        proxy_start ev -- --head-timeout 3
+        python3 - "$WORK/ev.sock" >"$WORK/idle.out" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"GET /_ping HTTP/1.1\r\nHost: x\r\n")  # a head never finished
+s.settimeout(120)
+print("closed" if s.recv(1) == b"" else "data")
+PY
+        idlepid=$!
         DOCKER_HOST=unix://$WORK/ev.sock DOCKER_CONFIG=$WORK/dockerd/cli "$DOCKER_CLI" events \
                 --format '{{.Type}} {{.Action}} {{.Actor.Attributes.name}}' >"$ev" 2>&1 &
         evpid=$!
@@ -162,6 +172,9 @@ t_events_stream_over_a_minute() {
         wait_for "$ev" "container create $TAG-ev" || fail "no create event: $(cat "$ev")"
         sleep 65
         kill -0 "$evpid" 2>/dev/null || fail "docker events ended within 65 s: $(cat "$ev")"
+        wait "$idlepid" || true
+        [ "$(cat "$WORK/idle.out")" = closed ] || fail "the unfinished head was not closed: $(cat "$WORK/idle.out")"
+        grep -q "no complete request head within 3000 ms: closed" "$WORK/ev.log" || fail "no log line: $(cat "$WORK/ev.log")"
         dkd rm "$TAG-ev" >/dev/null
         wait_for "$ev" "container destroy $TAG-ev" || fail "no destroy event after 65 s: $(cat "$ev")"
         kill "$evpid"
