@@ -65,6 +65,7 @@ int cmd_events(Engine *e, int argc, char **argv);
 int cmd_audit(Engine *e, int argc, char **argv);
 int cmd_apparmor(Engine *e, int argc, char **argv);
 int cmd_seccomp(Engine *e, int argc, char **argv);
+int cmd_serve(Engine *e, int argc, char **argv);
 
 /*
  * run --seccomp-record FILE (cmd-seccomp.c): recording starts once the container is created and
@@ -107,6 +108,11 @@ int cli_print_table(const char *format, json_t *rows, json_t *header);
 
 /* "2 minutes ago", "About an hour ago": Docker's HumanDuration of now - t (an RFC 3339 time). */
 char *cli_human_since(const char *rfc3339, bool ago);
+/* A container's Status column ("Up 3 seconds", "Exited (0) 2 minutes ago"), as docker ps shows it. */
+char *cli_status_text(json_t *rec);
+/* The record as `inspect` shows it: State refreshed, stockade's own fields left out. */
+json_t *cli_container_for_inspect(json_t *rec);
+
 /* "1.98MB": Docker's HumanSize (decimal units, 3 significant digits). */
 char *cli_human_size(double bytes);
 

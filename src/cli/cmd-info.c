@@ -63,7 +63,7 @@ static char *go_quote(const char *s)
         return out;
 }
 
-static char *status_text(json_t *rec)
+char *cli_status_text(json_t *rec)
 {
         json_t *st = json_object_get(rec, "State");
         const char *s = container_status(rec);
@@ -105,7 +105,7 @@ static json_t *ps_row(json_t *rec, bool trunc)
         const char *id = json_string_value(json_object_get(rec, "Id"));
         const char *name = json_string_value(json_object_get(rec, "Name"));
         json_t *cfg = json_object_get(rec, "Config");
-        _cleanup_free_ char *cmd = NULL, *cmdq = NULL, *status = status_text(rec), *running_for = NULL, *labels = NULL,
+        _cleanup_free_ char *cmd = NULL, *cmdq = NULL, *status = cli_status_text(rec), *running_for = NULL, *labels = NULL,
                             *created = created_at(json_string_value(json_object_get(rec, "Created")));
         size_t cap = 0, i;
         json_t *v;
@@ -293,7 +293,7 @@ int cmd_ps(Engine *e, int argc, char **argv)
 
 /* ---- inspect ---- */
 
-static json_t *container_for_inspect(json_t *rec)
+json_t *cli_container_for_inspect(json_t *rec)
 {
         json_t *out = json_deep_copy(rec);
         container_refresh_state(out);
@@ -355,7 +355,7 @@ int cmd_inspect(Engine *e, int argc, char **argv)
                 if ((!type || STREQ(type, "container")) && container_lookup(e, argv[i], &id, NULL) == 0) {
                         json_t *rec = NULL;
                         if (container_load(e, id, &rec, NULL) == 0) {
-                                obj = container_for_inspect(rec);
+                                obj = cli_container_for_inspect(rec);
                                 json_decref(rec);
                         }
                 }
