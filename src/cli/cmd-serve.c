@@ -388,6 +388,100 @@ void api_actor(ApiConn *c, const char *action, const char *type, const char *id,
                 snprintf(c->actor_name, sizeof(c->actor_name), "%s", name[0] == '/' ? name + 1 : name);
 }
 
+pid_t api_spawn_cli(ApiConn *c, cmd_fn fn, char **argv, int in_fd, int *stdout_fd, int *stderr_fd)
+{
+        int o[2] = { -1, -1 }, er[2] = { -1, -1 };
+        pid_t pid;
+
+        if (pipe2(o, O_CLOEXEC) < 0 || (stderr_fd && pipe2(er, O_CLOEXEC) < 0)) {
+                if (o[0] >= 0)
+                        close(o[0]), close(o[1]);
+                return -errno;
+        }
+        pid = fork();
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR);
+                close(c->fd);
+                dup2(in_fd >= 0 ? in_fd : null, 0);
+                dup2(o[1], 1);
+                dup2(stderr_fd ? er[1] : o[1], 2);
+                signal(SIGPIPE, SIG_DFL);
+                int status = fn(c->e, (int)strv_length(argv), argv);
+                fflush(stdout);
+                fflush(stderr);
+                _exit(status & 0xff);
+        }
+        close(o[1]);
+        if (stderr_fd)
+                close(er[1]);
+        if (pid < 0) {
+                close(o[0]);
+                if (stderr_fd)
+                        close(er[0]);
+                return -errno;
+        }
+        *stdout_fd = o[0];
+        if (stderr_fd)
+                *stderr_fd = er[0];
+        return pid;
+}
+
+int api_run_cli(ApiConn *c, cmd_fn fn, char **argv, char **ret_out, char **ret_err)
+{
+        int ofd = -1, efd = -1, st = 0;
+        Buf out = { 0 }, err = { 0 };
+        pid_t pid = api_spawn_cli(c, fn, argv, -1, &ofd, &efd);
+
+        if (pid < 0)
+                return 125;
+        while (ofd >= 0 || efd >= 0) {
+                struct pollfd p[2] = { { .fd = ofd, .events = POLLIN }, { .fd = efd, .events = POLLIN } };
+                if (poll(p, 2, -1) < 0 && errno != EINTR)
+                        break;
+                for (int i = 0; i < 2; i++) {
+                        int *fd = i ? &efd : &ofd;
+                        Buf *b = i ? &err : &out;
+                        char tmp[8192];
+                        if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        ssize_t k = read(*fd, tmp, sizeof(tmp));
+                        if (k <= 0) {
+                                close(*fd);
+                                *fd = -1;
+                        } else if (b->len + (size_t)k <= (16u << 20))
+                                buf_put(b, tmp, (size_t)k);
+                }
+        }
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        if (ret_out)
+                *ret_out = xstrdup(buf_cstr(&out));
+        if (ret_err)
+                *ret_err = xstrdup(buf_cstr(&err));
+        buf_free(&out);
+        buf_free(&err);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+char *api_cli_message(const char *err_text)
+{
+        static const char *const prefixes[] = { "stockade: ", "Error response from daemon: ", "Error: " };
+        _cleanup_free_ char *t = xstrdup(err_text ? err_text : "");
+        size_t n = strlen(t);
+        while (n && t[n - 1] == '\n')
+                t[--n] = '\0';
+        char *line = strrchr(t, '\n') ? strrchr(t, '\n') + 1 : t;
+        for (bool again = true; again;) {
+                again = false;
+                for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
+                        if (str_has_prefix(line, prefixes[i])) {
+                                line += strlen(prefixes[i]);
+                                again = true;
+                        }
+        }
+        return xstrdup(*line ? line : "failed");
+}
+
 /* One audit record per request: who (SO_PEERCRED), what (method and target), the outcome. */
 static void audit_request(ApiConn *c)
 {

@@ -954,6 +954,32 @@ int api_dispatch(ApiConn *c)
                 return containers_create(c);
         if (STREQ(r, "/images/json") && get)
                 return images_list(c);
+        if (STREQ(r, "/events") && get)
+                return api_events(c);
+        if (STREQ(r, "/system/df") && get)
+                return api_system_df(c);
+        if (STREQ(r, "/images/create") && post)
+                return api_images_create(c);
+        if (STREQ(r, "/images/load") && post)
+                return api_images_load(c);
+        if (STREQ(r, "/images/get") && get)
+                return api_images_get(c, NULL);
+        if (get && match_ref(r, "/images/", "get", &ref))
+                return api_images_get(c, ref);
+        if (del && strncmp(r, "/images/", 8) == 0 && r[8])
+                return api_images_delete(c, r + 8);
+        if (get && match_ref(r, "/containers/", "top", &ref))
+                return api_containers_top(c, ref);
+        if (post && match_ref(r, "/containers/", "exec", &ref))
+                return api_exec_create(c, ref);
+        if (post && match_ref(r, "/containers/", "update", &ref))
+                return api_containers_update(c, ref);
+        if (post && match_ref(r, "/exec/", "start", &ref))
+                return api_exec_start(c, ref);
+        if (post && match_ref(r, "/exec/", "resize", &ref))
+                return api_exec_resize(c, ref);
+        if (get && match_ref(r, "/exec/", "json", &ref))
+                return api_exec_inspect(c, ref);
         if (get && match_ref(r, "/containers/", "json", &ref))
                 return containers_inspect(c, ref);
         if (get && match_ref(r, "/containers/", "logs", &ref))

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "cli.h"
 #include "engine.h"
 #include "http-request.h"
 
@@ -77,6 +78,32 @@ char *api_query(ApiConn *c, const char *key);
 /* Who did what, for the audit record. */
 void api_actor(ApiConn *c, const char *action, const char *type, const char *id, const char *name);
 
-/* ---- endpoints (serve-api.c) ---- */
+/*
+ * Runs one of the CLI's commands (cmd_top, cmd_rmi, cmd_update, cmd_exec ...) in a child process, as
+ * `stockade` would run it, with stdin from `in_fd` (-1: /dev/null) and stdout and stderr captured into
+ * *ret_out and *ret_err (NUL-terminated, at most 16 MiB each; either may be NULL to discard).  Returns
+ * its exit status.  The command's own checks and messages are the API's.
+ */
+int api_run_cli(ApiConn *c, cmd_fn fn, char **argv, char **ret_out, char **ret_err);
+/* The same without waiting: the child's pid; its stdout and stderr as pipes (stderr_fd NULL: into stdout). */
+pid_t api_spawn_cli(ApiConn *c, cmd_fn fn, char **argv, int in_fd, int *stdout_fd, int *stderr_fd);
+
+/* The last line of a CLI command's stderr without its "stockade: " or "Error response from daemon: " prefix. */
+char *api_cli_message(const char *err_text);
+
+/* ---- endpoints (serve-api.c: containers; serve-exec.c; serve-system.c: events, images, df) ---- */
+int api_exec_create(ApiConn *c, const char *ref);
+int api_exec_start(ApiConn *c, const char *exec_id);
+int api_exec_inspect(ApiConn *c, const char *exec_id);
+int api_exec_resize(ApiConn *c, const char *exec_id);
+int api_events(ApiConn *c);
+int api_images_create(ApiConn *c);
+int api_images_load(ApiConn *c);
+int api_images_get(ApiConn *c, const char *name);
+int api_images_delete(ApiConn *c, const char *name);
+int api_system_df(ApiConn *c);
+int api_containers_top(ApiConn *c, const char *ref);
+int api_containers_update(ApiConn *c, const char *ref);
+
 /* Dispatches c->req (route already stripped of its version); answers, returns <0 to close. */
 int api_dispatch(ApiConn *c);
