@@ -112,6 +112,8 @@ char *cli_human_since(const char *rfc3339, bool ago);
 char *cli_status_text(json_t *rec);
 /* The record as `inspect` shows it: State refreshed, stockade's own fields left out. */
 json_t *cli_container_for_inspect(json_t *rec);
+/* An image as `inspect` shows it; NULL with err when there is no such image. */
+json_t *cli_image_for_inspect(ImageStore *s, const char *ref, Error **err);
 
 /* "1.98MB": Docker's HumanSize (decimal units, 3 significant digits). */
 char *cli_human_size(double bytes);

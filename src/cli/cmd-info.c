@@ -301,7 +301,7 @@ json_t *cli_container_for_inspect(json_t *rec)
         return out;
 }
 
-static json_t *image_for_inspect(ImageStore *s, const char *ref, Error **err)
+json_t *cli_image_for_inspect(ImageStore *s, const char *ref, Error **err)
 {
         _cleanup_free_ char *id = NULL;
         _cleanup_json_ json_t *cfg = NULL, *list = NULL;
@@ -362,7 +362,7 @@ int cmd_inspect(Engine *e, int argc, char **argv)
                 if (!obj && (!type || STREQ(type, "image"))) {
                         if (!store && image_store_open(e->data_root, &store, &err) < 0)
                                 return cli_fail(NULL, err);
-                        obj = image_for_inspect(store, argv[i], NULL);
+                        obj = cli_image_for_inspect(store, argv[i], NULL);
                 }
                 if (!obj) {
                         fprintf(stderr, "Error: No such %s: %s\n", type ? type : "object", argv[i]);

@@ -38,8 +38,10 @@
 
 #define DEFAULT_SOCKET     "/run/stockade/stockade.sock"
 #define IDLE_TIMEOUT_MS    (120 * 1000) /* a keep-alive connection with no request */
-#define HEAD_TIMEOUT_MS    (30 * 1000)  /* from a request's first byte to the end of its head */
-#define BODY_TIMEOUT_MS    (60 * 1000)  /* between two pieces of a request body */
+/* --request-timeout: from a request's first byte to the end of its head, and between two pieces of its body */
+static int64_t arg_request_timeout_ms = 30 * 1000;
+#define HEAD_TIMEOUT_MS    arg_request_timeout_ms
+#define BODY_TIMEOUT_MS    arg_request_timeout_ms
 #define WRITE_TIMEOUT_S    60           /* a client that does not read its response */
 
 static const char *status_text(int s)
@@ -549,6 +551,25 @@ static int drain_body(ApiConn *c)
         }
 }
 
+/*
+ * After refusing a request whose bytes are still coming: stop writing, and read (and drop) what the
+ * client still sends for a moment, so that closing does not reset the connection before the client
+ * has read the answer.
+ */
+static void lingering_close(ApiConn *c)
+{
+        char tmp[16384];
+        size_t total = 0;
+        int64_t deadline = now_ms() + 1000;
+        (void)shutdown(c->fd, SHUT_WR);
+        while (total < (4u << 20) && wait_readable(c->fd, deadline) == 0) {
+                ssize_t k = read(c->fd, tmp, sizeof(tmp));
+                if (k <= 0)
+                        break;
+                total += (size_t)k;
+        }
+}
+
 static void serve_connection(ApiConn *c)
 {
         for (;;) {
@@ -588,6 +609,7 @@ static void serve_connection(ApiConn *c)
                         (void)api_reply_error(c, status, "%s", err->msg);
                         audit_request(c);
                         error_free(err);
+                        lingering_close(c);
                         return;
                 }
                 memmove(c->buf, c->buf + r, c->len - (size_t)r);
@@ -721,13 +743,15 @@ static void refuse_busy(int fd)
 int cmd_serve(Engine *e, int argc, char **argv)
 {
         char **hosts = NULL;
-        const char *group = "stockade", *max = "1024";
+        const char *group = "stockade", *max = "1024", *req_timeout = "30";
         bool tlsverify = false;
         const char *tlscacert = NULL, *tlscert = NULL, *tlskey = NULL;
         Pflag flags[] = {
                 { "host", 'H', PFLAG_STRINGS, &hosts, NULL, "Socket to listen on: unix://PATH or tcp://ADDR:PORT" },
                 { "group", 'G', PFLAG_STRING, &group, NULL, "Group for the unix socket (default \"stockade\")" },
                 { "max-connections", 0, PFLAG_STRING, &max, NULL, "Connections served at once (default 1024)" },
+                { "request-timeout", 0, PFLAG_STRING, &req_timeout, NULL,
+                  "Seconds a client may take to send a request head, or between pieces of a body (default 30)" },
                 { "tlsverify", 0, PFLAG_BOOL, &tlsverify, NULL, "Require TLS client certificates (not implemented yet)" },
                 { "tlscacert", 0, PFLAG_STRING, &tlscacert, NULL, "Trust certs signed only by this CA" },
                 { "tlscert", 0, PFLAG_STRING, &tlscert, NULL, "Path to TLS certificate file" },
@@ -749,6 +773,13 @@ int cmd_serve(Engine *e, int argc, char **argv)
                 return cli_failf(argv[0], "\"stockade serve\" accepts no arguments.");
         if (parse_int64(max, &cap) < 0 || cap < 1 || cap > 65536)
                 return cli_failf(argv[0], "--max-connections: \"%s\" is not a number from 1 to 65536", max);
+        {
+                int64_t t;
+                if (parse_int64(req_timeout, &t) < 0 || t < 1 || t > 3600)
+                        return cli_failf(argv[0], "--request-timeout: \"%s\" is not a number of seconds from 1 to 3600",
+                                         req_timeout);
+                arg_request_timeout_ms = t * 1000;
+        }
         if (tlsverify || tlscacert || tlscert || tlskey)
                 return cli_failf(argv[0], "--tlsverify: TLS is not implemented yet; serve on a unix socket");
         if (!hosts)

@@ -72,9 +72,10 @@ static int reply_fail(ApiConn *c, Error *err)
         return api_reply_err(c, err);
 }
 
+/* <exec-root>/api/<12 hex>: short, so that the socket paths fit sun_path under a long exec root */
 static char *party_dir(Engine *e, const char *id)
 {
-        return xasprintf("%s/api/%s", e->exec_root, id);
+        return xasprintf("%s/api/%.12s", e->exec_root, id);
 }
 
 /* Binds a party socket for a created container (kind 'a' attach, 'w' wait); the listening fd. */
@@ -251,35 +252,53 @@ static json_t *list_row(json_t *rec)
                          "Networks", "Mounts");
 }
 
-/* filters={"label":{"k=v":true},"name":{"x":true},"status":{...},"id":{...}} as dockerd takes them */
+/* One filter value against a record, as dockerd's container list filters. */
+static bool list_filter_one(const char *key, const char *want, json_t *rec)
+{
+        const char *name = json_string_value(json_object_get(rec, "Name")) ?: "";
+        const char *id = json_string_value(json_object_get(rec, "Id")) ?: "";
+        if (STREQ(key, "label")) {
+                json_t *labels = json_object_get(json_object_get(rec, "Config"), "Labels");
+                const char *eq = strchr(want, '=');
+                _cleanup_free_ char *k = eq ? xstrndup(want, (size_t)(eq - want)) : xstrdup(want);
+                const char *have = json_string_value(json_object_get(labels, k));
+                return have && (!eq || STREQ(have, eq + 1));
+        }
+        if (STREQ(key, "name"))
+                return strstr(name, want) != NULL;
+        if (STREQ(key, "id"))
+                return str_has_prefix(id, want);
+        if (STREQ(key, "status"))
+                return STREQ(container_status(rec), want);
+        return true; /* not filtered here (docs/API.md) */
+}
+
+/*
+ * filters={"label":{"k=v":true},"name":{"x":true}} (or the older {"label":["k=v"]}, as compose sends):
+ * keys ANDed, values of a key ORed, except label whose values are all required (dockerd's).
+ */
 static bool list_filter(json_t *filters, json_t *rec)
 {
         const char *key;
         json_t *vals;
         json_object_foreach(filters, key, vals) {
-                const char *want;
-                json_t *ignored;
-                bool any = false;
-                json_object_foreach(vals, want, ignored) {
-                        const char *name = json_string_value(json_object_get(rec, "Name")) ?: "";
-                        const char *id = json_string_value(json_object_get(rec, "Id")) ?: "";
-                        if (STREQ(key, "label")) {
-                                json_t *labels = json_object_get(json_object_get(rec, "Config"), "Labels");
-                                const char *eq = strchr(want, '=');
-                                _cleanup_free_ char *k = eq ? xstrndup(want, (size_t)(eq - want)) : xstrdup(want);
-                                const char *have = json_string_value(json_object_get(labels, k));
-                                any |= have && (!eq || STREQ(have, eq + 1));
-                        } else if (STREQ(key, "name")) {
-                                any |= strstr(name, want) != NULL;
-                        } else if (STREQ(key, "id")) {
-                                any |= str_has_prefix(id, want);
-                        } else if (STREQ(key, "status")) {
-                                any |= STREQ(container_status(rec), want);
-                        } else {
-                                any = true; /* not filtered here (documented in docs/API.md) */
-                        }
+                _cleanup_strv_ char **wants = NULL;
+                const char *w;
+                json_t *x;
+                size_t i;
+                bool any = false, all = true;
+                if (json_is_object(vals))
+                        json_object_foreach(vals, w, x) strv_push(&wants, w);
+                else
+                        json_array_foreach(vals, i, x) if (json_is_string(x)) strv_push(&wants, json_string_value(x));
+                if (!wants)
+                        continue;
+                for (char **v = wants; *v; v++) {
+                        bool m = list_filter_one(key, *v, rec);
+                        any |= m;
+                        all &= m;
                 }
-                if (json_object_size(vals) && !any)
+                if (STREQ(key, "label") ? !all : !any)
                         return false;
         }
         return true;
@@ -493,6 +512,17 @@ static int containers_start(ApiConn *c, const char *ref)
                         return api_reply_status(c, 304);
                 }
                 lifecycle_event(c->e, id, NULL, "die", NULL);
+                /* the docker CLI tells 126 and 127 from 125 by dockerd's wording (runStartContainerErr) */
+                if (err && err->msg && code == 127 && !strstr(err->msg, "no such file or directory") &&
+                    !strstr(err->msg, "executable file not found")) {
+                        char *m = xasprintf("%s: exec: no such file or directory", err->msg);
+                        free(err->msg);
+                        err->msg = m;
+                } else if (err && err->msg && code == 126 && !strstr(err->msg, "permission denied")) {
+                        char *m = xasprintf("%s: exec: permission denied", err->msg);
+                        free(err->msg);
+                        err->msg = m;
+                }
                 return reply_fail(c, err);
         }
         if (n) {
@@ -966,6 +996,10 @@ int api_dispatch(ApiConn *c)
                 return api_images_get(c, NULL);
         if (get && match_ref(r, "/images/", "get", &ref))
                 return api_images_get(c, ref);
+        if (get && match_ref(r, "/images/", "json", &ref))
+                return api_images_inspect(c, ref);
+        if (post && match_ref(r, "/images/", "tag", &ref))
+                return api_images_tag(c, ref);
         if (del && strncmp(r, "/images/", 8) == 0 && r[8])
                 return api_images_delete(c, r + 8);
         if (get && match_ref(r, "/containers/", "top", &ref))

@@ -289,7 +289,6 @@ int api_images_load(ApiConn *c)
 {
         _cleanup_free_ char *out = NULL, *err_text = NULL;
         char *args[] = { "load", NULL };
-        bool quiet = api_query_bool(c, "quiet");
 
         api_actor(c, "load", "image", NULL, NULL);
         int code = helper_with_body(c, args, &out, &err_text);
@@ -306,8 +305,7 @@ int api_images_load(ApiConn *c)
                 _cleanup_json_ json_t *j = json_pack("{s:s}", "stream", msg);
                 _cleanup_free_ char *text = json_dumps(j, JSON_COMPACT);
                 _cleanup_free_ char *line = xasprintf("%s\r\n", text);
-                if (!quiet)
-                        (void)api_chunk(c, line, strlen(line));
+                (void)api_chunk(c, line, strlen(line)); /* quiet=1 only silences progress, as dockerd */
         }
         return api_chunk_end(c);
 }
@@ -409,6 +407,38 @@ int api_images_delete(ApiConn *c, const char *name)
                 json_array_append_new(res, json_pack("{s:s}", l, colon + 2));
         }
         return api_reply_json(c, 200, res);
+}
+
+int api_images_inspect(ApiConn *c, const char *name)
+{
+        _cleanup_(image_store_closep) ImageStore *s = NULL;
+        _cleanup_json_ json_t *out = NULL;
+        Error *err = NULL;
+
+        api_actor(c, "inspect", "image", NULL, name);
+        if (image_store_open(c->e->data_root, &s, &err) < 0)
+                return api_reply_err(c, err);
+        out = cli_image_for_inspect(s, name, &err);
+        if (!out) {
+                error_free(err);
+                return api_reply_error(c, 404, "No such image: %s", name);
+        }
+        return api_reply_json(c, 200, out);
+}
+
+int api_images_tag(ApiConn *c, const char *name)
+{
+        _cleanup_free_ char *repo = api_query(c, "repo"), *tag = api_query(c, "tag"), *target = NULL, *err_text = NULL;
+        api_actor(c, "tag", "image", NULL, name);
+        if (!repo || !*repo)
+                return api_reply_error(c, 400, "repo: a repository name is required");
+        target = tag && *tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
+        char *argv[] = { "tag", (char *)name, target, NULL };
+        if (api_run_cli(c, cmd_tag, argv, NULL, &err_text) != 0) {
+                _cleanup_free_ char *m = api_cli_message(err_text);
+                return api_reply_error(c, strstr(m, "No such image") ? 404 : 400, "%s", m);
+        }
+        return api_reply(c, 201, NULL, "", 0);
 }
 
 int api_containers_top(ApiConn *c, const char *ref)

@@ -101,6 +101,8 @@ int api_images_create(ApiConn *c);
 int api_images_load(ApiConn *c);
 int api_images_get(ApiConn *c, const char *name);
 int api_images_delete(ApiConn *c, const char *name);
+int api_images_inspect(ApiConn *c, const char *name);
+int api_images_tag(ApiConn *c, const char *name);
 int api_system_df(ApiConn *c);
 int api_containers_top(ApiConn *c, const char *ref);
 int api_containers_update(ApiConn *c, const char *ref);
