@@ -101,7 +101,7 @@ int http_api_version(const char *s, size_t n)
         if (a == 0 || i >= n || s[i] != '.')
                 return -1;
         i++;
-        while (i < n && s[i] >= '0' && s[i] <= '9' && b < 3)
+        while (i < n && s[i] >= '0' && s[i] <= '9' && b < 2)
                 minor = minor * 10 + (s[i++] - '0'), b++;
         if (b == 0 || i != n)
                 return -1;

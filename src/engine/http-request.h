@@ -80,5 +80,5 @@ typedef struct HttpChunked {
 int http_chunked_decode(HttpChunked *c, const char *in, size_t len, size_t *consumed, char *out, size_t *out_len,
                         Error **err);
 
-/* "1.41" → 141; -1 unless MAJOR.MINOR with 1-3 digit numbers. */
+/* "1.41" → 141; -1 unless MAJOR.MINOR (1-3 digits, then 1-2 digits). */
 int http_api_version(const char *s, size_t n);
