@@ -115,6 +115,18 @@ json_t *cli_container_for_inspect(json_t *rec);
 /* An image as `inspect` shows it; NULL with err when there is no such image. */
 json_t *cli_image_for_inspect(ImageStore *s, const char *ref, Error **err);
 
+/* A running container's resource usage from its cgroups (v1, v2 or hybrid), as `stats` reads it. */
+typedef struct CliUsage {
+        bool running;                   /* its cgroups were found */
+        uint64_t cpu_ns;                /* CPU time used */
+        uint64_t mem_usage, mem_limit;  /* bytes (inactive file pages not counted); limit: the host's when none */
+        uint64_t pids;
+        uint64_t blk_read, blk_write;   /* bytes */
+} CliUsage;
+void cli_container_usage(json_t *rec, CliUsage *u);
+/* The host's CPU time since boot (/proc/stat), in ns. */
+uint64_t cli_system_cpu_ns(void);
+
 /* "1.98MB": Docker's HumanSize (decimal units, 3 significant digits). */
 char *cli_human_size(double bytes);
 

@@ -1002,6 +1002,8 @@ int api_dispatch(ApiConn *c)
                 return api_images_tag(c, ref);
         if (del && strncmp(r, "/images/", 8) == 0 && r[8])
                 return api_images_delete(c, r + 8);
+        if (get && match_ref(r, "/containers/", "stats", &ref))
+                return api_containers_stats(c, ref);
         if (get && match_ref(r, "/containers/", "top", &ref))
                 return api_containers_top(c, ref);
         if (post && match_ref(r, "/containers/", "exec", &ref))

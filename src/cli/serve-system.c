@@ -584,3 +584,101 @@ int api_system_df(ApiConn *c)
                         "BuildCache");
         return api_reply_json(c, 200, out);
 }
+
+/* ---- stats ---- */
+
+static json_t *cpu_stats(const CliUsage *u, uint64_t sys)
+{
+        return json_pack("{s:{s:I, s:n, s:I, s:I}, s:I, s:i, s:{s:i, s:i, s:i}}", "cpu_usage", "total_usage",
+                         (json_int_t)u->cpu_ns, "percpu_usage", "usage_in_kernelmode", (json_int_t)0, "usage_in_usermode",
+                         (json_int_t)0, "system_cpu_usage", (json_int_t)sys, "online_cpus", (int)sysconf(_SC_NPROCESSORS_ONLN),
+                         "throttling_data", "periods", 0, "throttled_periods", 0, "throttled_time", 0);
+}
+
+/* One stats object in dockerd's shape (cgroup v1 field names; memory usage without inactive file pages). */
+static json_t *stats_json(json_t *rec, const CliUsage *pre, uint64_t presys, const struct timespec *pre_ts,
+                          const CliUsage *now, uint64_t sys, const struct timespec *ts)
+{
+        char read[RFC3339NANO_MAX], preread[RFC3339NANO_MAX];
+        format_rfc3339nano_buf(ts, false, read);
+        if (pre_ts)
+                format_rfc3339nano_buf(pre_ts, false, preread);
+        else
+                snprintf(preread, sizeof(preread), "0001-01-01T00:00:00Z");
+        return json_pack("{s:s, s:s, s:{s:I}, s:{s:[{s:i, s:i, s:s, s:I}, {s:i, s:i, s:s, s:I}], s:n, s:n, s:n, s:n, s:n, s:n,"
+                         " s:n}, s:i, s:{}, s:o, s:o, s:{s:I, s:I, s:{s:I}, s:I}, s:O, s:O, s:{}}",
+                         "read", read, "preread", preread, "pids_stats", "current", (json_int_t)now->pids, "blkio_stats",
+                         "io_service_bytes_recursive", "major", 0, "minor", 0, "op", "Read", "value", (json_int_t)now->blk_read, "major",
+                         0, "minor", 0, "op", "Write", "value", (json_int_t)now->blk_write, "io_serviced_recursive",
+                         "io_queue_recursive", "io_service_time_recursive", "io_wait_time_recursive", "io_merged_recursive",
+                         "io_time_recursive", "sectors_recursive", "num_procs", 0, "storage_stats", "cpu_stats",
+                         cpu_stats(now, sys), "precpu_stats", cpu_stats(pre, presys), "memory_stats", "usage",
+                         (json_int_t)now->mem_usage, "max_usage", (json_int_t)0, "stats", "total_inactive_file",
+                         (json_int_t)0, "limit", (json_int_t)now->mem_limit, "name", json_object_get(rec, "Name"), "id",
+                         json_object_get(rec, "Id"), "networks");
+}
+
+int api_containers_stats(ApiConn *c, const char *ref)
+{
+        _cleanup_free_ char *id = NULL, *stream_q = api_query(c, "stream");
+        _cleanup_json_ json_t *rec = NULL;
+        Error *err = NULL;
+        bool stream = !stream_q || api_query_bool(c, "stream"), one_shot = api_query_bool(c, "one-shot");
+        CliUsage pre = { 0 }, now;
+        uint64_t presys = 0, sys;
+        struct timespec pre_ts, ts;
+        bool have_pre = false;
+
+        api_actor(c, "stats", "container", NULL, ref);
+        if (container_lookup(c->e, ref, &id, &err) < 0 || container_load(c->e, id, &rec, &err) < 0)
+                return api_reply_err(c, err);
+        api_actor(c, NULL, NULL, id, json_string_value(json_object_get(rec, "Name")));
+        container_refresh_state(rec);
+        if (!stream && !one_shot) {
+                /* dockerd's answer without streaming has a previous sample to compute CPU use against */
+                cli_container_usage(rec, &pre);
+                presys = cli_system_cpu_ns();
+                clock_gettime(CLOCK_REALTIME, &pre_ts);
+                have_pre = true;
+                struct timespec d = { 0, 500 * 1000000L };
+                nanosleep(&d, NULL);
+        }
+        if (!stream) {
+                cli_container_usage(rec, &now);
+                sys = cli_system_cpu_ns();
+                clock_gettime(CLOCK_REALTIME, &ts);
+                _cleanup_json_ json_t *j = stats_json(rec, &pre, presys, have_pre ? &pre_ts : NULL, &now, sys, &ts);
+                return api_reply_json(c, 200, j);
+        }
+        if (api_chunked_begin(c, 200, "application/json") < 0)
+                return -EPIPE;
+        c->close_after = true;
+        EventsOut alive = { .c = c };
+        for (;;) {
+                _cleanup_json_ json_t *cur = NULL;
+                if (container_load(c->e, id, &cur, NULL) < 0)
+                        break;
+                container_refresh_state(cur);
+                cli_container_usage(cur, &now);
+                sys = cli_system_cpu_ns();
+                clock_gettime(CLOCK_REALTIME, &ts);
+                _cleanup_json_ json_t *j = stats_json(cur, &pre, presys, have_pre ? &pre_ts : NULL, &now, sys, &ts);
+                _cleanup_free_ char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                _cleanup_free_ char *line = xasprintf("%s\n", text);
+                if (api_chunk(c, line, strlen(line)) < 0)
+                        return -EPIPE;
+                if (!now.running)
+                        break;
+                pre = now;
+                presys = sys;
+                pre_ts = ts;
+                have_pre = true;
+                for (int i = 0; i < 10; i++) {
+                        struct timespec d = { 0, 100 * 1000000L };
+                        nanosleep(&d, NULL);
+                        if (!client_connected(&alive))
+                                return -EPIPE;
+                }
+        }
+        return api_chunk_end(c);
+}

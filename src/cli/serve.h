@@ -106,6 +106,7 @@ int api_images_tag(ApiConn *c, const char *name);
 int api_system_df(ApiConn *c);
 int api_containers_top(ApiConn *c, const char *ref);
 int api_containers_update(ApiConn *c, const char *ref);
+int api_containers_stats(ApiConn *c, const char *ref);
 
 /* Dispatches c->req (route already stripped of its version); answers, returns <0 to close. */
 int api_dispatch(ApiConn *c);
