@@ -756,6 +756,24 @@ static int containers_stop_kill(ApiConn *c, const char *ref, const char *what)
         return api_reply_status(c, 204);
 }
 
+static int containers_pause(ApiConn *c, const char *ref, bool pause)
+{
+        _cleanup_free_ char *id = NULL;
+        _cleanup_json_ json_t *rec = NULL;
+        Error *err = NULL;
+
+        if (lookup(c, ref, pause ? "pause" : "unpause", &id, &rec) < 0)
+                return 0;
+        if (!container_is_running(rec))
+                return api_reply_error(c, 409, "Container %s is not running", id);
+        if (lifecycle_pause(c->e, id, pause, &err) < 0) {
+                if (err)
+                        err->errnum = EBUSY; /* dockerd: 409 for "is already paused" / "is not paused" */
+                return reply_fail(c, err);
+        }
+        return api_reply_status(c, 204);
+}
+
 static int containers_delete(ApiConn *c, const char *ref)
 {
         _cleanup_free_ char *id = NULL;
@@ -1023,7 +1041,8 @@ int api_dispatch(ApiConn *c)
         if (del && match_ref(r, "/containers/", NULL, &ref))
                 return containers_delete(c, ref);
         if (post) {
-                static const char *const verbs[] = { "start", "stop", "kill", "restart", "wait", "attach", "rename", "resize" };
+                static const char *const verbs[] = { "start", "stop", "kill", "restart", "wait", "attach", "rename", "resize",
+                                                     "pause", "unpause" };
                 for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                         if (!match_ref(r, "/containers/", verbs[i], &ref))
                                 continue;
@@ -1033,7 +1052,8 @@ int api_dispatch(ApiConn *c)
                         case 4: return containers_wait(c, ref);
                         case 5: return containers_attach(c, ref);
                         case 6: return containers_rename(c, ref);
-                        default: return containers_resize(c, ref);
+                        case 7: return containers_resize(c, ref);
+                        default: return containers_pause(c, ref, i == 8);
                         }
                 }
         }

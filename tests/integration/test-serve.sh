@@ -200,6 +200,11 @@ t_tty_exec() {
         [ "$output" = "bar /tmp 1000" ] || fail "exec -e -w -u: $output"
         output=$("$DOCKER" top ex11)
         [[ "$output" == UID*PID*CMD* ]] && expect_output_has "sleep 60" || fail "top: $output"
+        output=$("$DOCKER" stats --no-stream --format '{{.Name}} {{.PIDs}} {{.MemUsage}}' ex11)
+        [[ "$output" == "ex11 1 "*" / "* ]] || fail "stats: $output"
+        "$DOCKER" pause ex11 >/dev/null
+        [ "$("$DOCKER" inspect --format '{{.State.Paused}}' ex11)" = true ] || fail "pause"
+        "$DOCKER" unpause ex11 >/dev/null
         "$DOCKER" update --memory 128m --memory-swap 256m ex11 >/dev/null
         [ "$(mem_limit "$(docker_id ex11)")" = 134217728 ] || fail "update: $(mem_limit "$(docker_id ex11)")"
         "$DOCKER" rm -f ex11 >/dev/null
@@ -389,7 +394,7 @@ run_test "_ping, version, info, dockerd's 400 and 404 bodies, the socket's mode"
 run_test "docker run --rm: output, exit code, stdin, a missing command" t_run_rm
 run_test "run -d, logs (-f), ps, inspect, stop, start, restart, rename, rm (-f)" t_detached_lifecycle
 run_test "hardening flags in effect inside the container; an inline seccomp profile; SecurityOpt" t_hardening
-run_test "run -it under a pty, exec (streams, exit code, -i, -it, -e -w -u), top, update" t_tty_exec
+run_test "run -it under a pty, exec (streams, exit code, -i, -it, -e -w -u), top, stats, pause, update" t_tty_exec
 run_test "events: followed with filters, past with since/until" t_events
 run_test "save, rmi, load, import with a change, images, system df" t_images
 run_test "Debian's docker 20.10 client" t_docker20_client
