@@ -45,16 +45,6 @@ cmd_baseline() { /bin/true; }
 ROWS=(serve cli)
 [[ -z ${SKIP[docker]:-} ]] && ROWS+=(docker)
 
-run_once() {
-    local t0 t1
-    t0=$EPOCHREALTIME
-    set +e
-    "cmd_$1" </dev/null >/dev/null 2>"$WORK/err"
-    RC=$?
-    set -e
-    t1=$EPOCHREALTIME
-    WALL_US=$(( ${t1//[.,]/} - ${t0//[.,]/} ))
-}
 for e in "${ROWS[@]}"; do
     run_once "$e"
     ((RC == 0)) || die "sanity run of $e exited $RC: $(head -c 600 "$WORK/err")"

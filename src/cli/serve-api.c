@@ -144,7 +144,7 @@ static int party_wait(ApiConn *c, const char *id, int lfd, const char *path, boo
 
 /* ---- system ---- */
 
-static int ping(ApiConn *c)
+static int ping(ApiConn *c, const char *unused)
 {
         char date[64], head[512];
         time_t t = time(NULL);
@@ -169,7 +169,7 @@ static const char *kernel_version(void)
         return u.release;
 }
 
-static int version(ApiConn *c)
+static int version(ApiConn *c, const char *unused)
 {
         _cleanup_json_ json_t *j = json_pack(
                 "{s:{s:s}, s:[{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s}}], s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Platform",
@@ -181,7 +181,7 @@ static int version(ApiConn *c)
         return api_reply_json(c, 200, j);
 }
 
-static int info(ApiConn *c)
+static int info(ApiConn *c, const char *unused)
 {
         _cleanup_json_ json_t *list = NULL, *images = NULL;
         _cleanup_(image_store_closep) ImageStore *s = NULL;
@@ -304,7 +304,7 @@ static bool list_filter(json_t *filters, json_t *rec)
         return true;
 }
 
-static int containers_list(ApiConn *c)
+static int containers_list(ApiConn *c, const char *unused)
 {
         _cleanup_json_ json_t *list = NULL, *out = json_array(), *filters = NULL;
         _cleanup_free_ char *f = api_query(c, "filters");
@@ -359,7 +359,7 @@ static int create_defaults(json_t **ret_config, json_t **ret_host, Error **err)
         return 0;
 }
 
-static int containers_create(ApiConn *c)
+static int containers_create(ApiConn *c, const char *unused)
 {
         _cleanup_free_ char *body = NULL, *name = api_query(c, "name"), *id = NULL;
         _cleanup_json_ json_t *config = NULL, *host = NULL;
@@ -938,7 +938,7 @@ static int containers_logs(ApiConn *c, const char *ref)
 
 /* ---- images ---- */
 
-static int images_list(ApiConn *c)
+static int images_list(ApiConn *c, const char *unused)
 {
         _cleanup_(image_store_closep) ImageStore *s = NULL;
         _cleanup_json_ json_t *list = NULL, *out = json_array();
@@ -984,78 +984,97 @@ static bool match_ref(const char *route, const char *prefix, const char *suffix,
         return true;
 }
 
+static int do_stop(ApiConn *c, const char *ref)
+{
+        return containers_stop_kill(c, ref, "stop");
+}
+
+static int do_kill(ApiConn *c, const char *ref)
+{
+        return containers_stop_kill(c, ref, "kill");
+}
+
+static int do_restart(ApiConn *c, const char *ref)
+{
+        return containers_stop_kill(c, ref, "restart");
+}
+
+static int do_pause(ApiConn *c, const char *ref)
+{
+        return containers_pause(c, ref, true);
+}
+
+static int do_unpause(ApiConn *c, const char *ref)
+{
+        return containers_pause(c, ref, false);
+}
+
+typedef enum RouteKind {
+        ROUTE_EXACT, /* the path is `prefix` */
+        ROUTE_REF,   /* prefix{ref}/suffix, or prefix{ref} when suffix is NULL (ref without "/") */
+        ROUTE_REST,  /* prefix{rest}: an image name may hold "/" */
+} RouteKind;
+
+typedef struct Route {
+        const char *method; /* "GET" also takes HEAD */
+        RouteKind kind;
+        const char *prefix, *suffix;
+        int (*fn)(ApiConn *c, const char *ref);
+} Route;
+
+static const Route routes[] = {
+        { "GET", ROUTE_EXACT, "/_ping", NULL, ping },
+        { "GET", ROUTE_EXACT, "/version", NULL, version },
+        { "GET", ROUTE_EXACT, "/info", NULL, info },
+        { "GET", ROUTE_EXACT, "/events", NULL, api_events },
+        { "GET", ROUTE_EXACT, "/system/df", NULL, api_system_df },
+        { "GET", ROUTE_EXACT, "/containers/json", NULL, containers_list },
+        { "POST", ROUTE_EXACT, "/containers/create", NULL, containers_create },
+        { "GET", ROUTE_REF, "/containers/", "json", containers_inspect },
+        { "GET", ROUTE_REF, "/containers/", "logs", containers_logs },
+        { "GET", ROUTE_REF, "/containers/", "top", api_containers_top },
+        { "GET", ROUTE_REF, "/containers/", "stats", api_containers_stats },
+        { "POST", ROUTE_REF, "/containers/", "start", containers_start },
+        { "POST", ROUTE_REF, "/containers/", "stop", do_stop },
+        { "POST", ROUTE_REF, "/containers/", "kill", do_kill },
+        { "POST", ROUTE_REF, "/containers/", "restart", do_restart },
+        { "POST", ROUTE_REF, "/containers/", "wait", containers_wait },
+        { "POST", ROUTE_REF, "/containers/", "attach", containers_attach },
+        { "POST", ROUTE_REF, "/containers/", "rename", containers_rename },
+        { "POST", ROUTE_REF, "/containers/", "resize", containers_resize },
+        { "POST", ROUTE_REF, "/containers/", "pause", do_pause },
+        { "POST", ROUTE_REF, "/containers/", "unpause", do_unpause },
+        { "POST", ROUTE_REF, "/containers/", "update", api_containers_update },
+        { "POST", ROUTE_REF, "/containers/", "exec", api_exec_create },
+        { "DELETE", ROUTE_REF, "/containers/", NULL, containers_delete },
+        { "POST", ROUTE_REF, "/exec/", "start", api_exec_start },
+        { "POST", ROUTE_REF, "/exec/", "resize", api_exec_resize },
+        { "GET", ROUTE_REF, "/exec/", "json", api_exec_inspect },
+        { "GET", ROUTE_EXACT, "/images/json", NULL, images_list },
+        { "POST", ROUTE_EXACT, "/images/create", NULL, api_images_create },
+        { "POST", ROUTE_EXACT, "/images/load", NULL, api_images_load },
+        { "GET", ROUTE_EXACT, "/images/get", NULL, api_images_get },
+        { "GET", ROUTE_REF, "/images/", "get", api_images_get },
+        { "GET", ROUTE_REF, "/images/", "json", api_images_inspect },
+        { "POST", ROUTE_REF, "/images/", "tag", api_images_tag },
+        { "DELETE", ROUTE_REST, "/images/", NULL, api_images_delete },
+};
+
 int api_dispatch(ApiConn *c)
 {
-        const char *m = c->req.method, *r = c->route;
-        bool get = STREQ(m, "GET") || STREQ(m, "HEAD"), post = STREQ(m, "POST"), del = STREQ(m, "DELETE");
-        _cleanup_free_ char *ref = NULL;
+        const char *m = STREQ(c->req.method, "HEAD") ? "GET" : c->req.method, *r = c->route;
 
-        if (STREQ(r, "/_ping") && get)
-                return ping(c);
-        if (STREQ(r, "/version") && get)
-                return version(c);
-        if (STREQ(r, "/info") && get)
-                return info(c);
-        if (STREQ(r, "/containers/json") && get)
-                return containers_list(c);
-        if (STREQ(r, "/containers/create") && post)
-                return containers_create(c);
-        if (STREQ(r, "/images/json") && get)
-                return images_list(c);
-        if (STREQ(r, "/events") && get)
-                return api_events(c);
-        if (STREQ(r, "/system/df") && get)
-                return api_system_df(c);
-        if (STREQ(r, "/images/create") && post)
-                return api_images_create(c);
-        if (STREQ(r, "/images/load") && post)
-                return api_images_load(c);
-        if (STREQ(r, "/images/get") && get)
-                return api_images_get(c, NULL);
-        if (get && match_ref(r, "/images/", "get", &ref))
-                return api_images_get(c, ref);
-        if (get && match_ref(r, "/images/", "json", &ref))
-                return api_images_inspect(c, ref);
-        if (post && match_ref(r, "/images/", "tag", &ref))
-                return api_images_tag(c, ref);
-        if (del && strncmp(r, "/images/", 8) == 0 && r[8])
-                return api_images_delete(c, r + 8);
-        if (get && match_ref(r, "/containers/", "stats", &ref))
-                return api_containers_stats(c, ref);
-        if (get && match_ref(r, "/containers/", "top", &ref))
-                return api_containers_top(c, ref);
-        if (post && match_ref(r, "/containers/", "exec", &ref))
-                return api_exec_create(c, ref);
-        if (post && match_ref(r, "/containers/", "update", &ref))
-                return api_containers_update(c, ref);
-        if (post && match_ref(r, "/exec/", "start", &ref))
-                return api_exec_start(c, ref);
-        if (post && match_ref(r, "/exec/", "resize", &ref))
-                return api_exec_resize(c, ref);
-        if (get && match_ref(r, "/exec/", "json", &ref))
-                return api_exec_inspect(c, ref);
-        if (get && match_ref(r, "/containers/", "json", &ref))
-                return containers_inspect(c, ref);
-        if (get && match_ref(r, "/containers/", "logs", &ref))
-                return containers_logs(c, ref);
-        if (del && match_ref(r, "/containers/", NULL, &ref))
-                return containers_delete(c, ref);
-        if (post) {
-                static const char *const verbs[] = { "start", "stop", "kill", "restart", "wait", "attach", "rename", "resize",
-                                                     "pause", "unpause" };
-                for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                        if (!match_ref(r, "/containers/", verbs[i], &ref))
-                                continue;
-                        switch (i) {
-                        case 0: return containers_start(c, ref);
-                        case 1: case 2: case 3: return containers_stop_kill(c, ref, verbs[i]);
-                        case 4: return containers_wait(c, ref);
-                        case 5: return containers_attach(c, ref);
-                        case 6: return containers_rename(c, ref);
-                        case 7: return containers_resize(c, ref);
-                        default: return containers_pause(c, ref, i == 8);
-                        }
-                }
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                const Route *rt = &routes[i];
+                _cleanup_free_ char *ref = NULL;
+                if (!STREQ(m, rt->method))
+                        continue;
+                if (rt->kind == ROUTE_EXACT && STREQ(r, rt->prefix))
+                        return rt->fn(c, NULL);
+                if (rt->kind == ROUTE_REF && match_ref(r, rt->prefix, rt->suffix, &ref))
+                        return rt->fn(c, ref);
+                if (rt->kind == ROUTE_REST && str_has_prefix(r, rt->prefix) && r[strlen(rt->prefix)])
+                        return rt->fn(c, r + strlen(rt->prefix));
         }
         return api_reply_error(c, 404, "page not found");
 }

@@ -92,7 +92,7 @@ static int filters_from_query(ApiConn *c, EventFilter *f, Error **err)
         return 0;
 }
 
-int api_events(ApiConn *c)
+int api_events(ApiConn *c, const char *unused)
 {
         _cleanup_(event_filter_freep) EventFilter *f = event_filter_new();
         _cleanup_free_ char *since = api_query(c, "since"), *until = api_query(c, "until");
@@ -226,12 +226,11 @@ static int helper_with_body(ApiConn *c, char **args, char **ret_out, char **ret_
         return code;
 }
 
-int api_images_create(ApiConn *c)
+int api_images_create(ApiConn *c, const char *unused)
 {
         _cleanup_free_ char *src = api_query(c, "fromSrc"), *repo = api_query(c, "repo"), *tag = api_query(c, "tag"),
                             *msg = api_query(c, "message"), *out = NULL, *err_text = NULL, *ref = NULL;
         _cleanup_strv_ char **args = NULL;
-        size_t n = 0;
 
         api_actor(c, "import", "image", NULL, repo);
         if (!src) {
@@ -248,19 +247,10 @@ int api_images_create(ApiConn *c)
         }
         {
                 /* changes=... may repeat: each is one --change */
-                const char *q = c->req.query;
-                while (q && *q) {
-                        const char *end = strchr(q, '&');
-                        size_t len = end ? (size_t)(end - q) : strlen(q);
-                        if (len > 8 && strncmp(q, "changes=", 8) == 0) {
-                                _cleanup_free_ char *v = http_percent_decode(q + 8, len - 8, true);
-                                if (!v)
-                                        return api_reply_error(c, 400, "changes: a bad percent-escape");
-                                strv_push(&args, "-c");
-                                strv_push(&args, v);
-                                n++;
-                        }
-                        q = end ? end + 1 : NULL;
+                _cleanup_strv_ char **changes = http_query_get_all(c->req.query, "changes");
+                for (char **ch = changes; ch && *ch; ch++) {
+                        strv_push(&args, "-c");
+                        strv_push(&args, *ch);
                 }
         }
         strv_push(&args, "-");
@@ -285,7 +275,7 @@ int api_images_create(ApiConn *c)
         return api_chunk_end(c);
 }
 
-int api_images_load(ApiConn *c)
+int api_images_load(ApiConn *c, const char *unused)
 {
         _cleanup_free_ char *out = NULL, *err_text = NULL;
         char *args[] = { "load", NULL };
@@ -323,17 +313,9 @@ int api_images_get(ApiConn *c, const char *name)
                 strv_push(&args, name);
         else {
                 /* GET /images/get?names=a&names=b */
-                const char *q = c->req.query;
-                while (q && *q) {
-                        const char *end = strchr(q, '&');
-                        size_t len = end ? (size_t)(end - q) : strlen(q);
-                        if (len > 6 && strncmp(q, "names=", 6) == 0) {
-                                _cleanup_free_ char *v = http_percent_decode(q + 6, len - 6, true);
-                                if (v)
-                                        strv_push(&args, v);
-                        }
-                        q = end ? end + 1 : NULL;
-                }
+                _cleanup_strv_ char **names = http_query_get_all(c->req.query, "names");
+                for (char **n = names; n && *n; n++)
+                        strv_push(&args, *n);
                 if (strv_length(args) < 2)
                         return api_reply_error(c, 400, "names: at least one image is required");
         }
@@ -545,7 +527,7 @@ int api_containers_update(ApiConn *c, const char *ref)
 
 /* ---- system/df ---- */
 
-int api_system_df(ApiConn *c)
+int api_system_df(ApiConn *c, const char *unused)
 {
         _cleanup_(image_store_closep) ImageStore *s = NULL;
         _cleanup_json_ json_t *images = NULL, *recs = NULL, *out = NULL, *imgs = json_array(), *ctrs = json_array();

@@ -91,19 +91,19 @@ pid_t api_spawn_cli(ApiConn *c, cmd_fn fn, char **argv, int in_fd, int *stdout_f
 /* The last line of a CLI command's stderr without its "stockade: " or "Error response from daemon: " prefix. */
 char *api_cli_message(const char *err_text);
 
-/* ---- endpoints (serve-api.c: containers; serve-exec.c; serve-system.c: events, images, df) ---- */
+/* ---- endpoints (serve-api.c: containers; serve-exec.c; serve-system.c: events, images, df); ref: from the path ---- */
 int api_exec_create(ApiConn *c, const char *ref);
 int api_exec_start(ApiConn *c, const char *exec_id);
 int api_exec_inspect(ApiConn *c, const char *exec_id);
 int api_exec_resize(ApiConn *c, const char *exec_id);
-int api_events(ApiConn *c);
-int api_images_create(ApiConn *c);
-int api_images_load(ApiConn *c);
+int api_events(ApiConn *c, const char *unused);
+int api_images_create(ApiConn *c, const char *unused);
+int api_images_load(ApiConn *c, const char *unused);
 int api_images_get(ApiConn *c, const char *name);
 int api_images_delete(ApiConn *c, const char *name);
 int api_images_inspect(ApiConn *c, const char *name);
 int api_images_tag(ApiConn *c, const char *name);
-int api_system_df(ApiConn *c);
+int api_system_df(ApiConn *c, const char *unused);
 int api_containers_top(ApiConn *c, const char *ref);
 int api_containers_update(ApiConn *c, const char *ref);
 int api_containers_stats(ApiConn *c, const char *ref);

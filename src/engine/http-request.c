@@ -73,7 +73,8 @@ char *http_percent_decode(const char *s, size_t n, bool plus_space)
         return out;
 }
 
-char *http_query_get(const char *query, const char *key)
+/* Calls fn for each value of `key` in the query (decoded); stops when fn returns true. */
+static void query_each(const char *query, const char *key, bool (*fn)(void *ud, char *value), void *ud)
 {
         size_t klen = strlen(key);
         const char *p = query;
@@ -84,11 +85,39 @@ char *http_query_get(const char *query, const char *key)
                 eq = memchr(p, '=', n);
                 size_t name_len = eq ? (size_t)(eq - p) : n;
                 _cleanup_free_ char *name = http_percent_decode(p, name_len, true);
-                if (name && strlen(name) == klen && memcmp(name, key, klen) == 0)
-                        return eq ? http_percent_decode(eq + 1, n - name_len - 1, true) : xstrdup("");
+                if (name && strlen(name) == klen && memcmp(name, key, klen) == 0 &&
+                    fn(ud, eq ? http_percent_decode(eq + 1, n - name_len - 1, true) : xstrdup("")))
+                        return;
                 p = end ? end + 1 : NULL;
         }
-        return NULL;
+}
+
+static bool take_first(void *ud, char *value)
+{
+        *(char **)ud = value;
+        return true;
+}
+
+char *http_query_get(const char *query, const char *key)
+{
+        char *v = NULL;
+        query_each(query, key, take_first, &v);
+        return v;
+}
+
+static bool take_all(void *ud, char *value)
+{
+        if (value)
+                strv_push(ud, value);
+        free(value);
+        return false;
+}
+
+char **http_query_get_all(const char *query, const char *key)
+{
+        char **v = NULL;
+        query_each(query, key, take_all, &v);
+        return v;
 }
 
 int http_api_version(const char *s, size_t n)

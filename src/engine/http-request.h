@@ -59,6 +59,8 @@ const char *http_request_header(const HttpRequest *r, const char *name);
  * has the value "".
  */
 char *http_query_get(const char *query, const char *key);
+/* Every value of a key that may repeat (names=a&names=b), NULL-terminated (NULL when none); bad ones skipped. */
+char **http_query_get_all(const char *query, const char *key);
 
 /* Percent-decodes n bytes (plus_space: '+' is ' '); NULL for a bad escape or an encoded NUL. */
 char *http_percent_decode(const char *s, size_t n, bool plus_space);
