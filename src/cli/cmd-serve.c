@@ -38,6 +38,10 @@
 
 #define DEFAULT_SOCKET     "/run/stockade/stockade.sock"
 #define IDLE_TIMEOUT_MS    (120 * 1000) /* a keep-alive connection with no request */
+/* --tls: the helper and its arguments (stockade-tls-proxy CERT KEY CA|-) */
+static char *arg_tls_proxy;
+static const char *arg_tls_cert, *arg_tls_key, *arg_tls_ca;
+
 /* --request-timeout: from a request's first byte to the end of its head, and between two pieces of its body */
 static int64_t arg_request_timeout_ms = 30 * 1000;
 #define HEAD_TIMEOUT_MS    arg_request_timeout_ms
@@ -487,7 +491,8 @@ char *api_cli_message(const char *err_text)
 /* One audit record per request: who (SO_PEERCRED), what (method and target), the outcome. */
 static void audit_request(ApiConn *c)
 {
-        char *cmd[] = { (char *)c->req.method, (char *)c->req.target, NULL };
+        _cleanup_free_ char *tls = c->tls_subject[0] ? xasprintf("tls-client=%s", c->tls_subject) : NULL;
+        char *cmd[] = { (char *)c->req.method, (char *)c->req.target, tls, NULL };
         AuditEntry a = { .action = c->action[0] ? c->action : "api",
                          .actor_type = c->actor_type[0] ? c->actor_type : NULL,
                          .actor_id = c->actor_id,
@@ -638,6 +643,46 @@ static void serve_connection(ApiConn *c)
         }
 }
 
+/*
+ * A TLS connection: stockade-tls-proxy gets the TCP socket and does the handshake (verifying the
+ * client's certificate with --tlsverify); this process serves HTTP over a socketpair to it.  The
+ * proxy's first line is the client certificate's subject, for the audit record.
+ */
+static int tls_start(ApiConn *c)
+{
+        int sp[2];
+        pid_t pid;
+        size_t n = 0;
+
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+                return -errno;
+        pid = fork();
+        if (pid == 0) {
+                char *argv[] = { arg_tls_proxy, (char *)arg_tls_cert, (char *)arg_tls_key, (char *)arg_tls_ca, NULL };
+                dup2(c->fd, 0);
+                dup2(sp[1], 1);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        close(sp[1]);
+        close(c->fd);
+        c->fd = sp[0];
+        if (pid < 0)
+                return -EIO;
+        /* the subject line, within the head timeout (a client stuck in the handshake is cut off there) */
+        for (int64_t deadline = now_ms() + HEAD_TIMEOUT_MS;;) {
+                char ch;
+                if (wait_readable(c->fd, deadline) < 0 || read(c->fd, &ch, 1) != 1)
+                        return -EIO;
+                if (ch == '\n')
+                        break;
+                if (n + 1 < sizeof(c->tls_subject))
+                        c->tls_subject[n++] = ch;
+        }
+        c->tls_subject[n] = '\0';
+        return 0;
+}
+
 /* ---- the listener ---- */
 
 typedef struct ServeOpts {
@@ -744,15 +789,17 @@ int cmd_serve(Engine *e, int argc, char **argv)
 {
         char **hosts = NULL;
         const char *group = "stockade", *max = "1024", *req_timeout = "30";
-        bool tlsverify = false;
+        bool tls = false, tlsverify = false;
         const char *tlscacert = NULL, *tlscert = NULL, *tlskey = NULL;
+        bool *ltls = NULL;
         Pflag flags[] = {
                 { "host", 'H', PFLAG_STRINGS, &hosts, NULL, "Socket to listen on: unix://PATH or tcp://ADDR:PORT" },
                 { "group", 'G', PFLAG_STRING, &group, NULL, "Group for the unix socket (default \"stockade\")" },
                 { "max-connections", 0, PFLAG_STRING, &max, NULL, "Connections served at once (default 1024)" },
                 { "request-timeout", 0, PFLAG_STRING, &req_timeout, NULL,
                   "Seconds a client may take to send a request head, or between pieces of a body (default 30)" },
-                { "tlsverify", 0, PFLAG_BOOL, &tlsverify, NULL, "Require TLS client certificates (not implemented yet)" },
+                { "tls", 0, PFLAG_BOOL, &tls, NULL, "Use TLS on tcp:// sockets; implied by --tlsverify" },
+                { "tlsverify", 0, PFLAG_BOOL, &tlsverify, NULL, "Use TLS and require client certificates signed by --tlscacert" },
                 { "tlscacert", 0, PFLAG_STRING, &tlscacert, NULL, "Trust certs signed only by this CA" },
                 { "tlscert", 0, PFLAG_STRING, &tlscert, NULL, "Path to TLS certificate file" },
                 { "tlskey", 0, PFLAG_STRING, &tlskey, NULL, "Path to TLS key file" },
@@ -780,8 +827,24 @@ int cmd_serve(Engine *e, int argc, char **argv)
                                          req_timeout);
                 arg_request_timeout_ms = t * 1000;
         }
-        if (tlsverify || tlscacert || tlscert || tlskey)
-                return cli_failf(argv[0], "--tlsverify: TLS is not implemented yet; serve on a unix socket");
+        tls |= tlsverify;
+        if (tls) {
+                const char *const need[][2] = { { "--tlscert", tlscert }, { "--tlskey", tlskey },
+                                                { "--tlscacert", tlsverify ? tlscacert : "" } };
+                for (size_t i = 0; i < ELEMENTSOF(need); i++) {
+                        if (!need[i][1])
+                                return cli_failf(argv[0], "%s: required with --tls%s", need[i][0], tlsverify ? "verify" : "");
+                        if (*need[i][1] && access(need[i][1], R_OK) < 0)
+                                return cli_failf(argv[0], "%s %s: %s", need[i][0], need[i][1], strerror(errno));
+                }
+                arg_tls_proxy = engine_helper_path(e, "stockade-tls-proxy");
+                if (access(arg_tls_proxy, X_OK) < 0)
+                        return cli_failf(argv[0], "--tls: %s: %s", arg_tls_proxy, strerror(errno));
+                arg_tls_cert = tlscert;
+                arg_tls_key = tlskey;
+                arg_tls_ca = tlsverify ? tlscacert : "-";
+        } else if (tlscacert || tlscert || tlskey)
+                return cli_failf(argv[0], "--tlscacert, --tlscert, --tlskey: given without --tls or --tlsverify");
         if (!hosts)
                 strv_push(&hosts, DEFAULT_SOCKET);
         for (char **h = hosts; *h; h++) {
@@ -792,10 +855,16 @@ int cmd_serve(Engine *e, int argc, char **argv)
                 else if (spec[0] == '/')
                         fd = listen_unix(spec, group, &err);
                 else if (strncmp(spec, "tcp://", 6) == 0) {
-                        fprintf(stderr,
-                                "stockade serve: WARNING: serving the API on %s WITHOUT TLS: anyone who can reach this\n"
-                                "stockade serve: WARNING: address can run containers as root on this host.\n",
-                                spec);
+                        if (!tls)
+                                fprintf(stderr,
+                                        "stockade serve: WARNING: serving the API on %s WITHOUT TLS: anyone who can reach this\n"
+                                        "stockade serve: WARNING: address can run containers as root on this host.\n",
+                                        spec);
+                        else if (!tlsverify)
+                                fprintf(stderr,
+                                        "stockade serve: WARNING: %s uses TLS without --tlsverify: any client that can reach it\n"
+                                        "stockade serve: WARNING: can run containers as root on this host.\n",
+                                        spec);
                         fd = listen_tcp(spec + 6, &err);
                 } else {
                         strv_free(hosts);
@@ -811,6 +880,8 @@ int cmd_serve(Engine *e, int argc, char **argv)
                         return cli_failf(argv[0], "-H: at most 16 sockets");
                 }
                 lfds = xrealloc(lfds, (nl + 1) * sizeof(int));
+                ltls = xrealloc(ltls, (nl + 1) * sizeof(bool));
+                ltls[nl] = tls && strncmp(spec, "tcp://", 6) == 0;
                 lfds[nl++] = fd;
                 fprintf(stderr, "stockade serve: API listening on %s\n", spec);
         }
@@ -874,6 +945,8 @@ int cmd_serve(Engine *e, int argc, char **argv)
                                 (void)prctl(PR_SET_PDEATHSIG, 0);
                                 c->fd = cfd;
                                 c->e = e;
+                                if (ltls[i] && tls_start(c) < 0)
+                                        _exit(0);
                                 c->peer_known = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &c->peer, &sl) == 0 &&
                                                 c->peer.pid > 0;
                                 (void)setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -896,5 +969,6 @@ int cmd_serve(Engine *e, int argc, char **argv)
         strv_free(hosts);
         free(kids);
         free(lfds);
+        free(ltls);
         return 0;
 }

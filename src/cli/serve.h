@@ -26,6 +26,7 @@ typedef struct ApiConn {
         Engine *e;
         struct ucred peer;
         bool peer_known;
+        char tls_subject[1024];  /* a TLS client's certificate subject ("-": none), "" without TLS */
         char buf[HTTPREQ_HEAD_MAX + 4096]; /* bytes read and not yet used */
         size_t len;
         HttpRequest req;

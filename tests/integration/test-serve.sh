@@ -5,7 +5,8 @@
 # run --rm / -d / logs / stop / rm / ps / inspect; the reference's hardening flags checked inside
 # the container and in its cgroups; a seccomp profile the CLI inlines; run -it under a pty; exec;
 # events with filters; import, load, save, rmi; hostile requests (malformed, oversized, slow,
-# chunked, bad JSON); the connection cap; the audit record of each request with the peer's uid.
+# chunked, bad JSON); the connection cap; the audit record of each request with the peer's uid;
+# TCP with TLS client certificates (--tlsverify).
 . "$(dirname "$0")/engine-lib.sh"
 
 DOCKER=/usr/local/bin/docker
@@ -390,6 +391,49 @@ EOF
         [ -z "$("$DOCKER" ps -aq)" ] || fail "compose down left containers"
 }
 
+t_tls() {
+        command -v openssl >/dev/null || fail "openssl is missing: run tools/setup.sh"
+        local d=$WORK/tls port pid
+        mkdir -p "$d"
+        (
+                cd "$d"
+                openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=stockade-test-ca
+                openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj /CN=localhost
+                printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+                openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server-cert.pem -days 2 -extfile server.ext
+                openssl req -newkey rsa:2048 -nodes -keyout key.pem -out client.csr -subj /CN=client11
+                printf 'extendedKeyUsage=clientAuth\n' >client.ext
+                openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out cert.pem -days 2 -extfile client.ext
+        ) >"$d/gen.log" 2>&1 || fail "making the test certificates: $(cat "$d/gen.log")"
+        # the flags are checked before anything listens
+        status=0
+        output=$("$STOCKADE" serve -H tcp://127.0.0.1:0 --tlsverify --tlscert "$d/server-cert.pem" --tlskey "$d/server-key.pem" 2>&1) || status=$?
+        [ "$status" -eq 125 ] && expect_output_has "--tlscacert: required with --tlsverify" || fail "missing --tlscacert: $output"
+        port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        "$STOCKADE" serve -H "tcp://127.0.0.1:$port" --tlsverify --tlscacert "$d/ca.pem" --tlscert "$d/server-cert.pem" \
+                --tlskey "$d/server-key.pem" >"$d/serve.log" 2>&1 &
+        pid=$!
+        for _ in $(seq 1 100); do
+                curl -s --cacert "$d/ca.pem" --cert "$d/cert.pem" --key "$d/key.pem" "https://127.0.0.1:$port/_ping" >/dev/null && break
+                sleep 0.05
+        done
+        # the docker CLI with --tlsverify semantics: a run through the TLS connection, hijack included
+        output=$(DOCKER_HOST=tcp://127.0.0.1:$port DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$d "$DOCKER" run --rm busybox echo over-tls 2>&1) ||
+                { kill "$pid"; fail "docker --tlsverify run: $output"; }
+        [ "$output" = over-tls ] || { kill "$pid"; fail "docker --tlsverify run: $output"; }
+        # no client certificate, or plain HTTP: refused in the handshake
+        status=0
+        curl -s --cacert "$d/ca.pem" "https://127.0.0.1:$port/_ping" >/dev/null 2>&1 || status=$?
+        [ "$status" -ne 0 ] || { kill "$pid"; fail "a client without a certificate was served"; }
+        status=0
+        curl -s "http://127.0.0.1:$port/_ping" >/dev/null 2>&1 || status=$?
+        [ "$status" -ne 0 ] || { kill "$pid"; fail "plain HTTP was served on the TLS port"; }
+        kill "$pid"
+        grep -q "peer did not return a certificate" "$d/serve.log" || fail "the refusal is not logged: $(cat "$d/serve.log")"
+        "$STOCKADE" audit --format json | grep '"command":\["POST","/v1.41/containers/create","tls-client=/CN=client11"\]' -q ||
+                fail "the audit record lacks the client certificate: $("$STOCKADE" audit --format json | tail -3)"
+}
+
 run_test "_ping, version, info, dockerd's 400 and 404 bodies, the socket's mode" t_ping_version
 run_test "docker run --rm: output, exit code, stdin, a missing command" t_run_rm
 run_test "run -d, logs (-f), ps, inspect, stop, start, restart, rename, rm (-f)" t_detached_lifecycle
@@ -402,4 +446,5 @@ run_test "hostile requests: malformed, oversized, smuggling, slow; keep-alive" t
 run_test "every request audited with the peer's uid (SO_PEERCRED)" t_audit
 run_test "the connection cap answers 503 and frees places" t_connection_cap
 run_test "docker-compose 1.29 brings up a hardened service" t_compose
+run_test "tcp:// with --tlsverify: the docker CLI with client certificates; none or plain HTTP refused; audited" t_tls
 finish
