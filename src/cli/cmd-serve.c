@@ -473,10 +473,13 @@ char *api_cli_message(const char *err_text)
 {
         static const char *const prefixes[] = { "stockade: ", "Error response from daemon: ", "Error: " };
         _cleanup_free_ char *t = xstrdup(err_text ? err_text : "");
-        size_t n = strlen(t);
-        while (n && t[n - 1] == '\n')
-                t[--n] = '\0';
-        char *line = strrchr(t, '\n') ? strrchr(t, '\n') + 1 : t;
+        char *line = NULL, *save = NULL;
+        /* the last line that says something: not the usage hint ("See 'stockade save --help'.") */
+        for (char *l = strtok_r(t, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (!str_has_prefix(l, "See '") && *l)
+                        line = l;
+        if (!line)
+                return xstrdup("failed");
         for (bool again = true; again;) {
                 again = false;
                 for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)

@@ -970,7 +970,8 @@ static bool match_ref(const char *route, const char *prefix, const char *suffix,
         if (strncmp(route, prefix, pl) != 0)
                 return false;
         const char *ref = route + pl, *slash = strchr(ref, '/');
-        if (slash == ref || !*ref)
+        /* no name or id starts with "-": such a ref could only be taken for a flag by the CLI commands run for it */
+        if (slash == ref || !*ref || *ref == '-')
                 return false;
         if (!suffix) {
                 if (slash)
@@ -1073,7 +1074,8 @@ int api_dispatch(ApiConn *c)
                         return rt->fn(c, NULL);
                 if (rt->kind == ROUTE_REF && match_ref(r, rt->prefix, rt->suffix, &ref))
                         return rt->fn(c, ref);
-                if (rt->kind == ROUTE_REST && str_has_prefix(r, rt->prefix) && r[strlen(rt->prefix)])
+                if (rt->kind == ROUTE_REST && str_has_prefix(r, rt->prefix) && r[strlen(rt->prefix)] &&
+                    r[strlen(rt->prefix)] != '-')
                         return rt->fn(c, r + strlen(rt->prefix));
         }
         return api_reply_error(c, 404, "page not found");

@@ -309,6 +309,7 @@ int api_images_get(ApiConn *c, const char *name)
 
         api_actor(c, "save", "image", NULL, name);
         strv_push(&args, "save");
+        strv_push(&args, "--");
         if (name)
                 strv_push(&args, name);
         else {
@@ -316,7 +317,7 @@ int api_images_get(ApiConn *c, const char *name)
                 _cleanup_strv_ char **names = http_query_get_all(c->req.query, "names");
                 for (char **n = names; n && *n; n++)
                         strv_push(&args, *n);
-                if (strv_length(args) < 2)
+                if (strv_length(args) < 3)
                         return api_reply_error(c, 400, "names: at least one image is required");
         }
         if (pipe2(p, O_CLOEXEC) < 0)
@@ -415,7 +416,7 @@ int api_images_tag(ApiConn *c, const char *name)
         if (!repo || !*repo)
                 return api_reply_error(c, 400, "repo: a repository name is required");
         target = tag && *tag ? xasprintf("%s:%s", repo, tag) : xstrdup(repo);
-        char *argv[] = { "tag", (char *)name, target, NULL };
+        char *argv[] = { "tag", (char *)name, target, NULL }; /* name: never "-..." (the route refuses it) */
         if (api_run_cli(c, cmd_tag, argv, NULL, &err_text) != 0) {
                 _cleanup_free_ char *m = api_cli_message(err_text);
                 return api_reply_error(c, strstr(m, "No such image") ? 404 : 400, "%s", m);
