@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "attach-proto.h"
@@ -208,6 +211,102 @@ static void exec_pump(ApiConn *c, int in_fd, int out_fd, int err_fd, bool tty)
                 close(err_fd);
 }
 
+/* <exec-root>/api/exec/<id>.sock: where a tty exec's start listens for its resizes */
+static char *resize_sock_path(Engine *e, const char *id)
+{
+        _cleanup_free_ char *dir = exec_dir(e);
+        return xasprintf("%s/%.12s.sock", dir, id);
+}
+
+/*
+ * A tty exec: cmd_exec runs with a pty of ours as its controlling terminal and stdio (raw: the
+ * container's own pty does the echo and line editing), so that a resize here (TIOCSWINSZ on our
+ * master, and the kernel's SIGWINCH to the runtime) reaches the container's pty, which the runtime
+ * sizes from its stdin.  Copies master <-> client and applies "H W" lines from the resize socket.
+ * Returns the child's pid, or <0.
+ */
+static pid_t exec_tty(ApiConn *c, const char *exec_id, char **argv)
+{
+        _cleanup_close_ int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC), slave = -EBADF, lfd = -EBADF;
+        _cleanup_free_ char *sock = resize_sock_path(c->e, exec_id);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        struct termios t;
+        char buf[16384];
+        pid_t pid;
+
+        if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+                return -errno;
+        slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (slave < 0)
+                return -errno;
+        if (tcgetattr(slave, &t) == 0) {
+                cfmakeraw(&t);
+                (void)tcsetattr(slave, TCSANOW, &t);
+        }
+        if (strlen(sock) < sizeof(sa.sun_path)) {
+                strcpy(sa.sun_path, sock);
+                lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                (void)unlink(sock);
+                if (lfd >= 0 && (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4) < 0))
+                        close(TAKE_FD(lfd));
+        }
+        pid = fork();
+        if (pid == 0) {
+                close(c->fd);
+                (void)setsid();
+                (void)ioctl(slave, TIOCSCTTY, 0);
+                dup2(slave, 0);
+                dup2(slave, 1);
+                dup2(slave, 2);
+                signal(SIGPIPE, SIG_DFL);
+                int status = cmd_exec(c->e, (int)strv_length(argv), argv);
+                fflush(stdout);
+                fflush(stderr);
+                _exit(status & 0xff);
+        }
+        close(TAKE_FD(slave));
+        if (pid < 0)
+                return -errno;
+        for (bool client_open = true;;) {
+                struct pollfd p[3] = { { .fd = master, .events = POLLIN }, { .fd = client_open ? c->fd : -1, .events = POLLIN },
+                                       { .fd = lfd, .events = POLLIN } };
+                if (client_open && c->len)
+                        p[1].revents = POLLIN;
+                else if (poll(p, 3, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        ssize_t k = read(master, buf, sizeof(buf));
+                        if (k <= 0)
+                                break; /* EIO: every slave fd is closed, the command is done */
+                        if (api_write(c, buf, (size_t)k) < 0)
+                                client_open = false;
+                }
+                if (client_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+                        ssize_t k = api_conn_read(c, buf, sizeof(buf));
+                        if (k <= 0)
+                                client_open = false;
+                        else
+                                (void)write_all(master, buf, (size_t)k);
+                }
+                if (lfd >= 0 && (p[2].revents & POLLIN)) {
+                        _cleanup_close_ int r = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                        char line[64] = "";
+                        unsigned h = 0, w = 0;
+                        ssize_t k = r >= 0 ? read(r, line, sizeof(line) - 1) : -1;
+                        if (k > 0 && (line[k] = '\0', sscanf(line, "%u %u", &h, &w) == 2) && h && w && h < 65536 && w < 65536) {
+                                struct winsize ws = { .ws_row = (unsigned short)h, .ws_col = (unsigned short)w };
+                                (void)ioctl(master, TIOCSWINSZ, &ws);
+                        }
+                }
+        }
+        if (lfd >= 0)
+                (void)unlink(sock);
+        return pid;
+}
+
 int api_exec_start(ApiConn *c, const char *exec_id)
 {
         _cleanup_free_ char *body = NULL;
@@ -244,6 +343,20 @@ int api_exec_start(ApiConn *c, const char *exec_id)
                         return api_reply_error(c, 500, "%s", m);
                 }
                 return api_reply(c, 200, "application/json", "", 0);
+        }
+        if (tty) {
+                if (api_hijack(c, tty) < 0)
+                        return -EPIPE;
+                pid_t tpid = exec_tty(c, exec_id, argv);
+                if (tpid > 0)
+                        while (waitpid(tpid, &st, 0) < 0 && errno == EINTR)
+                                ;
+                else
+                        st = 126 << 8;
+                json_object_set_new(ex, "Running", json_false());
+                json_object_set_new(ex, "ExitCode", json_integer(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st)));
+                (void)exec_save(c->e, exec_id, ex);
+                return 0;
         }
         if (in && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
                 return api_reply_error(c, 500, "socketpair: %s", strerror(errno));
@@ -285,10 +398,28 @@ int api_exec_inspect(ApiConn *c, const char *exec_id)
 int api_exec_resize(ApiConn *c, const char *exec_id)
 {
         _cleanup_json_ json_t *ex = NULL;
+        _cleanup_free_ char *h = api_query(c, "h"), *w = api_query(c, "w"), *sock = NULL;
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        _cleanup_close_ int fd = -EBADF;
+        int64_t hh, ww;
 
         api_actor(c, "exec_resize", NULL, NULL, NULL);
         if (!(ex = exec_load(c, exec_id)))
                 return 0;
-        /* The runtime's exec pty is not reachable from here (docs/API.md: missing). */
-        return api_reply_error(c, 501, "resizing an exec's terminal is not supported by stockade serve");
+        if (!h || !w || parse_int64(h, &hh) < 0 || parse_int64(w, &ww) < 0 || hh < 1 || ww < 1 || hh > 65535 || ww > 65535)
+                return api_reply_error(c, 400, "h, w: the terminal's height and width, 1 to 65535");
+        if (!json_is_true(json_object_get(ex, "Running")) ||
+            !json_is_true(json_object_get(json_object_get(ex, "ProcessConfig"), "tty")))
+                return api_reply_error(c, 409, "exec %s is not running with a tty", exec_id);
+        sock = resize_sock_path(c->e, exec_id);
+        if (strlen(sock) >= sizeof(sa.sun_path))
+                return api_reply_error(c, 500, "exec %s: the resize socket's path is too long", exec_id);
+        strcpy(sa.sun_path, sock);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return api_reply_error(c, 409, "exec %s is not running with a tty", exec_id);
+        _cleanup_free_ char *line = xasprintf("%lld %lld\n", (long long)hh, (long long)ww);
+        if (write_all(fd, line, strlen(line)) < 0)
+                return api_reply_error(c, 500, "exec %s: sending the size failed", exec_id);
+        return api_reply(c, 200, "text/plain; charset=utf-8", "", 0);
 }

@@ -197,6 +197,11 @@ t_tty_exec() {
         [ "$output" = from-stdin ] || fail "exec -i: $output"
         output=$(script -qec "$DOCKER exec -it ex11 tty" /dev/null </dev/null | tr -d '\r')
         echo "$output" | grep -q '/dev/pts/[0-9]' || fail "exec -it: $output"
+        # the terminal's size: at create for run -it (ConsoleSize), by exec resize for exec -it
+        output=$(script -qec "stty rows 30 cols 100; $DOCKER run -it --rm busybox stty size" /dev/null </dev/null | tr -d '\r')
+        echo "$output" | grep -q '30 100' || fail "run -it size: $output"
+        output=$(script -qec "stty rows 20 cols 90; $DOCKER exec -it ex11 sh -c 'sleep 1; stty size'" /dev/null </dev/null | tr -d '\r')
+        echo "$output" | grep -q '20 90' || fail "exec -it resize: $output"
         output=$("$DOCKER" exec -e FOO=bar -w /tmp -u 1000 ex11 sh -c 'echo $FOO $(pwd) $(id -u)')
         [ "$output" = "bar /tmp 1000" ] || fail "exec -e -w -u: $output"
         output=$("$DOCKER" top ex11)
