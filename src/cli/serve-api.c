@@ -643,7 +643,8 @@ static void attach_pump(ApiConn *c, int mfd, bool tty, bool in)
         char ibuf[16384];
         /* bytes the client sent with its request head */
         for (;;) {
-                struct pollfd p[2] = { { .fd = mfd, .events = POLLIN }, { .fd = client_open ? c->fd : -1, .events = POLLIN } };
+                /* without input still watched for a hang-up: a client gone must not hold its place until the container speaks */
+                struct pollfd p[2] = { { .fd = mfd, .events = POLLIN }, { .fd = c->fd, .events = client_open ? POLLIN : 0 } };
                 if (client_open && c->len) {
                         p[1].revents = POLLIN;
                 } else if (poll(p, 2, -1) < 0) {
@@ -651,6 +652,8 @@ static void attach_pump(ApiConn *c, int mfd, bool tty, bool in)
                                 continue;
                         return;
                 }
+                if (!client_open && (p[1].revents & (POLLHUP | POLLERR)))
+                        return;
                 if (client_open && (c->len || (p[1].revents & (POLLIN | POLLHUP | POLLERR)))) {
                         ssize_t k = api_conn_read(c, ibuf, sizeof(ibuf));
                         if (k <= 0) {
