@@ -23,10 +23,13 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "apparmor.h"
 #include "attach-proto.h"
 #include "buf.h"
 #include "cli.h"
@@ -221,6 +224,18 @@ static int info(ApiConn *c, const char *unused)
                 "Runtimes", rt, "path", rt, "Isolation", "", "Swarm", "LocalNodeState", "inactive", "NodeID", "",
                 "LiveRestoreEnabled", 1, "SecurityOptions", "name=seccomp,profile=default", "Warnings");
         json_object_set_new(j, "MemTotal", json_integer((json_int_t)sysconf(_SC_PHYS_PAGES) * sysconf(_SC_PAGESIZE)));
+        {
+                /* what this host has, as dockerd reports it: cgroup2 at /sys/fs/cgroup is version 2 */
+                struct statfs sf;
+                bool v2 = statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
+                json_object_set_new(j, "CgroupVersion", json_string(v2 ? "2" : "1"));
+                json_t *sec = json_object_get(j, "SecurityOptions");
+                if (apparmor_enabled())
+                        json_array_insert_new(sec, 0, json_string("name=apparmor"));
+                const char *remap = json_string_value(json_object_get(c->e->daemon, "userns-remap"));
+                if (remap && *remap)
+                        json_array_append_new(sec, json_string("name=userns"));
+        }
         return api_reply_json(c, 200, j);
 }
 
