@@ -776,6 +776,22 @@ static int listen_tcp(const char *addr, Error **err)
         return fd;
 }
 
+/* Closes the first n listeners and removes their unix socket files; frees hosts and lfds. */
+static void close_listeners(char **hosts, int *lfds, size_t n)
+{
+        for (size_t i = 0; i < n && hosts[i]; i++) {
+                const char *h = hosts[i];
+                const char *path = strncmp(h, "unix://", 7) == 0 ? h + 7 : h[0] == '/' ? h : NULL;
+                if (path)
+                        (void)unlink(path);
+        }
+        for (size_t i = 0; i < n && lfds && i < 16; i++)
+                if (lfds[i] >= 0)
+                        close(lfds[i]);
+        strv_free(hosts);
+        free(lfds);
+}
+
 /* Answers a connection over the cap without forking: 503, then close. */
 static void refuse_busy(int fd)
 {
@@ -817,6 +833,12 @@ int cmd_serve(Engine *e, int argc, char **argv)
         int idx = 1, sfd;
         sigset_t mask;
 
+        for (int i = 1; i < argc; i++)
+                if (STREQ(argv[i], "--help")) {
+                        printf("\nUsage:  stockade serve [OPTIONS]\n\nServe the Docker Engine API 1.41 (docs/API.md)\n");
+                        pflag_usage(flags);
+                        return 0;
+                }
         if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
                 return cli_fail(argv[0], err);
         if (idx != argc)
@@ -870,16 +892,20 @@ int cmd_serve(Engine *e, int argc, char **argv)
                                         spec);
                         fd = listen_tcp(spec + 6, &err);
                 } else {
-                        strv_free(hosts);
-                        return cli_failf(argv[0], "-H %s: expected unix://PATH or tcp://ADDR:PORT", spec);
+                        int rc = cli_failf(argv[0], "-H %s: expected unix://PATH or tcp://ADDR:PORT", spec);
+                        close_listeners(hosts, lfds, nl);
+                        free(ltls);
+                        return rc;
                 }
                 if (fd < 0) {
-                        strv_free(hosts);
+                        close_listeners(hosts, lfds, nl);
+                        free(ltls);
                         return cli_fail(NULL, err);
                 }
                 if (nl == 16) {
                         close(fd);
-                        strv_free(hosts);
+                        close_listeners(hosts, lfds, nl + 1); /* this one's socket file too */
+                        free(ltls);
                         return cli_failf(argv[0], "-H: at most 16 sockets");
                 }
                 lfds = xrealloc(lfds, (nl + 1) * sizeof(int));
@@ -964,14 +990,8 @@ int cmd_serve(Engine *e, int argc, char **argv)
         fprintf(stderr, "stockade serve: shutting down (%zu connection(s) closed)\n", nkids);
         for (size_t i = 0; i < nkids; i++)
                 (void)kill(kids[i], SIGTERM);
-        for (char **h = hosts; *h; h++) {
-                const char *path = strncmp(*h, "unix://", 7) == 0 ? *h + 7 : (*h)[0] == '/' ? *h : NULL;
-                if (path)
-                        (void)unlink(path);
-        }
-        strv_free(hosts);
+        close_listeners(hosts, lfds, nl);
         free(kids);
-        free(lfds);
         free(ltls);
         return 0;
 }

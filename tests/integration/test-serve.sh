@@ -440,7 +440,27 @@ t_tls() {
                 fail "the audit record lacks the client certificate: $("$STOCKADE" audit --format json | tail -3)"
 }
 
+t_bad_flags() {
+        # refused with the flag named and exit 125, leaving no socket behind
+        local f
+        for f in "-H bogus://x" "--max-connections 0" "--request-timeout x" "--tlscert /nonexistent" "--tlsverify" "stray"; do
+                status=0
+                # shellcheck disable=SC2086
+                output=$("$STOCKADE" serve -H "unix://$WORK/bad.sock" $f 2>&1) || status=$?
+                [ "$status" -eq 125 ] || fail "serve $f: exit $status: $output"
+                [ ! -e "$WORK/bad.sock" ] || fail "serve $f left its socket"
+        done
+        output=$("$STOCKADE" serve -H bogus://x 2>&1) || true
+        expect_output_has "-H bogus://x: expected unix://PATH or tcp://ADDR:PORT"
+        # a socket another server listens on is not taken over
+        status=0
+        output=$("$STOCKADE" serve -H "unix://$SOCK" 2>&1) || status=$?
+        [ "$status" -eq 125 ] && expect_output_has "another server is listening there" || fail "second server: $output"
+        curl -sf --unix-socket "$SOCK" http://x/_ping >/dev/null || fail "the first server lost its socket"
+}
+
 run_test "_ping, version, info, dockerd's 400 and 404 bodies, the socket's mode" t_ping_version
+run_test "bad flags: refused with the flag named, no socket left; a live socket not taken over" t_bad_flags
 run_test "docker run --rm: output, exit code, stdin, a missing command" t_run_rm
 run_test "run -d, logs (-f), ps, inspect, stop, start, restart, rename, rm (-f)" t_detached_lifecycle
 run_test "hardening flags in effect inside the container; an inline seccomp profile; SecurityOpt" t_hardening
