@@ -279,6 +279,8 @@ static bool list_filter_one(const char *key, const char *want, json_t *rec)
                 const char *have = json_string_value(json_object_get(labels, k));
                 return have && (!eq || STREQ(have, eq + 1));
         }
+        if (STREQ(key, "label!"))
+                return !list_filter_one("label", want, rec);
         if (STREQ(key, "name"))
                 return strstr(name, want) != NULL;
         if (STREQ(key, "id"))
@@ -313,7 +315,7 @@ static bool list_filter(json_t *filters, json_t *rec)
                         any |= m;
                         all &= m;
                 }
-                if (STREQ(key, "label") ? !all : !any)
+                if (str_has_prefix(key, "label") ? !all : !any)
                         return false;
         }
         return true;
@@ -808,6 +810,39 @@ static int containers_delete(ApiConn *c, const char *ref)
         return api_reply_status(c, 204);
 }
 
+/* POST /containers/prune: every container not running, as `docker container prune` (label filters honoured). */
+static int containers_prune(ApiConn *c, const char *unused)
+{
+        _cleanup_json_ json_t *list = NULL, *deleted = json_array(), *filters = NULL, *out = NULL;
+        _cleanup_free_ char *f = api_query(c, "filters");
+        Error *err = NULL;
+        size_t i;
+        json_t *r;
+
+        api_actor(c, "prune", "container", NULL, NULL);
+        if (f && *f) {
+                filters = json_loads(f, 0, NULL);
+                if (!json_is_object(filters))
+                        return api_reply_error(c, 400, "filters: expected a JSON object");
+                json_object_del(filters, "until"); /* not supported: documented */
+        }
+        if (container_list(c->e, &list, &err) < 0)
+                return reply_fail(c, err);
+        json_array_foreach(list, i, r) {
+                const char *id = json_string_value(json_object_get(r, "Id"));
+                container_refresh_state(r);
+                if (!id || container_monitor_alive(r) || (filters && !list_filter(filters, r)))
+                        continue;
+                if (lifecycle_remove(c->e, id, false, &err) < 0) {
+                        error_clear(&err);
+                        continue;
+                }
+                json_array_append_new(deleted, json_string(id));
+        }
+        out = json_pack("{s:O, s:i}", "ContainersDeleted", json_array_size(deleted) ? deleted : json_null(), "SpaceReclaimed", 0);
+        return api_reply_json(c, 200, out);
+}
+
 static int containers_rename(ApiConn *c, const char *ref)
 {
         _cleanup_free_ char *id = NULL, *name = api_query(c, "name");
@@ -1049,6 +1084,7 @@ static const Route routes[] = {
         { "GET", ROUTE_EXACT, "/system/df", NULL, api_system_df },
         { "GET", ROUTE_EXACT, "/containers/json", NULL, containers_list },
         { "POST", ROUTE_EXACT, "/containers/create", NULL, containers_create },
+        { "POST", ROUTE_EXACT, "/containers/prune", NULL, containers_prune },
         { "GET", ROUTE_REF, "/containers/", "json", containers_inspect },
         { "GET", ROUTE_REF, "/containers/", "logs", containers_logs },
         { "GET", ROUTE_REF, "/containers/", "top", api_containers_top },

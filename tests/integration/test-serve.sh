@@ -136,6 +136,13 @@ bye" ] || fail "logs -f: $(cat "$WORK/follow")"
         output=$("$DOCKER" ps -a --filter name=web11 --format '{{.Names}}')
         [ "$output" = web11 ] || fail "ps -a --filter: $output"
         "$DOCKER" start web11 >/dev/null
+        # prune (web11 runs again): stopped containers only, label filters honoured
+        "$DOCKER" create --name keep11 --label keep=1 busybox true >/dev/null
+        "$DOCKER" create --name drop11 busybox true >/dev/null
+        "$DOCKER" container prune -f --filter label!=keep >/dev/null
+        output=$("$DOCKER" ps -a --format '{{.Names}}' | sort | tr '\n' ' ')
+        [ "$output" = "keep11 web11 " ] || fail "prune --filter label!=keep: $output"
+        "$DOCKER" rm keep11 >/dev/null
         "$DOCKER" restart -t 1 web11 >/dev/null
         "$DOCKER" rename web11 web11b
         status=0
