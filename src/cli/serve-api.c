@@ -111,7 +111,18 @@ static int party_bind(Engine *e, const char *id, char kind, bool in, char **ret_
  * Waits for `start` to connect to our party socket, watching the record (started another way,
  * removed) and the client (gone).  The monitor connection, or <0.
  */
+static int party_wait_in(ApiConn *c, const char *id, int lfd, const char *path, bool attach, bool in);
+
+/* The same, and the party's directory goes once it is empty (the last party of a container removes it). */
 static int party_wait(ApiConn *c, const char *id, int lfd, const char *path, bool attach, bool in)
+{
+        int fd = party_wait_in(c, id, lfd, path, attach, in);
+        _cleanup_free_ char *dir = party_dir(c->e, id);
+        (void)rmdir(dir);
+        return fd;
+}
+
+static int party_wait_in(ApiConn *c, const char *id, int lfd, const char *path, bool attach, bool in)
 {
         for (;;) {
                 struct pollfd p[2] = { { .fd = lfd, .events = POLLIN }, { .fd = c->fd, .events = 0 } };

@@ -5,6 +5,7 @@
  * stdio, inspect reports its exit code.  Records live in <exec-root>/api/exec/<id>.json (0600,
  * written atomically), so create, start and inspect may come on different connections.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,9 +15,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "attach-proto.h"
@@ -71,6 +74,37 @@ static json_t *exec_load(ApiConn *c, const char *id)
         return j;
 }
 
+/*
+ * Exec records that are done are kept for EXEC_KEEP_S (the CLI asks for the exit code right after
+ * the stream ends), then removed at the next exec create, so the directory does not grow forever.
+ */
+#define EXEC_KEEP_S (10 * 60)
+
+static void exec_expire(Engine *e)
+{
+        _cleanup_free_ char *dir = exec_dir(e);
+        DIR *d = opendir(dir);
+        struct dirent *de;
+        time_t now = time(NULL);
+
+        while (d && (de = readdir(d))) {
+                struct stat st;
+                size_t n = strlen(de->d_name);
+                if (n != 64 + 5 || strcmp(de->d_name + 64, ".json") != 0 || fstatat(dirfd(d), de->d_name, &st, 0) < 0 ||
+                    now - st.st_mtime < EXEC_KEEP_S)
+                        continue;
+                _cleanup_free_ char *text = NULL;
+                _cleanup_free_ char *path = xasprintf("%s/%s", dir, de->d_name);
+                _cleanup_json_ json_t *j = NULL;
+                if (read_file_at(AT_FDCWD, path, EXEC_RECORD_MAX, &text, NULL) == 0 && (j = json_loads(text, 0, NULL)) &&
+                    json_is_true(json_object_get(j, "Running")))
+                        continue; /* a long exec: kept while it runs */
+                (void)unlinkat(dirfd(d), de->d_name, 0);
+        }
+        if (d)
+                closedir(d);
+}
+
 int api_exec_create(ApiConn *c, const char *ref)
 {
         _cleanup_free_ char *cid = NULL, *body = NULL, *id = container_new_id();
@@ -120,6 +154,7 @@ int api_exec_create(ApiConn *c, const char *ref)
                        json_is_true(json_object_get(req, "AttachStdout")), "CanRemove", 0, "ContainerID", cid, "DetachKeys",
                        "", "Pid", 0, "Stockade", "Env", json_is_array(env) ? env : json_array(), "WorkingDir",
                        json_string_value(json_object_get(req, "WorkingDir")) ?: "", "Started", "");
+        exec_expire(c->e);
         int r = exec_save(c->e, id, ex);
         if (r < 0)
                 return api_reply_error(c, 500, "saving exec %s: %s", id, strerror(-r));
