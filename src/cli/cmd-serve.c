@@ -394,6 +394,15 @@ void api_actor(ApiConn *c, const char *action, const char *type, const char *id,
                 snprintf(c->actor_name, sizeof(c->actor_name), "%s", name[0] == '/' ? name + 1 : name);
 }
 
+void api_cli_child(ApiConn *c, cmd_fn fn, char **argv)
+{
+        signal(SIGPIPE, SIG_DFL);
+        int status = fn(c->e, (int)strv_length(argv), argv);
+        fflush(stdout);
+        fflush(stderr);
+        _exit(status & 0xff);
+}
+
 pid_t api_spawn_cli(ApiConn *c, cmd_fn fn, char **argv, int in_fd, int *stdout_fd, int *stderr_fd)
 {
         int o[2] = { -1, -1 }, er[2] = { -1, -1 };
@@ -411,11 +420,7 @@ pid_t api_spawn_cli(ApiConn *c, cmd_fn fn, char **argv, int in_fd, int *stdout_f
                 dup2(in_fd >= 0 ? in_fd : null, 0);
                 dup2(o[1], 1);
                 dup2(stderr_fd ? er[1] : o[1], 2);
-                signal(SIGPIPE, SIG_DFL);
-                int status = fn(c->e, (int)strv_length(argv), argv);
-                fflush(stdout);
-                fflush(stderr);
-                _exit(status & 0xff);
+                api_cli_child(c, fn, argv);
         }
         close(o[1]);
         if (stderr_fd)

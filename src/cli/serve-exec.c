@@ -293,11 +293,7 @@ static pid_t exec_tty(ApiConn *c, const char *exec_id, char **argv)
                 dup2(slave, 0);
                 dup2(slave, 1);
                 dup2(slave, 2);
-                signal(SIGPIPE, SIG_DFL);
-                int status = cmd_exec(c->e, (int)strv_length(argv), argv);
-                fflush(stdout);
-                fflush(stderr);
-                _exit(status & 0xff);
+                api_cli_child(c, cmd_exec, argv);
         }
         close(TAKE_FD(slave));
         if (pid < 0)

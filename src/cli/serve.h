@@ -89,6 +89,9 @@ int api_run_cli(ApiConn *c, cmd_fn fn, char **argv, char **ret_out, char **ret_e
 /* The same without waiting: the child's pid; its stdout and stderr as pipes (stderr_fd NULL: into stdout). */
 pid_t api_spawn_cli(ApiConn *c, cmd_fn fn, char **argv, int in_fd, int *stdout_fd, int *stderr_fd);
 
+/* In a child: runs the CLI command function with the stdio the caller set up, and exits with its status. */
+_Noreturn void api_cli_child(ApiConn *c, cmd_fn fn, char **argv);
+
 /* The last line of a CLI command's stderr without its "stockade: " or "Error response from daemon: " prefix. */
 char *api_cli_message(const char *err_text);
 
