@@ -49,17 +49,7 @@ eng_docker
 eng_podman
 
 # --- sanity: one run each must exit 0 ---------------------------------------------
-# run_once ENGINE -> RC, WALL_US; the engine's stderr in $WORK/err
-run_once() {
-    local t0 t1
-    t0=$EPOCHREALTIME
-    set +e
-    "cmd_$1" </dev/null >/dev/null 2>"$WORK/err"
-    RC=$?
-    set -e
-    t1=$EPOCHREALTIME
-    WALL_US=$(( ${t1//[.,]/} - ${t0//[.,]/} ))
-}
+# run_once ENGINE -> RC, WALL_US (bench/lib-engines.sh)
 for e in $BENCH_ENGINES; do
     [[ -z ${SKIP[$e]:-} ]] || continue
     run_once "$e"

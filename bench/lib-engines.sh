@@ -344,6 +344,19 @@ eng_skipped() {
     done
 }
 
+# run_once NAME -> RC, WALL_US: times the bench's function cmd_NAME (stdin /dev/null, stdout
+# dropped, stderr in $WORK/err), its exit status in RC and its wall time in µs in WALL_US.
+run_once() {
+    local t0 t1
+    t0=$EPOCHREALTIME
+    set +e
+    "cmd_$1" </dev/null >/dev/null 2>"$WORK/err"
+    RC=$?
+    set -e
+    t1=$EPOCHREALTIME
+    WALL_US=$(( ${t1//[.,]/} - ${t0//[.,]/} ))
+}
+
 # stats FILE -> "n median p90 min" of the numbers in FILE divided by DIV (default 1000:
 # µs -> ms), with DEC decimals (default 2). median: mean of the two middle values for even
 # n; p90: nearest rank.

@@ -65,6 +65,7 @@ int cmd_events(Engine *e, int argc, char **argv);
 int cmd_audit(Engine *e, int argc, char **argv);
 int cmd_apparmor(Engine *e, int argc, char **argv);
 int cmd_seccomp(Engine *e, int argc, char **argv);
+int cmd_serve(Engine *e, int argc, char **argv);
 
 /*
  * run --seccomp-record FILE (cmd-seccomp.c): recording starts once the container is created and
@@ -107,6 +108,25 @@ int cli_print_table(const char *format, json_t *rows, json_t *header);
 
 /* "2 minutes ago", "About an hour ago": Docker's HumanDuration of now - t (an RFC 3339 time). */
 char *cli_human_since(const char *rfc3339, bool ago);
+/* A container's Status column ("Up 3 seconds", "Exited (0) 2 minutes ago"), as docker ps shows it. */
+char *cli_status_text(json_t *rec);
+/* The record as `inspect` shows it: State refreshed, stockade's own fields left out. */
+json_t *cli_container_for_inspect(json_t *rec);
+/* An image as `inspect` shows it; NULL with err when there is no such image. */
+json_t *cli_image_for_inspect(ImageStore *s, const char *ref, Error **err);
+
+/* A running container's resource usage from its cgroups (v1, v2 or hybrid), as `stats` reads it. */
+typedef struct CliUsage {
+        bool running;                   /* its cgroups were found */
+        uint64_t cpu_ns;                /* CPU time used */
+        uint64_t mem_usage, mem_limit;  /* bytes (inactive file pages not counted); limit: the host's when none */
+        uint64_t pids;
+        uint64_t blk_read, blk_write;   /* bytes */
+} CliUsage;
+void cli_container_usage(json_t *rec, CliUsage *u);
+/* The host's CPU time since boot (/proc/stat), in ns. */
+uint64_t cli_system_cpu_ns(void);
+
 /* "1.98MB": Docker's HumanSize (decimal units, 3 significant digits). */
 char *cli_human_size(double bytes);
 

@@ -63,7 +63,7 @@ static char *go_quote(const char *s)
         return out;
 }
 
-static char *status_text(json_t *rec)
+char *cli_status_text(json_t *rec)
 {
         json_t *st = json_object_get(rec, "State");
         const char *s = container_status(rec);
@@ -110,7 +110,7 @@ static json_t *ps_row(json_t *rec, bool trunc)
         const char *id = json_string_value(json_object_get(rec, "Id"));
         const char *name = json_string_value(json_object_get(rec, "Name"));
         json_t *cfg = json_object_get(rec, "Config");
-        _cleanup_free_ char *cmd = NULL, *cmdq = NULL, *status = status_text(rec), *running_for = NULL, *labels = NULL,
+        _cleanup_free_ char *cmd = NULL, *cmdq = NULL, *status = cli_status_text(rec), *running_for = NULL, *labels = NULL,
                             *created = created_at(json_string_value(json_object_get(rec, "Created")));
         size_t cap = 0, i;
         json_t *v;
@@ -298,7 +298,7 @@ int cmd_ps(Engine *e, int argc, char **argv)
 
 /* ---- inspect ---- */
 
-static json_t *container_for_inspect(json_t *rec)
+json_t *cli_container_for_inspect(json_t *rec)
 {
         json_t *out = json_deep_copy(rec);
         container_refresh_state(out);
@@ -306,7 +306,7 @@ static json_t *container_for_inspect(json_t *rec)
         return out;
 }
 
-static json_t *image_for_inspect(ImageStore *s, const char *ref, Error **err)
+json_t *cli_image_for_inspect(ImageStore *s, const char *ref, Error **err)
 {
         _cleanup_free_ char *id = NULL;
         _cleanup_json_ json_t *cfg = NULL, *list = NULL;
@@ -360,14 +360,14 @@ int cmd_inspect(Engine *e, int argc, char **argv)
                 if ((!type || STREQ(type, "container")) && container_lookup(e, argv[i], &id, NULL) == 0) {
                         json_t *rec = NULL;
                         if (container_load(e, id, &rec, NULL) == 0) {
-                                obj = container_for_inspect(rec);
+                                obj = cli_container_for_inspect(rec);
                                 json_decref(rec);
                         }
                 }
                 if (!obj && (!type || STREQ(type, "image"))) {
                         if (!store && image_store_open(e->data_root, &store, &err) < 0)
                                 return cli_fail(NULL, err);
-                        obj = image_for_inspect(store, argv[i], NULL);
+                        obj = cli_image_for_inspect(store, argv[i], NULL);
                 }
                 if (!obj) {
                         fprintf(stderr, "Error: No such %s: %s\n", type ? type : "object", argv[i]);
@@ -617,7 +617,7 @@ static uint64_t read_u64(const char *dir, const char *file, const char *key)
         return 0;
 }
 
-static uint64_t system_cpu_ns(void)
+uint64_t cli_system_cpu_ns(void)
 {
         _cleanup_free_ char *text = NULL;
         unsigned long long v[10] = { 0 }, sum = 0;
@@ -640,15 +640,63 @@ static char *bytes_size(double b)
         return xasprintf("%.4g%s", b, u[i]);
 }
 
-typedef struct Sample {
-        uint64_t cpu, sys;
-} Sample;
-
 static uint64_t cpu_usage(const char *acct, const char *v2)
 {
         if (acct)
                 return read_u64(acct, "cpuacct.usage", NULL);
         return read_u64(v2, "cpu.stat", "usage_usec") * 1000;
+}
+
+void cli_container_usage(json_t *rec, CliUsage *u)
+{
+        pid_t pid = (pid_t)json_integer_value(json_object_get(json_object_get(rec, "State"), "Pid"));
+        _cleanup_free_ char *acct = NULL, *mem = NULL, *pids = NULL, *blk = NULL, *v2 = NULL;
+
+        *u = (CliUsage){ 0 };
+        if (pid > 0 && container_monitor_alive(rec)) {
+                acct = cgroup_dir_of(pid, "cpuacct");
+                mem = cgroup_dir_of(pid, "memory");
+                pids = cgroup_dir_of(pid, "pids");
+                blk = cgroup_dir_of(pid, "blkio");
+                v2 = cgroup_dir_of(pid, NULL);
+        }
+        u->running = acct || v2;
+        if (u->running)
+                u->cpu_ns = cpu_usage(acct, v2);
+        if (mem) {
+                u->mem_usage = read_u64(mem, "memory.usage_in_bytes", NULL);
+                uint64_t inactive = read_u64(mem, "memory.stat", "total_inactive_file");
+                u->mem_usage = u->mem_usage > inactive ? u->mem_usage - inactive : u->mem_usage;
+                u->mem_limit = read_u64(mem, "memory.limit_in_bytes", NULL);
+        } else if (v2) {
+                u->mem_usage = read_u64(v2, "memory.current", NULL);
+                uint64_t inactive = read_u64(v2, "memory.stat", "inactive_file");
+                u->mem_usage = u->mem_usage > inactive ? u->mem_usage - inactive : u->mem_usage;
+                u->mem_limit = read_u64(v2, "memory.max", NULL);
+        }
+        {
+                long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+                uint64_t total = (uint64_t)pages * (uint64_t)psz;
+                if (u->mem_limit == 0 || u->mem_limit > total)
+                        u->mem_limit = total;
+        }
+        u->pids = pids ? read_u64(pids, "pids.current", NULL) : (v2 ? read_u64(v2, "pids.current", NULL) : 0);
+        if (blk) {
+                _cleanup_free_ char *path = xasprintf("%s/blkio.throttle.io_service_bytes", blk), *text = NULL;
+                if (read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL) == 0) {
+                        char *save = NULL;
+                        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                                char dev[64], op[16];
+                                unsigned long long val;
+                                if (sscanf(l, "%63s %15s %llu", dev, op, &val) == 3) {
+                                        if (STREQ(op, "Read"))
+                                                u->blk_read += val;
+                                        else if (STREQ(op, "Write"))
+                                                u->blk_write += val;
+                                }
+                        }
+                }
+        }
 }
 
 /* One table of samples (each container measured over half a second). */
@@ -673,75 +721,25 @@ static int stats_sample(Engine *e, int argc, char **argv, int idx, bool all, boo
                 json_array_foreach(recs, i, rec) if (all || container_monitor_alive(rec)) json_array_append(sel, rec);
         }
         n = json_array_size(sel);
-        Sample *s0 = xcalloc(n + 1, sizeof(Sample));
-        char **acct = xcalloc(n + 1, sizeof(char *)), **mem = xcalloc(n + 1, sizeof(char *)),
-             **pids = xcalloc(n + 1, sizeof(char *)), **v2 = xcalloc(n + 1, sizeof(char *)),
-             **blk = xcalloc(n + 1, sizeof(char *));
-        json_array_foreach(sel, i, rec) {
-                pid_t pid = (pid_t)json_integer_value(json_object_get(json_object_get(rec, "State"), "Pid"));
-                if (pid <= 0 || !container_monitor_alive(rec))
-                        continue;
-                acct[i] = cgroup_dir_of(pid, "cpuacct");
-                mem[i] = cgroup_dir_of(pid, "memory");
-                pids[i] = cgroup_dir_of(pid, "pids");
-                blk[i] = cgroup_dir_of(pid, "blkio");
-                v2[i] = cgroup_dir_of(pid, NULL);
-                s0[i].cpu = cpu_usage(acct[i], v2[i]);
-        }
-        uint64_t sys0 = system_cpu_ns();
+        CliUsage *u0 = xcalloc(n + 1, sizeof(CliUsage));
+        json_array_foreach(sel, i, rec) cli_container_usage(rec, &u0[i]);
+        uint64_t sys0 = cli_system_cpu_ns();
         struct timespec d = { 0, 500 * 1000000L };
         nanosleep(&d, NULL);
-        uint64_t sys1 = system_cpu_ns();
+        uint64_t sys1 = cli_system_cpu_ns();
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         json_array_foreach(sel, i, rec) {
                 const char *id = json_string_value(json_object_get(rec, "Id"));
                 const char *name = json_string_value(json_object_get(rec, "Name"));
                 double cpu = 0, memp = 0;
-                uint64_t usage = 0, limit = 0, np = 0, rd = 0, wr = 0;
-                if (acct[i] || v2[i]) {
-                        uint64_t c1 = cpu_usage(acct[i], v2[i]);
-                        if (sys1 > sys0 && c1 > s0[i].cpu)
-                                cpu = (double)(c1 - s0[i].cpu) / (double)(sys1 - sys0) * (double)ncpu * 100.0;
-                }
-                if (mem[i]) {
-                        usage = read_u64(mem[i], "memory.usage_in_bytes", NULL);
-                        uint64_t inactive = read_u64(mem[i], "memory.stat", "total_inactive_file");
-                        usage = usage > inactive ? usage - inactive : usage;
-                        limit = read_u64(mem[i], "memory.limit_in_bytes", NULL);
-                } else if (v2[i]) {
-                        usage = read_u64(v2[i], "memory.current", NULL);
-                        uint64_t inactive = read_u64(v2[i], "memory.stat", "inactive_file");
-                        usage = usage > inactive ? usage - inactive : usage;
-                        limit = read_u64(v2[i], "memory.max", NULL);
-                }
-                {
-                        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-                        uint64_t total = (uint64_t)pages * (uint64_t)psz;
-                        if (limit == 0 || limit > total)
-                                limit = total;
-                }
+                CliUsage u1;
+                cli_container_usage(rec, &u1);
+                if (u0[i].running && u1.running && sys1 > sys0 && u1.cpu_ns > u0[i].cpu_ns)
+                        cpu = (double)(u1.cpu_ns - u0[i].cpu_ns) / (double)(sys1 - sys0) * (double)ncpu * 100.0;
+                uint64_t usage = u1.mem_usage, limit = u1.mem_limit, np = u1.pids, rd = u1.blk_read, wr = u1.blk_write;
                 if (limit)
                         memp = (double)usage / (double)limit * 100.0;
-                np = pids[i] ? read_u64(pids[i], "pids.current", NULL) : (v2[i] ? read_u64(v2[i], "pids.current", NULL) : 0);
-                if (blk[i]) {
-                        rd = read_u64(blk[i], "blkio.throttle.io_service_bytes", NULL);
-                        _cleanup_free_ char *path = xasprintf("%s/blkio.throttle.io_service_bytes", blk[i]), *text = NULL;
-                        rd = 0;
-                        if (read_file_at(AT_FDCWD, path, 1 << 20, &text, NULL) == 0) {
-                                char *save = NULL;
-                                for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                                        char dev[64], op[16];
-                                        unsigned long long val;
-                                        if (sscanf(l, "%63s %15s %llu", dev, op, &val) == 3) {
-                                                if (STREQ(op, "Read"))
-                                                        rd += val;
-                                                else if (STREQ(op, "Write"))
-                                                        wr += val;
-                                        }
-                                }
-                        }
-                }
-                char short_id[13];
+        char short_id[13];
                 snprintf(short_id, sizeof(short_id), "%s", id ? id : "");
                 _cleanup_free_ char *cpus = xasprintf("%.2f%%", cpu), *mems = NULL, *mu = bytes_size((double)usage),
                                     *ml = bytes_size((double)limit), *memps = xasprintf("%.2f%%", memp),
@@ -754,19 +752,7 @@ static int stats_sample(Engine *e, int argc, char **argv, int idx, bool all, boo
                                                       "MemUsage", mems, "MemPerc", memps, "NetIO", "0B / 0B", "BlockIO", blks,
                                                       "PIDs", pidss));
         }
-        for (i = 0; i < n; i++) {
-                free(acct[i]);
-                free(mem[i]);
-                free(pids[i]);
-                free(v2[i]);
-                free(blk[i]);
-        }
-        free(acct);
-        free(mem);
-        free(pids);
-        free(v2);
-        free(blk);
-        free(s0);
+        free(u0);
         header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Container", "CONTAINER", "ID", "CONTAINER ID", "Name",
                            "NAME", "CPUPerc", "CPU %", "MemUsage", "MEM USAGE / LIMIT", "MemPerc", "MEM %", "NetIO", "NET I/O",
                            "BlockIO", "BLOCK I/O", "PIDs", "PIDS");

@@ -34,6 +34,7 @@ static const CliCommand commands[] = {
         { "audit", cmd_audit, "Show the audit log, or verify its hash chain (audit verify)" },
         { "apparmor", cmd_apparmor, "Print the default AppArmor profile, or load a profile file" },
         { "seccomp", cmd_seccomp, "Record, check, compare and print seccomp profiles" },
+        { "serve", cmd_serve, "Serve the Docker Engine API on a socket (docs/API.md)" },
 };
 
 int main(int argc, char **argv)

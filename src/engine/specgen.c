@@ -722,6 +722,15 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
         json_object_set_new(process, "capabilities",
                             json_pack("{s:O, s:O, s:O}", "bounding", caps, "effective", caps, "permitted", caps));
         json_decref(caps);
+        {
+                /* HostConfig.ConsoleSize [height, width] (the docker CLI's terminal, sent with create): the
+                 * pty's size from the start, as dockerd sets it, rather than after a resize that races the
+                 * first instruction */
+                json_t *cs = json_object_get(host, "ConsoleSize");
+                json_int_t h = json_integer_value(json_array_get(cs, 0)), w = json_integer_value(json_array_get(cs, 1));
+                if (json_is_true(json_object_get(cfg, "Tty")) && h > 0 && w > 0 && h < 65536 && w < 65536)
+                        json_object_set_new(process, "consoleSize", json_pack("{s:I, s:I}", "height", h, "width", w));
+        }
         if (so.nnp)
                 json_object_set_new(process, "noNewPrivileges", json_true());
         if (aa_profile)
