@@ -27,6 +27,8 @@ SELF=$(readlink -f "${BASH_SOURCE[0]}")
 BENCH_NAME=bench-callers
 # shellcheck source=bench/lib-engines.sh
 . "$(dirname "$SELF")/lib-engines.sh"
+# shellcheck source=tests/helpers/containerd-config.sh
+. "$(dirname "$SELF")/../tests/helpers/containerd-config.sh"
 BENCH_N=${BENCH_N:-20}
 [[ $BENCH_N =~ ^[1-9][0-9]*$ ]] || die "BENCH_N must be a positive integer (got '$BENCH_N')"
 BENCH_CALLERS=${BENCH_CALLERS:-docker podman ctr}
@@ -69,20 +71,7 @@ eng_cleanup_hook() {
 }
 if [[ " $BENCH_CALLERS " == *" ctr "* ]]; then
     mkdir -p "$C"
-    cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/containerd.sock"
-[ttrpc]
-  address = "$C/containerd.sock.ttrpc"
-[debug]
-  address = "$C/debug.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$C/opt"
-EOF
+    containerd_config "$C" >"$C/config.toml"
     containerd --config "$C/config.toml" </dev/null >"$C/containerd.log" 2>&1 &
     CONTAINERD_PID=$!
     for ((i = 0; i < 300; i++)); do cr version >/dev/null 2>&1 && break; sleep 0.1; done

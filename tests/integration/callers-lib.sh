@@ -34,6 +34,7 @@ mount -t tmpfs -o mode=1777,size=64m "stockade-callers-shm" /dev/shm ||
         { echo "Bail out! $(basename "$0"): cannot mount a private /dev/shm"; exit 1; }
 
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../helpers/containerd-config.sh"
 
 CALLERS_TAG=st13-$$
 CALLERS_PIDS=()

@@ -15,20 +15,7 @@ C=$WORK/containerd
 NS=$CALLERS_TAG             # containerd namespace: cgroups are /$NS/<id>, runtime state $STATE_ROOT/$NS/<id>
 IMG=docker.io/library/busybox:st13
 mkdir -p "$C"
-cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
-[grpc]
-  address = "$C/containerd.sock"
-[ttrpc]
-  address = "$C/containerd.sock.ttrpc"
-[debug]
-  address = "$C/debug.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$C/opt"
-EOF
+containerd_config "$C" >"$C/config.toml"
 containerd --config "$C/config.toml" </dev/null >"$C/containerd.log" 2>&1 &
 daemon_started $! containerd
 

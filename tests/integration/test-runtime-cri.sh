@@ -22,18 +22,9 @@ PAUSE=docker.io/library/st13-pause:1
 STATE_ROOT=$C/stockade-state/k8s.io
 RT=("$RUNTIME" --root "$STATE_ROOT")
 mkdir -p "$C/cni-conf" "$C/cni-bin"
-cat >"$C/config.toml" <<EOF
-version = 2
-root = "$C/root"
-state = "$C/state"
-[grpc]
-  address = "$C/containerd.sock"
-[ttrpc]
-  address = "$C/containerd.sock.ttrpc"
-[debug]
-  address = "$C/debug.sock"
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$C/opt"
+{
+        containerd_config "$C" cri
+        cat <<EOF
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "$PAUSE"
   stream_server_address = "127.0.0.1"
@@ -51,6 +42,7 @@ state = "$C/state"
     Root = "$C/stockade-state"
     SystemdCgroup = false
 EOF
+} >"$C/config.toml"
 containerd --config "$C/config.toml" </dev/null >"$C/containerd.log" 2>&1 &
 daemon_started $! "containerd (CRI)"
 
