@@ -34,6 +34,7 @@ static const CliCommand commands[] = {
         { "audit", cmd_audit, "Show the audit log, or verify its hash chain (audit verify)" },
         { "apparmor", cmd_apparmor, "Print the default AppArmor profile, or load a profile file" },
         { "seccomp", cmd_seccomp, "Record, check, compare and print seccomp profiles" },
+        { "compose", cmd_compose, "Run compose files (up, down, ps, logs, config, start, stop, restart, exec, run)" },
 };
 
 int main(int argc, char **argv)
