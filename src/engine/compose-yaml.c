@@ -88,12 +88,18 @@ static int merge_keys(YamlCtx *c, yaml_node_t *v, const char *path, int depth, j
         if (v->type != YAML_MAPPING_NODE)
                 return error_setx(err, EINVAL, "%s:%zu: %s: a merge key (<<) takes a mapping or a list of mappings", c->file,
                                   v->start_mark.line + 1, path && *path ? path : "<<");
+        /* the merged keys' lines are the anchor's, but only where the mapping has no line of its own */
+        json_t *locs = c->locs, *mine = locs ? json_object() : NULL;
+        c->locs = mine;
         r = convert(c, v, path, depth + 1, &m, err);
-        if (r < 0)
-                return r;
-        json_object_foreach(m, k, x) if (!json_object_get(into, k)) json_object_set(into, k, x);
+        c->locs = locs;
+        if (r >= 0) {
+                json_object_foreach(m, k, x) if (!json_object_get(into, k)) json_object_set(into, k, x);
+                json_object_foreach(mine, k, x) if (!json_object_get(locs, k)) json_object_set(locs, k, x);
+        }
         json_decref(m);
-        return 0;
+        json_decref(mine);
+        return r;
 }
 
 static int convert(YamlCtx *c, yaml_node_t *n, const char *path, int depth, json_t **ret, Error **err)
@@ -113,7 +119,9 @@ static int convert(YamlCtx *c, yaml_node_t *n, const char *path, int depth, json
                 if (memchr(s, '\0', len))
                         return error_setx(err, EINVAL, "%s:%zu: %s: a NUL byte in a value", c->file, n->start_mark.line + 1,
                                           path && *path ? path : "(top)");
-                if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !(n->tag && STREQ((char *)n->tag, YAML_STR_TAG)))
+                /* libyaml's loader tags every untagged plain scalar !!str, so an explicit "!!str 12" cannot be
+                 * told from "12": plain scalars are resolved by their text alone (quote a value to keep it text). */
+                if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
                         out = plain_scalar(s);
                 else
                         out = json_stringn(s, len);

@@ -528,6 +528,55 @@ static int check_flag(LoadCtx *c, const ComposeFlag *f, Error **err)
         return r;
 }
 
+/* The first n flags of a service through the parser and dockerd's checks (hostconfig_validate); 0 or -errno. */
+static int validate_flags(ComposeService *s, size_t n, Error **err)
+{
+        char **argv = NULL;
+        char **warnings = NULL;
+        RunOpts o = { 0 };
+        int idx = 1, r;
+
+        strv_push(&argv, "create");
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *a = s->flags[i].value ? xasprintf("%s=%s", s->flags[i].flag, s->flags[i].value) : NULL;
+                strv_push(&argv, a ? a : s->flags[i].flag);
+        }
+        strv_push(&argv, "compose-check");
+        r = runopts_parse(false, (int)strv_length(argv), argv, &idx, &o, err);
+        if (r >= 0)
+                r = hostconfig_validate(NULL, o.config, o.host, &warnings, err);
+        runopts_free(&o);
+        strv_free(warnings);
+        strv_free(argv);
+        return r;
+}
+
+/*
+ * dockerd's checks over the whole service (a memory reservation above the limit, an unknown capability,
+ * a log option the driver lacks...).  The error is put on the first flag whose addition makes the
+ * checks fail, the key most likely at fault.
+ */
+static int check_service(LoadCtx *c, ComposeService *s, const char *path, Error **err)
+{
+        Error *e = NULL;
+        int r;
+
+        if (validate_flags(s, s->n_flags, &e) >= 0)
+                return 0;
+        for (size_t k = 1; k <= s->n_flags; k++) {
+                Error *e2 = NULL;
+                if (validate_flags(s, k, &e2) < 0) {
+                        r = fail_at(c, err, s->flags[k - 1].path, "%s", e2->msg);
+                        error_free(e2);
+                        error_free(e);
+                        return r;
+                }
+        }
+        r = fail_at(c, err, path, "%s", e->msg);
+        error_free(e);
+        return r;
+}
+
 typedef enum { K_STR, K_BOOL, K_INT, K_SIZE, K_LIST } Kind;
 
 static const struct {
@@ -1074,6 +1123,8 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
         for (size_t j = 0; j < s->n_flags; j++)
                 if ((r = check_flag(c, &s->flags[j], err)) < 0)
                         return r;
+        if ((r = check_service(c, s, path, err)) < 0)
+                return r;
         s->model = json_incref(svc);
         return 0;
 }
