@@ -331,6 +331,8 @@ static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool 
 /* Starts the selected services in dependency order, waiting for each one's conditions first. */
 static int up_services(Engine *e, ComposeProject *p, const bool *sel)
 {
+        _cleanup_json_ json_t *met = json_object(); /* "service/condition" already waited for */
+
         for (size_t i = 0; i < p->n_services; i++) {
                 ComposeService *s = &p->services[i];
                 const char *k;
@@ -340,11 +342,17 @@ static int up_services(Engine *e, ComposeProject *p, const bool *sel)
                         continue;
                 json_object_foreach(s->depends_on, k, d) {
                         ComposeService *dep = compose_service(p, k);
+                        const char *cond = json_string_value(json_object_get(d, "condition"));
+                        _cleanup_free_ char *key = NULL;
                         if (!dep || !sel[dep - p->services])
                                 continue;
-                        r = wait_condition(e, p, s, dep, json_string_value(json_object_get(d, "condition")));
+                        key = xasprintf("%s/%s", k, cond);
+                        if (json_object_get(met, key))
+                                continue;
+                        r = wait_condition(e, p, s, dep, cond);
                         if (r)
                                 return r;
+                        json_object_set_new(met, key, json_true());
                 }
                 if (interrupted)
                         return 130;
@@ -717,7 +725,7 @@ static int sub_config(Ctx *c, int argc, char **argv)
                         printf("%s\n", c->p->services[i].name);
                 return 0;
         }
-        if (compose_to_yaml(c->p->model, &yaml, &err) < 0)
+        if (compose_config_yaml(c->p, &yaml, &err) < 0)
                 return cli_fail(NULL, err);
         fputs(yaml, stdout);
         return 0;
@@ -874,7 +882,12 @@ static int sub_run(Ctx *c, int argc, char **argv)
                 strv_free(env);
                 return cli_failf(NULL, "no such service: %s", argv[idx]);
         }
-        bool *sel = select_services(c->p, argv + idx, !no_deps);
+        char *only[] = { argv[idx], NULL };
+        bool *sel = select_services(c->p, only, !no_deps);
+        if (!sel) {
+                strv_free(env);
+                return EXIT_ENGINE;
+        }
         sel[s - c->p->services] = false;
         r = report_unhonoured(c->p, sel);
         if (!r) {
@@ -977,17 +990,17 @@ int cmd_compose(Engine *e, int argc, char **argv)
                 strv_free(files);
                 return cli_failf(NULL, "compose: unknown command \"%s\" (see stockade compose --help)", argv[idx]);
         }
+        _cleanup_strv_ char **warnings = NULL;
         ComposeLoadOpts lo = { .files = files, .project_name = project, .project_dir = project_dir, .env_file = env_file,
-                               .environ = environ };
+                               .environ = environ, .warnings = &warnings };
         r = compose_load(&lo, &p, &err);
         strv_free(files);
+        print_list("WARNING: ", warnings);
         if (r < 0) {
                 fprintf(stderr, "stockade compose: %s\n", err->msg);
                 error_free(err);
                 return EXIT_ENGINE;
         }
-        print_list("WARNING: ", p->warnings);
-
         Ctx c = { .e = e, .p = p };
         struct sigaction sa = { .sa_handler = on_interrupt }, old_int, old_term;
         sigaction(SIGINT, &sa, &old_int);

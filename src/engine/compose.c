@@ -695,9 +695,10 @@ static int svc_volumes(LoadCtx *c, ComposeService *s, json_t *v, const char *pat
                         arg = n ? xasprintf("%s:size=%" PRId64 "%s", dst, n, ro ? ",ro" : "") : xasprintf("%s%s", dst, ro ? ":ro" : "");
                         add_flag(s, "--tmpfs", arg, ip);
                 } else if (STREQ(type, "volume")) {
+                        const char *l = loc_of(c->locs, ip);
                         strv_push(&s->blocking,
-                                  xasprintf("%s: named volume \"%s\": the engine has no named volumes yet; use a bind mount "
-                                            "(./dir:%s)", ip, src ? src : "(anonymous)", dst));
+                                  xasprintf("%s%s%s: named volume \"%s\": the engine has no named volumes yet; use a bind mount "
+                                            "(./dir:%s)", l ? l : "", l ? ": " : "", ip, src ? src : "(anonymous)", dst));
                 } else
                         return fail_at(c, err, ip, "volume type \"%s\": expected bind, volume or tmpfs", type);
         }
@@ -942,9 +943,10 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
         }
         if (json_object_get(svc, "build")) {
                 _cleanup_free_ char *p = jx_path(path, "build");
+                const char *l = loc_of(c->locs, p);
                 if (!s->image)
-                        strv_push(&s->blocking, xasprintf("%s: the engine has no image builder: give an image (import or load "
-                                                          "it first)", p));
+                        strv_push(&s->blocking, xasprintf("%s%s%s: the engine has no image builder: give an image (import or "
+                                                          "load it first)", l ? l : "", l ? ": " : "", p));
                 else
                         unhonoured(c, s, p, "the engine has no image builder: the image is used as it is");
         }
@@ -1333,9 +1335,70 @@ static void config_hash(ComposeService *s)
         s->config_hash = xstrdup(hex);
 }
 
+static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err);
+
 int compose_load(const ComposeLoadOpts *o, ComposeProject **ret, Error **err)
 {
-        _cleanup_(compose_project_freep) ComposeProject *p = xcalloc(1, sizeof(*p));
+        ComposeProject *p = xcalloc(1, sizeof(*p));
+        int r = load(o, p, err);
+
+        if (o->warnings) {
+                *o->warnings = p->warnings;
+                p->warnings = NULL;
+        }
+        if (r < 0) {
+                compose_project_free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+/* A copy of the model with every '$' of a string doubled, so that `config`'s output reads back the same. */
+static json_t *escape_dollars(json_t *j)
+{
+        const char *k;
+        json_t *v, *out;
+        size_t i;
+
+        switch (json_typeof(j)) {
+        case JSON_OBJECT:
+                out = json_object();
+                json_object_foreach(j, k, v) json_object_set_new(out, k, escape_dollars(v));
+                return out;
+        case JSON_ARRAY:
+                out = json_array();
+                json_array_foreach(j, i, v) json_array_append_new(out, escape_dollars(v));
+                return out;
+        case JSON_STRING: {
+                Buf b = { 0 };
+                for (const char *q = json_string_value(j); *q; q++) {
+                        if (*q == '$')
+                                buf_putc(&b, '$');
+                        buf_putc(&b, *q);
+                }
+                out = json_string(b.len ? buf_cstr(&b) : "");
+                buf_free(&b);
+                return out;
+        }
+        case JSON_INTEGER:
+        case JSON_REAL:
+        case JSON_TRUE:
+        case JSON_FALSE:
+        case JSON_NULL:
+        default:
+                return json_incref(j);
+        }
+}
+
+int compose_config_yaml(ComposeProject *p, char **ret, Error **err)
+{
+        _cleanup_json_ json_t *m = escape_dollars(p->model);
+        return compose_to_yaml(m, ret, err);
+}
+
+static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err)
+{
         _cleanup_json_ json_t *env = json_object(), *model = json_object(), *state = json_object();
         _cleanup_strv_ char **order = NULL;
         LoadCtx c = { .p = p, .env = env };
@@ -1471,7 +1534,6 @@ int compose_load(const ComposeLoadOpts *o, ComposeProject **ret, Error **err)
                 strv_push(&p->unhonoured, xstrdup("volumes: not honoured: the engine has no named volumes yet"));
         name_reachability(p);
         p->model = TAKE_PTR(model);
-        *ret = TAKE_PTR(p);
         return 0;
 }
 

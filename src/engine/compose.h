@@ -34,6 +34,7 @@ typedef struct ComposeLoadOpts {
         const char *project_dir;        /* --project-directory; NULL: the first file's directory */
         const char *env_file;           /* --env-file; NULL: <project dir>/.env when it exists */
         char **environ;                 /* the environment interpolation reads (NULL-terminated); over the .env file */
+        char ***warnings;               /* if not NULL: the warnings (unknown keys...), also when loading fails */
 } ComposeLoadOpts;
 
 /* One `stockade create` flag and the key path it came from (for errors and the "cannot honour" notes). */
@@ -67,7 +68,7 @@ typedef struct ComposeProject {
         json_t *model;                  /* {"name", "services": {...}, "volumes", "networks"} normalised */
         ComposeService *services;       /* in dependency order: every service after those it depends on */
         size_t n_services;
-        char **warnings;                /* unknown keys, unset variables, obsolete keys */
+        char **warnings;                /* unknown keys, unset variables, obsolete keys (moved to o->warnings when given) */
         char **unhonoured;              /* top-level keys the engine cannot honour */
         json_t *locs;                   /* key path -> "file:line" */
 } ComposeProject;
@@ -95,8 +96,10 @@ int compose_parse_env(const char *text, size_t len, const char *file, json_t *en
 /* Splits a command string as a POSIX shell would (quotes and backslashes, no expansion). */
 int compose_shell_split(const char *s, json_t **ret, Error **err);
 
-/* The normalised model as YAML, keys sorted (`compose config`). */
+/* A JSON value as YAML, keys sorted; strings YAML would read as something else quoted. */
 int compose_to_yaml(json_t *model, char **ret, Error **err);
+/* The normalised model as `compose config` prints it: compose_to_yaml() with every '$' written "$$". */
+int compose_config_yaml(ComposeProject *p, char **ret, Error **err);
 
 /* The service by name, or NULL. */
 ComposeService *compose_service(ComposeProject *p, const char *name);
