@@ -287,12 +287,12 @@ EOF
         sk_out compose -p "$P" logs app
         [ "$output" = "$(printf 'app-1 | one\napp-1 | two')" ] || [ "$output" = "$(printf 'app-1 | two\napp-1 | one')" ] ||
                 fail "logs: $output"
+        down
         # a bad option is refused with the key that holds it
         sed -i 's/max-file: "3" /max-file: "x" /' compose.yaml
         sk compose -p "$P" config
         expect_status 125
         expect_output_has "compose.yaml:9: services.app.logging.options.max-file:"
-        down
 }
 
 t_depends_on_conditions() {
