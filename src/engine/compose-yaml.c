@@ -286,7 +286,7 @@ static int interp_braced(const char *body, size_t len, json_t *env, char ***warn
         switch (op) {
         case 0:
                 if (!val) {
-                        strv_push(warnings, xasprintf("the \"%s\" variable is not set: defaulting to a blank string", name));
+                        strv_consume(warnings, xasprintf("the \"%s\" variable is not set: defaulting to a blank string", name));
                         return 0;
                 }
                 buf_puts(out, val);
@@ -449,9 +449,10 @@ int compose_parse_env(const char *text, size_t len, const char *file, json_t *en
                                 *hash = '\0';
                         for (end = v + strlen(v); end > v && isspace((unsigned char)end[-1]);)
                                 *--end = '\0';
-                        if (!json_string(v))
+                        json_t *jv = json_string(v);
+                        if (!jv)
                                 return error_setx(err, EINVAL, "%s:%zu: %s: not valid UTF-8", file, lineno, key);
-                        json_object_set_new(env, key, json_string(v));
+                        json_object_set_new(env, key, jv);
                 }
         }
         return 0;

@@ -71,7 +71,7 @@ static void warn_at(LoadCtx *c, const char *path, const char *fmt, ...)
         va_start(ap, fmt);
         m = xvasprintf(fmt, ap);
         va_end(ap);
-        strv_push(&c->p->warnings, xasprintf("%s%s%s: %s", l ? l : "", l ? ": " : "", path, m));
+        strv_consume(&c->p->warnings, xasprintf("%s%s%s: %s", l ? l : "", l ? ": " : "", path, m));
 }
 
 /* ---- values ---- */
@@ -507,7 +507,7 @@ static void add_flag(ComposeService *s, const char *flag, const char *value, con
 static void unhonoured(LoadCtx *c, ComposeService *s, const char *path, const char *why)
 {
         const char *l = loc_of(c->locs, path);
-        strv_push(&s->unhonoured, xasprintf("%s%s%s: not honoured: %s", l ? l : "", l ? ": " : "", path, why));
+        strv_consume(&s->unhonoured, xasprintf("%s%s%s: not honoured: %s", l ? l : "", l ? ": " : "", path, why));
 }
 
 /* Checks one flag alone through `stockade create`'s parser, so an error names the compose key and line. */
@@ -680,7 +680,7 @@ static int svc_volumes(LoadCtx *c, ComposeService *s, json_t *v, const char *pat
                         if (!src)
                                 return fail_at(c, err, ip, "a bind mount needs a source");
                         if (is_socket_path(src))
-                                strv_push(&s->socket_mounts, xasprintf("%s: %s", ip, src));
+                                strv_consume(&s->socket_mounts, xasprintf("%s: %s", ip, src));
                         arg = xasprintf("%s:%s%s", src, dst, ro ? ":ro" : "");
                         add_flag(s, "--volume", arg, ip);
                 } else if (STREQ(type, "tmpfs")) {
@@ -696,7 +696,7 @@ static int svc_volumes(LoadCtx *c, ComposeService *s, json_t *v, const char *pat
                         add_flag(s, "--tmpfs", arg, ip);
                 } else if (STREQ(type, "volume")) {
                         const char *l = loc_of(c->locs, ip);
-                        strv_push(&s->blocking,
+                        strv_consume(&s->blocking,
                                   xasprintf("%s%s%s: named volume \"%s\": the engine has no named volumes yet; use a bind mount "
                                             "(./dir:%s)", l ? l : "", l ? ": " : "", ip, src ? src : "(anonymous)", dst));
                 } else
@@ -945,7 +945,7 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
                 _cleanup_free_ char *p = jx_path(path, "build");
                 const char *l = loc_of(c->locs, p);
                 if (!s->image)
-                        strv_push(&s->blocking, xasprintf("%s%s%s: the engine has no image builder: give an image (import or "
+                        strv_consume(&s->blocking, xasprintf("%s%s%s: the engine has no image builder: give an image (import or "
                                                           "load it first)", l ? l : "", l ? ": " : "", p));
                 else
                         unhonoured(c, s, p, "the engine has no image builder: the image is used as it is");
@@ -1306,7 +1306,7 @@ static void name_reachability(ComposeProject *p)
                                         bool before = hit == val || hit[-1] == '/' || hit[-1] == '@' || hit[-1] == '=';
                                         bool after = hit[nl] == ':' || hit[nl] == '/' || hit[nl] == '\0';
                                         if (before && after && (hit != val || hit[nl] == ':')) {
-                                                strv_push(&s->unhonoured,
+                                                strv_consume(&s->unhonoured,
                                                           xasprintf("services.%s.environment.%s: not honoured: \"%s\" reaches "
                                                                     "service \"%s\" by name, but the engine has no container "
                                                                     "networks yet: the name will not resolve",
@@ -1529,9 +1529,9 @@ static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err)
                 config_hash(s);
         }
         if (json_object_size(json_object_get(model, "networks")))
-                strv_push(&p->unhonoured, xstrdup("networks: not honoured: the engine has no container networks yet"));
+                strv_push(&p->unhonoured, ("networks: not honoured: the engine has no container networks yet"));
         if (json_object_size(json_object_get(model, "volumes")))
-                strv_push(&p->unhonoured, xstrdup("volumes: not honoured: the engine has no named volumes yet"));
+                strv_push(&p->unhonoured, ("volumes: not honoured: the engine has no named volumes yet"));
         name_reachability(p);
         p->model = TAKE_PTR(model);
         return 0;
