@@ -4,7 +4,8 @@
 set -euo pipefail
 
 pkgs=(build-essential meson ninja-build pkg-config libjansson-dev libyaml-dev libcap-dev libseccomp-dev libbpf-dev bpftool clang libarchive-dev nettle-dev libssl-dev zlib1g-dev tini
-      busybox-static jq iproute2 procps util-linux python3 time runc crun rsyslog rsyslog-openssl openssl python3-msgpack python3-protobuf systemd uidmap passwd apparmor)
+      busybox-static jq iproute2 procps util-linux python3 time runc crun rsyslog rsyslog-openssl openssl python3-msgpack python3-protobuf systemd uidmap passwd apparmor
+      docker-compose python3-yaml)
 
 missing=()
 for p in "${pkgs[@]}"; do

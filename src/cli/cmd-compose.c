@@ -201,6 +201,34 @@ static int health_probe(Engine *e, const char *cname, json_t *hc)
         }
 }
 
+/*
+ * An engine without healthchecks keeps no State.Health: compose runs the test itself, through `stockade exec`,
+ * every interval, with docker's start period and retries.
+ */
+static int wait_healthy_by_exec(Engine *e, const char *id, const char *cname, json_t *hc)
+{
+        int64_t interval = json_integer_value(json_object_get(hc, "interval_ms"));
+        int64_t start_period = json_integer_value(json_object_get(hc, "start_period_ms"));
+        int64_t retries = json_integer_value(json_object_get(hc, "retries")), failures = 0, start = now_ms();
+        bool running;
+        int code = 0;
+
+        while (!interrupted) {
+                if (container_state(e, id, &running, &code) < 0 || !running)
+                        return cli_failf(NULL, "dependency failed to start: container %s exited (%d) before it was healthy",
+                                         cname, code);
+                if (health_probe(e, cname, hc) == 0) {
+                        fprintf(stderr, " Container %s  Healthy\n", cname);
+                        return 0;
+                }
+                if (now_ms() - start >= start_period && ++failures >= retries)
+                        return cli_failf(NULL, "dependency failed to start: container %s is unhealthy (%" PRId64
+                                         " failed checks)", cname, failures);
+                sleep_ms(interval);
+        }
+        return 130;
+}
+
 /* Waits until dependency `dep` of `svc` meets `condition`; 0, or the exit status after saying why. */
 static int wait_condition(Engine *e, ComposeProject *p, ComposeService *svc, ComposeService *dep, const char *condition)
 {
@@ -227,29 +255,36 @@ static int wait_condition(Engine *e, ComposeProject *p, ComposeService *svc, Com
                 return 130;
         }
         if (STREQ(condition, "service_healthy")) {
-                json_t *hc = dep->healthcheck;
-                int64_t interval = json_integer_value(json_object_get(hc, "interval_ms"));
-                int64_t start_period = json_integer_value(json_object_get(hc, "start_period_ms"));
-                int64_t retries = json_integer_value(json_object_get(hc, "retries")), failures = 0, start = now_ms();
+                /* an engine that runs healthchecks keeps State.Health ("starting", "healthy", "unhealthy") */
                 fprintf(stderr, " Container %s  Waiting\n", cname);
                 while (!interrupted) {
-                        if (container_state(e, id, &running, &code) < 0 || !running)
-                                return cli_failf(NULL, "dependency failed to start: container %s exited (%d) before it was "
-                                                 "healthy", cname, code);
-                        if (health_probe(e, cname, hc) == 0) {
+                        _cleanup_json_ json_t *rec = NULL;
+                        if (container_load(e, id, &rec, NULL) < 0)
+                                return cli_failf(NULL, "container %s disappeared", cname);
+                        json_t *health = json_object_get(json_object_get(rec, "State"), "Health");
+                        const char *st = json_string_value(json_object_get(health, "Status"));
+                        if (!health)
+                                break;
+                        if (st && STREQ(st, "healthy")) {
                                 fprintf(stderr, " Container %s  Healthy\n", cname);
                                 return 0;
                         }
-                        if (now_ms() - start >= start_period && ++failures >= retries)
-                                return cli_failf(NULL, "dependency failed to start: container %s is unhealthy (%" PRId64
-                                                 " failed checks)", cname, failures);
-                        sleep_ms(interval);
+                        if (st && STREQ(st, "unhealthy"))
+                                return cli_failf(NULL, "dependency failed to start: container %s is unhealthy", cname);
+                        if (!container_is_running(rec))
+                                return cli_failf(NULL, "dependency failed to start: container %s exited (%d) before it was "
+                                                 "healthy", cname,
+                                                 (int)json_integer_value(json_object_get(json_object_get(rec, "State"), "ExitCode")));
+                        sleep_ms(100);
                 }
-                return 130;
+                if (interrupted)
+                        return 130;
+                if (!dep->healthcheck)
+                        return cli_failf(NULL, "dependency failed to start: container %s has no healthcheck", cname);
+                return wait_healthy_by_exec(e, id, cname, dep->healthcheck);
         }
         return 0;
 }
-
 /* Creates a service's container from its `create` command line, as `stockade create` does. */
 static int create_container(Engine *e, ComposeProject *p, ComposeService *s, const char *cname, char **ret_id)
 {
@@ -260,6 +295,9 @@ static int create_container(Engine *e, ComposeProject *p, ComposeService *s, con
         int idx = 1, r;
 
         r = runopts_parse(false, (int)strv_length(argv), argv, &idx, &o, &err);
+        /* the healthcheck as the API's Config.Healthcheck: the CMD form has no run flag */
+        if (r >= 0 && s->engine_healthcheck)
+                json_object_set(o.config, "Healthcheck", s->engine_healthcheck);
         if (r >= 0)
                 r = lifecycle_create(e, o.config, o.host, o.name, ret_id, &warnings, &err);
         print_list("WARNING: ", warnings);
@@ -447,7 +485,7 @@ static int follow_logs(Engine *e, json_t *recs, char **flags, bool report_exit)
         while (open_n > 0) {
                 if (interrupted && !stopping) {
                         stopping = true;
-                        fprintf(stderr, "Gracefully stopping... (press Ctrl+C again to force)\n");
+                        fprintf(stderr, "Gracefully stopping...\n");
                         for (i = n; i-- > 0;) {
                                 _cleanup_json_ json_t *r = NULL;
                                 if (container_load(e, ls[i].id, &r, NULL) == 0 && container_is_running(r)) {

@@ -147,60 +147,58 @@ static int get_str(LoadCtx *c, json_t *v, const char *path, char **ret, Error **
 
 /* ---- interpolation over the tree ---- */
 
+static int interpolate_tree(LoadCtx *c, json_t *j, const char *path, Error **err);
+
+/* One value of the tree: a string with a '$' is replaced by its interpolation (*ret), a collection walked. */
+static int interpolate_value(LoadCtx *c, json_t *v, const char *path, json_t **ret, Error **err)
+{
+        _cleanup_free_ char *out = NULL;
+        char **w = NULL;
+        Error *e = NULL;
+        int r;
+
+        *ret = NULL;
+        if (json_is_object(v) || json_is_array(v))
+                return interpolate_tree(c, v, path, err);
+        if (!json_is_string(v) || !strchr(json_string_value(v), '$'))
+                return 0;
+        r = compose_interpolate(json_string_value(v), c->env, &w, &out, &e);
+        for (size_t n = 0; w && w[n]; n++)
+                warn_at(c, path, "%s", w[n]);
+        strv_free(w);
+        if (r < 0) {
+                r = fail_at(c, err, path, "%s", e->msg);
+                error_free(e);
+                return r;
+        }
+        *ret = json_string(out);
+        return 0;
+}
+
 static int interpolate_tree(LoadCtx *c, json_t *j, const char *path, Error **err)
 {
         const char *k;
-        json_t *v;
+        json_t *v, *nv;
         size_t i;
+        int r;
 
         if (json_is_object(j)) {
-                void *tmp;
-                json_object_foreach_safe(j, tmp, k, v) {
+                json_object_foreach(j, k, v) {
                         _cleanup_free_ char *p = jx_path(path, k);
                         if (str_has_prefix(k, "x-"))
                                 continue;
-                        if (json_is_string(v) && strchr(json_string_value(v), '$')) {
-                                _cleanup_free_ char *out = NULL;
-                                char **w = NULL;
-                                Error *e = NULL;
-                                int r = compose_interpolate(json_string_value(v), c->env, &w, &out, &e);
-                                for (size_t n = 0; w && w[n]; n++)
-                                        warn_at(c, p, "%s", w[n]);
-                                strv_free(w);
-                                if (r < 0) {
-                                        r = fail_at(c, err, p, "%s", e->msg);
-                                        error_free(e);
-                                        return r;
-                                }
-                                json_object_set_new(j, k, json_string(out));
-                        } else if (json_is_object(v) || json_is_array(v)) {
-                                int r = interpolate_tree(c, v, p, err);
-                                if (r < 0)
-                                        return r;
-                        }
+                        if ((r = interpolate_value(c, v, p, &nv, err)) < 0)
+                                return r;
+                        if (nv)
+                                json_object_set_new(j, k, nv);
                 }
         } else if (json_is_array(j)) {
                 json_array_foreach(j, i, v) {
                         _cleanup_free_ char *p = jx_path_index(path, i);
-                        if (json_is_string(v) && strchr(json_string_value(v), '$')) {
-                                _cleanup_free_ char *out = NULL;
-                                char **w = NULL;
-                                Error *e = NULL;
-                                int r = compose_interpolate(json_string_value(v), c->env, &w, &out, &e);
-                                for (size_t n = 0; w && w[n]; n++)
-                                        warn_at(c, p, "%s", w[n]);
-                                strv_free(w);
-                                if (r < 0) {
-                                        r = fail_at(c, err, p, "%s", e->msg);
-                                        error_free(e);
-                                        return r;
-                                }
-                                json_array_set_new(j, i, json_string(out));
-                        } else if (json_is_object(v) || json_is_array(v)) {
-                                int r = interpolate_tree(c, v, p, err);
-                                if (r < 0)
-                                        return r;
-                        }
+                        if ((r = interpolate_value(c, v, p, &nv, err)) < 0)
+                                return r;
+                        if (nv)
+                                json_array_set_new(j, i, nv);
                 }
         }
         return 0;
@@ -808,19 +806,24 @@ static int svc_healthcheck(LoadCtx *c, ComposeService *s, json_t *hc, const char
                 return fail_at(c, err, path, "expected a mapping");
         if (json_object_get(hc, "disable") && (r = get_bool(c, json_object_get(hc, "disable"), path, &disable, err)) < 0)
                 return r;
-        if (disable)
+        if (disable) {
+                s->engine_healthcheck = json_pack("{s:[s]}", "Test", "NONE");
                 return 0;
+        }
         if (!json_is_array(test) || json_array_size(test) < 1 || !json_is_string(json_array_get(test, 0)))
                 return fail_at(c, err, path, "test: expected a string or a list [\"CMD\", ...] / [\"CMD-SHELL\", \"...\"]");
         const char *kind = json_string_value(json_array_get(test, 0));
-        if (STREQ(kind, "NONE"))
+        if (STREQ(kind, "NONE")) {
+                s->engine_healthcheck = json_pack("{s:[s]}", "Test", "NONE");
                 return 0;
+        }
         if (!STREQ(kind, "CMD") && !STREQ(kind, "CMD-SHELL"))
                 return fail_at(c, err, path, "test: the first word must be CMD, CMD-SHELL or NONE, not \"%s\"", kind);
         if (json_array_size(test) < 2)
                 return fail_at(c, err, path, "test: no command after %s", kind);
         s->healthcheck = json_pack("{s:O, s:I, s:I, s:I, s:I}", "test", test, "interval_ms", (json_int_t)30000, "timeout_ms",
                                    (json_int_t)30000, "start_period_ms", (json_int_t)0, "retries", (json_int_t)3);
+        s->engine_healthcheck = json_pack("{s:O}", "Test", test);
         static const char *const durs[] = { "interval", "timeout", "start_period", "start_interval" };
         for (size_t i = 0; i < ELEMENTSOF(durs); i++) {
                 json_t *v = json_object_get(hc, durs[i]);
@@ -830,9 +833,13 @@ static int svc_healthcheck(LoadCtx *c, ComposeService *s, json_t *hc, const char
                 t = scalar_text(v);
                 if (!t || parse_duration_ms(t, &ms) < 0 || ms < 0)
                         return fail_at(c, err, p, "invalid duration \"%s\" (Go's syntax: 30s, 1m30s)", t ? t : "");
+                if (ms > INT64_MAX / 1000000)
+                        return fail_at(c, err, p, "duration \"%s\" out of range", t);
                 if (i < 3) {
+                        static const char *const engine_names[] = { "Interval", "Timeout", "StartPeriod" };
                         _cleanup_free_ char *f = xasprintf("%s_ms", durs[i]);
                         json_object_set_new(s->healthcheck, f, json_integer(ms));
+                        json_object_set_new(s->engine_healthcheck, engine_names[i], json_integer(ms * 1000000));
                 }
         }
         if (json_object_get(hc, "retries")) {
@@ -843,9 +850,8 @@ static int svc_healthcheck(LoadCtx *c, ComposeService *s, json_t *hc, const char
                 if (n < 1 || n > 1000)
                         return fail_at(c, err, p, "expected 1 to 1000");
                 json_object_set_new(s->healthcheck, "retries", json_integer(n));
+                json_object_set_new(s->engine_healthcheck, "Retries", json_integer(n));
         }
-        unhonoured(c, s, path, "checked by `compose up` for depends_on: service_healthy only; the engine keeps no health "
-                            "status (no \"(healthy)\" in ps, no restart when unhealthy)");
         return 0;
 }
 
@@ -1148,6 +1154,7 @@ static void service_clear(ComposeService *s)
         free(s->flags);
         json_decref(s->depends_on);
         json_decref(s->healthcheck);
+        json_decref(s->engine_healthcheck);
         free(s->container_name);
         free(s->config_hash);
         strv_free(s->unhonoured);
@@ -1248,10 +1255,12 @@ static int order_visit(LoadCtx *c, json_t *services, const char *name, json_t *s
                         return fail_at(c, err, p, "condition \"%s\": expected service_started, service_healthy or "
                                        "service_completed_successfully", cond ? cond : "");
                 if (STREQ(cond, "service_healthy")) {
-                        json_t *hc = json_object_get(dep, "healthcheck");
-                        if (!json_is_object(hc) || json_is_true(json_object_get(hc, "disable")) ||
-                            !json_object_get(hc, "test"))
-                                return fail_at(c, err, p, "condition service_healthy, but service \"%s\" has no healthcheck", k);
+                        /* without a healthcheck key the image's HEALTHCHECK may do: that is seen when it runs */
+                        json_t *hc = json_object_get(dep, "healthcheck"), *test = json_object_get(hc, "test");
+                        if (json_is_true(json_object_get(hc, "disable")) ||
+                            (json_is_array(test) && STREQ(json_string_value(json_array_get(test, 0)) ?: "", "NONE")))
+                                return fail_at(c, err, p, "condition service_healthy, but service \"%s\"'s healthcheck is "
+                                               "disabled", k);
                 }
                 int r = order_visit(c, services, k, state, order, err);
                 if (r < 0)

@@ -54,6 +54,8 @@ typedef struct ComposeService {
         size_t n_flags;
         json_t *depends_on;             /* {service: {"condition": ..., "required": bool}} */
         json_t *healthcheck;            /* {"test": [...], "interval_ms", "timeout_ms", "start_period_ms", "retries"} or NULL */
+        json_t *engine_healthcheck;     /* the same as Config.Healthcheck (docker's HealthConfig: Test, durations in ns,
+                                         * Retries; Test ["NONE"] when disabled), or NULL: the image's */
         char *container_name;           /* container_name, or NULL: <project>-<service>-1 */
         char *config_hash;              /* sha256 of the normalised service (label com.docker.compose.config-hash) */
         char **unhonoured;              /* "services.web.ports: ... why" */

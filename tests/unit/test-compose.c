@@ -412,8 +412,8 @@ TEST(errors_name_file_line_and_key)
         expect_error("services:\n  a:\n    image: busybox\n    depends_on: [b]\n  b:\n    image: busybox\n    depends_on: [a]\n",
                      "a dependency cycle", tap_failed);
         expect_error("services:\n  a:\n    image: busybox\n    depends_on:\n      b:\n        condition: service_healthy\n"
-                     "  b:\n    image: busybox\n",
-                     "compose.yaml:5: services.a.depends_on.b: condition service_healthy, but service \"b\" has no healthcheck",
+                     "  b:\n    image: busybox\n    healthcheck:\n      disable: true\n",
+                     "compose.yaml:5: services.a.depends_on.b: condition service_healthy, but service \"b\"'s healthcheck is disabled",
                      tap_failed);
         expect_error("services:\n  a:\n    image: busybox\n    depends_on: [nope]\n",
                      "services.a.depends_on.nope: no such service", tap_failed);
