@@ -990,11 +990,13 @@ int cmd_compose(Engine *e, int argc, char **argv)
 {
         char **files = NULL;
         const char *project = NULL, *project_dir = NULL, *env_file = NULL;
+        bool help = false;
         Pflag flags[] = {
                 { "file", 'f', PFLAG_STRINGS, &files, NULL, "Compose configuration files" },
                 { "project-name", 'p', PFLAG_STRING, &project, NULL, "Project name" },
                 { "project-directory", 0, PFLAG_STRING, &project_dir, NULL, "Alternate working directory (default: the first file's)" },
                 { "env-file", 0, PFLAG_STRING, &env_file, NULL, "An alternate environment file" },
+                { "help", 0, PFLAG_BOOL, &help, NULL, "Print usage" },
                 { 0 },
         };
         static const char *const subs[] = { "up", "down", "ps", "logs", "config", "start", "stop", "restart", "exec", "run" };
@@ -1008,7 +1010,7 @@ int cmd_compose(Engine *e, int argc, char **argv)
                 strv_free(files);
                 return cli_fail(argv[0], err);
         }
-        if (idx >= argc || STREQ(argv[idx], "--help")) {
+        if (idx >= argc || help) {
                 strv_free(files);
                 printf("\nUsage:  stockade compose [-f FILE]... [-p NAME] COMMAND\n\nCommands:\n"
                        "  up [-d] [SERVICE...]     Create and start containers (foreground: follow their logs)\n"
@@ -1020,7 +1022,7 @@ int cmd_compose(Engine *e, int argc, char **argv)
                        "  exec SERVICE CMD...      Run a command in a service's container\n"
                        "  run SERVICE [CMD...]     A one-off container of a service\n");
                 pflag_usage(flags);
-                return idx >= argc ? EXIT_ENGINE : 0;
+                return help ? 0 : EXIT_ENGINE;
         }
         for (size_t i = 0; i < ELEMENTSOF(subs); i++)
                 known |= STREQ(argv[idx], subs[i]);

@@ -1122,7 +1122,11 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
                 for (size_t j = 0; j < s->n_flags; j++) {
                         if (!STREQ(s->flags[j].flag, once[i]))
                                 continue;
-                        if (first && !STREQ(first->value, s->flags[j].value))
+                        int64_t a = 0, b = 0;
+                        bool same = first && (STREQ(first->value, s->flags[j].value) ||
+                                              (STREQ(once[i], "--cpus") && nanocpus_parse(first->value, &a, NULL) == 0 &&
+                                               nanocpus_parse(s->flags[j].value, &b, NULL) == 0 && a == b));
+                        if (first && !same)
                                 return fail_at(c, err, s->flags[j].path, "%s disagrees with %s (%s)", s->flags[j].value,
                                                first->path, first->value);
                         first = &s->flags[j];

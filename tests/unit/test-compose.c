@@ -443,7 +443,8 @@ TEST(config_yaml_round_trip)
                             "    environment: {NUM: \"10\", BOOL: \"true\", NUL: \"null\", OCT: \"0755\", EMPTY: \"\"}\n"
                             "    command: sh -c 'echo yes'\n"
                             "    cpus: 1.5\n"
-                            "    mem_limit: 1g\n");
+                            "    mem_limit: 1g\n"
+                            "    deploy: {resources: {limits: {cpus: \"1.50\", memory: 1024M}}}\n");
         ASSERT_OK(load(files, NULL, &p, &err));
         ASSERT_OK(compose_to_yaml(p->model, &yaml, &err));
         ASSERT_TRUE(strstr(yaml, "mem_limit: \"1073741824\""));
