@@ -87,10 +87,11 @@ static void print_socket_warning(ComposeService *s)
                         "WARNING: ************************************************************************\n"
                         "WARNING: service \"%s\" mounts a container engine's socket (%s).\n"
                         "WARNING: Whoever controls that container controls the engine: it can start a privileged\n"
-                        "WARNING: container, mount the host's / and so own the host.  Give it stockade-proxy's\n"
-                        "WARNING: filtered socket instead, allowing only the API calls it needs (docs/COMPOSE.md).\n"
+                        "WARNING: container, mount the host's / and so own the host.  Mount stockade-proxy's\n"
+                        "WARNING: filtered socket instead, allowing only the API calls it needs (docs/PROXY.md):\n"
+                        "WARNING:   CONTAINERS=1 stockade-proxy --listen unix:/run/stockade-proxy/docker.sock %s\n"
                         "WARNING: ************************************************************************\n",
-                        s->name, s->socket_mounts[i]);
+                        s->name, s->socket_mounts[i], strchr(s->socket_mounts[i], '/') ? strchr(s->socket_mounts[i], '/') : "");
         }
 }
 
