@@ -830,6 +830,30 @@ static int sub_verb(Ctx *c, int argc, char **argv, Verb verb)
         return rc;
 }
 
+/* exec's and run's shared options as flags of `stockade exec` / `run` (which take the same). */
+static void push_process_flags(char ***argv, bool detach, bool no_tty, const char *user, const char *workdir, char **env)
+{
+        if (detach)
+                strv_push(argv, "--detach");
+        else if (isatty(STDIN_FILENO)) {
+                strv_push(argv, "--interactive");
+                if (!no_tty)
+                        strv_push(argv, "--tty");
+        }
+        if (user) {
+                strv_push(argv, "--user");
+                strv_push(argv, user);
+        }
+        if (workdir) {
+                strv_push(argv, "--workdir");
+                strv_push(argv, workdir);
+        }
+        for (size_t i = 0; env && env[i]; i++) {
+                strv_push(argv, "--env");
+                strv_push(argv, env[i]);
+        }
+}
+
 static int sub_exec(Ctx *c, int argc, char **argv)
 {
         bool detach = false, no_tty = false, privileged = false;
@@ -861,27 +885,9 @@ static int sub_exec(Ctx *c, int argc, char **argv)
         }
         cname = compose_container_name(c->p, s);
         strv_push(&xargv, "exec");
-        if (detach)
-                strv_push(&xargv, "--detach");
-        else if (isatty(STDIN_FILENO)) {
-                strv_push(&xargv, "--interactive");
-                if (!no_tty)
-                        strv_push(&xargv, "--tty");
-        }
+        push_process_flags(&xargv, detach, no_tty, user, workdir, env);
         if (privileged)
                 strv_push(&xargv, "--privileged");
-        if (user) {
-                strv_push(&xargv, "--user");
-                strv_push(&xargv, user);
-        }
-        if (workdir) {
-                strv_push(&xargv, "--workdir");
-                strv_push(&xargv, workdir);
-        }
-        for (size_t i = 0; env && env[i]; i++) {
-                strv_push(&xargv, "--env");
-                strv_push(&xargv, env[i]);
-        }
         strv_free(env);
         strv_push(&xargv, cname);
         for (int i = idx + 1; i < argc; i++)
@@ -949,27 +955,9 @@ static int sub_run(Ctx *c, int argc, char **argv)
                 cname = xasprintf("%s-%s-run-%02x%02x%02x%02x%02x%02x", c->p->name, s->name, rnd[0], rnd[1], rnd[2], rnd[3],
                                   rnd[4], rnd[5]);
         }
-        if (detach)
-                strv_push(&extra, "--detach");
-        else if (isatty(STDIN_FILENO)) {
-                strv_push(&extra, "--interactive");
-                if (!no_tty)
-                        strv_push(&extra, "--tty");
-        }
+        push_process_flags(&extra, detach, no_tty, user, workdir, env);
         if (rm)
                 strv_push(&extra, "--rm");
-        if (user) {
-                strv_push(&extra, "--user");
-                strv_push(&extra, user);
-        }
-        if (workdir) {
-                strv_push(&extra, "--workdir");
-                strv_push(&extra, workdir);
-        }
-        for (size_t i = 0; env && env[i]; i++) {
-                strv_push(&extra, "--env");
-                strv_push(&extra, env[i]);
-        }
         strv_free(env);
         for (int i = idx + 1; i < argc; i++)
                 strv_push(&cmd, argv[i]);

@@ -47,31 +47,44 @@ static const char *loc_of(json_t *locs, const char *path)
         }
 }
 
-/* Errors are built here: "file:line: path: message". */
+/* "file:line: path: message", the form of every error, warning and note about a key. */
+static char *vat(LoadCtx *c, const char *path, const char *fmt, va_list ap)
+{
+        _cleanup_free_ char *m = xvasprintf(fmt, ap);
+        const char *l = loc_of(c->locs, path);
+        return xasprintf("%s%s%s: %s", l ? l : "", l ? ": " : "", path, m);
+}
+
+static char *at(LoadCtx *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static char *at(LoadCtx *c, const char *path, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        char *m = vat(c, path, fmt, ap);
+        va_end(ap);
+        return m;
+}
+
 static int fail_at(LoadCtx *c, Error **err, const char *path, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail_at(LoadCtx *c, Error **err, const char *path, const char *fmt, ...)
 {
         _cleanup_free_ char *m = NULL;
-        const char *l = loc_of(c->locs, path);
         va_list ap;
 
         va_start(ap, fmt);
-        m = xvasprintf(fmt, ap);
+        m = vat(c, path, fmt, ap);
         va_end(ap);
-        return error_setx(err, EINVAL, "%s%s%s: %s", l ? l : "", l ? ": " : "", path, m);
+        return error_setx(err, EINVAL, "%s", m);
 }
 
 static void warn_at(LoadCtx *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void warn_at(LoadCtx *c, const char *path, const char *fmt, ...)
 {
-        _cleanup_free_ char *m = NULL;
-        const char *l = loc_of(c->locs, path);
         va_list ap;
 
         va_start(ap, fmt);
-        m = xvasprintf(fmt, ap);
+        strv_consume(&c->p->warnings, vat(c, path, fmt, ap));
         va_end(ap);
-        strv_consume(&c->p->warnings, xasprintf("%s%s%s: %s", l ? l : "", l ? ": " : "", path, m));
 }
 
 /* ---- values ---- */
@@ -142,6 +155,32 @@ static int get_str(LoadCtx *c, json_t *v, const char *path, char **ret, Error **
         if (!t)
                 return fail_at(c, err, path, "expected a string");
         *ret = t;
+        return 0;
+}
+
+/* A size into bytes, written back into obj[key] as docker compose's config writes it ("1073741824"). */
+static int norm_size(LoadCtx *c, json_t *obj, const char *key, const char *path, char **ret, Error **err)
+{
+        int64_t n;
+        int r = get_size(c, json_object_get(obj, key), path, &n, err);
+
+        if (r < 0)
+                return r;
+        *ret = xasprintf("%" PRId64, n);
+        json_object_set_new(obj, key, json_string(*ret));
+        return 0;
+}
+
+/* A number of CPUs ("1.5", 2), written back as a number; *ret the text as given, for --cpus. */
+static int norm_cpus(LoadCtx *c, json_t *obj, const char *key, const char *path, char **ret, Error **err)
+{
+        _cleanup_free_ char *t = scalar_text(json_object_get(obj, key));
+        int64_t nano;
+
+        if (!t || nanocpus_parse(t, &nano, NULL) < 0)
+                return fail_at(c, err, path, "invalid number of CPUs \"%s\"", t ? t : "");
+        json_object_set_new(obj, key, json_real((double)nano / 1e9));
+        *ret = TAKE_PTR(t);
         return 0;
 }
 
@@ -504,8 +543,7 @@ static void add_flag(ComposeService *s, const char *flag, const char *value, con
 
 static void unhonoured(LoadCtx *c, ComposeService *s, const char *path, const char *why)
 {
-        const char *l = loc_of(c->locs, path);
-        strv_consume(&s->unhonoured, xasprintf("%s%s%s: not honoured: %s", l ? l : "", l ? ": " : "", path, why));
+        strv_consume(&s->unhonoured, at(c, path, "not honoured: %s", why));
 }
 
 /* Checks one flag alone through `stockade create`'s parser, so an error names the compose key and line. */
@@ -693,10 +731,8 @@ static int svc_volumes(LoadCtx *c, ComposeService *s, json_t *v, const char *pat
                         arg = n ? xasprintf("%s:size=%" PRId64 "%s", dst, n, ro ? ",ro" : "") : xasprintf("%s%s", dst, ro ? ":ro" : "");
                         add_flag(s, "--tmpfs", arg, ip);
                 } else if (STREQ(type, "volume")) {
-                        const char *l = loc_of(c->locs, ip);
-                        strv_consume(&s->blocking,
-                                  xasprintf("%s%s%s: named volume \"%s\": the engine has no named volumes yet; use a bind mount "
-                                            "(./dir:%s)", l ? l : "", l ? ": " : "", ip, src ? src : "(anonymous)", dst));
+                        strv_consume(&s->blocking, at(c, ip, "named volume \"%s\": the engine has no named volumes yet; use a "
+                                                          "bind mount (./dir:%s)", src ? src : "(anonymous)", dst));
                 } else
                         return fail_at(c, err, ip, "volume type \"%s\": expected bind, volume or tmpfs", type);
         }
@@ -727,46 +763,31 @@ static int svc_deploy(LoadCtx *c, ComposeService *s, json_t *svc, json_t *d, con
                 unhonoured(c, s, p, "a swarm setting; ignored, as docker compose ignores it outside swarm");
         }
         json_object_foreach(lim, k, v) {
-                _cleanup_free_ char *p = xasprintf("%s.resources.limits.%s", path, k);
-                if (STREQ(k, "memory")) {
-                        int64_t n;
-                        if ((r = get_size(c, v, p, &n, err)) < 0)
+                _cleanup_free_ char *p = xasprintf("%s.resources.limits.%s", path, k), *t = NULL;
+                if (STREQ(k, "memory") || STREQ(k, "cpus")) {
+                        bool mem = STREQ(k, "memory");
+                        if ((r = mem ? norm_size(c, lim, k, p, &t, err) : norm_cpus(c, lim, k, p, &t, err)) < 0)
                                 return r;
-                        json_object_set_new(lim, k, json_sprintf("%" PRId64, n));
-                        _cleanup_free_ char *t = xasprintf("%" PRId64, n);
-                        add_flag(s, "--memory", t, p);
-                } else if (STREQ(k, "cpus")) {
-                        _cleanup_free_ char *t = scalar_text(v);
-                        int64_t nano;
-                        if (!t || nanocpus_parse(t, &nano, NULL) < 0)
-                                return fail_at(c, err, p, "invalid number of CPUs \"%s\"", t ? t : "");
-                        json_object_set_new(lim, k, json_real((double)nano / 1e9));
-                        add_flag(s, "--cpus", t, p);
+                        add_flag(s, mem ? "--memory" : "--cpus", t, p);
                 } else if (STREQ(k, "pids")) {
                         int64_t n;
                         if ((r = get_int(c, v, p, &n, err)) < 0)
                                 return r;
                         json_object_set_new(lim, k, json_integer(n));
-                        _cleanup_free_ char *t = xasprintf("%" PRId64, n);
+                        t = xasprintf("%" PRId64, n);
                         add_flag(s, "--pids-limit", t, p);
                 } else
                         warn_at(c, p, "unknown key, ignored");
         }
         json_object_foreach(resv, k, v) {
-                _cleanup_free_ char *p = xasprintf("%s.resources.reservations.%s", path, k);
+                _cleanup_free_ char *p = xasprintf("%s.resources.reservations.%s", path, k), *t = NULL;
                 if (STREQ(k, "memory")) {
-                        int64_t n;
-                        if ((r = get_size(c, v, p, &n, err)) < 0)
+                        if ((r = norm_size(c, resv, k, p, &t, err)) < 0)
                                 return r;
-                        json_object_set_new(resv, k, json_sprintf("%" PRId64, n));
-                        _cleanup_free_ char *t = xasprintf("%" PRId64, n);
                         add_flag(s, "--memory-reservation", t, p);
                 } else if (STREQ(k, "cpus")) {
-                        _cleanup_free_ char *t = scalar_text(v);
-                        int64_t nano;
-                        if (!t || nanocpus_parse(t, &nano, NULL) < 0)
-                                return fail_at(c, err, p, "invalid number of CPUs \"%s\"", t ? t : "");
-                        json_object_set_new(resv, k, json_real((double)nano / 1e9));
+                        if ((r = norm_cpus(c, resv, k, p, &t, err)) < 0)
+                                return r;
                         unhonoured(c, s, p, "a container has no CPU reservation (docker compose ignores it outside swarm too)");
                 } else if (STREQ(k, "devices") || STREQ(k, "generic_resources")) {
                         unhonoured(c, s, p, "the engine has no device requests");
@@ -855,6 +876,23 @@ static int svc_healthcheck(LoadCtx *c, ComposeService *s, json_t *hc, const char
         return 0;
 }
 
+/* labels, sysctls: one flag KEY=VALUE per entry of the (normalised) mapping. */
+static int map_flags(LoadCtx *c, ComposeService *s, json_t *svc, const char *key, const char *path, const char *flag,
+                     Error **err)
+{
+        _cleanup_free_ char *p = jx_path(path, key);
+        const char *k;
+        json_t *x;
+
+        json_object_foreach(json_object_get(svc, key), k, x) {
+                _cleanup_free_ char *kp = jx_path(p, k), *kv = xasprintf("%s=%s", k, json_string_value(x));
+                if (STREQ(flag, "--label") && str_has_prefix(k, "com.docker.compose."))
+                        return fail_at(c, err, kp, "labels com.docker.compose.* are compose's own");
+                add_flag(s, flag, kv, kp);
+        }
+        return 0;
+}
+
 static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeService *s, Error **err)
 {
         _cleanup_free_ char *path = xasprintf("services.%s", name);
@@ -905,11 +943,9 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
                                 break;
                         }
                         case K_SIZE: {
-                                int64_t n;
-                                if ((r = get_size(c, v, p, &n, err)) < 0)
+                                _cleanup_free_ char *t = NULL;
+                                if ((r = norm_size(c, svc, k, p, &t, err)) < 0)
                                         return r;
-                                _cleanup_free_ char *t = xasprintf("%" PRId64, n);
-                                json_object_set_new(svc, k, json_string(t));
                                 add_flag(s, simple_keys[i].flag, t, p);
                                 break;
                         }
@@ -949,10 +985,9 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
         }
         if (json_object_get(svc, "build")) {
                 _cleanup_free_ char *p = jx_path(path, "build");
-                const char *l = loc_of(c->locs, p);
                 if (!s->image)
-                        strv_consume(&s->blocking, xasprintf("%s%s%s: the engine has no image builder: give an image (import or "
-                                                          "load it first)", l ? l : "", l ? ": " : "", p));
+                        strv_consume(&s->blocking, at(c, p, "the engine has no image builder: give an image (import or load it "
+                                                         "first)"));
                 else
                         unhonoured(c, s, p, "the engine has no image builder: the image is used as it is");
         }
@@ -965,11 +1000,9 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
                 add_flag(s, "--name", s->container_name, p);
         }
         if ((v = json_object_get(svc, "cpus")) && !json_is_null(v)) {
-                _cleanup_free_ char *p = jx_path(path, "cpus"), *t = scalar_text(v);
-                int64_t nano;
-                if (!t || nanocpus_parse(t, &nano, NULL) < 0)
-                        return fail_at(c, err, p, "invalid number of CPUs \"%s\"", t ? t : "");
-                json_object_set_new(svc, "cpus", json_real((double)nano / 1e9));
+                _cleanup_free_ char *p = jx_path(path, "cpus"), *t = NULL;
+                if ((r = norm_cpus(c, svc, "cpus", p, &t, err)) < 0)
+                        return r;
                 add_flag(s, "--cpus", t, p);
         }
         if ((v = json_object_get(svc, "security_opt"))) {
@@ -1014,24 +1047,9 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
                         add_flag(s, "--env", kv, kp);
                 }
         }
-        if ((v = json_object_get(svc, "labels"))) {
-                _cleanup_free_ char *p = jx_path(path, "labels");
-                json_t *x;
-                json_object_foreach(v, k, x) {
-                        _cleanup_free_ char *kp = jx_path(p, k), *kv = xasprintf("%s=%s", k, json_string_value(x));
-                        if (str_has_prefix(k, "com.docker.compose."))
-                                return fail_at(c, err, kp, "labels com.docker.compose.* are compose's own");
-                        add_flag(s, "--label", kv, kp);
-                }
-        }
-        if ((v = json_object_get(svc, "sysctls"))) {
-                _cleanup_free_ char *p = jx_path(path, "sysctls");
-                json_t *x;
-                json_object_foreach(v, k, x) {
-                        _cleanup_free_ char *kp = jx_path(p, k), *kv = xasprintf("%s=%s", k, json_string_value(x));
-                        add_flag(s, "--sysctl", kv, kp);
-                }
-        }
+        if ((r = map_flags(c, s, svc, "labels", path, "--label", err)) < 0 ||
+            (r = map_flags(c, s, svc, "sysctls", path, "--sysctl", err)) < 0)
+                return r;
         if ((v = json_object_get(svc, "ulimits"))) {
                 _cleanup_free_ char *p = jx_path(path, "ulimits");
                 json_t *x;

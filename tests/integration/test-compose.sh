@@ -33,6 +33,14 @@ svc_id() {
         fail "no container for service $1"
 }
 
+# `up -d` refused with exit status 125 and MESSAGE, and no container made.
+expect_up_refused() {
+        sk compose -p "$P" up -d
+        expect_status 125
+        expect_output_has "$1"
+        [ -z "$(all_container_ids)" ] || fail "a container was created"
+}
+
 down() {
         sk compose -p "$P" down
         expect_status 0
@@ -177,10 +185,7 @@ EOF
         down
         # a missing profile is an error naming the key and line, and creates nothing
         rm custom-seccomp.json
-        sk compose -p "$P" up -d
-        expect_status 125
-        expect_output_has "compose.yaml:7: services.app.security_opt[0]:"
-        [ -z "$(all_container_ids)" ] || fail "a container was created"
+        expect_up_refused "compose.yaml:7: services.app.security_opt[0]:"
 }
 
 t_no_new_privileges() {
@@ -510,10 +515,7 @@ services:
 volumes:
   dind-certs:
 EOF
-        sk compose -p "$P" up -d
-        expect_status 125
-        expect_output_has "compose.yaml:5: services.dind.volumes[0]: named volume \"dind-certs\": the engine has no named volumes yet"
-        [ -z "$(all_container_ids)" ] || fail "a container was created"
+        expect_up_refused "compose.yaml:5: services.dind.volumes[0]: named volume \"dind-certs\": the engine has no named volumes yet"
 }
 
 t_errors_name_file_line_key() {
@@ -526,10 +528,7 @@ services:
         limits:
           memory: 1GG
 EOF
-        sk compose -p "$P" up -d
-        expect_status 125
-        expect_output_has 'compose.yaml:7: services.app.deploy.resources.limits.memory: invalid size "1GG"'
-        [ -z "$(all_container_ids)" ] || fail "a container was created"
+        expect_up_refused 'compose.yaml:7: services.app.deploy.resources.limits.memory: invalid size "1GG"'
         project <<'EOF'
 services:
   app:
