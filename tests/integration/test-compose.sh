@@ -42,7 +42,7 @@ expect_up_refused() {
 }
 
 down() {
-        sk compose -p "$P" down
+        sk compose -p "$P" down -t 1
         expect_status 0
 }
 
