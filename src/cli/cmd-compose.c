@@ -438,7 +438,7 @@ static void stream_emit(LogStream *ls, int width, const char *line, size_t n)
 }
 
 /* Runs `stockade logs [flags] ID` in children (the same reader as `stockade logs`) and prefixes their lines. */
-static int follow_logs(Engine *e, json_t *recs, char **flags, bool report_exit)
+static int follow_logs(Engine *e, json_t *recs, char **flags, bool up)
 {
         size_t n = json_array_size(recs), open_n = 0;
         _cleanup_free_ LogStream *ls = xcalloc(n ? n : 1, sizeof(LogStream));
@@ -465,7 +465,9 @@ static int follow_logs(Engine *e, json_t *recs, char **flags, bool report_exit)
                 fflush(stderr);
                 ls[i].pid = fork();
                 if (ls[i].pid == 0) {
+                        /* the parent decides: Ctrl-C reaches it alone, and its SIGTERM ends this reader */
                         signal(SIGINT, SIG_IGN);
+                        signal(SIGTERM, SIG_DFL);
                         dup2(pipefd[1], 1);
                         dup2(pipefd[1], 2);
                         strv_push(&argv, "logs");
@@ -484,7 +486,13 @@ static int follow_logs(Engine *e, json_t *recs, char **flags, bool report_exit)
         }
         bool stopping = false;
         while (open_n > 0) {
-                if (interrupted && !stopping) {
+                if (interrupted && !up) {
+                        /* `logs -f`: Ctrl-C ends the following, the containers go on */
+                        for (i = 0; i < n; i++)
+                                if (ls[i].fd >= 0 && ls[i].pid > 0)
+                                        kill(ls[i].pid, SIGTERM);
+                }
+                if (interrupted && up && !stopping) {
                         stopping = true;
                         fprintf(stderr, "Gracefully stopping...\n");
                         for (i = n; i-- > 0;) {
@@ -521,7 +529,7 @@ static int follow_logs(Engine *e, json_t *recs, char **flags, bool report_exit)
                                 ls[i].fd = -1;
                                 open_n--;
                                 (void)waitpid(ls[i].pid, &status, 0);
-                                if (report_exit && container_state(e, ls[i].id, &running, &code) == 0 && !running)
+                                if (up && container_state(e, ls[i].id, &running, &code) == 0 && !running)
                                         printf("%s exited with code %d\n", ls[i].label, code);
                                 continue;
                         }
@@ -605,7 +613,13 @@ static int sub_up(Ctx *c, int argc, char **argv)
                 _cleanup_json_ json_t *one = project_containers(c->e, c->p, c->p->services[i].name, false);
                 json_array_extend(recs, one);
         }
-        fprintf(stderr, "Attaching to %zu container(s)\n", json_array_size(recs));
+        {
+                size_t i;
+                json_t *rec;
+                fprintf(stderr, "Attaching to");
+                json_array_foreach(recs, i, rec) fprintf(stderr, "%s %s", i ? "," : "", name_of(rec));
+                fprintf(stderr, "\n");
+        }
         char *lflags[] = { (char *)"--follow", NULL };
         follow_logs(c->e, recs, lflags, true);
         return interrupted ? 130 : 0;

@@ -418,6 +418,14 @@ EOF
         [ "$output" = "$P app 1 False test" ] || fail "labels: $output"
         sk ps --filter "label=com.docker.compose.project=$P" --format '{{.Names}}'
         [ "$output" = "$P-app-1" ] || fail "ps by label: $output"
+        # Ctrl-C on `logs -f` ends the following only
+        "$STOCKADE" compose -p "$P" logs -f >"$WORK/logs.out" 2>&1 &
+        local lf=$!
+        sleep 0.5
+        kill -INT "$lf"
+        wait "$lf" || true
+        sk inspect --format '{{.State.Status}}' "$P-app-1"
+        [ "$output" = running ] || fail "logs -f stopped the container: $output"
         # unchanged: the same container
         sk compose -p "$P" up -d
         expect_output_has "Running"
