@@ -338,6 +338,10 @@ EOF
         [ "$order" = "$P-migrate-1Exited $P-db-1Healthy $P-app-1Started " ] || fail "order: $order / $output"
         sk compose -p "$P" exec -T app cat /shared/done
         [ "$output" = migrated ] || fail "app: $output"
+        # the healthcheck is the container's, in docker's form (nanoseconds)
+        sk inspect --format '{{json .Config.Healthcheck}}' "$P-db-1"
+        [ "$(echo "$output" | jq -c '[.Test, .Interval, .Retries]')" = '[["CMD","test","-f","/tmp/ready"],200000000,50]' ] ||
+                fail "Config.Healthcheck: $output"
         sk compose -p "$P" ps
         expect_output_has "$P-app-1"
         expect_output_has "$P-db-1"

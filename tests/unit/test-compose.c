@@ -463,6 +463,51 @@ TEST(config_yaml_round_trip)
                                json_object_get(json_object_get(json_object_get(back, "services"), "app"), "command")));
 }
 
+TEST(healthcheck_forms)
+{
+        _cleanup_(compose_project_freep) ComposeProject *p = NULL;
+        char *files[] = { (char *)"compose.yaml", NULL };
+        Error *err = NULL;
+
+        fresh_dir();
+        put("compose.yaml", "services:\n"
+                            "  shell:\n"
+                            "    image: busybox\n"
+                            "    healthcheck:\n"
+                            "      test: wget -q -O- localhost || exit 1\n"
+                            "      interval: 1m30s\n"
+                            "      timeout: 500ms\n"
+                            "      start_period: 2s\n"
+                            "      retries: 4\n"
+                            "  off:\n"
+                            "    image: busybox\n"
+                            "    healthcheck:\n"
+                            "      disable: true\n"
+                            "  bad:\n"
+                            "    image: busybox\n");
+        ASSERT_OK(load(files, NULL, &p, &err));
+        json_t *h = compose_service(p, "shell")->engine_healthcheck;
+        ASSERT_STR(json_string_value(json_array_get(json_object_get(h, "Test"), 0)), "CMD-SHELL");
+        ASSERT_STR(json_string_value(json_array_get(json_object_get(h, "Test"), 1)), "wget -q -O- localhost || exit 1");
+        ASSERT_EQ(json_integer_value(json_object_get(h, "Interval")), 90000000000LL);
+        ASSERT_EQ(json_integer_value(json_object_get(h, "Timeout")), 500000000LL);
+        ASSERT_EQ(json_integer_value(json_object_get(h, "StartPeriod")), 2000000000LL);
+        ASSERT_EQ(json_integer_value(json_object_get(h, "Retries")), 4);
+        h = compose_service(p, "off")->engine_healthcheck;
+        ASSERT_STR(json_string_value(json_array_get(json_object_get(h, "Test"), 0)), "NONE");
+        ASSERT_TRUE(compose_service(p, "bad")->engine_healthcheck == NULL);
+        compose_project_free(TAKE_PTR(p));
+
+        put("compose.yaml", "services:\n  a:\n    image: busybox\n    healthcheck:\n      test: [CMD]\n");
+        ASSERT_TRUE(load(files, NULL, &p, &err) < 0);
+        ASSERT_TRUE(strstr(err->msg, "compose.yaml:4: services.a.healthcheck: test: no command after CMD"));
+        error_clear(&err);
+        put("compose.yaml", "services:\n  a:\n    image: busybox\n    healthcheck:\n      test: \"true\"\n      interval: soon\n");
+        ASSERT_TRUE(load(files, NULL, &p, &err) < 0);
+        ASSERT_TRUE(strstr(err->msg, "compose.yaml:6: services.a.healthcheck.interval: invalid duration \"soon\""));
+        error_clear(&err);
+}
+
 TEST(unhonoured_keys_and_socket_mounts)
 {
         _cleanup_(compose_project_freep) ComposeProject *p = NULL;
