@@ -3,9 +3,9 @@
 # Idempotent and quiet when everything is present; run as root (CI and the README's commands call it).
 set -euo pipefail
 
-pkgs=(build-essential meson ninja-build pkg-config libjansson-dev libcap-dev libseccomp-dev libbpf-dev bpftool clang libarchive-dev nettle-dev libssl-dev zlib1g-dev tini
+pkgs=(build-essential meson ninja-build pkg-config libjansson-dev libyaml-dev libcap-dev libseccomp-dev libbpf-dev bpftool clang libarchive-dev nettle-dev libssl-dev zlib1g-dev tini
       busybox-static jq iproute2 procps util-linux python3 time runc crun rsyslog rsyslog-openssl openssl python3-msgpack python3-protobuf systemd uidmap passwd apparmor
-      containerd podman conmon docker.io docker-compose python3-grpcio)
+      containerd podman conmon docker.io docker-compose python3-grpcio python3-yaml)
 # stockade-proxy (issue 12): its integration test and bench run Debian's dockerd, and haproxy and wrk for the bench.
 pkgs+=(haproxy wrk curl)
 

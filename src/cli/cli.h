@@ -66,6 +66,7 @@ int cmd_audit(Engine *e, int argc, char **argv);
 int cmd_apparmor(Engine *e, int argc, char **argv);
 int cmd_seccomp(Engine *e, int argc, char **argv);
 int cmd_serve(Engine *e, int argc, char **argv);
+int cmd_compose(Engine *e, int argc, char **argv);
 
 /*
  * run --seccomp-record FILE (cmd-seccomp.c): recording starts once the container is created and

@@ -35,6 +35,7 @@ static const CliCommand commands[] = {
         { "apparmor", cmd_apparmor, "Print the default AppArmor profile, or load a profile file" },
         { "seccomp", cmd_seccomp, "Record, check, compare and print seccomp profiles" },
         { "serve", cmd_serve, "Serve the Docker Engine API on a socket (docs/API.md)" },
+        { "compose", cmd_compose, "Run compose files (up, down, ps, logs, config, start, stop, restart, exec, run)" },
 };
 
 int main(int argc, char **argv)

@@ -115,6 +115,14 @@ void strv_push(char ***v, const char *s)
         (*v)[n + 1] = NULL;
 }
 
+void strv_consume(char ***v, char *s)
+{
+        size_t n = strv_length(*v);
+        *v = xrealloc(*v, (n + 2) * sizeof(char *));
+        (*v)[n] = s;
+        (*v)[n + 1] = NULL;
+}
+
 bool str_has_prefix(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;

@@ -26,6 +26,8 @@ size_t strv_length(char *const *v);
 char **strv_copy(char *const *v);
 /* Appends a copy of s to the NULL-terminated array *v. */
 void strv_push(char ***v, const char *s);
+/* Appends s itself (malloc'd), which the array then owns. */
+void strv_consume(char ***v, char *s);
 
 bool str_has_prefix(const char *s, const char *prefix);
 
