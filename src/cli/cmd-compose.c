@@ -147,89 +147,6 @@ static void sleep_ms(int64_t ms)
                 ;
 }
 
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One run of a service's healthcheck test in its container (`stockade exec`, in a child); its exit code. */
-static int health_probe(Engine *e, const char *cname, json_t *hc)
-{
-        json_t *test = json_object_get(hc, "test");
-        int64_t timeout = json_integer_value(json_object_get(hc, "timeout_ms"));
-        char **argv = NULL;
-        pid_t pid;
-        int status;
-
-        strv_push(&argv, "exec");
-        strv_push(&argv, cname);
-        if (STREQ(json_string_value(json_array_get(test, 0)), "CMD-SHELL")) {
-                strv_push(&argv, "/bin/sh");
-                strv_push(&argv, "-c");
-                strv_push(&argv, json_string_value(json_array_get(test, 1)));
-        } else
-                for (size_t i = 1; i < json_array_size(test); i++)
-                        strv_push(&argv, json_string_value(json_array_get(test, i)));
-        fflush(stdout);
-        fflush(stderr);
-        pid = fork();
-        if (pid < 0) {
-                strv_free(argv);
-                return -1;
-        }
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-                setpgid(0, 0);
-                dup2(null, 0);
-                dup2(null, 1);
-                dup2(null, 2);
-                _exit(cmd_exec(e, (int)strv_length(argv), argv) & 0xff);
-        }
-        strv_free(argv);
-        for (int64_t start = now_ms();;) {
-                pid_t w = waitpid(pid, &status, WNOHANG);
-                if (w == pid)
-                        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                if (now_ms() - start > timeout) {
-                        kill(-pid, SIGKILL);
-                        kill(pid, SIGKILL);
-                        (void)waitpid(pid, &status, 0);
-                        return -1;
-                }
-                sleep_ms(20);
-        }
-}
-
-/*
- * An engine without healthchecks keeps no State.Health: compose runs the test itself, through `stockade exec`,
- * every interval, with docker's start period and retries.
- */
-static int wait_healthy_by_exec(Engine *e, const char *id, const char *cname, json_t *hc)
-{
-        int64_t interval = json_integer_value(json_object_get(hc, "interval_ms"));
-        int64_t start_period = json_integer_value(json_object_get(hc, "start_period_ms"));
-        int64_t retries = json_integer_value(json_object_get(hc, "retries")), failures = 0, start = now_ms();
-        bool running;
-        int code = 0;
-
-        while (!interrupted) {
-                if (container_state(e, id, &running, &code) < 0 || !running)
-                        return cli_failf(NULL, "dependency failed to start: container %s exited (%d) before it was healthy",
-                                         cname, code);
-                if (health_probe(e, cname, hc) == 0) {
-                        fprintf(stderr, " Container %s  Healthy\n", cname);
-                        return 0;
-                }
-                if (now_ms() - start >= start_period && ++failures >= retries)
-                        return cli_failf(NULL, "dependency failed to start: container %s is unhealthy (%" PRId64
-                                         " failed checks)", cname, failures);
-                sleep_ms(interval);
-        }
-        return 130;
-}
-
 /* Waits until dependency `dep` of `svc` meets `condition`; 0, or the exit status after saying why. */
 static int wait_condition(Engine *e, ComposeProject *p, ComposeService *svc, ComposeService *dep, const char *condition)
 {
@@ -256,7 +173,7 @@ static int wait_condition(Engine *e, ComposeProject *p, ComposeService *svc, Com
                 return 130;
         }
         if (STREQ(condition, "service_healthy")) {
-                /* an engine that runs healthchecks keeps State.Health ("starting", "healthy", "unhealthy") */
+                /* the monitor runs the healthcheck and keeps State.Health ("starting", "healthy", "unhealthy") */
                 fprintf(stderr, " Container %s  Waiting\n", cname);
                 while (!interrupted) {
                         _cleanup_json_ json_t *rec = NULL;
@@ -280,9 +197,7 @@ static int wait_condition(Engine *e, ComposeProject *p, ComposeService *svc, Com
                 }
                 if (interrupted)
                         return 130;
-                if (!dep->healthcheck)
-                        return cli_failf(NULL, "dependency failed to start: container %s has no healthcheck", cname);
-                return wait_healthy_by_exec(e, id, cname, dep->healthcheck);
+                return cli_failf(NULL, "dependency failed to start: container %s has no healthcheck", cname);
         }
         return 0;
 }

@@ -567,6 +567,9 @@ static void rec_started(json_t *rec, void *ud)
         json_object_set_new(st, "Error", json_string(""));
         json_object_set_new(st, "StartedAt", json_string(t));
         json_object_set_new(rec, "RestartCount", json_integer(M.restart_count));
+        /* with a healthcheck, "starting" in the same write: no reader sees a running container without it */
+        if (H.argv)
+                json_object_set_new(st, "Health", health_state_begin(json_object_get(st, "Health")));
         json_t *s = json_object_get(rec, "Stockade");
         json_object_set_new(s, "HasBeenStartedBefore", json_true());
         json_object_set_new(s, "HasBeenManuallyStopped", json_false());
@@ -638,13 +641,7 @@ static void health_setup(void)
         H.pid_path = xasprintf("%s/health.pid", M.run_dir);
 }
 
-static void rec_health_begin(json_t *rec, void *ud)
-{
-        json_t *st = json_object_get(rec, "State");
-        json_object_set_new(st, "Health", health_state_begin(json_object_get(st, "Health")));
-}
-
-/* A run of the container began: "starting", the first probe one interval from now (dockerd's). */
+/* A run of the container began (rec_started wrote "starting"): the first probe one interval from now (dockerd's). */
 static void health_begin(void)
 {
         if (!H.argv)
@@ -652,7 +649,6 @@ static void health_begin(void)
         mono(&H.run_start);
         H.next = H.run_start;
         ts_add_ms(&H.next, H.interval_ms);
-        update_record(rec_health_begin, NULL);
 }
 
 /* The probe's process: the container's own (bundle/config.json), its args replaced. */
