@@ -511,6 +511,37 @@ t_hardened_stockade_container() {
         "$stockade" rm -f "$TAG-px" >/dev/null
 }
 
+# stockade serve as the upstream (issue 11's API): the docker CLI through the proxy to stockade.
+t_stockade_serve_upstream() {
+        local stockade=$REPO_ROOT/build/stockade sv=$WORK/sv i rc=0
+        mkdir -p "$sv"
+        echo '{}' >"$sv/daemon.json"
+        export STOCKADE_DATA_ROOT=$sv/data STOCKADE_EXEC_ROOT=$sv/run STOCKADE_CONFIG=$sv/daemon.json
+        "$REPO_ROOT/tools/busybox-image.sh" "$stockade" >/dev/null || fail "busybox image for stockade"
+        "$stockade" serve -H "unix://$sv/api.sock" >"$sv/serve.log" 2>&1 &
+        echo $! >>"$WORK/proxy.pids"
+        # docker run attaches: CONTAINERS=1 alone does not open attach (docs/PROXY.md)
+        env -i PATH="$PATH" CONTAINERS=1 CONTAINERS_ATTACH=1 POST=1 "$PROXY" --listen "unix:$sv/px.sock" --log-file "$sv/px.log" \
+                "$sv/api.sock" 2>"$sv/px.err" &
+        PXPID=$!
+        echo "$PXPID" >>"$WORK/proxy.pids"
+        for ((i = 0; i < 100; i++)); do
+                [ -S "$sv/px.sock" ] && [ -S "$sv/api.sock" ] && break
+                sleep 0.05
+        done
+        sv_docker() { DOCKER_HOST=unix://$sv/px.sock DOCKER_CONFIG=$WORK/dockerd/cli "$DOCKER_CLI" "$@" 2>&1; }
+        output=$(sv_docker version --format '{{.Server.Version}}') || fail "version through the proxy: $output"
+        output=$(sv_docker run --rm --cap-drop ALL --read-only busybox echo hi-through-proxy) ||
+                fail "run through the proxy to stockade serve: $output $(tail -5 "$sv/serve.log")"
+        [ "$output" = hi-through-proxy ] || fail "output: $output"
+        output=$(sv_docker run --rm --privileged busybox true) && fail "--privileged passed: $output"
+        [[ $output == *"stockade-proxy: HostConfig.Privileged"* ]] || fail "--privileged refusal: $output"
+        output=$(sv_docker ps -a --format '{{.Names}}') || fail "ps: $output"
+        grep -q "allow GET /v1\.[0-9]*/containers/json" "$sv/px.log" || fail "no decision logged: $(cat "$sv/px.log")"
+        "$stockade" rm -f $("$stockade" ps -aq) >/dev/null 2>&1 || true
+        proxy_stop
+}
+
 run_test "docker ps allowed with CONTAINERS=1, refused without, the defaults" t_ps_with_containers
 run_test "docker run refused with 403 when POST=0" t_run_refused_without_post
 run_test "docker events streams through the proxy for over a minute" t_events_stream_over_a_minute
@@ -522,4 +553,5 @@ run_test "path tricks refused or normalised; smuggling refused; keep-alive and p
 run_test "SIGTERM with open streams: the proxy ends them and exits 0" t_shutdown_with_open_streams
 run_test "configuration file, --user nobody, JSON log, bad settings" t_config_user_json
 run_test "runs as a hardened stockade container (docs/PROXY.md)" t_hardened_stockade_container
+run_test "stockade serve as the upstream: docker run through the proxy, --privileged refused" t_stockade_serve_upstream
 finish
