@@ -477,7 +477,7 @@ static int normalise_forms(LoadCtx *c, json_t *svc, const char *path, Error **er
             (r = to_volumes(c, svc, path, err)) < 0 || (r = to_depends_on(c, svc, path, err)) < 0)
                 return r;
         for (size_t i = 0; i < ELEMENTSOF(lists); i++)
-                if (!STREQ(lists[i], "ports") && !STREQ(lists[i], "devices") && (r = to_list(c, svc, lists[i], path, err)) < 0)
+                if (!STREQ(lists[i], "ports") && (r = to_list(c, svc, lists[i], path, err)) < 0)
                         return r;
         if (json_is_object(hc) && json_is_string(json_object_get(hc, "test"))) {
                 json_object_set_new(hc, "test", json_pack("[ss]", "CMD-SHELL", json_string_value(json_object_get(hc, "test"))));
@@ -653,6 +653,7 @@ static const struct {
         { "cap_drop", K_LIST, "--cap-drop" },
         { "group_add", K_LIST, "--group-add" },
         { "tmpfs", K_LIST, "--tmpfs" },
+        { "devices", K_LIST, "--device" },
 };
 
 /* Keys the engine has no counterpart for yet, and why. */
@@ -670,7 +671,6 @@ static const struct {
         { "dns", "the engine has no --dns yet (a container gets the host's resolv.conf)" },
         { "dns_search", "the engine has no --dns-search yet" },
         { "mac_address", "the engine has no container networks yet" },
-        { "devices", "the engine has no --device yet: the container gets the default devices only" },
         { "domainname", "the engine has no --domainname yet" },
         { "platform", "images are used as they are, for this machine's platform" },
         { "pull_policy", "the engine has no registry client: images are imported or loaded" },

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -160,6 +161,7 @@ typedef struct ParseCtx {
         RunOpts *o;
         json_t *labels, *tmpfs, *ulimits, *binds, *mounts, *env, *secopts, *capadd, *capdrop, *groupadd, *sysctls;
         json_t *health; /* --health-*: HealthConfig's durations and retries */
+        json_t *devices;
 } ParseCtx;
 
 static int set_size(const Pflag *f, const char *v, void *ud, Error **err)
@@ -459,6 +461,54 @@ static int set_group_add(const Pflag *f, const char *v, void *ud, Error **err)
         return 0;
 }
 
+/* docker's parseDevice: HOST[:CONTAINER][:PERMISSIONS], permissions from r, w and m (default rwm) */
+int device_parse(const char *v, json_t **ret, Error **err)
+{
+        _cleanup_strv_ char **parts = NULL;
+        size_t n;
+
+        for (const char *p = v;;) {
+                const char *c = strchr(p, ':');
+                strv_consume(&parts, c ? xstrndup(p, (size_t)(c - p)) : xstrdup(p));
+                if (!c)
+                        break;
+                p = c + 1;
+        }
+        n = strv_length(parts);
+        const char *src = n > 0 ? parts[0] : "", *dst = NULL, *perms = "rwm";
+
+        if (n == 3) {
+                dst = parts[1];
+                perms = parts[2];
+        } else if (n == 2) {
+                if (parts[1][0] && strspn(parts[1], "rwm") == strlen(parts[1]))
+                        perms = parts[1];
+                else
+                        dst = parts[1];
+        } else if (n != 1)
+                return error_setx(err, EINVAL, "invalid device specification: %s", v);
+        if (!dst || !*dst)
+                dst = src;
+        if (!*perms || strspn(perms, "rwm") != strlen(perms))
+                return error_setx(err, EINVAL, "invalid device mode: %s", perms);
+        if (src[0] != '/' || dst[0] != '/')
+                return error_setx(err, EINVAL, "%s is not an absolute path", src[0] != '/' ? src : dst);
+        *ret = json_pack("{s:s, s:s, s:s}", "PathOnHost", src, "PathInContainer", dst, "CgroupPermissions", perms);
+        return 0;
+}
+
+static int set_device(const Pflag *f, const char *v, void *ud, Error **err)
+{
+        ParseCtx *c = ud;
+        json_t *d = NULL;
+        int r = device_parse(v, &d, err);
+
+        if (r < 0)
+                return r;
+        json_array_append_new(c->devices, d);
+        return 0;
+}
+
 static int set_sysctl(const Pflag *f, const char *v, void *ud, Error **err)
 {
         ParseCtx *c = ud;
@@ -602,6 +652,7 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
         c.groupadd = json_array();
         c.sysctls = json_object();
         c.health = json_object();
+        c.devices = json_array();
 
         Pflag flags[] = {
                 { "detach", 'd', PFLAG_BOOL, &detach, NULL, "Run container in background and print container ID" },
@@ -640,6 +691,7 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 { "cap-add", 0, PFLAG_CUSTOM, NULL, set_cap, "Add Linux capabilities" },
                 { "cap-drop", 0, PFLAG_CUSTOM, NULL, set_cap, "Drop Linux capabilities" },
                 { "privileged", 0, PFLAG_BOOL, &privileged, NULL, "Give extended privileges to this container" },
+                { "device", 0, PFLAG_CUSTOM, NULL, set_device, "Add a host device to the container (HOST[:CONTAINER][:rwm])" },
                 { "read-only", 0, PFLAG_BOOL, &read_only, NULL, "Mount the container's root filesystem as read only" },
                 { "tmpfs", 0, PFLAG_CUSTOM, NULL, set_tmpfs, "Mount a tmpfs directory (PATH[:OPTIONS])" },
                 { "user", 'u', PFLAG_STRING, &user, NULL, "Username or UID (format: <name|uid>[:<group|gid>])" },
@@ -758,6 +810,8 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 json_object_set(o->host, "GroupAdd", c.groupadd);
         if (json_object_size(c.sysctls))
                 json_object_set(o->host, "Sysctls", c.sysctls);
+        if (json_array_size(c.devices))
+                json_object_set(o->host, "Devices", c.devices);
         if (userns)
                 json_object_set_new(o->host, "UsernsMode", json_string(userns));
         if (runtime)
@@ -783,6 +837,7 @@ out:
         json_decref(c.groupadd);
         json_decref(c.sysctls);
         json_decref(c.health);
+        json_decref(c.devices);
         if (r < 0)
                 runopts_free(o);
         return r;
@@ -868,6 +923,17 @@ int hostconfig_validate(Engine *e, json_t *config, json_t *h, char ***warnings, 
 
         if ((r = healthcheck_validate(json_object_get(config, "Healthcheck"), err)) < 0)
                 return r;
+        json_array_foreach(json_object_get(h, "Devices"), i, v)
+        {
+                const char *src = json_string_value(json_object_get(v, "PathOnHost"));
+                struct stat st;
+                if (!src || stat(src, &st) < 0)
+                        return error_setx(err, ENOENT, "error gathering device information while adding custom device \"%s\": %s",
+                                          src ? src : "", src ? strerror(errno) : "no PathOnHost");
+                if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+                        return error_setx(err, EINVAL, "error gathering device information while adding custom device \"%s\": not a device node",
+                                          src);
+        }
         if (mem != 0 && mem < 6 * 1024 * 1024)
                 return error_setx(err, EINVAL, "Minimum memory limit allowed is 6MB");
         if (swap > 0 && mem == 0)

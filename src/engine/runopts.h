@@ -32,6 +32,8 @@ void runopts_free(RunOpts *o);
 int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Error **err);
 
 /* dockerd's checks of a HostConfig (and Config) before anything is created; warnings are appended. */
+/* --device HOST[:CONTAINER][:PERMISSIONS] (docker's parseDevice) into a HostConfig.Devices entry. */
+int device_parse(const char *v, json_t **ret, Error **err);
 /* dockerd's checks of Config.Healthcheck (durations of at least 1ms, retries not negative) and a
  * known probe type (NONE, CMD, CMD-SHELL). */
 int healthcheck_validate(json_t *hc, Error **err);

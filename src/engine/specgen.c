@@ -493,6 +493,21 @@ json_t *specgen_resources(Engine *e, json_t *host)
                 json_array_append_new(dev, device_rule(true, "c", 136, -1));    /* /dev/pts/N */
                 json_array_append_new(dev, device_rule(true, "c", 5, 2));       /* /dev/ptmx */
                 json_array_append_new(dev, device_rule(false, "c", 10, 229));   /* /dev/fuse stays out */
+                /* --device: each node allowed with its permissions (after the denials, as dockerd) */
+                size_t i;
+                json_t *d;
+                json_array_foreach(json_object_get(host, "Devices"), i, d)
+                {
+                        struct stat st;
+                        const char *src = json_string_value(json_object_get(d, "PathOnHost"));
+                        const char *perm = json_string_value(json_object_get(d, "CgroupPermissions"));
+                        if (!src || stat(src, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+                                continue; /* refused at create (hostconfig_validate); gone since */
+                        json_t *rule = device_rule(true, S_ISCHR(st.st_mode) ? "c" : "b", (int)major(st.st_rdev),
+                                                   (int)minor(st.st_rdev));
+                        json_object_set_new(rule, "access", json_string(perm && *perm ? perm : "rwm"));
+                        json_array_append_new(dev, rule);
+                }
         }
         json_object_set_new(r, "devices", dev);
 
@@ -872,6 +887,25 @@ int specgen(Engine *e, const SpecInput *in, json_t **ret, Error **err)
         if (privileged) {
                 json_t *devs = json_array();
                 host_devices("/dev", 0, devs);
+                json_object_set_new(linux_, "devices", devs);
+        } else if (json_array_size(json_object_get(host, "Devices"))) {
+                /* --device: the node made in the container at PathInContainer, with the host's owner and mode */
+                json_t *devs = json_array(), *d;
+                size_t k;
+                json_array_foreach(json_object_get(host, "Devices"), k, d)
+                {
+                        struct stat st;
+                        const char *src = json_string_value(json_object_get(d, "PathOnHost"));
+                        const char *dst = json_string_value(json_object_get(d, "PathInContainer"));
+                        if (!src || stat(src, &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)))
+                                continue;
+                        json_array_append_new(devs, json_pack("{s:s, s:s, s:I, s:I, s:i, s:i, s:i}", "path", dst && *dst ? dst : src,
+                                                              "type", S_ISCHR(st.st_mode) ? "c" : "b", "major",
+                                                              (json_int_t)major(st.st_rdev), "minor",
+                                                              (json_int_t)minor(st.st_rdev), "fileMode",
+                                                              (int)(st.st_mode & 07777), "uid", (int)st.st_uid, "gid",
+                                                              (int)st.st_gid));
+                }
                 json_object_set_new(linux_, "devices", devs);
         }
 

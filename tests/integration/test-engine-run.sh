@@ -317,7 +317,39 @@ run_test "--init runs an init as pid 1" t_init
 run_test "-v and --mount bind volumes" t_binds
 run_test "-e, --env-file, -w, --hostname, --entrypoint" t_env_workdir_entrypoint_hostname
 run_test "-i stdin and -t tty" t_stdin_and_tty
+t_device() {
+        # --device: the node appears where asked, with the host's numbers; the cgroup rule carries its
+        # permissions (r: opening for write refused); without the flag /dev/fuse is not there
+        [ -c /dev/fuse ] || skip "this kernel has no /dev/fuse"
+        sk_out run --rm --device /dev/fuse:/dev/f2:r busybox sh -c 'stat -c "%t:%T" /dev/f2; echo >/dev/f2'
+        expect_status 1
+        [ "$(head -1 <<<"$output")" = "a:e5" ] || fail "device numbers: $output"
+        [[ $errout == *"can't create /dev/f2: Operation not permitted"* ]] || fail "write allowed with r: $errout"
+        sk_out run --rm --device /dev/fuse busybox sh -c 'echo >/dev/fuse'
+        # opened (the cgroup allows it); the fuse driver itself refuses a write without a mount
+        [[ $errout != *"can't create"* ]] || fail "rwm refused: $errout"
+        sk_out run --rm busybox sh -c 'test -e /dev/fuse && echo present || echo absent'
+        [ "$output" = absent ] || fail "/dev/fuse without --device: $output"
+        sk_out create --device /dev/fuse:/dev/f3:rw busybox true
+        local id=$output
+        sk_out inspect --format '{{json .HostConfig.Devices}}' "$id"
+        [ "$output" = '[{"PathOnHost":"/dev/fuse","PathInContainer":"/dev/f3","CgroupPermissions":"rw"}]' ] ||
+                fail "HostConfig.Devices: $output"
+        sk rm "$id"
+        sk run --rm --device /dev/nope busybox true
+        expect_status 125
+        expect_output_has 'error gathering device information while adding custom device "/dev/nope"'
+        sk run --rm --device /etc/passwd busybox true
+        expect_status 125
+        expect_output_has "not a device node"
+        sk run --rm --device /dev/null:/x:rwz busybox true
+        expect_status 125
+        expect_output_has "invalid device mode: rwz"
+        [ -z "$(all_container_ids)" ] || fail "a refused run left a container"
+}
+
 run_test "--privileged: all capabilities, no seccomp, host devices, rw sysfs" t_privileged
+run_test "--device HOST[:CONTAINER][:PERMS]: the node, its cgroup permissions, the errors" t_device
 run_test "--runtime runc with hardening flags" t_runtime_runc
 run_test "--runtime crun: its own error on hybrid cgroups, and hardening flags where it runs" t_runtime_crun
 finish
