@@ -93,16 +93,7 @@ cmd_ctr-runc() { NRUN=$((NRUN + 1)); cr run --rm --runc-binary "$(command -v run
 cmd_ctr-stockade() { NRUN=$((NRUN + 1)); cr run --rm --runc-binary "$STOCKADE_RUNTIME" "$CTR_IMAGE" "s$NRUN" true; }
 cmd_baseline() { /bin/true; }
 
-run_once() {
-    local t0 t1
-    t0=$EPOCHREALTIME
-    set +e
-    "cmd_$1" </dev/null >/dev/null 2>"$WORK/err"
-    RC=$?
-    set -e
-    t1=$EPOCHREALTIME
-    WALL_US=$(( ${t1//[.,]/} - ${t0//[.,]/} ))
-}
+# run_once: bench/lib-engines.sh
 
 VARIANTS=()
 for c in $BENCH_CALLERS; do
