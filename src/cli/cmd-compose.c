@@ -347,13 +347,18 @@ typedef struct LogStream {
         size_t plen;
 } LogStream;
 
+/* One line, after its "service-1 | " prefix (width < 0: --no-log-prefix, the line alone). */
 static void stream_emit(LogStream *ls, int width, const char *line, size_t n)
 {
-        printf("%-*s | %.*s\n", width, ls->label, (int)n, line);
+        if (width < 0)
+                printf("%.*s\n", (int)n, line);
+        else
+                printf("%-*s | %.*s\n", width, ls->label, (int)n, line);
 }
 
-/* Runs `stockade logs [flags] ID` in children (the same reader as `stockade logs`) and prefixes their lines. */
-static int follow_logs(Engine *e, json_t *recs, char **flags, bool up)
+/* Runs `stockade logs [flags] ID` in children (the same reader as `stockade logs`) and prefixes their lines
+ * (unless !prefix). */
+static int follow_logs(Engine *e, json_t *recs, char **flags, bool up, bool prefix)
 {
         size_t n = json_array_size(recs), open_n = 0;
         _cleanup_free_ LogStream *ls = xcalloc(n ? n : 1, sizeof(LogStream));
@@ -399,6 +404,8 @@ static int follow_logs(Engine *e, json_t *recs, char **flags, bool up)
                 ls[i].fd = pipefd[0];
                 open_n++;
         }
+        if (!prefix)
+                width = -1;
         bool stopping = false;
         while (open_n > 0) {
                 if (interrupted && !up) {
@@ -536,7 +543,7 @@ static int sub_up(Ctx *c, int argc, char **argv)
                 fprintf(stderr, "\n");
         }
         char *lflags[] = { (char *)"--follow", NULL };
-        follow_logs(c->e, recs, lflags, true);
+        follow_logs(c->e, recs, lflags, true, true);
         return interrupted ? 130 : 0;
 }
 
@@ -641,7 +648,7 @@ static int sub_logs(Ctx *c, int argc, char **argv)
                 { "follow", 'f', PFLAG_BOOL, &follow, NULL, "Follow log output" },
                 { "timestamps", 't', PFLAG_BOOL, &timestamps, NULL, "Show timestamps" },
                 { "tail", 'n', PFLAG_STRING, &tail, NULL, "Number of lines to show from the end of the logs" },
-                { "no-log-prefix", 0, PFLAG_BOOL, &no_prefix, NULL, "Don't print prefix in logs (not implemented: always)" },
+                { "no-log-prefix", 0, PFLAG_BOOL, &no_prefix, NULL, "Don't print prefix in logs" },
                 { 0 },
         };
         _cleanup_strv_ char **lflags = NULL;
@@ -669,7 +676,7 @@ static int sub_logs(Ctx *c, int argc, char **argv)
         for (int j = idx; j < argc; j++)
                 if (!compose_service(c->p, argv[j]))
                         return cli_failf(NULL, "no such service: %s", argv[j]);
-        follow_logs(c->e, recs, lflags, false);
+        follow_logs(c->e, recs, lflags, false, !no_prefix);
         return 0;
 }
 

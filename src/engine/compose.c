@@ -674,9 +674,9 @@ static const struct {
         { "domainname", "the engine has no --domainname yet" },
         { "platform", "images are used as they are, for this machine's platform" },
         { "pull_policy", "the engine has no registry client: images are imported or loaded" },
-        { "profiles", "every service is started: profiles are not implemented" },
-        { "secrets", "secrets are not implemented" },
-        { "configs", "configs are not implemented" },
+        { "profiles", "stockade compose has no profiles: every service is started" },
+        { "secrets", "the engine has no secrets store: nothing is mounted at /run/secrets" },
+        { "configs", "the engine has no configs store: nothing is mounted for them" },
         { "scale", "one container per service" },
 };
 

@@ -292,6 +292,8 @@ EOF
         sk_out compose -p "$P" logs app
         [ "$output" = "$(printf 'app-1 | one\napp-1 | two')" ] || [ "$output" = "$(printf 'app-1 | two\napp-1 | one')" ] ||
                 fail "logs: $output"
+        sk_out compose -p "$P" logs --no-log-prefix app
+        [ "$output" = "$(printf 'one\ntwo')" ] || [ "$output" = "$(printf 'two\none')" ] || fail "logs --no-log-prefix: $output"
         down
         # a bad option is refused with the key that holds it
         sed -i 's/max-file: "3" /max-file: "x" /' compose.yaml
