@@ -165,11 +165,12 @@ int api_reply_error(ApiConn *c, int status, const char *fmt, ...)
         _cleanup_free_ char *msg = NULL;
         va_list ap;
         va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
+        msg = xvasprintf(fmt, ap);
         va_end(ap);
-        snprintf(c->outcome, sizeof(c->outcome), "%s", msg ? msg : "error");
-        _cleanup_json_ json_t *j = json_pack("{s:s}", "message", msg ? msg : "error");
+        snprintf(c->outcome, sizeof(c->outcome), "%s", msg);
+        /* a message may quote a client's bytes (a name, a path): valid UTF-8 for the JSON, as Go writes it */
+        _cleanup_free_ char *text = utf8_sanitize(msg, strlen(msg), NULL);
+        _cleanup_json_ json_t *j = json_pack("{s:s}", "message", text);
         return api_reply_json(c, status, j);
 }
 
