@@ -61,6 +61,7 @@ int cmd_images(Engine *e, int argc, char **argv);
 int cmd_rmi(Engine *e, int argc, char **argv);
 int cmd_tag(Engine *e, int argc, char **argv);
 
+int cmd_volume(Engine *e, int argc, char **argv);
 int cmd_events(Engine *e, int argc, char **argv);
 int cmd_audit(Engine *e, int argc, char **argv);
 int cmd_apparmor(Engine *e, int argc, char **argv);

@@ -265,7 +265,7 @@ static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool 
                                          "that is not of project \"%s\"", s->name, cname, p->name);
                 if (!hash || !STREQ(hash, s->config_hash)) {
                         fprintf(stderr, " Container %s  Recreate\n", cname);
-                        r = lifecycle_remove(e, id, true, &err);
+                        r = lifecycle_remove(e, id, true, false, &err);
                         cli_audit(e, "rm", "container", id, cname, r < 0 ? err : NULL);
                         if (r < 0)
                                 return cli_fail(NULL, err);
@@ -587,7 +587,7 @@ static int sub_down(Ctx *c, int argc, char **argv)
                                 continue;
                         }
                         fprintf(stderr, " Container %s  Removing\n", name_of(rec));
-                        int r = lifecycle_remove(c->e, id, true, &err);
+                        int r = lifecycle_remove(c->e, id, true, volumes, &err);
                         cli_audit(c->e, "rm", "container", id, name_of(rec), r < 0 ? err : NULL);
                         if (r < 0) {
                                 fprintf(stderr, "stockade: %s\n", err->msg);

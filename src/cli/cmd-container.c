@@ -130,7 +130,7 @@ int cmd_run(Engine *e, int argc, char **argv)
                 return r;
         }
         if (o.seccomp_record && seccomp_record_begin(e, id, o.seccomp_record, o.host, &srec, &err) < 0) {
-                (void)lifecycle_remove(e, id, true, NULL);
+                (void)lifecycle_remove(e, id, true, true, NULL);
                 runopts_free(&o);
                 return cli_fail(NULL, err);
         }
@@ -154,7 +154,7 @@ int cmd_run(Engine *e, int argc, char **argv)
                 fprintf(stderr, "stockade: the input device is not a TTY\n");
                 if (srec)
                         (void)seccomp_record_end(srec, false, NULL);
-                (void)lifecycle_remove(e, id, true, NULL);
+                (void)lifecycle_remove(e, id, true, true, NULL);
                 return 1;
         }
         lifecycle_event(e, id, NULL, "attach", NULL);
@@ -395,17 +395,22 @@ int cmd_restart(Engine *e, int argc, char **argv)
         return for_each_container(e, argc, argv, idx, do_restart, &timeout, NULL);
 }
 
+typedef struct RmOpts {
+        bool force, volumes;
+} RmOpts;
+
 static int do_rm(Engine *e, const char *id, void *ud, Error **err)
 {
-        return lifecycle_remove(e, id, *(bool *)ud, err);
+        RmOpts *o = ud;
+        return lifecycle_remove(e, id, o->force, o->volumes, err);
 }
 
 int cmd_rm(Engine *e, int argc, char **argv)
 {
-        bool force = false, volumes = false;
+        RmOpts o = { 0 };
         Pflag flags[] = {
-                { "force", 'f', PFLAG_BOOL, &force, NULL, "Force the removal of a running container (uses SIGKILL)" },
-                { "volumes", 'v', PFLAG_BOOL, &volumes, NULL, "Remove anonymous volumes (there are none yet)" },
+                { "force", 'f', PFLAG_BOOL, &o.force, NULL, "Force the removal of a running container (uses SIGKILL)" },
+                { "volumes", 'v', PFLAG_BOOL, &o.volumes, NULL, "Remove the anonymous volumes of the container" },
                 { 0 },
         };
         Error *err = NULL;
@@ -415,7 +420,7 @@ int cmd_rm(Engine *e, int argc, char **argv)
                 return 0;
         if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
                 return cli_fail(argv[0], err);
-        return for_each_container(e, argc, argv, idx, do_rm, &force, NULL);
+        return for_each_container(e, argc, argv, idx, do_rm, &o, NULL);
 }
 
 int cmd_wait(Engine *e, int argc, char **argv)

@@ -21,6 +21,7 @@
 #include "pflag.h"
 #include "template.h"
 #include "util.h"
+#include "volume.h"
 
 /* ---- ps ---- */
 
@@ -339,7 +340,7 @@ int cmd_inspect(Engine *e, int argc, char **argv)
         bool size = false;
         Pflag flags[] = {
                 { "format", 'f', PFLAG_STRING, &format, NULL, "Format output using a Go template" },
-                { "type", 0, PFLAG_STRING, &type, NULL, "Return JSON for the specified type (container, image)" },
+                { "type", 0, PFLAG_STRING, &type, NULL, "Return JSON for the specified type (container, image, volume)" },
                 { "size", 's', PFLAG_BOOL, &size, NULL, "Display total file sizes if the type is container" },
                 { 0 },
         };
@@ -352,7 +353,7 @@ int cmd_inspect(Engine *e, int argc, char **argv)
                 return cli_fail(argv[0], err);
         if (idx >= argc)
                 return cli_failf(argv[0], "\"stockade inspect\" requires at least 1 argument.");
-        if (type && !STREQ(type, "container") && !STREQ(type, "image"))
+        if (type && !STREQ(type, "container") && !STREQ(type, "image") && !STREQ(type, "volume"))
                 return cli_failf(NULL, "\"%s\" is not a valid value for --type", type);
         for (int i = idx; i < argc; i++) {
                 _cleanup_free_ char *id = NULL;
@@ -369,6 +370,8 @@ int cmd_inspect(Engine *e, int argc, char **argv)
                                 return cli_fail(NULL, err);
                         obj = cli_image_for_inspect(store, argv[i], NULL);
                 }
+                if (!obj && (!type || STREQ(type, "volume")))
+                        (void)volume_get(e, argv[i], &obj, NULL);
                 if (!obj) {
                         fprintf(stderr, "Error: No such %s: %s\n", type ? type : "object", argv[i]);
                         rc = 1;

@@ -30,6 +30,7 @@ static const CliCommand commands[] = {
         { "images", cmd_images, "List images" },
         { "rmi", cmd_rmi, "Remove one or more images" },
         { "tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE" },
+        { "volume", cmd_volume, "Manage volumes (create, ls, inspect, rm, prune)" },
         { "events", cmd_events, "Get events from the event log (past and live)" },
         { "audit", cmd_audit, "Show the audit log, or verify its hash chain (audit verify)" },
         { "apparmor", cmd_apparmor, "Print the default AppArmor profile, or load a profile file" },

@@ -813,7 +813,7 @@ static int containers_delete(ApiConn *c, const char *ref)
 
         if (lookup(c, ref, "rm", &id, &rec) < 0)
                 return 0;
-        if (lifecycle_remove(c->e, id, api_query_bool(c, "force"), &err) < 0) {
+        if (lifecycle_remove(c->e, id, api_query_bool(c, "force"), api_query_bool(c, "v"), &err) < 0) {
                 if (err && err->msg && strstr(err->msg, "running"))
                         err->errnum = EBUSY; /* dockerd's 409 */
                 return reply_fail(c, err);
@@ -844,7 +844,7 @@ static int containers_prune(ApiConn *c, const char *unused)
                 container_refresh_state(r);
                 if (!id || container_monitor_alive(r) || (filters && !list_filter(filters, r)))
                         continue;
-                if (lifecycle_remove(c->e, id, false, &err) < 0) {
+                if (lifecycle_remove(c->e, id, false, false, &err) < 0) {
                         error_clear(&err);
                         continue;
                 }

@@ -28,6 +28,7 @@
 #include "specgen.h"
 #include "userns.h"
 #include "util.h"
+#include "volume.h"
 
 static int wait_monitor_gone(Engine *e, const char *id, int seconds);
 
@@ -92,34 +93,182 @@ static int write_etc_files(const char *dir, json_t *config, json_t *host, Error 
         return 0;
 }
 
-static json_t *mounts_for_inspect(json_t *host)
+/* -v SPEC split as docker does: SOURCE:DEST[:OPTS], or DEST alone (an anonymous volume). */
+static int split_bind(const char *spec, char **ret_src, char **ret_dst, char **ret_opts)
+{
+        _cleanup_free_ char *copy = xstrdup(spec);
+        char *parts[4] = { 0 };
+        int n = 0;
+
+        for (char *p = copy, *save = NULL, *t; n < 4 && (t = strtok_r(p, ":", &save)); p = NULL)
+                parts[n++] = t;
+        if (n < 1 || n > 3)
+                return -EINVAL;
+        *ret_src = n == 1 ? NULL : xstrdup(parts[0]);
+        *ret_dst = xstrdup(parts[n == 1 ? 0 : 1]);
+        *ret_opts = n == 3 ? xstrdup(parts[2]) : NULL;
+        return 0;
+}
+
+static bool opt_listed(const char *opts, const char *word)
+{
+        _cleanup_free_ char *copy = xstrdup(opts ? opts : "");
+        for (char *p = copy, *save = NULL, *t; (t = strtok_r(p, ",", &save)); p = NULL)
+                if (STREQ(t, word))
+                        return true;
+        return false;
+}
+
+static json_t *mounts_for_inspect(json_t *host, json_t *vols)
 {
         json_t *out = json_array();
         size_t i;
         json_t *v;
 
         json_array_foreach(json_object_get(host, "Binds"), i, v) {
-                _cleanup_free_ char *copy = xstrdup(json_string_value(v));
-                char *dst = strchr(copy, ':'), *opts;
-                if (!dst)
-                        continue;
-                *dst++ = '\0';
-                opts = strchr(dst, ':');
-                if (opts)
-                        *opts++ = '\0';
-                json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind", "Source", copy,
+                _cleanup_free_ char *src = NULL, *dst = NULL, *opts = NULL;
+                if (split_bind(json_string_value(v) ?: "", &src, &dst, &opts) < 0 || !src || src[0] != '/')
+                        continue;       /* volumes come below */
+                json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", "bind", "Source", src,
                                                      "Destination", dst, "Mode", opts ? opts : "", "RW",
-                                                     !(opts && strstr(opts, "ro")), "Propagation", "rprivate"));
+                                                     !opt_listed(opts, "ro"), "Propagation", "rprivate"));
         }
         json_array_foreach(json_object_get(host, "Mounts"), i, v) {
                 const char *type = json_string_value(json_object_get(v, "Type"));
+                if (type && STREQ(type, "volume"))
+                        continue;
                 json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "Type", type ? type : "",
                                                      "Source", json_string_value(json_object_get(v, "Source")) ?: "",
                                                      "Destination", json_string_value(json_object_get(v, "Target")) ?: "",
                                                      "Mode", "", "RW", !json_is_true(json_object_get(v, "ReadOnly")),
                                                      "Propagation", type && STREQ(type, "bind") ? "rprivate" : ""));
         }
+        json_array_foreach(vols, i, v)
+                json_array_append_new(out, json_pack("{s:s, s:O, s:O, s:O, s:s, s:O, s:O, s:s}", "Type", "volume", "Name",
+                                                     json_object_get(v, "Name"), "Source", json_object_get(v, "Source"),
+                                                     "Destination", json_object_get(v, "Destination"), "Driver", "local",
+                                                     "Mode", json_object_get(v, "Mode"), "RW", json_object_get(v, "RW"),
+                                                     "Propagation", ""));
         return out;
+}
+
+/* One volume a container asks for, before it is resolved to a volume. */
+static int want_volume(json_t *vols, json_t *dests, const char *name, const char *dst, bool rw, const char *mode,
+                       bool copy, bool idmap, const char *propagation, json_t *labels, json_t *driver, const char *what,
+                       Error **err)
+{
+        if (dst[0] != '/')
+                return error_setx(err, EINVAL, "%s: invalid mount config: the container path \"%s\" must be absolute", what, dst);
+        if (json_object_get(dests, dst))
+                return error_setx(err, EINVAL, "%s: Duplicate mount point: %s", what, dst);
+        json_object_set_new(dests, dst, json_true());
+        json_array_append_new(vols, json_pack("{s:s?, s:s, s:b, s:s, s:b, s:b, s:s, s:O?, s:O?}", "Name", name, "Destination",
+                                              dst, "RW", rw, "Mode", mode, "Copy", copy, "Idmap", idmap, "Propagation",
+                                              propagation ? propagation : "", "Labels", labels, "DriverConfig", driver));
+        return 0;
+}
+
+/*
+ * The volumes a container mounts, from HostConfig.Binds (NAME:/dst, /dst), HostConfig.Mounts (type
+ * volume) and the image's Volumes not covered by a mount of the user's, each made unless it exists.
+ * *ret: [{Name, Source, Destination, RW, Mode, Copy, Idmap, Propagation}], what start mounts and
+ * inspect shows; *ret_created: the volumes made here (for the rollback of a failed create).  The caller
+ * holds the volumes lock (shared).
+ */
+static int resolve_volumes(Engine *e, json_t *host, json_t *image_volumes, json_t **ret, char ***ret_created, Error **err)
+{
+        _cleanup_json_ json_t *want = json_array(), *dests = json_object(), *out = json_array();
+        char **created = xcalloc(1, sizeof(char *));
+        size_t i;
+        json_t *v;
+        const char *k;
+        int r = 0;
+
+        json_array_foreach(json_object_get(host, "Binds"), i, v) {
+                _cleanup_free_ char *src = NULL, *dst = NULL, *opts = NULL, *what = NULL;
+                const char *spec = json_string_value(v);
+                if (!spec || split_bind(spec, &src, &dst, &opts) < 0) {
+                        r = error_setx(err, EINVAL, "HostConfig.Binds[%zu]: invalid volume specification: '%s'", i, spec ? spec : "");
+                        goto fail;
+                }
+                what = xasprintf("-v %s", spec);
+                if (src && src[0] == '/') {
+                        json_object_set_new(dests, dst, json_true());
+                        continue;
+                }
+                if (src && (r = volume_check_name(src, err)) < 0) {
+                        error_wrap(err, "%s", what);
+                        goto fail;
+                }
+                const char *prop = NULL;
+                _cleanup_free_ char *ocopy = xstrdup(opts ? opts : "");
+                for (char *p = ocopy, *save = NULL, *t; (t = strtok_r(p, ",", &save)); p = NULL)
+                        if (strstr(t, "private") || strstr(t, "slave") || strstr(t, "shared"))
+                                prop = t;
+                r = want_volume(want, dests, src, dst, !opt_listed(opts, "ro"), opts ? opts : src ? "z" : "",
+                                !opt_listed(opts, "nocopy"), opt_listed(opts, "idmap"), prop, NULL, NULL, what, err);
+                if (r < 0)
+                        goto fail;
+        }
+        json_array_foreach(json_object_get(host, "Mounts"), i, v) {
+                const char *type = json_string_value(json_object_get(v, "Type"));
+                const char *src = json_string_value(json_object_get(v, "Source"));
+                const char *dst = json_string_value(json_object_get(v, "Target"));
+                json_t *vo = json_object_get(v, "VolumeOptions");
+                _cleanup_free_ char *what = xasprintf("HostConfig.Mounts[%zu]", i);
+                if (!type || !STREQ(type, "volume")) {
+                        if (dst)
+                                json_object_set_new(dests, dst, json_true());
+                        continue;
+                }
+                if (!dst) {
+                        r = error_setx(err, EINVAL, "%s: a volume mount needs a target", what);
+                        goto fail;
+                }
+                if (src && *src && (r = volume_check_name(src, err)) < 0) {
+                        error_wrap(err, "%s", what);
+                        goto fail;
+                }
+                r = want_volume(want, dests, src && *src ? src : NULL, dst, !json_is_true(json_object_get(v, "ReadOnly")), "z",
+                                !json_is_true(json_object_get(vo, "NoCopy")), false, NULL, json_object_get(vo, "Labels"),
+                                json_object_get(vo, "DriverConfig"), what, err);
+                if (r < 0)
+                        goto fail;
+        }
+        json_object_foreach(json_object_get(host, "Tmpfs"), k, v)
+                json_object_set_new(dests, k, json_true());
+        json_object_foreach(image_volumes, k, v) {
+                if (json_object_get(dests, k))
+                        continue;       /* the user's mount takes the place of the image's volume */
+                r = want_volume(want, dests, NULL, k, true, "", true, false, NULL, NULL, NULL, "the image's VOLUME", err);
+                if (r < 0)
+                        goto fail;
+        }
+
+        json_array_foreach(want, i, v) {
+                const char *name = json_string_value(json_object_get(v, "Name"));
+                json_t *dc = json_object_get(v, "DriverConfig");
+                _cleanup_json_ json_t *vol = NULL;
+                bool made = false;
+                r = volume_create(e, name, json_string_value(json_object_get(dc, "Name")), json_object_get(v, "Labels"),
+                                  json_object_get(dc, "Options"), !name, &vol, &made, err);
+                if (r < 0)
+                        goto fail;
+                name = json_string_value(json_object_get(vol, "Name"));
+                if (made)
+                        strv_push(&created, name);
+                json_array_append_new(out, json_pack("{s:s, s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "Name", name, "Source",
+                                                     json_object_get(vol, "Mountpoint"), "Destination",
+                                                     json_object_get(v, "Destination"), "RW", json_object_get(v, "RW"), "Mode",
+                                                     json_object_get(v, "Mode"), "Copy", json_object_get(v, "Copy"), "Idmap",
+                                                     json_object_get(v, "Idmap"), "Propagation", json_object_get(v, "Propagation")));
+        }
+        *ret = TAKE_PTR(out);
+        *ret_created = created;
+        return 0;
+fail:
+        *ret_created = created;         /* the caller removes them once it has let go of the lock */
+        return r;
 }
 
 static void apply_log_defaults(Engine *e, json_t *host)
@@ -161,7 +310,9 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         _cleanup_json_ json_t *image_config = NULL, *record = NULL;
         _cleanup_(image_store_closep) ImageStore *store = NULL;
         _cleanup_free_ char *image_id = NULL, *id = NULL, *dir = NULL, *rt_path = NULL, *created = NULL, *image_ref = NULL;
-        _cleanup_strv_ char **rt_args = NULL;
+        _cleanup_strv_ char **rt_args = NULL, **vols_made = NULL;
+        _cleanup_json_ json_t *vols = NULL;
+        _cleanup_close_ int vlock = -EBADF;
         const char *image = json_string_value(json_object_get(config, "Image"));
         json_t *ic, *args, *v;
         size_t i;
@@ -278,7 +429,6 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         }
         json_object_set(record, "HostConfig", host);
         json_object_set_new(record, "GraphDriver", json_pack("{s:{}, s:s}", "Data", "Name", "overlay"));
-        json_object_set_new(record, "Mounts", mounts_for_inspect(host));
         json_object_set(record, "Config", config);
         json_object_set_new(record, "NetworkSettings",
                             json_pack("{s:s, s:s, s:b, s:s, s:i, s:{}, s:s, s:n, s:n, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:{}}",
@@ -301,9 +451,20 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                 }
         }
 
-        r = container_create_record(e, record, name, &id, err);
+        /* Volumes last, right before the record that names them: held (shared) until the record is
+         * saved, so a `volume rm` that scans the records cannot slip in between. */
+        r = volumes_lock(e, false, &vlock, err);
         if (r < 0)
                 return r;
+        r = resolve_volumes(e, host, json_object_get(ic, "Volumes"), &vols, &vols_made, err);
+        if (r < 0)
+                goto fail_volumes;
+        json_object_set_new(record, "Mounts", mounts_for_inspect(host, vols));
+        json_object_set(json_object_get(record, "Stockade"), "Volumes", vols);
+
+        r = container_create_record(e, record, name, &id, err);
+        if (r < 0)
+                goto fail_volumes;
         dir = engine_container_dir(e, id);
         {
                 /* --userns=auto: leased once the record exists, so a concurrent reclaim sees it alive */
@@ -377,6 +538,11 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
 fail:
         (void)container_remove_dirs(e, id, NULL);
         userns_release(e, id);
+fail_volumes:
+        /* what this create made, and nobody else uses now that the record is gone */
+        close(TAKE_FD(vlock));
+        for (i = 0; vols_made && vols_made[i]; i++)
+                (void)volume_remove(e, vols_made[i], NULL, NULL);
         return r;
 }
 
@@ -449,6 +615,48 @@ static int mount_rootfs(Engine *e, json_t *rec, const char *dir, Error **err)
                         return error_set(err, errno, "mounting the container's root filesystem (overlay on %s): this "
                                          "kernel has no overlay filesystem loaded (modprobe overlay)", target);
                 return error_set(err, errno, "mounting the container's root filesystem (overlay on %s)", target);
+        }
+        return 0;
+}
+
+/*
+ * Readies each volume for a start (volume_prepare: a typed volume's mount, docker's copy-up of the
+ * image's files into a new empty volume, the first start only) and logs docker's "mount" events.
+ */
+static int start_volumes(Engine *e, const char *id, json_t *rec, const char *rootfs, Error **err)
+{
+        json_t *st = json_object_get(rec, "Stockade"), *vols = json_object_get(st, "Volumes"), *v;
+        bool first = !json_is_true(json_object_get(st, "VolumesCopied"));
+        uid_t uid = (uid_t)-1;
+        gid_t gid = (gid_t)-1;
+        size_t i;
+        int r;
+
+        if (json_array_size(vols) == 0)
+                return 0;
+        /* a remapped container's root owns a new volume, as its own files */
+        json_array_foreach(json_object_get(st, "UidMappings"), i, v) if (json_integer_value(json_object_get(v, "containerID")) == 0)
+                uid = (uid_t)json_integer_value(json_object_get(v, "hostID"));
+        json_array_foreach(json_object_get(st, "GidMappings"), i, v) if (json_integer_value(json_object_get(v, "containerID")) == 0)
+                gid = (gid_t)json_integer_value(json_object_get(v, "hostID"));
+        json_array_foreach(vols, i, v) {
+                const char *name = json_string_value(json_object_get(v, "Name"));
+                const char *dst = json_string_value(json_object_get(v, "Destination"));
+                _cleanup_json_ json_t *vol = NULL;
+                r = volume_get(e, name ? name : "", &vol, err);
+                if (r < 0)
+                        return error_wrap(err, "the volume at %s", dst ? dst : "?");
+                r = volume_prepare(e, vol, rootfs, dst, first && json_is_true(json_object_get(v, "Copy")), uid, gid, err);
+                if (r < 0)
+                        return r;
+        }
+        json_object_set_new(st, "VolumesCopied", json_true());
+        json_array_foreach(vols, i, v) {
+                _cleanup_json_ json_t *a = json_pack("{s:s, s:O, s:O, s:s}", "container", id, "destination",
+                                                     json_object_get(v, "Destination"), "propagation",
+                                                     json_object_get(v, "Propagation"), "read/write",
+                                                     json_is_true(json_object_get(v, "RW")) ? "true" : "false");
+                volume_event(e, json_string_value(json_object_get(v, "Name")), "mount", a);
         }
         return 0;
 }
@@ -675,6 +883,9 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
         if (r < 0)
                 goto fail;
         mounted = true;
+        r = start_volumes(e, id, rec, rootfs, err);
+        if (r < 0)
+                goto fail;
         net = json_string_value(json_object_get(host, "NetworkMode"));
         /* stockade-runtime brings up the loopback of the network namespace it creates; for other
          * runtimes (runc leaves it down) the engine makes the namespace, lo up, and passes its path. */
@@ -905,7 +1116,7 @@ int lifecycle_kill(Engine *e, const char *id, const char *signal, Error **err)
         return 0;
 }
 
-int lifecycle_remove(Engine *e, const char *id, bool force, Error **err)
+int lifecycle_remove(Engine *e, const char *id, bool force, bool volumes, Error **err)
 {
         _cleanup_json_ json_t *rec = NULL;
         _cleanup_close_ int slock = -EBADF;
@@ -950,8 +1161,11 @@ int lifecycle_remove(Engine *e, const char *id, bool force, Error **err)
         r = container_remove_dirs(e, id, err);
         if (r < 0)
                 return r;
+        close(TAKE_FD(slock));  /* the volumes' lock comes after the store's, never inside it */
         userns_release(e, id);
         lifecycle_event(e, id, rec, "destroy", NULL);
+        if (volumes)
+                volume_remove_anonymous(e, rec);
         return 0;
 }
 

@@ -35,8 +35,11 @@ int lifecycle_start(Engine *e, const char *id, bool attach, bool attach_stdin, i
 int lifecycle_stop(Engine *e, const char *id, int timeout, Error **err);
 /* Sends a signal ("TERM", "SIGHUP", "9"...) to a running container. */
 int lifecycle_kill(Engine *e, const char *id, const char *signal, Error **err);
-/* Removes a container; a running one only with force (killed first). */
-int lifecycle_remove(Engine *e, const char *id, bool force, Error **err);
+/*
+ * Removes a container; a running one only with force (killed first).  `volumes` (rm -v): its
+ * anonymous volumes too, unless another container uses them.
+ */
+int lifecycle_remove(Engine *e, const char *id, bool force, bool volumes, Error **err);
 
 /* stop (when running), start, and docker's "restart" event. */
 int lifecycle_restart(Engine *e, const char *id, int timeout, Error **err);

@@ -16,6 +16,7 @@
 #include "json-util.h"
 #include "pflag.h"
 #include "util.h"
+#include "volume.h"
 
 void runopts_free(RunOpts *o)
 {
@@ -341,11 +342,24 @@ static int set_volume(const Pflag *f, const char *v, void *ud, Error **err)
 
         for (char *p = copy, *save = NULL, *t; n < 4 && (t = strtok_r(p, ":", &save)); p = NULL)
                 parts[n++] = t;
-        if (n < 2 || n > 3)
-                return error_setx(err, EINVAL, "invalid volume specification: '%s' (expected /host/path:/container/path[:ro])", v);
-        if (parts[0][0] != '/')
-                return error_setx(err, EINVAL, "invalid volume specification: '%s': named volumes are not supported yet, "
-                                  "bind a host directory given by its absolute path", v);
+        if (n < 1 || n > 3)
+                return error_setx(err, EINVAL, "invalid volume specification: '%s' (expected [SOURCE:]/container/path[:OPTIONS], "
+                                  "SOURCE a host path or a volume name)", v);
+        if (n == 1) {
+                /* -v /data: an anonymous volume */
+                if (parts[0][0] != '/')
+                        return error_setx(err, EINVAL, "invalid volume specification: '%s': invalid mount config: the "
+                                          "container path must be absolute", v);
+                json_array_append_new(c->binds, json_string(v));
+                return 0;
+        }
+        if (parts[0][0] != '/') {
+                if (!volume_is_name(parts[0]))
+                        return error_setx(err, EINVAL, "invalid volume specification: '%s': a host path must be absolute "
+                                          "(a relative one would depend on the directory stockade runs in)", v);
+                if (volume_check_name(parts[0], err) < 0)
+                        return error_wrap(err, "invalid volume specification: '%s'", v);
+        }
         if (parts[1][0] != '/')
                 return error_setx(err, EINVAL, "invalid volume specification: '%s': invalid mount config: the "
                                   "container path must be absolute", v);
@@ -359,6 +373,14 @@ static int set_volume(const Pflag *f, const char *v, void *ud, Error **err)
         }
         json_array_append_new(c->binds, json_string(v));
         return 0;
+}
+
+static json_t *mount_volume_options(json_t *m)
+{
+        json_t *vo = json_object_get(m, "VolumeOptions");
+        if (!vo)
+                json_object_set_new(m, "VolumeOptions", vo = json_object());
+        return vo;
 }
 
 static int set_mount(const Pflag *f, const char *v, void *ud, Error **err)
@@ -383,6 +405,31 @@ static int set_mount(const Pflag *f, const char *v, void *ud, Error **err)
                         json_object_set_new(m, "ReadOnly", json_boolean(!val || STREQ(val, "true") || STREQ(val, "1")));
                 else if (STREQ(t, "bind-propagation") && val)
                         json_object_set_new(m, "BindOptions", json_pack("{s:s}", "Propagation", val));
+                else if (STREQ(t, "volume-nocopy"))
+                        json_object_set_new(mount_volume_options(m), "NoCopy",
+                                            json_boolean(!val || STREQ(val, "true") || STREQ(val, "1")));
+                else if ((STREQ(t, "volume-opt") || STREQ(t, "volume-label")) && val && strchr(val, '=')) {
+                        /* volume-opt=type=tmpfs: the value is key=value itself */
+                        json_t *vo = mount_volume_options(m), *obj;
+                        char *eq2 = strchr((char *)val, '=');
+                        *eq2 = '\0';
+                        if (STREQ(t, "volume-label")) {
+                                if (!(obj = json_object_get(vo, "Labels")))
+                                        json_object_set_new(vo, "Labels", obj = json_object());
+                        } else {
+                                json_t *dc = json_object_get(vo, "DriverConfig");
+                                if (!dc)
+                                        json_object_set_new(vo, "DriverConfig", dc = json_pack("{s:s}", "Name", "local"));
+                                if (!(obj = json_object_get(dc, "Options")))
+                                        json_object_set_new(dc, "Options", obj = json_object());
+                        }
+                        json_object_set_new(obj, val, json_string(eq2 + 1));
+                } else if (STREQ(t, "volume-driver") && val) {
+                        json_t *vo = mount_volume_options(m), *dc = json_object_get(vo, "DriverConfig");
+                        if (!dc)
+                                json_object_set_new(vo, "DriverConfig", dc = json_object());
+                        json_object_set_new(dc, "Name", json_string(val));
+                }
                 else if (STREQ(t, "tmpfs-size") && val) {
                         int64_t n;
                         if (parse_size(val, &n) < 0) {
@@ -397,9 +444,14 @@ static int set_mount(const Pflag *f, const char *v, void *ud, Error **err)
         }
         if (!json_object_get(m, "Type"))
                 json_object_set_new(m, "Type", json_string(type));
-        if (!STREQ(type, "bind") && !STREQ(type, "tmpfs")) {
+        if (!STREQ(type, "bind") && !STREQ(type, "tmpfs") && !STREQ(type, "volume")) {
                 json_decref(m);
-                return error_setx(err, EINVAL, "mount type '%s' is not supported yet (bind and tmpfs are)", type);
+                return error_setx(err, EINVAL, "invalid mount type '%s' (bind, volume and tmpfs are; npipe and cluster "
+                                  "are not on Linux)", type);
+        }
+        if (json_object_get(m, "VolumeOptions") && !STREQ(type, "volume")) {
+                json_decref(m);
+                return error_setx(err, EINVAL, "invalid mount config: volume options given for a mount of type '%s'", type);
         }
         const char *target = json_string_value(json_object_get(m, "Target"));
         const char *source = json_string_value(json_object_get(m, "Source"));
@@ -410,6 +462,10 @@ static int set_mount(const Pflag *f, const char *v, void *ud, Error **err)
         if (STREQ(type, "bind") && (!source || source[0] != '/')) {
                 json_decref(m);
                 return error_setx(err, EINVAL, "source is required for a bind mount and must be an absolute path");
+        }
+        if (STREQ(type, "volume") && source && *source && volume_check_name(source, err) < 0) {
+                json_decref(m);
+                return error_wrap(err, "--mount %s", v);
         }
         json_array_append_new(c->mounts, m);
         return 0;
@@ -664,8 +720,8 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 { "env-file", 0, PFLAG_CUSTOM, NULL, set_env_file, "Read in a file of environment variables" },
                 { "workdir", 'w', PFLAG_STRING, &workdir, NULL, "Working directory inside the container" },
                 { "entrypoint", 0, PFLAG_STRING, &entrypoint, NULL, "Overwrite the default ENTRYPOINT of the image" },
-                { "volume", 'v', PFLAG_CUSTOM, NULL, set_volume, "Bind mount a volume (/host:/container[:ro])" },
-                { "mount", 0, PFLAG_CUSTOM, NULL, set_mount, "Attach a filesystem mount (type=bind|tmpfs,...)" },
+                { "volume", 'v', PFLAG_CUSTOM, NULL, set_volume, "Bind mount a host path or a volume ([/host/path|NAME:]/container[:ro])" },
+                { "mount", 0, PFLAG_CUSTOM, NULL, set_mount, "Attach a filesystem mount (type=bind|volume|tmpfs,...)" },
                 { "hostname", 'h', PFLAG_STRING, &hostname, NULL, "Container host name" },
                 { "network", 0, PFLAG_STRING, &network, NULL, "Connect a container to a network (none, host)" },
                 { "net", 0, PFLAG_STRING, &network, NULL, "Alias of --network" },

@@ -363,6 +363,15 @@ static bool mount_listed(json_t *mounts, const char *dst)
         return false;
 }
 
+static size_t path_depth(json_t *mount)
+{
+        const char *d = json_string_value(json_object_get(mount, "destination"));
+        size_t n = 0;
+        for (; d && *d; d++)
+                n += *d == '/' && d[1] && d[1] != '/';
+        return n;
+}
+
 static int add_user_mounts(json_t *mounts, json_t *host, json_t *stockade, Error **err)
 {
         json_t *user = json_array();
@@ -376,8 +385,8 @@ static int add_user_mounts(json_t *mounts, json_t *host, json_t *stockade, Error
                 bool ro = false, idmap = false;
                 const char *prop = NULL;
                 struct stat st;
-                if (!dst)
-                        continue;
+                if (!dst || src[0] != '/')
+                        continue;       /* a volume (NAME:/dst, /dst): from Stockade.Volumes below */
                 *dst++ = '\0';
                 opts = strchr(dst, ':');
                 if (opts)
@@ -410,12 +419,35 @@ static int add_user_mounts(json_t *mounts, json_t *host, json_t *stockade, Error
                 }
                 json_array_append_new(user, bm);
         }
+        /* volumes: their _data bound in, resolved at create (lifecycle.c, volume.h) */
+        json_array_foreach(json_object_get(stockade, "Volumes"), i, v) {
+                const char *src = json_string_value(json_object_get(v, "Source"));
+                const char *dst = json_string_value(json_object_get(v, "Destination"));
+                const char *prop = json_string_value(json_object_get(v, "Propagation"));
+                if (!src || !dst)
+                        continue;
+                json_t *bm = bind_mount(src, dst, !json_is_true(json_object_get(v, "RW")), prop && *prop ? prop : NULL);
+                if (json_is_true(json_object_get(v, "Idmap"))) {
+                        json_t *um = json_object_get(stockade, "UidMappings");
+                        if (json_array_size(um) == 0) {
+                                json_decref(bm);
+                                json_decref(user);
+                                return error_setx(err, EINVAL, "volume %s: idmap needs a remapped container (daemon.json "
+                                                  "userns-remap, without --userns=host)",
+                                                  json_string_value(json_object_get(v, "Name")));
+                        }
+                        json_array_append_new(json_object_get(bm, "options"), json_string("idmap"));
+                        json_object_set(bm, "uidMappings", um);
+                        json_object_set(bm, "gidMappings", json_object_get(stockade, "GidMappings"));
+                }
+                json_array_append_new(user, bm);
+        }
         json_array_foreach(json_object_get(host, "Mounts"), i, v) {
                 const char *type = json_string_value(json_object_get(v, "Type"));
                 const char *src = json_string_value(json_object_get(v, "Source"));
                 const char *dst = json_string_value(json_object_get(v, "Target"));
                 struct stat st;
-                if (!type || !dst)
+                if (!type || !dst || STREQ(type, "volume"))
                         continue;
                 if (STREQ(type, "bind")) {
                         if (!src || stat(src, &st) < 0) {
@@ -447,6 +479,14 @@ static int add_user_mounts(json_t *mounts, json_t *host, json_t *stockade, Error
                         }
                 }
         }
+        /* parents before children (docker sorts by the number of path components), so a mount at
+         * /data/sub is made on the volume at /data, not hidden under it */
+        for (size_t a = 1; a < json_array_size(user); a++)
+                for (size_t b = a; b > 0 && path_depth(json_array_get(user, b)) < path_depth(json_array_get(user, b - 1)); b--) {
+                        json_t *t = json_incref(json_array_get(user, b));
+                        json_array_set(user, b, json_array_get(user, b - 1));
+                        json_array_set_new(user, b - 1, t);
+                }
         json_array_extend(mounts, user);
         json_decref(user);
         return 0;

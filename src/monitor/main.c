@@ -42,6 +42,7 @@
 #include "logpipe.h"
 #include "signals.h"
 #include "util.h"
+#include "volume.h"
 
 #define MAX_CLIENTS 64
 
@@ -186,6 +187,21 @@ static void emit_kv(const char *action, const char *key, long long value)
         _cleanup_json_ json_t *extra = json_object();
         json_object_set_new(extra, key, json_sprintf("%lld", value));
         emit(action, extra);
+}
+
+/* docker's "unmount" event of each volume, once the container has stopped for good */
+static void emit_volume_unmounts(void)
+{
+        _cleanup_json_ json_t *rec = NULL;
+        size_t i;
+        json_t *v;
+
+        if (container_load(&M.eng, M.id, &rec, NULL) < 0)
+                return;
+        json_array_foreach(json_object_get(json_object_get(rec, "Stockade"), "Volumes"), i, v) {
+                _cleanup_json_ json_t *a = json_pack("{s:s}", "container", M.id);
+                volume_event(&M.eng, json_string_value(json_object_get(v, "Name")) ?: "", "unmount", a);
+        }
 }
 
 /* ---- the runtime ---- */
@@ -1429,6 +1445,8 @@ int main(int argc, char **argv)
                         runtime_delete_wait(deleting);
                         update_record(rec_exited, &x);
                         emit_kv("die", "exitCode", x.code);
+                        if (!x.restarting)
+                                emit_volume_unmounts();
                         if (M.stop_event && !x.restarting)
                                 emit("stop", NULL);
                         broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", x.code,
@@ -1452,6 +1470,7 @@ int main(int argc, char **argv)
                         ExitInfo stopped = { .code = M.exit_code, .restarting = false };
                         cleanup_host();
                         update_record(rec_exited, &stopped);
+                        emit_volume_unmounts();
                         if (M.stop_event)
                                 emit("stop", NULL);
                         broadcast_status(json_pack("{s:s, s:i, s:b, s:b}", "status", "exited", "exitCode", M.exit_code,
@@ -1472,10 +1491,17 @@ out:
                         fprintf(stderr, "stockade-monitor: %s\n", err->msg);
                         error_free(err);
                         err = NULL;
-                } else if (rec && event_emit_container(&M.eng, rec, "destroy", NULL, &err) < 0) {
-                        fprintf(stderr, "stockade-monitor: the destroy event was not logged: %s\n", err->msg);
-                        error_free(err);
-                        err = NULL;
+                } else {
+                        if (rec && event_emit_container(&M.eng, rec, "destroy", NULL, &err) < 0) {
+                                fprintf(stderr, "stockade-monitor: the destroy event was not logged: %s\n", err->msg);
+                                error_free(err);
+                                err = NULL;
+                        }
+                        /* run --rm takes its anonymous volumes along (after the store's lock: the
+                         * volumes' lock is never taken inside it) */
+                        close(TAKE_FD(lock));
+                        if (rec)
+                                volume_remove_anonymous(&M.eng, rec);
                 }
                 broadcast_status(json_pack("{s:s}", "status", "removed"));
         } else {
