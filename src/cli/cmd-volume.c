@@ -47,6 +47,8 @@ static int volume_create_cmd(Engine *e, int argc, char **argv)
         int idx = 1, r;
 
         r = pflag_parse(flags, argc, argv, &idx, true, NULL, &err);
+        if (r >= 0)
+                argc = r;       /* interspersed: the positional arguments gathered from idx */
         if (r >= 0 && argc - idx > 1)
                 r = error_setx(&err, EINVAL, "\"stockade volume create\" requires at most 1 argument.");
         if (r >= 0 && argc - idx == 1) {
@@ -262,8 +264,10 @@ static int volume_rm_cmd(Engine *e, int argc, char **argv)
         Error *err = NULL;
         int idx = 1, rc = 0;
 
-        if (pflag_parse(flags, argc, argv, &idx, true, NULL, &err) < 0)
+        int n = pflag_parse(flags, argc, argv, &idx, true, NULL, &err);
+        if (n < 0)
                 return cli_fail("volume rm", err);
+        argc = n;
         if (idx >= argc)
                 return cli_failf("volume rm", "\"stockade volume rm\" requires at least 1 argument.");
         for (int k = idx; k < argc; k++) {

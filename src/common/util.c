@@ -513,6 +513,13 @@ int rm_rf_at(int dfd, const char *name)
                 return -errno;
         if (st.st_dev != st_parent.st_dev)
                 return -EXDEV; /* never cross into a mount */
+        {
+                /* nor into a bind mount of the same filesystem, whose st_dev is the parent's */
+                struct statx stx;
+                if (statx(fd, "", AT_EMPTY_PATH, 0, &stx) == 0 && (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+                    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+                        return -EXDEV;
+        }
         d = fdopendir(TAKE_FD(fd));
         if (!d)
                 return -errno;

@@ -169,6 +169,27 @@ void volume_event(Engine *e, const char *name, const char *action, json_t *extra
         }
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A copy with its keys sorted, as Go marshals a map (what docker prints for Labels and Options). */
+static json_t *sorted_copy(json_t *o)
+{
+        _cleanup_strv_ char **keys = xcalloc(1, sizeof(char *));
+        json_t *out = json_object();
+        const char *k;
+        json_t *v;
+
+        json_object_foreach(o, k, v)
+                strv_push(&keys, k);
+        qsort(keys, strv_length(keys), sizeof(char *), cmp_names);
+        for (size_t i = 0; keys[i]; i++)
+                json_object_set(out, keys[i], json_object_get(o, keys[i]));
+        return out;
+}
+
 int volume_create(Engine *e, const char *name, const char *driver, json_t *labels, json_t *opts, bool anonymous,
                   json_t **ret, bool *ret_created, Error **err)
 {
@@ -182,6 +203,10 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
         if (driver && *driver && !STREQ(driver, "local"))
                 return error_setx(err, EINVAL, "create %s: volume driver \"%s\" is not available: stockade has the local "
                                   "driver only", name ? name : "(anonymous)", driver);
+        if (!json_is_object(labels))
+                labels = NULL;
+        if (!json_is_object(opts))
+                opts = NULL;
         if (!name)
                 name = gen = container_new_id();
         r = volume_check_name(name, err);
@@ -220,11 +245,13 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
                 goto fail;
         }
         created = rfc3339_local(time(NULL));
-        rec = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s}", "CreatedAt", created, "Driver", "local", "Labels",
-                        labels ? json_deep_copy(labels) : json_object(), "Name", name, "Options",
-                        opts ? json_deep_copy(opts) : json_object(), "Scope", "local");
-        if (anonymous)
-                json_object_set_new(json_object_get(rec, "Labels"), VOLUME_ANON_LABEL, json_string(""));
+        {
+                _cleanup_json_ json_t *all_labels = labels ? json_deep_copy(labels) : json_object();
+                if (anonymous)
+                        json_object_set_new(all_labels, VOLUME_ANON_LABEL, json_string(""));
+                rec = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s}", "CreatedAt", created, "Driver", "local", "Labels",
+                                sorted_copy(all_labels), "Name", name, "Options", sorted_copy(opts), "Scope", "local");
+        }
         {
                 _cleanup_free_ char *text = jx_dump(rec, false);
                 r = write_file_atomic(tfd, VOLUME_RECORD, text, strlen(text), 0600, true);
@@ -256,11 +283,6 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
 fail:
         (void)rm_rf_at(AT_FDCWD, tmp);
         return r;
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int volume_list(Engine *e, json_t **ret, Error **err)
