@@ -646,6 +646,15 @@ static int start_volumes(Engine *e, const char *id, json_t *rec, const char *roo
                 r = volume_get(e, name ? name : "", &vol, err);
                 if (r < 0)
                         return error_wrap(err, "the volume at %s", dst ? dst : "?");
+                if (gid != (gid_t)-1) {
+                        /* the runtime binds _data as the container's root, in its user namespace: the path
+                         * lets anyone through but lists nothing, and the volume's own directory only its
+                         * root's group (root:GID 0710), as the container's directory (userns.c) */
+                        _cleanup_free_ char *root = volume_root(e), *vdir = xasprintf("%s/%s", root, name);
+                        if (chmod(root, 0711) < 0 || chown(vdir, 0, gid) < 0 || chmod(vdir, 0710) < 0)
+                                return error_set(err, errno, "opening the path to volume %s to the container's root "
+                                                 "(group %u)", name, (unsigned)gid);
+                }
                 r = volume_prepare(e, vol, rootfs, dst, first && json_is_true(json_object_get(v, "Copy")), uid, gid, err);
                 if (r < 0)
                         return r;

@@ -234,7 +234,6 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
         r = mkdir_p(root, 0700);
         if (r < 0)
                 return error_set(err, -r, "creating %s", root);
-        (void)chmod(root, 0700);
         {
                 _cleanup_free_ char *rnd = container_new_id();
                 tmp = xasprintf("%s/.new-%.16s", root, rnd);

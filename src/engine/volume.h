@@ -11,7 +11,10 @@
 /*
  * Volumes: docker's "local" driver (docs/ENGINE.md, "Volumes").
  *
- *   <data-root>/volumes/                 0700: only root reaches what containers wrote
+ *   <data-root>/volumes/                 0700: only root reaches what containers wrote (0711 once a
+ *                                        remapped container used a volume: its runtime binds _data in
+ *                                        the container's user namespace; that volume's directory is
+ *                                        then root:<its root's gid> 0710)
  *   <data-root>/volumes/<name>/_data     what containers mount
  *   <data-root>/volumes/<name>/volume.json
  *          {"CreatedAt","Driver":"local","Labels":{},"Mountpoint","Name","Options":{},"Scope":"local"}

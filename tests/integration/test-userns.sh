@@ -77,6 +77,28 @@ t_bind_volumes() {
         expect_output_has "idmap needs a remapped container"
 }
 
+t_named_volumes() {
+        # a new volume belongs to the container's root (100000 on the host), as under docker's remapped root
+        sk_out run --rm -v rv:/data busybox sh -c 'touch /data/f; stat -c %u:%g /data /data/f'
+        [ "$status" = 0 ] || fail "run: $errout"
+        [ "$output" = $'0:0\n0:0' ] || fail "inside: $output"
+        local d=$STOCKADE_DATA_ROOT/volumes/rv/_data
+        [ "$(stat -c %u:%g "$d" "$d/f" | tr '\n' ' ')" = "100000:100000 100000:100000 " ] ||
+                fail "on the host: $(stat -c %u:%g "$d" "$d/f")"
+        # copy-up of the image's files: root's inside, 100000's on the host
+        sk_out run --rm -v rv2:/etc busybox stat -c %u /etc/passwd
+        expect_status 0
+        [ "$output" = 0 ] || fail "a copied file inside: $output"
+        [ "$(stat -c %u "$STOCKADE_DATA_ROOT/volumes/rv2/_data/passwd")" = 100000 ] || fail "a copied file on the host"
+        # :idmap on a volume: the volume's host owners as seen inside
+        sk_out run --rm --userns=host -v idv:/data busybox sh -c 'touch /data/hostroot'
+        sk_out run --rm -v idv:/data:idmap busybox stat -c %u /data/hostroot
+        expect_status 0
+        [ "$output" = 0 ] || fail "idmapped volume: $output"
+        sk volume rm rv rv2 idv
+        expect_status 0
+}
+
 t_refusals_and_host() {
         sk run --rm --privileged busybox true
         expect_status 125
@@ -240,6 +262,7 @@ t_no_idmap_fallback() {
 run_test "userns-remap default: dockremap and 100000 made, root inside, the image root's through idmapped layers" t_remap_default
 run_test "host side: the container's processes run as 100000, the image store is not chowned" t_host_ids
 run_test "bind volumes: files as 100000 (docker's way), or the host's owners with :idmap" t_bind_volumes
+run_test "named volumes: owned by the remapped root, copy-up shifted, :idmap" t_named_volumes
 run_test "--privileged, --network host, --pid host refused; --userns=host opts out" t_refusals_and_host
 run_test "the --userns-remap flag over daemon.json" t_flag
 run_test "a remapped container binds port 80" t_port_80
