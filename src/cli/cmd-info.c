@@ -111,7 +111,7 @@ static json_t *ps_row(json_t *rec, bool trunc)
         const char *id = json_string_value(json_object_get(rec, "Id"));
         const char *name = json_string_value(json_object_get(rec, "Name"));
         json_t *cfg = json_object_get(rec, "Config");
-        _cleanup_free_ char *cmd = NULL, *cmdq = NULL, *status = cli_status_text(rec), *running_for = NULL, *labels = NULL,
+        _cleanup_free_ char *cmd = NULL, *cmdq = NULL, *status = cli_status_text(rec), *running_for = NULL, *labels = NULL, *mounts = NULL,
                             *created = created_at(json_string_value(json_object_get(rec, "Created")));
         size_t cap = 0, i;
         json_t *v;
@@ -136,12 +136,25 @@ static json_t *ps_row(json_t *rec, bool trunc)
                 }
                 fclose(lm);
         }
+        {
+                /* docker's Mounts column: a volume's name or a bind's source, 15 characters unless --no-trunc */
+                size_t mc = 0;
+                FILE *mm = open_memstream(&mounts, &mc);
+                json_array_foreach(json_object_get(rec, "Mounts"), i, v) {
+                        const char *n = json_string_value(json_object_get(v, "Name"));
+                        if (!n || !*n)
+                                n = json_string_value(json_object_get(v, "Source")) ?: "";
+                        _cleanup_free_ char *t = trunc ? ellipsis(n, 15) : xstrdup(n);
+                        fprintf(mm, "%s%s", i ? "," : "", t);
+                }
+                fclose(mm);
+        }
         char short_id[13];
         snprintf(short_id, sizeof(short_id), "%s", id ? id : "");
         return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ID", trunc ? short_id : id, "Image",
                          json_string_value(json_object_get(cfg, "Image")) ?: "", "Command", cmdq, "CreatedAt", created,
                          "RunningFor", running_for, "Ports", "", "State", container_status(rec), "Status", status, "Size", "",
-                         "Names", name ? name + (name[0] == '/') : "", "Labels", labels, "Mounts", "");
+                         "Names", name ? name + (name[0] == '/') : "", "Labels", labels, "Mounts", mounts);
 }
 
 typedef struct Filter {
@@ -175,6 +188,18 @@ static bool filter_match_one(const char *key, const char *value, json_t *rec, En
                 int64_t n;
                 return STREQ(container_status(rec), "exited") && parse_int64(value, &n) == 0 &&
                        json_integer_value(json_object_get(json_object_get(rec, "State"), "ExitCode")) == n;
+        }
+        if (STREQ(key, "volume")) {
+                /* docker: a mount whose volume name or destination is the value */
+                size_t i;
+                json_t *m;
+                json_array_foreach(json_object_get(rec, "Mounts"), i, m) {
+                        const char *n = json_string_value(json_object_get(m, "Name"));
+                        const char *d = json_string_value(json_object_get(m, "Destination"));
+                        if ((n && STREQ(n, value)) || (d && STREQ(d, value)))
+                                return true;
+                }
+                return false;
         }
         if (STREQ(key, "ancestor")) {
                 const char *img = json_string_value(json_object_get(cfg, "Image"));
@@ -249,7 +274,8 @@ int cmd_ps(Engine *e, int argc, char **argv)
                 f[nf].key = xstrndup(filters[i], (size_t)(eq - filters[i]));
                 f[nf].value = xstrdup(eq + 1);
                 if (!STREQ(f[nf].key, "id") && !STREQ(f[nf].key, "name") && !STREQ(f[nf].key, "label") &&
-                    !STREQ(f[nf].key, "status") && !STREQ(f[nf].key, "exited") && !STREQ(f[nf].key, "ancestor")) {
+                    !STREQ(f[nf].key, "status") && !STREQ(f[nf].key, "exited") && !STREQ(f[nf].key, "ancestor") &&
+                    !STREQ(f[nf].key, "volume")) {
                         fprintf(stderr, "Error response from daemon: invalid filter '%s'\n", f[nf].key);
                         return EXIT_ENGINE;
                 }

@@ -424,6 +424,10 @@ static int set_mount(const Pflag *f, const char *v, void *ud, Error **err)
                                         json_object_set_new(dc, "Options", obj = json_object());
                         }
                         json_object_set_new(obj, val, json_string(eq2 + 1));
+                } else if (STREQ(t, "volume-opt") || STREQ(t, "volume-label")) {
+                        json_decref(m);
+                        return error_setx(err, EINVAL, "invalid value for %s: \"%s\" (expected %s=KEY=VALUE)", t, val ? val : "",
+                                          t);
                 } else if (STREQ(t, "volume-driver") && val) {
                         json_t *vo = mount_volume_options(m), *dc = json_object_get(vo, "DriverConfig");
                         if (!dc)

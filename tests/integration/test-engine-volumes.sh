@@ -50,6 +50,12 @@ t_named_volume() {
                 <<<"$output" >/dev/null || fail "Mounts: $output"
         sk inspect --format '{{json .HostConfig.Binds}}' c1
         [ "$output" = '["data1:/data","data1:/again:ro"]' ] || fail "HostConfig.Binds keeps what was asked: $output"
+        sk ps -a --filter volume=data1 --format '{{.Names}} {{.Mounts}}'
+        [ "$output" = "c1 data1,data1" ] || fail "ps --filter volume=NAME: $output"
+        sk ps -a --filter volume=/again -q
+        [ -n "$output" ] || fail "ps --filter volume=/destination found nothing"
+        sk ps -a --filter volume=other -q
+        [ -z "$output" ] || fail "ps --filter volume=other: $output"
         sk rm c1
         # a generic inspect finds volumes too, as docker's
         sk inspect --format '{{.Name}} {{.Driver}}' data1
@@ -285,6 +291,9 @@ t_bad_input() {
         sk run --rm --mount type=volume,source=v1,target=/x,volume-driver=nfs busybox true
         expect_status 125
         expect_output_has 'volume driver "nfs" is not available'
+        sk run --rm --mount type=volume,target=/x,volume-opt=noequals busybox true
+        expect_status 125
+        expect_output_has 'invalid value for volume-opt: "noequals" (expected volume-opt=KEY=VALUE)'
         sk run --rm -v d1:/same -v d2:/same busybox true
         expect_status 125
         expect_output_has 'Duplicate mount point: /same'
