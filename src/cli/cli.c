@@ -278,3 +278,19 @@ int cli_main(int argc, char **argv, const CliCommand *cmds, size_t n)
         fprintf(stderr, "stockade: '%s' is not a stockade command.\nSee 'stockade --help'\n", argv[idx]);
         return EXIT_ENGINE;
 }
+
+int cli_print_inspect(json_t *list, const char *format)
+{
+        size_t i;
+        json_t *o;
+        char *text;
+
+        if (format) {
+                json_array_foreach(list, i, o) if (!cli_print_format(format, o)) return 1;
+                return 0;
+        }
+        text = json_dumps(list, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text ? text : "[]");
+        free(text);
+        return 0;
+}

@@ -99,6 +99,8 @@ void cli_image_event(Engine *e, const char *image_id, const char *ref_name, json
 /* Opens the image store of the engine's data root; 0, or the exit status after reporting. */
 int cli_open_store(Engine *e, ImageStore **s);
 
+/* inspect's output: each object through --format (NULL: the array as docker's indented JSON); 1 on a template error. */
+int cli_print_inspect(json_t *list, const char *format);
 /* Executes a --format template over one value and prints it with a newline; false on error (reported). */
 bool cli_print_format(const char *tmpl, json_t *data);
 

@@ -405,18 +405,7 @@ int cmd_inspect(Engine *e, int argc, char **argv)
                 }
                 json_array_append_new(out, obj);
         }
-        if (format) {
-                size_t i;
-                json_t *o;
-                json_array_foreach(out, i, o) if (!cli_print_format(format, o)) return 1;
-                return rc;
-        }
-        {
-                char *text = json_dumps(out, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-                printf("%s\n", text ? text : "[]");
-                free(text);
-        }
-        return rc;
+        return cli_print_inspect(out, format) ? 1 : rc;
 }
 
 /* ---- logs ---- */

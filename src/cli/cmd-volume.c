@@ -225,8 +225,6 @@ static int volume_inspect_cmd(Engine *e, int argc, char **argv)
         _cleanup_json_ json_t *out = json_array();
         Error *err = NULL;
         int idx = 1, rc = 0;
-        size_t i;
-        json_t *o;
 
         if (pflag_parse(flags, argc, argv, &idx, false, NULL, &err) < 0)
                 return cli_fail("volume inspect", err);
@@ -242,16 +240,7 @@ static int volume_inspect_cmd(Engine *e, int argc, char **argv)
                 }
                 json_array_append_new(out, v);
         }
-        if (format) {
-                json_array_foreach(out, i, o) if (!cli_print_format(format, o)) return 1;
-                return rc;
-        }
-        {
-                char *text = json_dumps(out, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-                printf("%s\n", text ? text : "[]");
-                free(text);
-        }
-        return rc;
+        return cli_print_inspect(out, format) ? 1 : rc;
 }
 
 static int volume_rm_cmd(Engine *e, int argc, char **argv)

@@ -314,3 +314,24 @@ char *jx_dump(const json_t *j, bool pretty)
         *out = '\0';
         return s;
 }
+
+static int cmp_keys(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+json_t *jx_sorted_copy(json_t *obj)
+{
+        size_t n = json_is_object(obj) ? json_object_size(obj) : 0, i = 0;
+        const char **keys = xcalloc(n + 1, sizeof(char *));
+        json_t *out = json_object(), *v;
+        const char *k;
+
+        json_object_foreach(json_is_object(obj) ? obj : NULL, k, v)
+                keys[i++] = k;
+        qsort(keys, i, sizeof(char *), cmp_keys);
+        for (size_t j = 0; j < i; j++)
+                json_object_set(out, keys[j], json_object_get(obj, keys[j]));
+        free(keys);
+        return out;
+}

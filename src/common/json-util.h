@@ -46,3 +46,5 @@ json_t *jx_uint64_new(uint64_t v);
 
 /* Serialises compactly (or indented) into a malloc'd string, big integers as bare numbers; aborts on OOM. */
 char *jx_dump(const json_t *j, bool pretty);
+/* A shallow copy of an object with its keys in byte order, as Go marshals a map (NULL or a non-object: {}). */
+json_t *jx_sorted_copy(json_t *obj);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +127,18 @@ void strv_consume(char ***v, char *s)
 bool str_has_prefix(const char *s, const char *prefix)
 {
         return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool docker_name_valid(const char *s, size_t max)
+{
+        size_t len = strlen(s);
+
+        if (len < 2 || len > max || !isalnum((unsigned char)s[0]))
+                return false;
+        for (size_t i = 1; i < len; i++)
+                if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+                        return false;
+        return true;
 }
 
 int parse_uint64(const char *s, uint64_t *ret)

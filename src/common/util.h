@@ -30,6 +30,8 @@ void strv_push(char ***v, const char *s);
 void strv_consume(char ***v, char *s);
 
 bool str_has_prefix(const char *s, const char *prefix);
+/* docker's rule for container and volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]+, 2 to `max` bytes. */
+bool docker_name_valid(const char *s, size_t max);
 
 /* Parses a decimal unsigned integer; -EINVAL on junk, -ERANGE on overflow. */
 int parse_uint64(const char *s, uint64_t *ret);

@@ -34,16 +34,8 @@ char *container_new_id(void)
 
 int container_check_name(const char *name, Error **err)
 {
-        const char *n = name[0] == '/' ? name + 1 : name;
-        size_t len = strlen(n);
-
-        if (len < 2 || len > 253 || !isalnum((unsigned char)n[0]))
-                goto bad;
-        for (size_t i = 1; i < len; i++)
-                if (!isalnum((unsigned char)n[i]) && !strchr("_.-", n[i]))
-                        goto bad;
-        return 0;
-bad:
+        if (docker_name_valid(name[0] == '/' ? name + 1 : name, 253))
+                return 0;
         return error_setx(err, EINVAL, "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
 }
 

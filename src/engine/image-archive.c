@@ -1207,14 +1207,8 @@ static int load_legacy_image(LoadCtx *c, const char *top, char *const *tags, Err
         json_object_set(topcfg, "history", history);
         {
                 /* Go marshals the map with its keys sorted */
-                _cleanup_strv_ char **keys = xcalloc(1, sizeof(char *));
-                const char *k;
-                json_t *v;
-                json_object_foreach (topcfg, k, v)
-                        strv_push(&keys, k);
-                qsort(keys, strv_length(keys), sizeof(char *), istore_strcmp_p);
-                for (size_t i = 0; keys[i]; i++)
-                        json_object_set(cfg, keys[i], json_object_get(topcfg, keys[i]));
+                _cleanup_json_ json_t *sorted = jx_sorted_copy(topcfg);
+                json_object_update(cfg, sorted);
         }
         bytes = jx_dump(cfg, false);
         istore_sha256_hex(bytes, strlen(bytes), id);

@@ -39,15 +39,8 @@ char *volume_data_dir(Engine *e, const char *name)
 
 int volume_check_name(const char *name, Error **err)
 {
-        size_t len = strlen(name);
-
-        if (len < 2 || len > 255 || !isalnum((unsigned char)name[0]))
-                goto bad;
-        for (size_t i = 1; i < len; i++)
-                if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
-                        goto bad;
-        return 0;
-bad:
+        if (docker_name_valid(name, 255))
+                return 0;
         return error_setx(err, EINVAL, "create %s: \"%s\" includes invalid characters for a local volume name, only "
                           "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use "
                           "absolute path", name, name);
@@ -177,22 +170,6 @@ static int cmp_names(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A copy with its keys sorted, as Go marshals a map (what docker prints for Labels and Options). */
-static json_t *sorted_copy(json_t *o)
-{
-        _cleanup_strv_ char **keys = xcalloc(1, sizeof(char *));
-        json_t *out = json_object();
-        const char *k;
-        json_t *v;
-
-        json_object_foreach(o, k, v)
-                strv_push(&keys, k);
-        qsort(keys, strv_length(keys), sizeof(char *), cmp_names);
-        for (size_t i = 0; keys[i]; i++)
-                json_object_set(out, keys[i], json_object_get(o, keys[i]));
-        return out;
-}
-
 int volume_create(Engine *e, const char *name, const char *driver, json_t *labels, json_t *opts, bool anonymous,
                   json_t **ret, bool *ret_created, Error **err)
 {
@@ -252,7 +229,7 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
                 if (anonymous)
                         json_object_set_new(all_labels, VOLUME_ANON_LABEL, json_string(""));
                 rec = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s}", "CreatedAt", created, "Driver", "local", "Labels",
-                                sorted_copy(all_labels), "Name", name, "Options", sorted_copy(opts), "Scope", "local");
+                                jx_sorted_copy(all_labels), "Name", name, "Options", jx_sorted_copy(opts), "Scope", "local");
         }
         {
                 _cleanup_free_ char *text = jx_dump(rec, false);
