@@ -201,20 +201,23 @@ static int volume_ls_cmd(Engine *e, int argc, char **argv)
                         first = false;
                 }
                 fclose(m);
-                json_array_append_new(rows, json_pack("{s:O, s:O, s:O, s:O, s:s, s:O, s:s, s:s}", "Name",
-                                                      json_object_get(v, "Name"), "Driver", json_object_get(v, "Driver"),
-                                                      "Scope", json_object_get(v, "Scope"), "Mountpoint",
-                                                      json_object_get(v, "Mountpoint"), "Labels", labels, "CreatedAt",
-                                                      json_object_get(v, "CreatedAt"), "Links", "N/A", "Size", "N/A"));
+                /* the docker CLI's fields (the cluster ones N/A, as it prints them for local volumes) */
+                json_array_append_new(rows, json_pack("{s:s, s:O, s:s, s:s, s:s, s:O, s:O, s:O, s:s, s:s}",
+                                                      "Availability", "N/A", "Driver", json_object_get(v, "Driver"),
+                                                      "Group", "N/A", "Labels", labels, "Links", "N/A", "Mountpoint",
+                                                      json_object_get(v, "Mountpoint"), "Name", json_object_get(v, "Name"),
+                                                      "Scope", json_object_get(v, "Scope"), "Size", "N/A", "Status", "N/A"));
         }
         ls_filter_free(&f);
         if (quiet)
                 return 0;
         if (!format || !*format || STREQ(format, "table"))
                 format = "table {{.Driver}}\t{{.Name}}";
-        _cleanup_json_ json_t *header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Name", "VOLUME NAME", "Driver",
-                                                  "DRIVER", "Scope", "SCOPE", "Mountpoint", "MOUNTPOINT", "Labels", "LABELS",
-                                                  "CreatedAt", "CREATED AT", "Links", "LINKS", "Size", "SIZE");
+        _cleanup_json_ json_t *header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Name",
+                                                  "VOLUME NAME", "Driver", "DRIVER", "Scope", "SCOPE", "Mountpoint",
+                                                  "MOUNTPOINT", "Labels", "LABELS", "Links", "LINKS",
+                                                  "Size", "SIZE", "Availability", "AVAILABILITY", "Group", "GROUP", "Status",
+                                                  "STATUS");
         return cli_print_table(format, rows, header);
 }
 

@@ -41,6 +41,9 @@ int volume_check_name(const char *name, Error **err)
 {
         if (docker_name_valid(name, 255))
                 return 0;
+        if (strlen(name) < 2)
+                return error_setx(err, EINVAL, "create %s: volume name is too short, names should be at least two "
+                                  "alphanumeric characters", name);
         return error_setx(err, EINVAL, "create %s: \"%s\" includes invalid characters for a local volume name, only "
                           "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use "
                           "absolute path", name, name);
@@ -139,7 +142,7 @@ static int load(Engine *e, const char *name, json_t **ret, Error **err)
                 json_t *o = json_object();
                 for (size_t i = 0; i < ELEMENTSOF(order); i++) {
                         json_t *v = json_object_get(j, order[i]);
-                        json_object_set(o, order[i], v ? v : json_object());
+                        json_object_set(o, order[i], v ? v : json_null());
                 }
                 json_decref(j);
                 *ret = o;
@@ -228,8 +231,10 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
                 _cleanup_json_ json_t *all_labels = labels ? json_deep_copy(labels) : json_object();
                 if (anonymous)
                         json_object_set_new(all_labels, VOLUME_ANON_LABEL, json_string(""));
+                /* none is null, as dockerd 20.10 prints it */
                 rec = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s}", "CreatedAt", created, "Driver", "local", "Labels",
-                                jx_sorted_copy(all_labels), "Name", name, "Options", jx_sorted_copy(opts), "Scope", "local");
+                                json_object_size(all_labels) ? jx_sorted_copy(all_labels) : json_null(), "Name", name,
+                                "Options", json_object_size(opts) ? jx_sorted_copy(opts) : json_null(), "Scope", "local");
         }
         {
                 _cleanup_free_ char *text = jx_dump(rec, false);
