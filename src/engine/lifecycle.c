@@ -152,6 +152,27 @@ static json_t *mounts_for_inspect(json_t *host, json_t *vols)
         return out;
 }
 
+/* Does an absolute path name the root once "." and ".." are taken lexically ("/a/..", "//.")? */
+static bool path_is_root(const char *p)
+{
+        int depth = 0;
+
+        for (const char *s = p; *s;) {
+                size_t n;
+                while (*s == '/')
+                        s++;
+                n = strcspn(s, "/");
+                if (n == 2 && s[0] == '.' && s[1] == '.')
+                        depth = depth > 0 ? depth - 1 : 0;
+                else if (n > 0 && !(n == 1 && s[0] == '.'))
+                        depth++;
+                s += n;
+                if (depth == 0 && !*s)
+                        return true;
+        }
+        return depth == 0;
+}
+
 /* One volume a container asks for, before it is resolved to a volume. */
 static int want_volume(json_t *vols, json_t *dests, const char *name, const char *dst, bool rw, const char *mode,
                        bool copy, bool idmap, const char *propagation, json_t *labels, json_t *driver, const char *what,
@@ -161,6 +182,9 @@ static int want_volume(json_t *vols, json_t *dests, const char *name, const char
                 return error_setx(err, EINVAL, "%s: invalid mount config: the container path \"%s\" must be absolute", what, dst);
         if (json_object_get(dests, dst))
                 return error_setx(err, EINVAL, "%s: Duplicate mount point: %s", what, dst);
+        if (path_is_root(dst))
+                /* "/", "/.", "/a/..": a volume over the whole root (and a copy-up of all of it) */
+                return error_setx(err, EINVAL, "%s: invalid specification: destination can't be '/'", what);
         json_object_set_new(dests, dst, json_true());
         json_array_append_new(vols, json_pack("{s:s?, s:s, s:b, s:s, s:b, s:b, s:s, s:O?, s:O?}", "Name", name, "Destination",
                                               dst, "RW", rw, "Mode", mode, "Copy", copy, "Idmap", idmap, "Propagation",

@@ -300,6 +300,12 @@ t_bad_input() {
         sk run --rm --mount type=volume,target=/x,volume-opt=noequals busybox true
         expect_status 125
         expect_output_has 'invalid value for volume-opt: "noequals" (expected volume-opt=KEY=VALUE)'
+        sk run --rm -v rootvol:/ busybox true
+        expect_status 125
+        expect_output_has "destination can't be '/'"
+        sk run --rm -v rootvol:/tmp/./.. busybox true
+        expect_status 125
+        expect_output_has "destination can't be '/'"
         sk run --rm -v d1:/same -v d2:/same busybox true
         expect_status 125
         expect_output_has 'Duplicate mount point: /same'
