@@ -22,6 +22,7 @@ SERVE_PID=
 start_server() {
         "$STOCKADE" serve -H "unix://$SOCK" --request-timeout 2 "$@" >>"$WORK/serve.log" 2>&1 &
         SERVE_PID=$!
+        echo "$SERVE_PID" >"$WORK/serve.pid" # a test restarts it in run_test's subshell: the EXIT trap reads this
         for _ in $(seq 1 100); do
                 [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://x/_ping >/dev/null && return 0
                 sleep 0.05
@@ -38,7 +39,7 @@ stop_server() {
         fi
         SERVE_PID=
 }
-trap 'stop_server; lib_exit' EXIT
+trap 'SERVE_PID=$(cat "$WORK/serve.pid"); stop_server; lib_exit' EXIT
 start_server
 
 # raw TEXT: sends TEXT (with \r, \n escapes) on one connection, prints what comes back (5 s at most).
