@@ -368,6 +368,35 @@ int api_read_body(ApiConn *c, size_t max, char **ret, size_t *ret_len)
         return 0;
 }
 
+int api_json_body(ApiConn *c, bool required, json_t **ret)
+{
+        const char *ct = http_request_header(&c->req, "Content-Type");
+        bool has_body = c->req.chunked || c->req.content_length > 0;
+        _cleanup_free_ char *body = NULL;
+        json_error_t je;
+        json_t *j;
+        size_t len;
+
+        if ((required || has_body || (ct && *ct)) && (!ct || strncmp(ct, "application/json", 16) != 0))
+                return api_reply_error(c, 400, "Content-Type specified (%s) must be 'application/json'", ct ? ct : ""), -EINVAL;
+        if (!has_body && !required) {
+                *ret = json_object();
+                return 0;
+        }
+        if (api_read_body(c, API_BODY_MAX, &body, &len) < 0)
+                return -EINVAL;
+        j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+        if (!j)
+                return api_reply_error(c, 400, "invalid JSON in the request body: %s (line %d, column %d)", je.text, je.line,
+                                       je.column), -EINVAL;
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return api_reply_error(c, 400, "the request body: expected a JSON object"), -EINVAL;
+        }
+        *ret = j;
+        return 0;
+}
+
 char *api_query(ApiConn *c, const char *key)
 {
         return http_query_get(c->req.query, key);

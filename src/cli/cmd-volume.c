@@ -76,83 +76,6 @@ static int volume_create_cmd(Engine *e, int argc, char **argv)
         return 0;
 }
 
-typedef struct LsFilter {
-        int dangling;           /* -1: any */
-        char **names, **labels, **drivers;
-} LsFilter;
-
-static int ls_filter_parse(char **filters, LsFilter *f, Error **err)
-{
-        f->dangling = -1;
-        for (size_t i = 0; filters && filters[i]; i++) {
-                const char *eq = strchr(filters[i], '=');
-                _cleanup_free_ char *k = eq ? xstrndup(filters[i], (size_t)(eq - filters[i])) : xstrdup(filters[i]);
-                const char *v = eq ? eq + 1 : "";
-                if (!eq)
-                        return error_setx(err, EINVAL, "bad format of filter (expected name=value)");
-                if (STREQ(k, "dangling")) {
-                        if (STREQ(v, "true") || STREQ(v, "1"))
-                                f->dangling = 1;
-                        else if (STREQ(v, "false") || STREQ(v, "0"))
-                                f->dangling = 0;
-                        else
-                                return error_setx(err, EINVAL, "invalid filter 'dangling=%s'", v);
-                } else if (STREQ(k, "name"))
-                        strv_push(&f->names, v);
-                else if (STREQ(k, "label"))
-                        strv_push(&f->labels, v);
-                else if (STREQ(k, "driver"))
-                        strv_push(&f->drivers, v);
-                else
-                        return error_setx(err, EINVAL, "invalid filter '%s' (dangling, name, label and driver are)", k);
-        }
-        return 0;
-}
-
-static void ls_filter_free(LsFilter *f)
-{
-        strv_free(f->names);
-        strv_free(f->labels);
-        strv_free(f->drivers);
-}
-
-static bool ls_filter_match(const LsFilter *f, json_t *vol, json_t *containers)
-{
-        const char *name = json_string_value(json_object_get(vol, "Name")) ?: "";
-        json_t *labels = json_object_get(vol, "Labels");
-        bool ok;
-
-        if (f->dangling >= 0) {
-                bool used = false;
-                size_t i, k;
-                json_t *c, *m;
-                json_array_foreach(containers, i, c) json_array_foreach(json_object_get(c, "Mounts"), k, m) {
-                        const char *n = json_string_value(json_object_get(m, "Name"));
-                        used |= n && STREQ(n, name);
-                }
-                if (used == (f->dangling == 1))
-                        return false;
-        }
-        ok = !f->names;
-        for (size_t i = 0; f->names && f->names[i]; i++)
-                ok |= strstr(name, f->names[i]) != NULL;        /* docker: a substring of the name */
-        if (!ok)
-                return false;
-        ok = !f->drivers;
-        for (size_t i = 0; f->drivers && f->drivers[i]; i++)
-                ok |= STREQ(f->drivers[i], json_string_value(json_object_get(vol, "Driver")) ?: "");
-        if (!ok)
-                return false;
-        for (size_t i = 0; f->labels && f->labels[i]; i++) {
-                const char *eq = strchr(f->labels[i], '=');
-                _cleanup_free_ char *k = eq ? xstrndup(f->labels[i], (size_t)(eq - f->labels[i])) : xstrdup(f->labels[i]);
-                json_t *v = json_object_get(labels, k);
-                if (!v || (eq && !STREQ(json_string_value(v) ?: "", eq + 1)))
-                        return false;
-        }
-        return true;
-}
-
 static int volume_ls_cmd(Engine *e, int argc, char **argv)
 {
         bool quiet = false;
@@ -165,26 +88,26 @@ static int volume_ls_cmd(Engine *e, int argc, char **argv)
                 { 0 },
         };
         _cleanup_json_ json_t *vols = NULL, *ctrs = NULL, *rows = json_array();
-        LsFilter f = { 0 };
+        VolumeFilter f = VOLUME_FILTER_INIT;
         Error *err = NULL;
         int idx = 1, r;
         size_t i;
         json_t *v;
 
         r = pflag_parse(flags, argc, argv, &idx, false, NULL, &err);
-        if (r >= 0)
-                r = ls_filter_parse(filters, &f, &err);
+        for (size_t k = 0; r >= 0 && filters && filters[k]; k++)
+                r = volume_filter_add(&f, filters[k], false, &err);
         strv_free(filters);
         if (r >= 0)
                 r = volume_list(e, &vols, &err);
         if (r >= 0)
                 r = container_list(e, &ctrs, &err);
         if (r < 0) {
-                ls_filter_free(&f);
+                volume_filter_done(&f);
                 return cli_fail("volume ls", err);
         }
         json_array_foreach(vols, i, v) {
-                if (!ls_filter_match(&f, v, ctrs))
+                if (!volume_filter_match(&f, v, ctrs))
                         continue;
                 if (quiet) {
                         printf("%s\n", json_string_value(json_object_get(v, "Name")));
@@ -208,7 +131,7 @@ static int volume_ls_cmd(Engine *e, int argc, char **argv)
                                                       json_object_get(v, "Mountpoint"), "Name", json_object_get(v, "Name"),
                                                       "Scope", json_object_get(v, "Scope"), "Size", "N/A", "Status", "N/A"));
         }
-        ls_filter_free(&f);
+        volume_filter_done(&f);
         if (quiet)
                 return 0;
         if (!format || !*format || STREQ(format, "table"))
@@ -283,47 +206,38 @@ static int volume_rm_cmd(Engine *e, int argc, char **argv)
 static int volume_prune_cmd(Engine *e, int argc, char **argv)
 {
         bool force = false, all = false;
-        char **filters = NULL, **label = NULL, **label_not = NULL, **gone = NULL;
+        char **filters = NULL, **gone = NULL;
         Pflag flags[] = {
                 { "all", 'a', PFLAG_BOOL, &all, NULL, "Remove all unused volumes, not just anonymous ones" },
                 { "force", 'f', PFLAG_BOOL, &force, NULL, "Do not prompt for confirmation" },
-                { "filter", 0, PFLAG_STRINGS, &filters, NULL, "Provide filter values (label=K[=V], label!=K[=V])" },
+                { "filter", 0, PFLAG_STRINGS, &filters, NULL, "Provide filter values (label=K[=V], label!=K[=V], all=true)" },
                 { 0 },
         };
+        VolumeFilter f = VOLUME_FILTER_INIT;
         Error *err = NULL;
         uint64_t size = 0;
         int idx = 1, r;
 
         r = pflag_parse(flags, argc, argv, &idx, false, NULL, &err);
-        for (size_t i = 0; r >= 0 && filters && filters[i]; i++) {
-                if (str_has_prefix(filters[i], "label!="))
-                        strv_push(&label_not, filters[i] + 7);
-                else if (str_has_prefix(filters[i], "label="))
-                        strv_push(&label, filters[i] + 6);
-                else if (STREQ(filters[i], "all=true") || STREQ(filters[i], "all=1"))
-                        all = true;
-                else
-                        r = error_setx(&err, EINVAL, "invalid filter '%s' (label, label! and all are)", filters[i]);
-        }
+        for (size_t i = 0; r >= 0 && filters && filters[i]; i++)
+                r = volume_filter_add(&f, filters[i], true, &err);
         strv_free(filters);
+        f.all |= all;
         if (r < 0) {
-                strv_free(label);
-                strv_free(label_not);
+                volume_filter_done(&f);
                 return cli_fail("volume prune", err);
         }
         if (!force) {
                 char answer[16] = "";
                 fprintf(stderr, "WARNING! This will remove %s local volumes not used by at least one container.\n"
-                                "Are you sure you want to continue? [y/N] ", all ? "all" : "anonymous");
+                                "Are you sure you want to continue? [y/N] ", f.all ? "all" : "anonymous");
                 if (!fgets(answer, sizeof(answer), stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
-                        strv_free(label);
-                        strv_free(label_not);
+                        volume_filter_done(&f);
                         return 0;
                 }
         }
-        r = volume_prune(e, all, label, label_not, &gone, &size, &err);
-        strv_free(label);
-        strv_free(label_not);
+        r = volume_prune(e, f.all, f.labels, f.labels_not, &gone, &size, &err);
+        volume_filter_done(&f);
         cli_audit(e, "volume prune", "volume", NULL, NULL, r < 0 ? err : NULL);
         if (r < 0)
                 return cli_fail(NULL, err);

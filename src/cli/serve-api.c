@@ -389,23 +389,14 @@ static int create_defaults(json_t **ret_config, json_t **ret_host, Error **err)
 
 static int containers_create(ApiConn *c, const char *unused)
 {
-        _cleanup_free_ char *body = NULL, *name = api_query(c, "name"), *id = NULL;
+        _cleanup_free_ char *name = api_query(c, "name"), *id = NULL;
         _cleanup_json_ json_t *config = NULL, *host = NULL;
-        const char *ct = http_request_header(&c->req, "Content-Type");
         char **warnings = NULL;
         Error *err = NULL;
-        json_error_t je;
-        size_t len;
 
         api_actor(c, "create", "container", NULL, name);
-        if (!ct || strncmp(ct, "application/json", 16) != 0)
-                return api_reply_error(c, 400, "Content-Type specified (%s) must be 'application/json'", ct ? ct : "");
-        if (api_read_body(c, API_BODY_MAX, &body, &len) < 0)
+        if (api_json_body(c, true, &config) < 0)
                 return 0;
-        config = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-        if (!json_is_object(config))
-                return api_reply_error(c, 400, "invalid JSON in the request body: %s (line %d, column %d)", je.text, je.line,
-                                       je.column);
         {
                 _cleanup_json_ json_t *body_j = TAKE_PTR(config);
                 _cleanup_json_ json_t *h = json_incref(json_object_get(body_j, "HostConfig"));
@@ -1124,6 +1115,11 @@ static const Route routes[] = {
         { "GET", ROUTE_REF, "/images/", "json", api_images_inspect },
         { "POST", ROUTE_REF, "/images/", "tag", api_images_tag },
         { "DELETE", ROUTE_REST, "/images/", NULL, api_images_delete },
+        { "GET", ROUTE_EXACT, "/volumes", NULL, api_volumes_list },
+        { "POST", ROUTE_EXACT, "/volumes/create", NULL, api_volumes_create },
+        { "POST", ROUTE_EXACT, "/volumes/prune", NULL, api_volumes_prune },
+        { "GET", ROUTE_REF, "/volumes/", NULL, api_volumes_inspect },
+        { "DELETE", ROUTE_REF, "/volumes/", NULL, api_volumes_delete },
 };
 
 int api_dispatch(ApiConn *c)

@@ -55,8 +55,7 @@ static bool client_connected(void *ud)
         return !(poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)));
 }
 
-/* filters={"type":{"container":true}} (or {"type":["container"]}) → the CLI's "key=value" filters */
-static int filters_from_query(ApiConn *c, EventFilter *f, Error **err)
+int api_query_filters(ApiConn *c, int (*add)(void *ud, const char *kv, Error **err), void *ud, Error **err)
 {
         _cleanup_free_ char *q = api_query(c, "filters");
         _cleanup_json_ json_t *j = NULL;
@@ -75,7 +74,7 @@ static int filters_from_query(ApiConn *c, EventFilter *f, Error **err)
                 if (json_is_object(vals)) {
                         json_object_foreach(vals, v, x) {
                                 _cleanup_free_ char *kv = xasprintf("%s=%s", key, v);
-                                if (event_filter_add(f, kv, err) < 0)
+                                if (add(ud, kv, err) < 0)
                                         return -EINVAL;
                         }
                 } else if (json_is_array(vals)) {
@@ -83,13 +82,18 @@ static int filters_from_query(ApiConn *c, EventFilter *f, Error **err)
                                 if (!json_is_string(x))
                                         return error_setx(err, EINVAL, "filters.%s[%zu]: expected a string", key, i);
                                 _cleanup_free_ char *kv = xasprintf("%s=%s", key, json_string_value(x));
-                                if (event_filter_add(f, kv, err) < 0)
+                                if (add(ud, kv, err) < 0)
                                         return -EINVAL;
                         }
                 } else
                         return error_setx(err, EINVAL, "filters.%s: expected an object or an array", key);
         }
         return 0;
+}
+
+static int event_filter_add_kv(void *ud, const char *kv, Error **err)
+{
+        return event_filter_add(ud, kv, err);
 }
 
 int api_events(ApiConn *c, const char *unused)
@@ -103,7 +107,7 @@ int api_events(ApiConn *c, const char *unused)
 
         api_actor(c, "events", NULL, NULL, NULL);
         clock_gettime(CLOCK_REALTIME, &now);
-        if (filters_from_query(c, f, &err) < 0)
+        if (api_query_filters(c, event_filter_add_kv, f, &err) < 0)
                 return api_reply_err(c, err);
         if (since && *since) {
                 if (parse_timestamp_arg(since, now, &o.since, &err) < 0)
@@ -531,7 +535,7 @@ int api_containers_update(ApiConn *c, const char *ref)
 int api_system_df(ApiConn *c, const char *unused)
 {
         _cleanup_(image_store_closep) ImageStore *s = NULL;
-        _cleanup_json_ json_t *images = NULL, *recs = NULL, *out = NULL, *imgs = json_array(), *ctrs = json_array();
+        _cleanup_json_ json_t *images = NULL, *recs = NULL, *out = NULL, *imgs = json_array(), *ctrs = json_array(), *vols = NULL;
         json_int_t layers = 0;
         Error *err = NULL;
         size_t i, k;
@@ -563,7 +567,10 @@ int api_system_df(ApiConn *c, const char *unused)
                                                       "Created", (json_int_t)0, "State", container_status(r), "Status", status, "SizeRw",
                                                       (json_int_t)0, "SizeRootFs", (json_int_t)0));
         }
-        out = json_pack("{s:I, s:O, s:O, s:[], s:[]}", "LayersSize", layers, "Images", imgs, "Containers", ctrs, "Volumes",
+        vols = api_volumes_usage(c, recs, &err);
+        if (!vols)
+                return api_reply_err(c, err);
+        out = json_pack("{s:I, s:O, s:O, s:O, s:[]}", "LayersSize", layers, "Images", imgs, "Containers", ctrs, "Volumes", vols,
                         "BuildCache");
         return api_reply_json(c, 200, out);
 }

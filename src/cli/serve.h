@@ -76,6 +76,20 @@ int api_write(ApiConn *c, const void *p, size_t n);
 bool api_query_bool(ApiConn *c, const char *key);
 char *api_query(ApiConn *c, const char *key);
 
+/*
+ * The `filters` query parameter, {"key":{"value":true}} (or the older {"key":["value"]}), handed to
+ * add() as "key=value" strings, dockerd's filters.Args as the CLI's --filter takes them.  A malformed
+ * parameter or add()'s refusal: <0 with the error (for a 400).
+ */
+int api_query_filters(ApiConn *c, int (*add)(void *ud, const char *kv, Error **err), void *ud, Error **err);
+
+/*
+ * The request body as a JSON object (dockerd's CheckForJSON and decoding): an announced body must be
+ * application/json; without a body, *ret is an empty object unless `required`.  <0 when answered (400,
+ * 413).
+ */
+int api_json_body(ApiConn *c, bool required, json_t **ret);
+
 /* Who did what, for the audit record. */
 void api_actor(ApiConn *c, const char *action, const char *type, const char *id, const char *name);
 
@@ -95,7 +109,7 @@ _Noreturn void api_cli_child(ApiConn *c, cmd_fn fn, char **argv);
 /* The last line of a CLI command's stderr without its "stockade: " or "Error response from daemon: " prefix. */
 char *api_cli_message(const char *err_text);
 
-/* ---- endpoints (serve-api.c: containers; serve-exec.c; serve-system.c: events, images, df); ref: from the path ---- */
+/* ---- endpoints (serve-api.c: containers; serve-exec.c; serve-system.c: events, images, df; serve-volume.c); ref: from the path ---- */
 int api_exec_create(ApiConn *c, const char *ref);
 int api_exec_start(ApiConn *c, const char *exec_id);
 int api_exec_inspect(ApiConn *c, const char *exec_id);
@@ -108,6 +122,13 @@ int api_images_delete(ApiConn *c, const char *name);
 int api_images_inspect(ApiConn *c, const char *name);
 int api_images_tag(ApiConn *c, const char *name);
 int api_system_df(ApiConn *c, const char *unused);
+int api_volumes_list(ApiConn *c, const char *unused);
+int api_volumes_create(ApiConn *c, const char *unused);
+int api_volumes_prune(ApiConn *c, const char *unused);
+int api_volumes_inspect(ApiConn *c, const char *name);
+int api_volumes_delete(ApiConn *c, const char *name);
+/* system/df's Volumes: every volume's inspect form with UsageData {Size, RefCount}; recs: the container records. */
+json_t *api_volumes_usage(ApiConn *c, json_t *recs, Error **err);
 int api_containers_top(ApiConn *c, const char *ref);
 int api_containers_update(ApiConn *c, const char *ref);
 int api_containers_stats(ApiConn *c, const char *ref);

@@ -194,13 +194,17 @@ static int want_volume(json_t *vols, json_t *dests, const char *name, const char
 
 /*
  * The volumes a container mounts, from HostConfig.Binds (NAME:/dst, /dst), HostConfig.Mounts (type
- * volume) and the image's Volumes not covered by a mount of the user's, each made unless it exists.
+ * volume), then Config.Volumes (the API's form of `-v /dst`, as docker's CLI sends it) and the image's
+ * Volumes not covered by a mount of the user's, each made unless it exists.
  * *ret: [{Name, Source, Destination, RW, Mode, Copy, Idmap, Propagation}], what start mounts and
  * inspect shows; *ret_created: the volumes made here (for the rollback of a failed create).  The caller
  * holds the volumes lock (shared).
  */
-static int resolve_volumes(Engine *e, json_t *host, json_t *image_volumes, json_t **ret, char ***ret_created, Error **err)
+static int resolve_volumes(Engine *e, json_t *host, json_t *config_volumes, json_t *image_volumes, json_t **ret,
+                           char ***ret_created, Error **err)
 {
+        json_t *const anonymous[] = { config_volumes, image_volumes };
+        static const char *const anonymous_what[] = { "Config.Volumes", "the image's VOLUME" };
         _cleanup_json_ json_t *want = json_array(), *dests = json_object(), *out = json_array();
         char **created = xcalloc(1, sizeof(char *));
         size_t i;
@@ -261,13 +265,18 @@ static int resolve_volumes(Engine *e, json_t *host, json_t *image_volumes, json_
         }
         json_object_foreach(json_object_get(host, "Tmpfs"), k, v)
                 json_object_set_new(dests, k, json_true());
-        json_object_foreach(image_volumes, k, v) {
-                if (json_object_get(dests, k))
-                        continue;       /* the user's mount takes the place of the image's volume */
-                r = want_volume(want, dests, NULL, k, true, "", true, false, NULL, NULL, NULL, "the image's VOLUME", err);
-                if (r < 0)
-                        goto fail;
+        if (config_volumes && !json_is_null(config_volumes) && !json_is_object(config_volumes)) {
+                r = error_setx(err, EINVAL, "Config.Volumes: expected an object whose keys are container paths");
+                goto fail;
         }
+        for (size_t s = 0; s < ELEMENTSOF(anonymous); s++)
+                json_object_foreach(anonymous[s], k, v) {
+                        if (json_object_get(dests, k))
+                                continue;       /* the user's mount takes the place of the image's volume */
+                        r = want_volume(want, dests, NULL, k, true, "", true, false, NULL, NULL, NULL, anonymous_what[s], err);
+                        if (r < 0)
+                                goto fail;
+                }
 
         json_array_foreach(want, i, v) {
                 const char *name = json_string_value(json_object_get(v, "Name"));
@@ -480,7 +489,7 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         r = volumes_lock(e, false, &vlock, err);
         if (r < 0)
                 return r;
-        r = resolve_volumes(e, host, json_object_get(ic, "Volumes"), &vols, &vols_made, err);
+        r = resolve_volumes(e, host, json_object_get(config, "Volumes"), json_object_get(ic, "Volumes"), &vols, &vols_made, err);
         if (r < 0)
                 goto fail_volumes;
         json_object_set_new(record, "Mounts", mounts_for_inspect(host, vols));

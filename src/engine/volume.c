@@ -186,15 +186,20 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
         if (driver && *driver && !STREQ(driver, "local"))
                 return error_setx(err, EINVAL, "create %s: volume driver \"%s\" is not available: stockade has the local "
                                   "driver only", name ? name : "(anonymous)", driver);
-        if (!json_is_object(labels))
-                labels = NULL;
-        if (!json_is_object(opts))
-                opts = NULL;
         if (!name)
                 name = gen = container_new_id();
         r = volume_check_name(name, err);
         if (r < 0)
                 return r;
+        /* a JSON null (an unset field of a caller's JSON) is no labels or options */
+        if (json_is_null(labels))
+                labels = NULL;
+        if (json_is_null(opts))
+                opts = NULL;
+        if (labels && !json_is_object(labels))
+                return error_setx(err, EINVAL, "create %s: labels: expected an object of strings", name);
+        if (opts && !json_is_object(opts))
+                return error_setx(err, EINVAL, "create %s: options: expected an object of strings", name);
         json_object_foreach(labels, k, v) if (!json_is_string(v))
                 return error_setx(err, EINVAL, "create %s: label \"%s\": not a string", name, k);
         r = volume_check_options(opts, err);
@@ -299,7 +304,7 @@ int volume_list(Engine *e, json_t **ret, Error **err)
         return 0;
 }
 
-static bool record_uses(json_t *rec, const char *name)
+bool volume_record_uses(json_t *rec, const char *name)
 {
         size_t i;
         json_t *m;
@@ -325,7 +330,7 @@ int volume_users(Engine *e, const char *name, char ***ret, Error **err)
                 strv_free(ids);
                 return r;
         }
-        json_array_foreach(all, i, c) if (record_uses(c, name))
+        json_array_foreach(all, i, c) if (volume_record_uses(c, name))
                 strv_push(&ids, json_string_value(json_object_get(c, "Id")) ?: "");
         *ret = ids;
         return 0;
@@ -479,6 +484,91 @@ static bool labels_match(json_t *labels, char *const *want, char *const *want_no
         return true;
 }
 
+/* "true", "false", "1", "0" → 1, 0; anything else -1. */
+static int filter_bool(const char *v)
+{
+        if (STREQ(v, "true") || STREQ(v, "1"))
+                return 1;
+        if (STREQ(v, "false") || STREQ(v, "0"))
+                return 0;
+        return -1;
+}
+
+int volume_filter_add(VolumeFilter *f, const char *kv, bool prune, Error **err)
+{
+        const char *eq = strchr(kv, '=');
+        _cleanup_free_ char *k = NULL;
+        const char *v;
+
+        if (!eq)
+                return error_setx(err, EINVAL, "bad format of filter '%s' (expected name=value)", kv);
+        k = xstrndup(kv, (size_t)(eq - kv));
+        v = eq + 1;
+        if (prune) {
+                if (STREQ(k, "label"))
+                        strv_push(&f->labels, v);
+                else if (STREQ(k, "label!"))
+                        strv_push(&f->labels_not, v);
+                else if (STREQ(k, "all") && filter_bool(v) >= 0)
+                        f->all |= filter_bool(v) == 1;
+                else if (STREQ(k, "all"))
+                        return error_setx(err, EINVAL, "invalid filter 'all=%s' (true, false, 1 or 0)", v);
+                else
+                        return error_setx(err, EINVAL, "invalid filter '%s' (label, label! and all are)", k);
+                return 0;
+        }
+        if (STREQ(k, "dangling")) {
+                f->dangling = filter_bool(v);
+                if (f->dangling < 0)
+                        return error_setx(err, EINVAL, "invalid filter 'dangling=%s' (true, false, 1 or 0)", v);
+        } else if (STREQ(k, "name"))
+                strv_push(&f->names, v);
+        else if (STREQ(k, "label"))
+                strv_push(&f->labels, v);
+        else if (STREQ(k, "driver"))
+                strv_push(&f->drivers, v);
+        else
+                return error_setx(err, EINVAL, "invalid filter '%s' (dangling, name, label and driver are)", k);
+        return 0;
+}
+
+/* Is `s` one of `list` (contains one of them, when `substring`)?  An empty list takes anything. */
+static bool any_of(char *const *list, const char *s, bool substring)
+{
+        if (!list)
+                return true;
+        for (size_t i = 0; list[i]; i++)
+                if (substring ? strstr(s, list[i]) != NULL : STREQ(s, list[i]))
+                        return true;
+        return false;
+}
+
+bool volume_filter_match(const VolumeFilter *f, json_t *vol, json_t *containers)
+{
+        const char *name = json_string_value(json_object_get(vol, "Name")) ?: "";
+
+        if (f->dangling >= 0) {
+                bool used = false;
+                size_t i;
+                json_t *c;
+                json_array_foreach(containers, i, c) used |= volume_record_uses(c, name);
+                if (used == (f->dangling == 1))
+                        return false;
+        }
+        return any_of(f->names, name, true) /* docker: a substring of the name */ &&
+               any_of(f->drivers, json_string_value(json_object_get(vol, "Driver")) ?: "", false) &&
+               labels_match(json_object_get(vol, "Labels"), f->labels, f->labels_not);
+}
+
+void volume_filter_done(VolumeFilter *f)
+{
+        strv_free(f->names);
+        strv_free(f->labels);
+        strv_free(f->labels_not);
+        strv_free(f->drivers);
+        *f = (VolumeFilter)VOLUME_FILTER_INIT;
+}
+
 int volume_prune(Engine *e, bool all, char *const *label, char *const *label_not, char ***ret_names,
                  uint64_t *ret_size, Error **err)
 {
@@ -509,7 +599,7 @@ int volume_prune(Engine *e, bool all, char *const *label, char *const *label_not
                         continue;
                 if (!labels_match(labels, label, label_not))
                         continue;
-                json_array_foreach(ctrs, k, c) if (record_uses(c, name))
+                json_array_foreach(ctrs, k, c) if (volume_record_uses(c, name))
                         used = true;
                 if (used)
                         continue;

@@ -71,6 +71,9 @@ int volume_get(Engine *e, const char *name, json_t **ret, Error **err);
 /* Every volume's inspect form, sorted by name. */
 int volume_list(Engine *e, json_t **ret, Error **err);
 
+/* Does a container record's Mounts hold the volume (a Mounts entry of Type "volume" with its Name)? */
+bool volume_record_uses(json_t *rec, const char *name);
+
 /* The ids of the containers (any state) whose Mounts name the volume, as a NULL-terminated list. */
 int volume_users(Engine *e, const char *name, char ***ret, Error **err);
 
@@ -94,6 +97,27 @@ void volume_remove_anonymous(Engine *e, json_t *record);
  */
 int volume_prune(Engine *e, bool all, char *const *label, char *const *label_not, char ***ret_names,
                  uint64_t *ret_size, Error **err);
+
+/*
+ * docker's volume filters, from "key=value" strings (`--filter`, or the API's filters turned into
+ * those).  `volume ls` takes dangling (true, false, 1, 0), name (a substring of the name), label
+ * (KEY or KEY=VALUE) and driver; `volume prune` takes label, label! and all (true, false, 1, 0: named
+ * volumes too, docker 23's filter).  The values of one key are alternatives, except labels, which
+ * must all hold.
+ */
+typedef struct VolumeFilter {
+        int dangling;           /* -1: either */
+        bool all;               /* prune: named volumes too */
+        char **names, **labels, **labels_not, **drivers;
+} VolumeFilter;
+
+#define VOLUME_FILTER_INIT { .dangling = -1 }
+
+/* Adds one "key=value"; prune selects prune's keys.  The message names the filter and the keys taken. */
+int volume_filter_add(VolumeFilter *f, const char *kv, bool prune, Error **err);
+/* Does the volume (inspect form) pass `volume ls`'s filter?  containers: every container record. */
+bool volume_filter_match(const VolumeFilter *f, json_t *vol, json_t *containers);
+void volume_filter_done(VolumeFilter *f);
 
 /*
  * For a container's start, once its root filesystem is mounted at `rootfs`: makes a typed volume's

@@ -5,7 +5,8 @@
 # minute, `docker exec -it` in a pty both ways, create bodies refused (--privileged, -v /:/host, ...),
 # the holes docker-socket-proxy leaves (ALLOW_START without POST, POST without DELETE, CONTAINERS
 # without logs/archive/export/exec), the path tricks, smuggling, keep-alive and chunked bodies,
-# followed logs, shutdown with open streams, the configuration file, --user and the JSON log.
+# followed logs, shutdown with open streams, the configuration file, --user and the JSON log; with
+# stockade serve upstream, VOLUMES (GET only; create needs POST, rm DELETE; DriverOpts refused).
 . "$(dirname "$0")/lib.sh"
 . "$REPO_ROOT/tests/helpers/private-dockerd.sh"
 
@@ -520,16 +521,41 @@ t_stockade_serve_upstream() {
         "$REPO_ROOT/tools/busybox-image.sh" "$stockade" >/dev/null || fail "busybox image for stockade"
         "$stockade" serve -H "unix://$sv/api.sock" >"$sv/serve.log" 2>&1 &
         echo $! >>"$WORK/proxy.pids"
+        # sv_proxy NAME VAR=VALUE...: a proxy on $sv/NAME.sock in front of stockade serve
+        sv_proxy() {
+                local name=$1
+                shift
+                env -i PATH="$PATH" "$@" "$PROXY" --listen "unix:$sv/$name.sock" --log-file "$sv/$name.log" "$sv/api.sock" \
+                        2>"$sv/$name.err" &
+                PXPID=$!
+                echo "$PXPID" >>"$WORK/proxy.pids"
+                for ((i = 0; i < 100; i++)); do
+                        [ -S "$sv/$name.sock" ] && [ -S "$sv/api.sock" ] && return 0
+                        sleep 0.05
+                done
+                fail "stockade-proxy $name did not start: $(cat "$sv/$name.err")"
+        }
+        # sv_dk NAME ARGS...: the docker CLI through proxy NAME
+        sv_dk() { local name=$1; shift; DOCKER_HOST=unix://$sv/$name.sock DOCKER_CONFIG=$WORK/dockerd/cli "$DOCKER_CLI" "$@" 2>&1; }
+        # VOLUMES=1 opens /volumes to GET; create needs POST=1 and rm DELETE=1; DriverOpts are refused
+        sv_proxy vr VOLUMES=1
+        sv_proxy vw VOLUMES=1 POST=1 DELETE=1
+        output=$(sv_dk vw volume create pxvol) && [ "$output" = pxvol ] || fail "volume create with VOLUMES=1 POST=1: $output"
+        output=$(sv_dk vr volume ls -q) && [ "$output" = pxvol ] || fail "volume ls with VOLUMES=1: $output"
+        output=$(sv_dk vr volume inspect -f '{{.Name}} {{.Driver}}' pxvol) && [ "$output" = "pxvol local" ] ||
+                fail "volume inspect with VOLUMES=1: $output"
+        output=$(sv_dk vr volume create pxvol2) && fail "volume create with POST=0 passed: $output"
+        [[ $output == *"stockade-proxy: POST=0"* ]] || fail "volume create with POST=0: $output"
+        output=$(sv_dk vr volume rm pxvol) && fail "volume rm with DELETE=0 passed: $output"
+        [[ $output == *"stockade-proxy: DELETE=0"* ]] || fail "volume rm with DELETE=0: $output"
+        output=$(sv_dk vr ps) && fail "VOLUMES=1 opened /containers: $output"
+        output=$(sv_dk vw volume create -o type=none -o o=bind -o device=/ pxroot) && fail "DriverOpts passed: $output"
+        [[ $output == *"stockade-proxy: DriverOpts: volume driver options are not allowed"* ]] || fail "DriverOpts: $output"
+        output=$(sv_dk vw volume rm pxvol) && [ "$output" = pxvol ] || fail "volume rm with VOLUMES=1 DELETE=1: $output"
+        [ -z "$(sv_dk vr volume ls -q)" ] || fail "volumes left: $(sv_dk vr volume ls -q)"
         # docker run attaches: CONTAINERS=1 alone does not open attach (docs/PROXY.md)
-        env -i PATH="$PATH" CONTAINERS=1 CONTAINERS_ATTACH=1 POST=1 "$PROXY" --listen "unix:$sv/px.sock" --log-file "$sv/px.log" \
-                "$sv/api.sock" 2>"$sv/px.err" &
-        PXPID=$!
-        echo "$PXPID" >>"$WORK/proxy.pids"
-        for ((i = 0; i < 100; i++)); do
-                [ -S "$sv/px.sock" ] && [ -S "$sv/api.sock" ] && break
-                sleep 0.05
-        done
-        sv_docker() { DOCKER_HOST=unix://$sv/px.sock DOCKER_CONFIG=$WORK/dockerd/cli "$DOCKER_CLI" "$@" 2>&1; }
+        sv_proxy px CONTAINERS=1 CONTAINERS_ATTACH=1 POST=1
+        sv_docker() { sv_dk px "$@"; }
         output=$(sv_docker version --format '{{.Server.Version}}') || fail "version through the proxy: $output"
         output=$(sv_docker run --rm --cap-drop ALL --read-only busybox echo hi-through-proxy) ||
                 fail "run through the proxy to stockade serve: $output $(tail -5 "$sv/serve.log")"
@@ -553,5 +579,5 @@ run_test "path tricks refused or normalised; smuggling refused; keep-alive and p
 run_test "SIGTERM with open streams: the proxy ends them and exits 0" t_shutdown_with_open_streams
 run_test "configuration file, --user nobody, JSON log, bad settings" t_config_user_json
 run_test "runs as a hardened stockade container (docs/PROXY.md)" t_hardened_stockade_container
-run_test "stockade serve as the upstream: docker run through the proxy, --privileged refused" t_stockade_serve_upstream
+run_test "stockade serve as the upstream: VOLUMES (GET; POST and DELETE need theirs; DriverOpts refused), docker run through the proxy, --privileged refused" t_stockade_serve_upstream
 finish

@@ -4,9 +4,10 @@
 # private directory: version negotiation and dockerd's bytes for _ping, 404 and the too-new version;
 # run --rm / -d / logs / stop / rm / ps / inspect; the reference's hardening flags checked inside
 # the container and in its cgroups; a seccomp profile the CLI inlines; run -it under a pty; exec;
-# events with filters; import, load, save, rmi; hostile requests (malformed, oversized, slow,
-# chunked, bad JSON); the connection cap; the audit record of each request with the peer's uid;
-# TCP with TLS client certificates (--tlsverify).
+# events with filters; import, load, save, rmi; volumes (create, ls, inspect, rm, prune, rm -v,
+# run -v NAME:/dst); hostile requests (malformed, oversized, slow, chunked, bad JSON); the connection
+# cap; the audit record of each request with the peer's uid; TCP with TLS client certificates
+# (--tlsverify).
 . "$(dirname "$0")/engine-lib.sh"
 
 DOCKER=/usr/local/bin/docker
@@ -21,6 +22,7 @@ SERVE_PID=
 start_server() {
         "$STOCKADE" serve -H "unix://$SOCK" --request-timeout 2 "$@" >>"$WORK/serve.log" 2>&1 &
         SERVE_PID=$!
+        echo "$SERVE_PID" >"$WORK/serve.pid" # a test restarts it in run_test's subshell: the EXIT trap reads this
         for _ in $(seq 1 100); do
                 [ -S "$SOCK" ] && curl -sf --unix-socket "$SOCK" http://x/_ping >/dev/null && return 0
                 sleep 0.05
@@ -37,7 +39,7 @@ stop_server() {
         fi
         SERVE_PID=
 }
-trap 'stop_server; lib_exit' EXIT
+trap 'SERVE_PID=$(cat "$WORK/serve.pid"); stop_server; lib_exit' EXIT
 start_server
 
 # raw TEXT: sends TEXT (with \r, \n escapes) on one connection, prints what comes back (5 s at most).
@@ -268,6 +270,92 @@ t_images() {
         [ "$output" = "Images 1" ] || fail "system df: $output"
 }
 
+t_volumes() {
+        local id anon anon2
+        output=$("$DOCKER" volume create --label team=a data11 2>&1)
+        [ "$output" = data11 ] || fail "volume create: $output"
+        "$DOCKER" volume create other11 >/dev/null
+        output=$("$DOCKER" volume ls --format '{{.Driver}} {{.Name}}' | tr '\n' ' ')
+        [ "$output" = "local data11 local other11 " ] || fail "volume ls: $output"
+        output=$("$DOCKER" volume ls -q --filter label=team=a)
+        [ "$output" = data11 ] || fail "volume ls --filter label=team=a: $output"
+        output=$("$DOCKER" volume inspect --format '{{.Name}} {{.Driver}} {{.Scope}} {{.Labels.team}} {{.Mountpoint}}' data11)
+        [ "$output" = "data11 local local a $STOCKADE_DATA_ROOT/volumes/data11/_data" ] || fail "volume inspect: $output"
+        # what one container writes there, a second one reads
+        "$DOCKER" run --rm -v data11:/data busybox sh -c 'echo kept >/data/f'
+        output=$("$DOCKER" run --rm -v data11:/data:ro busybox sh -c 'cat /data/f; touch /data/g 2>&1 || true')
+        [[ "$output" == "kept"*"Read-only file system"* ]] || fail "a second container reads (ro): $output"
+        # in use (by a container that never ran): refused with dockerd's message, the volume kept
+        id=$("$DOCKER" create -v data11:/data busybox true)
+        status=0
+        output=$("$DOCKER" volume rm data11 2>&1) || status=$?
+        [ "$status" -ne 0 ] && expect_output_has "Error response from daemon: remove data11: volume is in use - [$id]" ||
+                fail "volume rm of a volume in use: $status $output"
+        output=$("$DOCKER" volume ls -q --filter dangling=true)
+        [ "$output" = other11 ] || fail "volume ls --filter dangling=true: $output"
+        output=$("$DOCKER" system df --format '{{.Type}} {{.TotalCount}} {{.Active}}' | grep '^Local Volumes')
+        [ "$output" = "Local Volumes 2 1" ] || fail "system df: $output"
+        output=$("$DOCKER" system df -v --format '{{range .Volumes}}{{.Name}}:{{.Links}} {{end}}')
+        [ "$output" = "data11:1 other11:0 " ] || fail "system df -v: $output"
+        "$DOCKER" rm "$id" >/dev/null
+        output=$("$DOCKER" volume rm data11 other11 | tr '\n' ' ')
+        [ "$output" = "data11 other11 " ] || fail "volume rm: $output"
+        status=0
+        output=$("$DOCKER" volume inspect data11 2>&1) || status=$?
+        [ "$status" -ne 0 ] && expect_output_has "no such volume" || fail "inspect of a removed volume: $output"
+        # dockerd's codes and bodies: 404 unknown, 204 for force on an unknown one, Warnings null
+        output=$(curl -s -w ' %{http_code}' --unix-socket "$SOCK" http://x/v1.41/volumes/nosuch11)
+        [ "$output" = '{"message":"get nosuch11: no such volume"}
+ 404' ] || fail "GET of an unknown volume: $output"
+        output=$(curl -s -w ' %{http_code}' --unix-socket "$SOCK" -X DELETE 'http://x/v1.41/volumes/nosuch11?force=1')
+        [ "$output" = ' 204' ] || fail "DELETE ?force=1 of an unknown volume: $output"
+        output=$(curl -s -w ' %{http_code}' --unix-socket "$SOCK" http://x/v1.41/volumes)
+        [ "$output" = '{"Volumes":[],"Warnings":null}
+ 200' ] || fail "GET /volumes: $output"
+        output=$(curl -s -w ' %{http_code}' --unix-socket "$SOCK" -X POST -H 'Content-Type: application/json' \
+                -d '{"Name":"v11","Labels":{"a":1}}' http://x/v1.41/volumes/create)
+        [ "$output" = '{"message":"Labels.a: expected a string"}
+ 400' ] || fail "create with a label not a string: $output"
+        # a bad name or option: refused with the engine's message, nothing made
+        status=0
+        output=$("$DOCKER" volume create 'bad name' 2>&1) || status=$?
+        [ "$status" -ne 0 ] && expect_output_has 'create bad name: "bad name" includes invalid characters for a local volume name' ||
+                fail "bad volume name: $output"
+        status=0
+        output=$("$DOCKER" volume create -o size=1g sized11 2>&1) || status=$?
+        [ "$status" -ne 0 ] && expect_output_has 'invalid option: "size" (the local driver takes type, device and o)' ||
+                fail "bad volume option: $output"
+        [ -z "$("$DOCKER" volume ls -q)" ] || fail "a refused create left $("$DOCKER" volume ls -q)"
+        # rm -v: the anonymous volume (-v /dst: Config.Volumes over the API) goes with its container, a named one stays
+        id=$("$DOCKER" create -v /scratch -v keep11:/k busybox true)
+        anon=$("$DOCKER" inspect --format '{{range .Mounts}}{{if eq .Destination "/scratch"}}{{.Name}}{{end}}{{end}}' "$id")
+        [[ "$anon" =~ ^[0-9a-f]{64}$ ]] || fail "no anonymous volume at /scratch: $anon"
+        "$DOCKER" rm -v "$id" >/dev/null
+        output=$("$DOCKER" volume ls -q)
+        [ "$output" = keep11 ] || fail "rm -v: $output"
+        # prune: by default the unused anonymous volumes only (an empty Name makes one), all=true the named too
+        anon2=$("$DOCKER" volume create)
+        [[ "$anon2" =~ ^[0-9a-f]{64}$ ]] || fail "volume create without a name: $anon2"
+        "$DOCKER" volume create --label keep=1 named11 >/dev/null
+        output=$("$DOCKER" volume prune -f)
+        [ "$output" = "Deleted Volumes:
+$anon2
+
+Total reclaimed space: 0B" ] || fail "volume prune: $output"
+        output=$("$DOCKER" volume prune -f --filter all=true --filter label!=keep | head -3 | tr '\n' ' ')
+        [ "$output" = "Deleted Volumes: keep11  " ] || fail "volume prune all=true label!=keep: $output"
+        [ "$("$DOCKER" volume ls -q)" = named11 ] || fail "after the prunes: $("$DOCKER" volume ls -q)"
+        "$DOCKER" volume rm named11 >/dev/null
+        # each mutation audited as a volume's
+        "$STOCKADE" audit --format json >"$WORK/vaudit"
+        grep -q '"action":"volume rm","actor":{"type":"volume","id":"data11","name":"data11"}.*"outcome":"remove data11: volume is in use' \
+                "$WORK/vaudit" || fail "audit of the refused volume rm: $(grep volume "$WORK/vaudit" | tail -3)"
+        grep -q '"action":"volume create","actor":{"type":"volume","id":"'"$anon2"'"' "$WORK/vaudit" ||
+                fail "audit of volume create: $(grep volume "$WORK/vaudit" | tail -3)"
+        grep -q '"action":"volume prune","actor":{"type":"volume".*"command":\["POST","/v1.41/volumes/prune' "$WORK/vaudit" ||
+                fail "audit of volume prune: $(grep volume "$WORK/vaudit" | tail -3)"
+}
+
 t_docker20_client() {
         [ -x "$DOCKER20" ] || fail "$DOCKER20 (docker.io's client) is missing: run tools/setup.sh"
         output=$("$DOCKER20" version --format '{{.Client.Version}} {{.Server.APIVersion}}' 2>&1)
@@ -277,6 +365,16 @@ t_docker20_client() {
         "$DOCKER20" run -d --name d20 busybox sleep 30 >/dev/null
         [ "$("$DOCKER20" ps --format '{{.Names}}')" = d20 ] || fail "docker 20.10 ps"
         "$DOCKER20" rm -f d20 >/dev/null
+        # volumes: 20.10's CLI sends no `all` filter; its prune still takes only anonymous volumes (docs/API.md)
+        output=$("$DOCKER20" volume create v20 2>&1)
+        [ "$output" = v20 ] || fail "docker 20.10 volume create: $output"
+        "$DOCKER20" run --rm -v v20:/d busybox sh -c 'echo twenty >/d/f'
+        output=$("$DOCKER20" run --rm -v v20:/d busybox cat /d/f 2>&1)
+        [ "$output" = twenty ] || fail "docker 20.10 run -v v20:/d: $output"
+        "$DOCKER20" volume prune -f >/dev/null
+        [ "$("$DOCKER20" volume ls -q --filter name=v20)" = v20 ] || fail "docker 20.10 volume prune took a named volume"
+        output=$("$DOCKER20" volume rm v20 2>&1)
+        [ "$output" = v20 ] && [ -z "$("$DOCKER20" volume ls -q --filter name=v20)" ] || fail "docker 20.10 volume rm: $output"
 }
 
 t_hostile_requests() {
@@ -474,7 +572,8 @@ run_test "hardening flags in effect inside the container; an inline seccomp prof
 run_test "run -it under a pty, exec (streams, exit code, -i, -it, -e -w -u), top, stats, pause, update" t_tty_exec
 run_test "events: followed with filters, past with since/until" t_events
 run_test "save, rmi, load, import with a change, images, system df" t_images
-run_test "Debian's docker 20.10 client" t_docker20_client
+run_test "volumes: create, ls, inspect, rm (in use refused), run -v NAME:/dst shared, rm -v, prune, bad names, system df, audit" t_volumes
+run_test "Debian's docker 20.10 client (volumes too)" t_docker20_client
 run_test "hostile requests: malformed, oversized, smuggling, slow; keep-alive" t_hostile_requests
 run_test "every request audited with the peer's uid (SO_PEERCRED)" t_audit
 run_test "the connection cap answers 503 and frees places" t_connection_cap
