@@ -220,9 +220,10 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
                 goto fail;
         }
         created = rfc3339_local(time(NULL));
+        /* a JSON null (a mount that gave no labels) is no labels: the anonymous label must go on an object */
         rec = json_pack("{s:s, s:s, s:o, s:s, s:o, s:s}", "CreatedAt", created, "Driver", "local", "Labels",
-                        labels ? json_deep_copy(labels) : json_object(), "Name", name, "Options",
-                        opts ? json_deep_copy(opts) : json_object(), "Scope", "local");
+                        json_is_object(labels) ? json_deep_copy(labels) : json_object(), "Name", name, "Options",
+                        json_is_object(opts) ? json_deep_copy(opts) : json_object(), "Scope", "local");
         if (anonymous)
                 json_object_set_new(json_object_get(rec, "Labels"), VOLUME_ANON_LABEL, json_string(""));
         {
