@@ -135,7 +135,10 @@ static int load(Engine *e, const char *name, json_t **ret, Error **err)
                 json_decref(j);
                 return error_setx(err, EINVAL, "%s: not an object", path);
         }
-        json_object_set_new(j, "Mountpoint", json_string_nocheck(volume_data_dir(e, name)));
+        {
+                _cleanup_free_ char *mp = volume_data_dir(e, name);
+                json_object_set_new(j, "Mountpoint", json_string_nocheck(mp));
+        }
         json_object_set_new(j, "Name", json_string(name));
         {
                 /* the field order of docker's types.Volume */
