@@ -25,6 +25,7 @@
 #include "lifecycle.h"
 #include "pflag.h"
 #include "runopts.h"
+#include "volume.h"
 
 extern char **environ;
 
@@ -317,6 +318,67 @@ static int up_services(Engine *e, ComposeProject *p, const bool *sel)
         return 0;
 }
 
+/* Whether `up` of the selected services makes volume v: all of them for the whole project, else those they mount. */
+static bool volume_wanted(ComposeProject *p, const bool *sel, const ComposeVolume *v)
+{
+        bool all = true, used = false;
+
+        for (size_t i = 0; i < p->n_services; i++) {
+                all &= sel[i];
+                used |= sel[i] && strv_contains(p->services[i].volumes, v->key);
+        }
+        return all || used;
+}
+
+/*
+ * The project's volumes before any container: every external one must exist (checked first, so that
+ * nothing is made when one is missing), the others are made unless they exist, with compose's labels.
+ */
+static int ensure_volumes(Engine *e, ComposeProject *p, const bool *sel)
+{
+        _cleanup_close_ int lock = -EBADF;
+        Error *err = NULL;
+
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                _cleanup_json_ json_t *vol = NULL;
+                ComposeVolume *v = &p->volumes[i];
+                if (!v->external || !volume_wanted(p, sel, v))
+                        continue;
+                int r = volume_get(e, v->name, &vol, &err);
+                if (r == -ENOENT) {
+                        error_clear(&err);
+                        return cli_failf(NULL, "%s: external volume \"%s\" not found (an external volume is never created: "
+                                         "`stockade volume create %s` makes it)", v->where, v->name, v->name);
+                }
+                if (r < 0)
+                        return cli_fail(NULL, err);
+        }
+        if (volumes_lock(e, false, &lock, &err) < 0)
+                return cli_fail(NULL, err);
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                _cleanup_json_ json_t *vol = NULL;
+                ComposeVolume *v = &p->volumes[i];
+                bool made = false;
+                if (v->external || !volume_wanted(p, sel, v))
+                        continue;
+                int r = volume_create(e, v->name, "local", v->labels, v->driver_opts, false, &vol, &made, &err);
+                if (r < 0 || made)
+                        cli_audit(e, "volume create", "volume", v->name, v->name, r < 0 ? err : NULL);
+                if (r < 0) {
+                        fprintf(stderr, "stockade: %s: %s\n", v->where, err->msg);
+                        error_free(err);
+                        return EXIT_ENGINE;
+                }
+                const char *proj = json_string_value(json_object_get(json_object_get(vol, "Labels"), LABEL_PROJECT));
+                if (made)
+                        fprintf(stderr, " Volume \"%s\"  Created\n", v->name);
+                else if (!proj || !STREQ(proj, p->name))
+                        fprintf(stderr, "WARNING: volume \"%s\" already exists but was not created for project \"%s\": it is "
+                                        "used as it is. Use `external: true` to use an existing volume\n", v->name, p->name);
+        }
+        return 0;
+}
+
 /* What up cannot honour, and what refuses it. */
 static int report_unhonoured(ComposeProject *p, const bool *sel)
 {
@@ -523,9 +585,10 @@ static int sub_up(Ctx *c, int argc, char **argv)
         if (!sel)
                 return EXIT_ENGINE;
         r = report_unhonoured(c->p, sel);
-        if (r)
-                return r;
-        r = up_services(c->e, c->p, sel);
+        if (!r)
+                r = ensure_volumes(c->e, c->p, sel);
+        if (!r)
+                r = up_services(c->e, c->p, sel);
         if (r || detach)
                 return r;
         _cleanup_json_ json_t *recs = json_array();
@@ -547,13 +610,70 @@ static int sub_up(Ctx *c, int argc, char **argv)
         return interrupted ? 130 : 0;
 }
 
+/* The anonymous volumes that containers mount (their removal with -v goes through lifecycle_remove). */
+static char **anonymous_volumes(Engine *e, json_t *recs)
+{
+        char **names = NULL;
+        size_t i, j;
+        json_t *rec, *m;
+
+        json_array_foreach(recs, i, rec) json_array_foreach(json_object_get(rec, "Mounts"), j, m) {
+                const char *n = json_string_value(json_object_get(m, "Name"));
+                _cleanup_json_ json_t *vol = NULL;
+                if (n && !strv_contains(names, n) && volume_get(e, n, &vol, NULL) == 0 &&
+                    json_object_get(json_object_get(vol, "Labels"), VOLUME_ANON_LABEL))
+                        strv_push(&names, n);
+        }
+        return names;
+}
+
+/*
+ * down -v, once the containers are gone: says which of their anonymous volumes went with them, and
+ * removes the project's named volumes (never an external one, nor one another project or no compose
+ * project made, whose data is not this project's to delete).
+ */
+static int remove_volumes(Engine *e, ComposeProject *p, char **anonymous)
+{
+        int rc = 0;
+
+        for (size_t i = 0; anonymous && anonymous[i]; i++) {
+                _cleanup_json_ json_t *vol = NULL;
+                if (volume_get(e, anonymous[i], &vol, NULL) == -ENOENT)
+                        fprintf(stderr, " Volume %s  Removed\n", anonymous[i]);
+        }
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                ComposeVolume *v = &p->volumes[i];
+                _cleanup_json_ json_t *vol = NULL;
+                Error *err = NULL;
+                if (v->external || volume_get(e, v->name, &vol, NULL) < 0)
+                        continue;
+                const char *proj = json_string_value(json_object_get(json_object_get(vol, "Labels"), LABEL_PROJECT));
+                if (!proj || !STREQ(proj, p->name)) {
+                        fprintf(stderr, "WARNING: volume \"%s\" was not created by project \"%s\": it is left in place\n",
+                                v->name, p->name);
+                        continue;
+                }
+                fprintf(stderr, " Volume %s  Removing\n", v->name);
+                int r = volume_remove(e, v->name, NULL, &err);
+                cli_audit(e, "volume rm", "volume", v->name, v->name, r < 0 ? err : NULL);
+                if (r < 0) {
+                        fprintf(stderr, "stockade: %s\n", err->msg);
+                        error_clear(&err);
+                        rc = 1;
+                } else
+                        fprintf(stderr, " Volume %s  Removed\n", v->name);
+        }
+        return rc;
+}
+
 static int sub_down(Ctx *c, int argc, char **argv)
 {
         bool volumes = false;
         int64_t timeout = -1;
         const char *t = NULL;
         Pflag flags[] = {
-                { "volumes", 'v', PFLAG_BOOL, &volumes, NULL, "Remove named volumes declared in the volumes section" },
+                { "volumes", 'v', PFLAG_BOOL, &volumes, NULL,
+                  "Remove named volumes declared in the volumes section and anonymous volumes attached to containers" },
                 { "timeout", 't', PFLAG_STRING, &t, NULL, "Shutdown timeout in seconds" },
                 { "remove-orphans", 0, PFLAG_BOOL, NULL, NULL, "Remove containers for services not defined in the Compose file (always)" },
                 { 0 },
@@ -568,6 +688,7 @@ static int sub_down(Ctx *c, int argc, char **argv)
         if (t && (parse_int64(t, &timeout) < 0 || timeout < 0))
                 return cli_failf(NULL, "invalid argument \"%s\" for \"-t, --timeout\" flag", t);
         _cleanup_json_ json_t *recs = project_containers(c->e, c->p, NULL, true);
+        _cleanup_strv_ char **anonymous = volumes ? anonymous_volumes(c->e, recs) : NULL;
         /* stop dependants before what they depend on: the reverse of the start order, then the rest */
         for (size_t pass = 0; pass < 2; pass++)
                 for (i = json_array_size(recs); i-- > 0;) {
@@ -597,8 +718,7 @@ static int sub_down(Ctx *c, int argc, char **argv)
                                 fprintf(stderr, " Container %s  Removed\n", name_of(rec));
                 }
         if (volumes)
-                fprintf(stderr, "down -v: the engine has no named volumes, so there are none to remove; bind-mounted "
-                                "directories are left as they are\n");
+                rc = remove_volumes(c->e, c->p, anonymous) ?: rc;
         return rc;
 }
 
@@ -875,6 +995,11 @@ static int sub_run(Ctx *c, int argc, char **argv)
                 bool one[COMPOSE_MAX_SERVICES] = { 0 };
                 one[s - c->p->services] = true;
                 r = report_unhonoured(c->p, one);
+                /* the volumes of the dependencies and of the one-off container */
+                sel[s - c->p->services] = true;
+                if (!r)
+                        r = ensure_volumes(c->e, c->p, sel);
+                sel[s - c->p->services] = false;
         }
         if (!r)
                 r = up_services(c->e, c->p, sel);
