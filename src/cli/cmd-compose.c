@@ -21,6 +21,7 @@
 #include "cli.h"
 #include "compose.h"
 #include "container-store.h"
+#include "image-store.h"
 #include "json-util.h"
 #include "lifecycle.h"
 #include "pflag.h"
@@ -202,8 +203,91 @@ static int wait_condition(Engine *e, ComposeProject *p, ComposeService *svc, Com
         }
         return 0;
 }
-/* Creates a service's container from its `create` command line, as `stockade create` does. */
-static int create_container(Engine *e, ComposeProject *p, ComposeService *s, const char *cname, char **ret_id)
+/* A container's anonymous volumes: {destination: volume name}. */
+static json_t *anonymous_mounts(Engine *e, json_t *rec)
+{
+        json_t *out = json_object(), *m;
+        size_t i;
+
+        json_array_foreach(json_object_get(rec, "Mounts"), i, m) {
+                const char *n = json_string_value(json_object_get(m, "Name"));
+                const char *dst = json_string_value(json_object_get(m, "Destination"));
+                _cleanup_json_ json_t *vol = NULL;
+                if (n && dst && volume_get(e, n, &vol, NULL) == 0 &&
+                    json_object_get(json_object_get(vol, "Labels"), VOLUME_ANON_LABEL))
+                        json_object_set_new(out, dst, json_string(n));
+        }
+        return out;
+}
+
+/* Whether the container path `dst` has a mount of the options' own: a bind or volume (-v, --mount) or a tmpfs. */
+static bool mounted_at(RunOpts *o, const char *dst)
+{
+        json_t *v;
+        size_t i;
+
+        json_array_foreach(json_object_get(o->host, "Binds"), i, v) {
+                const char *spec = json_string_value(v) ?: "", *c = strchr(spec, ':');
+                size_t n = c ? strcspn(c + 1, ":") : 0;
+                if (c ? strlen(dst) == n && strncmp(c + 1, dst, n) == 0 : STREQ(spec, dst))
+                        return true;
+        }
+        json_array_foreach(json_object_get(o->host, "Mounts"), i, v)
+                if (STREQ(json_string_value(json_object_get(v, "Target")) ?: "", dst))
+                        return true;
+        return json_object_get(json_object_get(o->host, "Tmpfs"), dst) != NULL;
+}
+
+/*
+ * A recreated container gets back the anonymous volumes of the one it replaces, as docker compose
+ * carries them over: `keep` ({destination: name}) gives them; each destination that the new container
+ * mounts anonymously (the service's `- /dst`, a `type: volume` without source, or a VOLUME of its image
+ * that nothing else covers) mounts the old volume instead of a new one.
+ */
+static void keep_anonymous(Engine *e, RunOpts *o, json_t *keep)
+{
+        _cleanup_(image_store_closep) ImageStore *store = NULL;
+        _cleanup_json_ json_t *image_config = NULL;
+        json_t *binds = json_object_get(o->host, "Binds"), *v;
+        const char *dst;
+        size_t i;
+
+        json_array_foreach(binds, i, v) {
+                const char *spec = json_string_value(v), *name;
+                if (!spec || strchr(spec, ':') || !(name = json_string_value(json_object_get(keep, spec))))
+                        continue;
+                json_array_set_new(binds, i, json_sprintf("%s:%s", name, spec));
+                json_object_del(keep, spec);
+        }
+        json_array_foreach(json_object_get(o->host, "Mounts"), i, v) {
+                const char *type = json_string_value(json_object_get(v, "Type"));
+                const char *src = json_string_value(json_object_get(v, "Source"));
+                const char *target = json_string_value(json_object_get(v, "Target")), *name;
+                if (!type || !STREQ(type, "volume") || (src && *src) || !target ||
+                    !(name = json_string_value(json_object_get(keep, target))))
+                        continue;
+                json_object_set_new(v, "Source", json_string(name));
+                json_object_del(keep, target);
+        }
+        if (!json_object_size(keep) || image_store_open(e->data_root, &store, NULL) < 0 ||
+            image_lookup(store, json_string_value(json_object_get(o->config, "Image")) ?: "", NULL, &image_config, NULL) < 0)
+                return;
+        json_object_foreach(json_object_get(json_object_get(image_config, "config"), "Volumes"), dst, v) {
+                const char *name = json_string_value(json_object_get(keep, dst));
+                if (!name || mounted_at(o, dst))
+                        continue;
+                if (!binds)
+                        json_object_set_new(o->host, "Binds", binds = json_array());
+                json_array_append_new(binds, json_sprintf("%s:%s", name, dst));
+        }
+}
+
+/*
+ * Creates a service's container from its `create` command line, as `stockade create` does; `keep`
+ * (may be NULL): the anonymous volumes of the container it replaces.
+ */
+static int create_container(Engine *e, ComposeProject *p, ComposeService *s, const char *cname, json_t *keep,
+                            char **ret_id)
 {
         _cleanup_strv_ char **argv = compose_create_argv(p, s, cname, false, "create", NULL, NULL);
         char **warnings = NULL;
@@ -215,6 +299,8 @@ static int create_container(Engine *e, ComposeProject *p, ComposeService *s, con
         /* the healthcheck as the API's Config.Healthcheck: the CMD form has no run flag */
         if (r >= 0 && s->engine_healthcheck)
                 json_object_set(o.config, "Healthcheck", s->engine_healthcheck);
+        if (r >= 0 && keep)
+                keep_anonymous(e, &o, keep);
         if (r >= 0)
                 r = lifecycle_create(e, o.config, o.host, o.name, ret_id, &warnings, &err);
         print_list("WARNING: ", warnings);
@@ -255,7 +341,7 @@ static int start_container(Engine *e, const char *id, const char *cname)
 static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool start, char **ret_id)
 {
         _cleanup_free_ char *cname = compose_container_name(p, s), *id = NULL;
-        _cleanup_json_ json_t *rec = NULL;
+        _cleanup_json_ json_t *rec = NULL, *keep = NULL;
         Error *err = NULL;
         int r;
 
@@ -266,6 +352,7 @@ static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool 
                                          "that is not of project \"%s\"", s->name, cname, p->name);
                 if (!hash || !STREQ(hash, s->config_hash)) {
                         fprintf(stderr, " Container %s  Recreate\n", cname);
+                        keep = anonymous_mounts(e, rec);
                         r = lifecycle_remove(e, id, true, false, &err);
                         cli_audit(e, "rm", "container", id, cname, r < 0 ? err : NULL);
                         if (r < 0)
@@ -274,7 +361,7 @@ static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool 
                 }
         } else
                 free(TAKE_PTR(id));
-        if (!id && (r = create_container(e, p, s, cname, &id)) != 0)
+        if (!id && (r = create_container(e, p, s, cname, keep, &id)) != 0)
                 return r;
         if (start && (r = start_container(e, id, cname)) != 0)
                 return r;
@@ -614,15 +701,14 @@ static int sub_up(Ctx *c, int argc, char **argv)
 static char **anonymous_volumes(Engine *e, json_t *recs)
 {
         char **names = NULL;
-        size_t i, j;
-        json_t *rec, *m;
+        const char *dst;
+        size_t i;
+        json_t *rec, *n;
 
-        json_array_foreach(recs, i, rec) json_array_foreach(json_object_get(rec, "Mounts"), j, m) {
-                const char *n = json_string_value(json_object_get(m, "Name"));
-                _cleanup_json_ json_t *vol = NULL;
-                if (n && !strv_contains(names, n) && volume_get(e, n, &vol, NULL) == 0 &&
-                    json_object_get(json_object_get(vol, "Labels"), VOLUME_ANON_LABEL))
-                        strv_push(&names, n);
+        json_array_foreach(recs, i, rec) {
+                _cleanup_json_ json_t *m = anonymous_mounts(e, rec);
+                json_object_foreach(m, dst, n) if (!strv_contains(names, json_string_value(n)))
+                        strv_push(&names, json_string_value(n));
         }
         return names;
 }

@@ -854,6 +854,45 @@ EOF
         [ -z "$(volume_names)" ] || fail "left: $(volume_names)"
 }
 
+t_recreate_keeps_anonymous_volumes() {
+        # an image with a VOLUME, and the service's own anonymous volumes: a recreated container gets
+        # them all back, as docker compose carries them over
+        bash "$REPO_ROOT/tools/busybox-image.sh" --tar "$WORK/busybox.tar" >/dev/null
+        sk import --change 'VOLUME /cache' "$WORK/busybox.tar" busybox-volume
+        expect_status 0
+        project <<'EOF'
+services:
+  app:
+    image: busybox-volume
+    command: sh -c 'for d in /scratch /cache; do echo run >> $$d/runs; done; sleep 60'
+    volumes:
+      - /scratch
+      - type: volume
+        target: /readonly
+        read_only: true
+EOF
+        sk compose -p "$P" up -d
+        expect_status 0
+        local before after i
+        before=$(jq -cS '[.Mounts[] | {(.Destination): .Name}] | add' "$STOCKADE_DATA_ROOT/containers/$(svc_id app)/container.json")
+        [ "$(echo "$before" | jq 'keys | length')" = 3 ] || fail "mounts: $before"
+        sed -i 's/sleep 60/sleep 61/' compose.yaml
+        sk compose -p "$P" up -d
+        expect_output_has "Container $P-app-1  Recreate"
+        after=$(jq -cS '[.Mounts[] | {(.Destination): .Name}] | add' "$STOCKADE_DATA_ROOT/containers/$(svc_id app)/container.json")
+        [ "$after" = "$before" ] || fail "the recreated container has other volumes: $before / $after"
+        [ "$(volume_names | wc -l)" = 3 ] || fail "volumes: $(volume_names)"
+        for i in $(seq 50); do
+                sk compose -p "$P" exec -T app cat /scratch/runs /cache/runs
+                [ "$output" = "$(printf 'run\nrun\nrun\nrun')" ] && break
+                sleep 0.1
+        done
+        [ "$output" = "$(printf 'run\nrun\nrun\nrun')" ] || fail "the data of the first container is gone: $output"
+        sk compose -p "$P" down -t 1 -v
+        expect_status 0
+        [ -z "$(volume_names)" ] || fail "down -v left: $(volume_names)"
+}
+
 # docker-compose 1.29 prints the top-level volumes in the form ours must have
 t_config_volumes_match_docker_compose() {
         command -v docker-compose >/dev/null || fail "docker-compose missing: tools/setup.sh installs it"
@@ -937,4 +976,5 @@ run_test "external volumes: missing is an error that makes nothing; present is u
 run_test "volume errors name file, line and key: undefined volume, driver, driver_opts, external" t_volume_errors
 run_test "driver_opts type=tmpfs is a tmpfs inside; labels on the volume" t_volume_tmpfs_and_labels
 run_test "config prints top-level volumes as docker-compose does" t_config_volumes_match_docker_compose
+run_test "a recreated container keeps its anonymous volumes (the service's and the image's VOLUME)" t_recreate_keeps_anonymous_volumes
 finish
