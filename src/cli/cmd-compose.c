@@ -457,11 +457,16 @@ static int ensure_volumes(Engine *e, ComposeProject *p, const bool *sel)
                         return EXIT_ENGINE;
                 }
                 const char *proj = json_string_value(json_object_get(json_object_get(vol, "Labels"), LABEL_PROJECT));
+                json_t *opts = json_object_get(vol, "Options");
                 if (made)
                         fprintf(stderr, " Volume \"%s\"  Created\n", v->name);
                 else if (!proj || !STREQ(proj, p->name))
                         fprintf(stderr, "WARNING: volume \"%s\" already exists but was not created for project \"%s\": it is "
                                         "used as it is. Use `external: true` to use an existing volume\n", v->name, p->name);
+                else if (v->driver_opts ? !json_equal(opts, v->driver_opts) : json_object_size(opts) > 0)
+                        fprintf(stderr, "WARNING: %s: volume \"%s\" exists with other driver_opts: it is used as it is "
+                                        "(`down -v` removes it, with its data, so that `up` makes it anew)\n", v->where,
+                                v->name);
         }
         return 0;
 }
@@ -888,10 +893,11 @@ static int sub_logs(Ctx *c, int argc, char **argv)
 
 static int sub_config(Ctx *c, int argc, char **argv)
 {
-        bool quiet = false, services = false;
+        bool quiet = false, services = false, volumes = false;
         Pflag flags[] = {
                 { "quiet", 'q', PFLAG_BOOL, &quiet, NULL, "Only validate the configuration, don't print anything" },
                 { "services", 0, PFLAG_BOOL, &services, NULL, "Print the service names, one per line" },
+                { "volumes", 0, PFLAG_BOOL, &volumes, NULL, "Print the volume names (the keys), one per line" },
                 { 0 },
         };
         _cleanup_free_ char *yaml = NULL;
@@ -901,11 +907,12 @@ static int sub_config(Ctx *c, int argc, char **argv)
         PARSE_SUB(flags, "config [OPTIONS]");
         if (quiet)
                 return 0;
-        if (services) {
-                for (size_t i = 0; i < c->p->n_services; i++)
-                        printf("%s\n", c->p->services[i].name);
+        for (size_t i = 0; services && i < c->p->n_services; i++)
+                printf("%s\n", c->p->services[i].name);
+        for (size_t i = 0; volumes && i < c->p->n_volumes; i++)
+                printf("%s\n", c->p->volumes[i].key);
+        if (services || volumes)
                 return 0;
-        }
         if (compose_config_yaml(c->p, &yaml, &err) < 0)
                 return cli_fail(NULL, err);
         fputs(yaml, stdout);

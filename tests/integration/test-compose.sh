@@ -848,6 +848,13 @@ EOF
         [ "$(echo "$opts" | jq -cS .)" = '{"device":"tmpfs","o":"size=8m,mode=0770","type":"tmpfs"}' ] || fail "options: $opts"
         sk volume ls --filter "label=com.docker.compose.project=$P" -q
         [ "$output" = "${P}_scratch" ] || fail "volume ls by label: $output"
+        # the volume exists: another size in the file is said, and the volume is used as it is
+        sed -i 's/size=8m/size=16m/' compose.yaml
+        sk compose -p "$P" up -d
+        expect_status 0
+        expect_output_has "WARNING: compose.yaml:8: volumes.scratch: volume \"${P}_scratch\" exists with other driver_opts"
+        sk compose -p "$P" exec -T app grep " /scratch " /proc/mounts
+        echo "$output" | grep -E 'size=8192k' >/dev/null || fail "the tmpfs changed: $output"
         sk compose -p "$P" down -t 1 -v
         expect_status 0
         expect_output_has " Volume ${P}_scratch  Removed"
@@ -933,6 +940,9 @@ volumes:
       com.example.k: v
 EOF
         local ours theirs
+        ours=$("$STOCKADE" compose -p "$P" config --volumes 2>/dev/null) || fail "config --volumes failed"
+        theirs=$(docker-compose -p "$P" config --volumes 2>/dev/null) || fail "docker-compose config --volumes failed"
+        [ "$ours" = "$theirs" ] || fail "config --volumes: $ours / docker-compose: $theirs"
         ours=$("$STOCKADE" compose -p "$P" config 2>/dev/null) || fail "config failed"
         theirs=$(docker-compose -p "$P" config 2>/dev/null) || fail "docker-compose config failed"
         python3 - "$ours" "$theirs" <<'PY' || fail "volumes differ from docker-compose's"
