@@ -21,10 +21,12 @@
 #include "cli.h"
 #include "compose.h"
 #include "container-store.h"
+#include "image-store.h"
 #include "json-util.h"
 #include "lifecycle.h"
 #include "pflag.h"
 #include "runopts.h"
+#include "volume.h"
 
 extern char **environ;
 
@@ -201,8 +203,91 @@ static int wait_condition(Engine *e, ComposeProject *p, ComposeService *svc, Com
         }
         return 0;
 }
-/* Creates a service's container from its `create` command line, as `stockade create` does. */
-static int create_container(Engine *e, ComposeProject *p, ComposeService *s, const char *cname, char **ret_id)
+/* A container's anonymous volumes: {destination: volume name}. */
+static json_t *anonymous_mounts(Engine *e, json_t *rec)
+{
+        json_t *out = json_object(), *m;
+        size_t i;
+
+        json_array_foreach(json_object_get(rec, "Mounts"), i, m) {
+                const char *n = json_string_value(json_object_get(m, "Name"));
+                const char *dst = json_string_value(json_object_get(m, "Destination"));
+                _cleanup_json_ json_t *vol = NULL;
+                if (n && dst && volume_get(e, n, &vol, NULL) == 0 &&
+                    json_object_get(json_object_get(vol, "Labels"), VOLUME_ANON_LABEL))
+                        json_object_set_new(out, dst, json_string(n));
+        }
+        return out;
+}
+
+/* Whether the container path `dst` has a mount of the options' own: a bind or volume (-v, --mount) or a tmpfs. */
+static bool mounted_at(RunOpts *o, const char *dst)
+{
+        json_t *v;
+        size_t i;
+
+        json_array_foreach(json_object_get(o->host, "Binds"), i, v) {
+                const char *spec = json_string_value(v) ?: "", *c = strchr(spec, ':');
+                size_t n = c ? strcspn(c + 1, ":") : 0;
+                if (c ? strlen(dst) == n && strncmp(c + 1, dst, n) == 0 : STREQ(spec, dst))
+                        return true;
+        }
+        json_array_foreach(json_object_get(o->host, "Mounts"), i, v)
+                if (STREQ(json_string_value(json_object_get(v, "Target")) ?: "", dst))
+                        return true;
+        return json_object_get(json_object_get(o->host, "Tmpfs"), dst) != NULL;
+}
+
+/*
+ * A recreated container gets back the anonymous volumes of the one it replaces, as docker compose
+ * carries them over: `keep` ({destination: name}) gives them; each destination that the new container
+ * mounts anonymously (the service's `- /dst`, a `type: volume` without source, or a VOLUME of its image
+ * that nothing else covers) mounts the old volume instead of a new one.
+ */
+static void keep_anonymous(Engine *e, RunOpts *o, json_t *keep)
+{
+        _cleanup_(image_store_closep) ImageStore *store = NULL;
+        _cleanup_json_ json_t *image_config = NULL;
+        json_t *binds = json_object_get(o->host, "Binds"), *v;
+        const char *dst;
+        size_t i;
+
+        json_array_foreach(binds, i, v) {
+                const char *spec = json_string_value(v), *name;
+                if (!spec || strchr(spec, ':') || !(name = json_string_value(json_object_get(keep, spec))))
+                        continue;
+                json_array_set_new(binds, i, json_sprintf("%s:%s", name, spec));
+                json_object_del(keep, spec);
+        }
+        json_array_foreach(json_object_get(o->host, "Mounts"), i, v) {
+                const char *type = json_string_value(json_object_get(v, "Type"));
+                const char *src = json_string_value(json_object_get(v, "Source"));
+                const char *target = json_string_value(json_object_get(v, "Target")), *name;
+                if (!type || !STREQ(type, "volume") || (src && *src) || !target ||
+                    !(name = json_string_value(json_object_get(keep, target))))
+                        continue;
+                json_object_set_new(v, "Source", json_string(name));
+                json_object_del(keep, target);
+        }
+        if (!json_object_size(keep) || image_store_open(e->data_root, &store, NULL) < 0 ||
+            image_lookup(store, json_string_value(json_object_get(o->config, "Image")) ?: "", NULL, &image_config, NULL) < 0)
+                return;
+        json_object_foreach(json_object_get(json_object_get(image_config, "config"), "Volumes"), dst, v) {
+                const char *name = json_string_value(json_object_get(keep, dst));
+                if (!name || mounted_at(o, dst))
+                        continue;
+                if (!binds)
+                        json_object_set_new(o->host, "Binds", binds = json_array());
+                json_array_append_new(binds, json_sprintf("%s:%s", name, dst));
+        }
+}
+
+/*
+ * Creates a service's container from its `create` command line, as `stockade create` does; `keep`
+ * (may be NULL): the anonymous volumes of the container it replaces.
+ */
+static int create_container(Engine *e, ComposeProject *p, ComposeService *s, const char *cname, json_t *keep,
+                            char **ret_id)
 {
         _cleanup_strv_ char **argv = compose_create_argv(p, s, cname, false, "create", NULL, NULL);
         char **warnings = NULL;
@@ -214,6 +299,8 @@ static int create_container(Engine *e, ComposeProject *p, ComposeService *s, con
         /* the healthcheck as the API's Config.Healthcheck: the CMD form has no run flag */
         if (r >= 0 && s->engine_healthcheck)
                 json_object_set(o.config, "Healthcheck", s->engine_healthcheck);
+        if (r >= 0 && keep)
+                keep_anonymous(e, &o, keep);
         if (r >= 0)
                 r = lifecycle_create(e, o.config, o.host, o.name, ret_id, &warnings, &err);
         print_list("WARNING: ", warnings);
@@ -254,7 +341,7 @@ static int start_container(Engine *e, const char *id, const char *cname)
 static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool start, char **ret_id)
 {
         _cleanup_free_ char *cname = compose_container_name(p, s), *id = NULL;
-        _cleanup_json_ json_t *rec = NULL;
+        _cleanup_json_ json_t *rec = NULL, *keep = NULL;
         Error *err = NULL;
         int r;
 
@@ -265,6 +352,7 @@ static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool 
                                          "that is not of project \"%s\"", s->name, cname, p->name);
                 if (!hash || !STREQ(hash, s->config_hash)) {
                         fprintf(stderr, " Container %s  Recreate\n", cname);
+                        keep = anonymous_mounts(e, rec);
                         r = lifecycle_remove(e, id, true, false, &err);
                         cli_audit(e, "rm", "container", id, cname, r < 0 ? err : NULL);
                         if (r < 0)
@@ -273,7 +361,7 @@ static int ensure_service(Engine *e, ComposeProject *p, ComposeService *s, bool 
                 }
         } else
                 free(TAKE_PTR(id));
-        if (!id && (r = create_container(e, p, s, cname, &id)) != 0)
+        if (!id && (r = create_container(e, p, s, cname, keep, &id)) != 0)
                 return r;
         if (start && (r = start_container(e, id, cname)) != 0)
                 return r;
@@ -313,6 +401,72 @@ static int up_services(Engine *e, ComposeProject *p, const bool *sel)
                 r = ensure_service(e, p, s, true, NULL);
                 if (r)
                         return r;
+        }
+        return 0;
+}
+
+/* Whether `up` of the selected services makes volume v: all of them for the whole project, else those they mount. */
+static bool volume_wanted(ComposeProject *p, const bool *sel, const ComposeVolume *v)
+{
+        bool all = true, used = false;
+
+        for (size_t i = 0; i < p->n_services; i++) {
+                all &= sel[i];
+                used |= sel[i] && strv_contains(p->services[i].volumes, v->key);
+        }
+        return all || used;
+}
+
+/*
+ * The project's volumes before any container: every external one must exist (checked first, so that
+ * nothing is made when one is missing), the others are made unless they exist, with compose's labels.
+ */
+static int ensure_volumes(Engine *e, ComposeProject *p, const bool *sel)
+{
+        _cleanup_close_ int lock = -EBADF;
+        Error *err = NULL;
+
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                _cleanup_json_ json_t *vol = NULL;
+                ComposeVolume *v = &p->volumes[i];
+                if (!v->external || !volume_wanted(p, sel, v))
+                        continue;
+                int r = volume_get(e, v->name, &vol, &err);
+                if (r == -ENOENT) {
+                        error_clear(&err);
+                        return cli_failf(NULL, "%s: external volume \"%s\" not found (an external volume is never created: "
+                                         "`stockade volume create %s` makes it)", v->where, v->name, v->name);
+                }
+                if (r < 0)
+                        return cli_fail(NULL, err);
+        }
+        if (volumes_lock(e, false, &lock, &err) < 0)
+                return cli_fail(NULL, err);
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                _cleanup_json_ json_t *vol = NULL;
+                ComposeVolume *v = &p->volumes[i];
+                bool made = false;
+                if (v->external || !volume_wanted(p, sel, v))
+                        continue;
+                int r = volume_create(e, v->name, "local", v->labels, v->driver_opts, false, &vol, &made, &err);
+                if (r < 0 || made)
+                        cli_audit(e, "volume create", "volume", v->name, v->name, r < 0 ? err : NULL);
+                if (r < 0) {
+                        fprintf(stderr, "stockade: %s: %s\n", v->where, err->msg);
+                        error_free(err);
+                        return EXIT_ENGINE;
+                }
+                const char *proj = json_string_value(json_object_get(json_object_get(vol, "Labels"), LABEL_PROJECT));
+                json_t *opts = json_object_get(vol, "Options");
+                if (made)
+                        fprintf(stderr, " Volume \"%s\"  Created\n", v->name);
+                else if (!proj || !STREQ(proj, p->name))
+                        fprintf(stderr, "WARNING: volume \"%s\" already exists but was not created for project \"%s\": it is "
+                                        "used as it is. Use `external: true` to use an existing volume\n", v->name, p->name);
+                else if (v->driver_opts ? !json_equal(opts, v->driver_opts) : json_object_size(opts) > 0)
+                        fprintf(stderr, "WARNING: %s: volume \"%s\" exists with other driver_opts: it is used as it is "
+                                        "(`down -v` removes it, with its data, so that `up` makes it anew)\n", v->where,
+                                v->name);
         }
         return 0;
 }
@@ -523,9 +677,10 @@ static int sub_up(Ctx *c, int argc, char **argv)
         if (!sel)
                 return EXIT_ENGINE;
         r = report_unhonoured(c->p, sel);
-        if (r)
-                return r;
-        r = up_services(c->e, c->p, sel);
+        if (!r)
+                r = ensure_volumes(c->e, c->p, sel);
+        if (!r)
+                r = up_services(c->e, c->p, sel);
         if (r || detach)
                 return r;
         _cleanup_json_ json_t *recs = json_array();
@@ -547,13 +702,69 @@ static int sub_up(Ctx *c, int argc, char **argv)
         return interrupted ? 130 : 0;
 }
 
+/* The anonymous volumes that containers mount (their removal with -v goes through lifecycle_remove). */
+static char **anonymous_volumes(Engine *e, json_t *recs)
+{
+        char **names = NULL;
+        const char *dst;
+        size_t i;
+        json_t *rec, *n;
+
+        json_array_foreach(recs, i, rec) {
+                _cleanup_json_ json_t *m = anonymous_mounts(e, rec);
+                json_object_foreach(m, dst, n) if (!strv_contains(names, json_string_value(n)))
+                        strv_push(&names, json_string_value(n));
+        }
+        return names;
+}
+
+/*
+ * down -v, once the containers are gone: says which of their anonymous volumes went with them, and
+ * removes the project's named volumes (never an external one, nor one another project or no compose
+ * project made, whose data is not this project's to delete).
+ */
+static int remove_volumes(Engine *e, ComposeProject *p, char **anonymous)
+{
+        int rc = 0;
+
+        for (size_t i = 0; anonymous && anonymous[i]; i++) {
+                _cleanup_json_ json_t *vol = NULL;
+                if (volume_get(e, anonymous[i], &vol, NULL) == -ENOENT)
+                        fprintf(stderr, " Volume %s  Removed\n", anonymous[i]);
+        }
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                ComposeVolume *v = &p->volumes[i];
+                _cleanup_json_ json_t *vol = NULL;
+                Error *err = NULL;
+                if (v->external || volume_get(e, v->name, &vol, NULL) < 0)
+                        continue;
+                const char *proj = json_string_value(json_object_get(json_object_get(vol, "Labels"), LABEL_PROJECT));
+                if (!proj || !STREQ(proj, p->name)) {
+                        fprintf(stderr, "WARNING: volume \"%s\" was not created by project \"%s\": it is left in place\n",
+                                v->name, p->name);
+                        continue;
+                }
+                fprintf(stderr, " Volume %s  Removing\n", v->name);
+                int r = volume_remove(e, v->name, NULL, &err);
+                cli_audit(e, "volume rm", "volume", v->name, v->name, r < 0 ? err : NULL);
+                if (r < 0) {
+                        fprintf(stderr, "stockade: %s\n", err->msg);
+                        error_clear(&err);
+                        rc = 1;
+                } else
+                        fprintf(stderr, " Volume %s  Removed\n", v->name);
+        }
+        return rc;
+}
+
 static int sub_down(Ctx *c, int argc, char **argv)
 {
         bool volumes = false;
         int64_t timeout = -1;
         const char *t = NULL;
         Pflag flags[] = {
-                { "volumes", 'v', PFLAG_BOOL, &volumes, NULL, "Remove named volumes declared in the volumes section" },
+                { "volumes", 'v', PFLAG_BOOL, &volumes, NULL,
+                  "Remove named volumes declared in the volumes section and anonymous volumes attached to containers" },
                 { "timeout", 't', PFLAG_STRING, &t, NULL, "Shutdown timeout in seconds" },
                 { "remove-orphans", 0, PFLAG_BOOL, NULL, NULL, "Remove containers for services not defined in the Compose file (always)" },
                 { 0 },
@@ -568,6 +779,7 @@ static int sub_down(Ctx *c, int argc, char **argv)
         if (t && (parse_int64(t, &timeout) < 0 || timeout < 0))
                 return cli_failf(NULL, "invalid argument \"%s\" for \"-t, --timeout\" flag", t);
         _cleanup_json_ json_t *recs = project_containers(c->e, c->p, NULL, true);
+        _cleanup_strv_ char **anonymous = volumes ? anonymous_volumes(c->e, recs) : NULL;
         /* stop dependants before what they depend on: the reverse of the start order, then the rest */
         for (size_t pass = 0; pass < 2; pass++)
                 for (i = json_array_size(recs); i-- > 0;) {
@@ -597,8 +809,7 @@ static int sub_down(Ctx *c, int argc, char **argv)
                                 fprintf(stderr, " Container %s  Removed\n", name_of(rec));
                 }
         if (volumes)
-                fprintf(stderr, "down -v: the engine has no named volumes, so there are none to remove; bind-mounted "
-                                "directories are left as they are\n");
+                rc = remove_volumes(c->e, c->p, anonymous) ?: rc;
         return rc;
 }
 
@@ -682,10 +893,11 @@ static int sub_logs(Ctx *c, int argc, char **argv)
 
 static int sub_config(Ctx *c, int argc, char **argv)
 {
-        bool quiet = false, services = false;
+        bool quiet = false, services = false, volumes = false;
         Pflag flags[] = {
                 { "quiet", 'q', PFLAG_BOOL, &quiet, NULL, "Only validate the configuration, don't print anything" },
                 { "services", 0, PFLAG_BOOL, &services, NULL, "Print the service names, one per line" },
+                { "volumes", 0, PFLAG_BOOL, &volumes, NULL, "Print the volume names (the keys), one per line" },
                 { 0 },
         };
         _cleanup_free_ char *yaml = NULL;
@@ -695,11 +907,12 @@ static int sub_config(Ctx *c, int argc, char **argv)
         PARSE_SUB(flags, "config [OPTIONS]");
         if (quiet)
                 return 0;
-        if (services) {
-                for (size_t i = 0; i < c->p->n_services; i++)
-                        printf("%s\n", c->p->services[i].name);
+        for (size_t i = 0; services && i < c->p->n_services; i++)
+                printf("%s\n", c->p->services[i].name);
+        for (size_t i = 0; volumes && i < c->p->n_volumes; i++)
+                printf("%s\n", c->p->volumes[i].key);
+        if (services || volumes)
                 return 0;
-        }
         if (compose_config_yaml(c->p, &yaml, &err) < 0)
                 return cli_fail(NULL, err);
         fputs(yaml, stdout);
@@ -875,6 +1088,11 @@ static int sub_run(Ctx *c, int argc, char **argv)
                 bool one[COMPOSE_MAX_SERVICES] = { 0 };
                 one[s - c->p->services] = true;
                 r = report_unhonoured(c->p, one);
+                /* the volumes of the dependencies and of the one-off container */
+                sel[s - c->p->services] = true;
+                if (!r)
+                        r = ensure_volumes(c->e, c->p, sel);
+                sel[s - c->p->services] = false;
         }
         if (!r)
                 r = up_services(c->e, c->p, sel);

@@ -24,6 +24,8 @@ char *xvasprintf(const char *fmt, va_list ap);
 
 size_t strv_length(char *const *v);
 char **strv_copy(char *const *v);
+/* Whether the NULL-terminated array v (may be NULL) holds s. */
+bool strv_contains(char *const *v, const char *s);
 /* Appends a copy of s to the NULL-terminated array *v. */
 void strv_push(char ***v, const char *s);
 /* Appends s itself (malloc'd), which the array then owns. */

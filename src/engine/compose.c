@@ -20,6 +20,7 @@
 #include "json-util.h"
 #include "pflag.h"
 #include "runopts.h"
+#include "volume.h"
 
 typedef struct LoadCtx {
         ComposeProject *p;
@@ -397,10 +398,13 @@ static int to_volumes(LoadCtx *c, json_t *svc, const char *path, Error **err)
                                         for (char *m = strtok_r(modes, ",", &sv); m; m = strtok_r(NULL, ",", &sv)) {
                                                 if (STREQ(m, "ro"))
                                                         json_object_set_new(o, "read_only", json_true());
+                                                else if (STREQ(m, "nocopy") && !bind)
+                                                        json_object_set_new(o, "volume", json_pack("{s:b}", "nocopy", 1));
                                                 else if (!STREQ(m, "rw")) {
                                                         json_decref(o);
-                                                        return fail_at(c, err, ip, "invalid volume \"%s\": mode \"%s\": only ro "
-                                                                       "and rw are supported", json_string_value(x), m);
+                                                        return fail_at(c, err, ip, "invalid volume \"%s\": mode \"%s\": only ro, "
+                                                                       "rw and (for a volume) nocopy are supported",
+                                                                       json_string_value(x), m);
                                                 }
                                         }
                                 }
@@ -701,6 +705,48 @@ static bool is_socket_path(const char *p)
         return (n >= 11 && STREQ(p + n - 11, "docker.sock")) || (n >= 13 && STREQ(p + n - 13, "stockade.sock"));
 }
 
+/*
+ * A `type: volume` mount: a project volume by its key, as its engine name (`--volume NAME:/dst`), or
+ * without a source an anonymous one (`--volume /dst`, or `--mount` when it has options).
+ */
+static int svc_volume(LoadCtx *c, ComposeService *s, json_t *x, const char *path, const char *src, const char *dst, bool ro,
+                      Error **err)
+{
+        json_t *opts = json_object_get(x, "volume"), *o;
+        _cleanup_free_ char *arg = NULL;
+        bool nocopy = false;
+        const char *k;
+        int r;
+
+        if (opts && !json_is_object(opts)) {
+                _cleanup_free_ char *p = jx_path(path, "volume");
+                return fail_at(c, err, p, "expected a mapping (nocopy)");
+        }
+        json_object_foreach(opts, k, o) {
+                _cleanup_free_ char *p = xasprintf("%s.volume.%s", path, k);
+                if (!STREQ(k, "nocopy"))
+                        warn_at(c, p, "unknown key, ignored");
+                else if ((r = get_bool(c, o, p, &nocopy, err)) < 0)
+                        return r;
+        }
+        if (src && *src) {
+                ComposeVolume *cv = compose_volume(c->p, src);
+                if (!cv)
+                        return fail_at(c, err, path, "service \"%s\" refers to undefined volume %s: invalid compose project",
+                                       s->name, src);
+                arg = xasprintf("%s:%s%s%s%s", cv->name, dst, ro || nocopy ? ":" : "", ro ? "ro" : "",
+                                nocopy ? (ro ? ",nocopy" : "nocopy") : "");
+                add_flag(s, "--volume", arg, path);
+                if (!strv_contains(s->volumes, src))
+                        strv_push(&s->volumes, src);
+        } else if (ro || nocopy) {
+                arg = xasprintf("type=volume,target=%s%s%s", dst, ro ? ",readonly" : "", nocopy ? ",volume-nocopy" : "");
+                add_flag(s, "--mount", arg, path);
+        } else
+                add_flag(s, "--volume", dst, path);
+        return 0;
+}
+
 static int svc_volumes(LoadCtx *c, ComposeService *s, json_t *v, const char *path, Error **err)
 {
         size_t i;
@@ -731,8 +777,9 @@ static int svc_volumes(LoadCtx *c, ComposeService *s, json_t *v, const char *pat
                         arg = n ? xasprintf("%s:size=%" PRId64 "%s", dst, n, ro ? ",ro" : "") : xasprintf("%s%s", dst, ro ? ":ro" : "");
                         add_flag(s, "--tmpfs", arg, ip);
                 } else if (STREQ(type, "volume")) {
-                        strv_consume(&s->blocking, at(c, ip, "named volume \"%s\": the engine has no named volumes yet; use a "
-                                                          "bind mount (./dir:%s)", src ? src : "(anonymous)", dst));
+                        int r = svc_volume(c, s, x, ip, src, dst, ro, err);
+                        if (r < 0)
+                                return r;
                 } else
                         return fail_at(c, err, ip, "volume type \"%s\": expected bind, volume or tmpfs", type);
         }
@@ -1182,6 +1229,7 @@ static void service_clear(ComposeService *s)
         strv_free(s->unhonoured);
         strv_free(s->socket_mounts);
         strv_free(s->blocking);
+        strv_free(s->volumes);
 }
 
 ComposeProject *compose_project_free(ComposeProject *p)
@@ -1195,6 +1243,14 @@ ComposeProject *compose_project_free(ComposeProject *p)
         for (size_t i = 0; i < p->n_services; i++)
                 service_clear(&p->services[i]);
         free(p->services);
+        for (size_t i = 0; i < p->n_volumes; i++) {
+                free(p->volumes[i].key);
+                free(p->volumes[i].name);
+                free(p->volumes[i].where);
+                json_decref(p->volumes[i].labels);
+                json_decref(p->volumes[i].driver_opts);
+        }
+        free(p->volumes);
         strv_free(p->warnings);
         strv_free(p->unhonoured);
         json_decref(p->locs);
@@ -1207,6 +1263,14 @@ ComposeService *compose_service(ComposeProject *p, const char *name)
         for (size_t i = 0; i < p->n_services; i++)
                 if (STREQ(p->services[i].name, name))
                         return &p->services[i];
+        return NULL;
+}
+
+ComposeVolume *compose_volume(ComposeProject *p, const char *key)
+{
+        for (size_t i = 0; i < p->n_volumes; i++)
+                if (STREQ(p->volumes[i].key, key))
+                        return &p->volumes[i];
         return NULL;
 }
 
@@ -1366,6 +1430,177 @@ static void config_hash(ComposeService *s)
         s->config_hash = xstrdup(hex);
 }
 
+/* Each top-level volume's labels as a mapping, before the files merge (so they merge key by key). */
+static int volume_labels_to_map(LoadCtx *c, json_t *vols, Error **err)
+{
+        const char *k;
+        json_t *v;
+        int r;
+
+        json_object_foreach(vols, k, v) {
+                _cleanup_free_ char *path = jx_path("volumes", k);
+                if (json_is_object(v) && (r = to_map(c, v, "labels", path, true, err)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A mapping of scalars with every value a string, as `config` prints it (driver_opts). */
+static int strings_map(LoadCtx *c, json_t *obj, const char *key, const char *path, Error **err)
+{
+        _cleanup_free_ char *p = jx_path(path, key);
+        json_t *m = json_object_get(obj, key), *x;
+        const char *k;
+
+        if (!json_is_object(m))
+                return fail_at(c, err, p, "expected a mapping");
+        json_object_foreach(m, k, x) {
+                _cleanup_free_ char *kp = jx_path(p, k);
+                char *t = scalar_text(x);
+                if (!t)
+                        return fail_at(c, err, kp, "expected a string");
+                json_object_set_new(m, k, json_string(t));
+                free(t);
+        }
+        return 0;
+}
+
+/*
+ * One top-level volume into the model's normalised form (docker-compose's `config`: labels and
+ * driver_opts as mappings of strings, `external: {name}` as `external: true` and `name`, an external
+ * one's name always written) and into p->volumes.
+ */
+static int load_volume(LoadCtx *c, json_t *vols, const char *key, json_t *v, Error **err)
+{
+        static const char *const keys[] = { "driver", "driver_opts", "labels", "external", "name" };
+        _cleanup_free_ char *path = jx_path("volumes", key), *name = NULL;
+        json_t *ext, *x;
+        bool external = false;
+        const char *k;
+        void *tmp;
+        int r;
+
+        for (const char *q = key; *q; q++)
+                if (!isalnum((unsigned char)*q) && !strchr("._-", *q))
+                        return fail_at(c, err, path, "a volume's key may hold letters, digits, '.', '-' and '_' only");
+        if (json_is_null(v))
+                json_object_set_new(vols, key, v = json_object());
+        if (!json_is_object(v))
+                return fail_at(c, err, path, "expected a mapping (driver, driver_opts, labels, external, name)");
+        json_object_foreach_safe(v, tmp, k, x) {
+                _cleanup_free_ char *p = jx_path(path, k);
+                bool known = false;
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        known |= STREQ(k, keys[i]);
+                if (!known && !str_has_prefix(k, "x-"))
+                        warn_at(c, p, "unknown key, ignored");
+                if (!known || json_is_null(x))
+                        json_object_del(v, k);
+        }
+        if ((x = json_object_get(v, "name"))) {
+                _cleanup_free_ char *p = jx_path(path, "name");
+                if ((r = get_str(c, x, p, &name, err)) < 0)
+                        return r;
+                json_object_set_new(v, "name", json_string(name));
+        }
+        if ((ext = json_object_get(v, "external"))) {
+                _cleanup_free_ char *p = jx_path(path, "external");
+                if (json_is_object(ext)) {
+                        /* the old form, external: {name: N} */
+                        json_object_foreach(ext, k, x) if (!STREQ(k, "name")) {
+                                _cleanup_free_ char *kp = jx_path(p, k);
+                                warn_at(c, kp, "unknown key, ignored");
+                        }
+                        if ((x = json_object_get(ext, "name"))) {
+                                _cleanup_free_ char *np = jx_path(p, "name");
+                                free(name);
+                                name = NULL;
+                                if ((r = get_str(c, x, np, &name, err)) < 0)
+                                        return r;
+                                json_object_set_new(v, "name", json_string(name));
+                        }
+                        external = true;
+                } else if ((r = get_bool(c, ext, p, &external, err)) < 0)
+                        return r;
+                json_object_set_new(v, "external", json_boolean(external));
+        }
+        if (external) {
+                for (size_t i = 0; i < 3; i++)
+                        if (json_object_get(v, keys[i])) {
+                                _cleanup_free_ char *p = jx_path(path, keys[i]);
+                                return fail_at(c, err, p, "volume \"%s\" is external: it is used as it is, so it cannot "
+                                               "set %s", key, keys[i]);
+                        }
+                if (!name)
+                        name = xstrdup(key);
+                json_object_set_new(v, "name", json_string(name));
+        } else if (!name)
+                name = xasprintf("%s_%s", c->p->name, key);
+        if ((x = json_object_get(v, "driver"))) {
+                _cleanup_free_ char *p = jx_path(path, "driver"), *d = NULL;
+                if ((r = get_str(c, x, p, &d, err)) < 0)
+                        return r;
+                if (!STREQ(d, "local"))
+                        return fail_at(c, err, p, "volume driver \"%s\": the engine has the local driver only", d);
+                json_object_set_new(v, "driver", json_string(d));
+        }
+        if (json_object_get(v, "driver_opts")) {
+                _cleanup_free_ char *p = jx_path(path, "driver_opts");
+                Error *e = NULL;
+                if ((r = strings_map(c, v, "driver_opts", path, err)) < 0)
+                        return r;
+                if (volume_check_options(json_object_get(v, "driver_opts"), &e) < 0) {
+                        r = fail_at(c, err, p, "%s", e->msg);
+                        error_free(e);
+                        return r;
+                }
+        }
+        json_object_foreach(json_object_get(v, "labels"), k, x) if (str_has_prefix(k, "com.docker.compose.")) {
+                _cleanup_free_ char *p = xasprintf("%s.labels.%s", path, k);
+                return fail_at(c, err, p, "labels com.docker.compose.* are compose's own");
+        }
+        {
+                _cleanup_free_ char *p = json_object_get(v, "name") ? jx_path(path, "name") : xstrdup(path);
+                Error *e = NULL;
+                if (volume_check_name(name, &e) < 0) {
+                        r = fail_at(c, err, p, "%s", e->msg);
+                        error_free(e);
+                        return r;
+                }
+        }
+
+        ComposeVolume *cv = &c->p->volumes[c->p->n_volumes++];
+        cv->key = xstrdup(key);
+        cv->name = TAKE_PTR(name);
+        const char *l = loc_of(c->locs, path);
+        cv->where = l ? xasprintf("%s: %s", l, path) : xstrdup(path);
+        cv->external = external;
+        cv->labels = json_object_get(v, "labels") ? json_deep_copy(json_object_get(v, "labels")) : json_object();
+        json_object_set_new(cv->labels, "com.docker.compose.project", json_string(c->p->name));
+        json_object_set_new(cv->labels, "com.docker.compose.volume", json_string(key));
+        json_object_set_new(cv->labels, "com.docker.compose.version", json_string(COMPOSE_VERSION));
+        cv->driver_opts = json_deep_copy(json_object_get(v, "driver_opts"));
+        return 0;
+}
+
+/* The top-level volumes, once the project has its name (their names begin with it). */
+static int load_volumes(LoadCtx *c, json_t *model, Error **err)
+{
+        json_t *vols = json_object_get(model, "volumes"), *v;
+        const char *k;
+        int r;
+
+        if (!json_object_size(vols)) {
+                json_object_del(model, "volumes");
+                return 0;
+        }
+        c->p->volumes = xcalloc(json_object_size(vols), sizeof(ComposeVolume));
+        json_object_foreach(vols, k, v)
+                if ((r = load_volume(c, vols, k, v, err)) < 0)
+                        return r;
+        return 0;
+}
+
 static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err);
 
 int compose_load(const ComposeLoadOpts *o, ComposeProject **ret, Error **err)
@@ -1510,6 +1745,8 @@ static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err)
                         } else if (STREQ(k, "volumes") || STREQ(k, "networks") || STREQ(k, "secrets") || STREQ(k, "configs")) {
                                 if (!json_is_object(v) && !json_is_null(v))
                                         return fail_at(&c, err, k, "expected a mapping");
+                                if (STREQ(k, "volumes") && (r = volume_labels_to_map(&c, v, err)) < 0)
+                                        return r;
                         } else {
                                 warn_at(&c, k, "unknown key, ignored");
                                 json_object_del(doc, k);
@@ -1533,6 +1770,8 @@ static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err)
                 json_object_set_new(model, "name", json_string(p->name));
         }
 
+        if ((r = load_volumes(&c, model, err)) < 0)
+                return r;
         services = json_object_get(model, "services");
         if (!json_is_object(services) || !json_object_size(services))
                 return error_setx(err, EINVAL, "%s: no services defined", p->files[0]);
@@ -1561,8 +1800,6 @@ static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err)
         }
         if (json_object_size(json_object_get(model, "networks")))
                 strv_push(&p->unhonoured, ("networks: not honoured: the engine has no container networks yet"));
-        if (json_object_size(json_object_get(model, "volumes")))
-                strv_push(&p->unhonoured, ("volumes: not honoured: the engine has no named volumes yet"));
         name_reachability(p);
         p->model = TAKE_PTR(model);
         return 0;
@@ -1585,6 +1822,7 @@ char **compose_create_argv(ComposeProject *p, ComposeService *s, const char *nam
                 { "com.docker.compose.oneoff", oneoff ? "True" : "False" },
                 { "com.docker.compose.config-hash", s->config_hash },
                 { "com.docker.compose.project.working_dir", p->project_dir },
+                { "com.docker.compose.version", COMPOSE_VERSION },
         };
         for (i = 0; i < ELEMENTSOF(labels); i++) {
                 _cleanup_free_ char *l = xasprintf("%s=%s", labels[i][0], labels[i][1]);

@@ -60,8 +60,25 @@ typedef struct ComposeService {
         char *config_hash;              /* sha256 of the normalised service (label com.docker.compose.config-hash) */
         char **unhonoured;              /* "services.web.ports: ... why" */
         char **socket_mounts;           /* "services.ci.volumes[0]: /var/run/docker.sock" */
-        char **blocking;                /* what makes `up` refuse the service (a named volume...) */
+        char **blocking;                /* what makes `up` refuse the service (only `build` without an image) */
+        char **volumes;                 /* the keys of the project volumes it mounts */
 } ComposeService;
+
+/* The version in compose's com.docker.compose.version label, on containers and volumes. */
+#define COMPOSE_VERSION STOCKADE_VERSION
+
+/*
+ * A top-level `volumes:` entry.  Its engine name is <project>_<key>, or `name:`; an external one's is
+ * the key or `name:`, and it must exist already: it is never created nor removed.
+ */
+typedef struct ComposeVolume {
+        char *key;                      /* the key under `volumes:`, as services name it */
+        char *name;                     /* the engine's volume */
+        char *where;                    /* "compose.yaml:12: volumes.data", for the messages of up and down */
+        bool external;
+        json_t *labels;                 /* the volume's labels, compose's own (project, volume, version) included */
+        json_t *driver_opts;            /* the local driver's type, device and o (strings), or NULL */
+} ComposeVolume;
 
 typedef struct ComposeProject {
         char *name;
@@ -70,6 +87,8 @@ typedef struct ComposeProject {
         json_t *model;                  /* {"name", "services": {...}, "volumes", "networks"} normalised */
         ComposeService *services;       /* in dependency order: every service after those it depends on */
         size_t n_services;
+        ComposeVolume *volumes;         /* the top-level volumes, in the order of their keys */
+        size_t n_volumes;
         char **warnings;                /* unknown keys, unset variables, obsolete keys (moved to o->warnings when given) */
         char **unhonoured;              /* top-level keys the engine cannot honour */
         json_t *locs;                   /* key path -> "file:line" */
@@ -105,6 +124,8 @@ int compose_config_yaml(ComposeProject *p, char **ret, Error **err);
 
 /* The service by name, or NULL. */
 ComposeService *compose_service(ComposeProject *p, const char *name);
+/* The top-level volume by its key, or NULL. */
+ComposeVolume *compose_volume(ComposeProject *p, const char *key);
 
 /*
  * The `stockade create` command line of a service's container: "create", --name, the com.docker.compose.*

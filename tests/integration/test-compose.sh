@@ -454,8 +454,8 @@ EOF
         expect_status 0
         sk compose -p "$P" down -v
         expect_status 0
-        expect_output_has "Removed"
-        expect_output_has "no named volumes"
+        expect_output_has "Container $P-app-1  Removed"
+        case "$output" in *Volume*) fail "down -v removed a volume the project has not: $output" ;; esac
         [ -z "$(all_container_ids)" ] || fail "down left a container"
 }
 
@@ -519,17 +519,19 @@ EOF
         expect_output_has "services.ci-runner.environment.DOCKER_HOST: not honoured: \"tcp://docker-proxy:2375\" reaches service \"docker-proxy\" by name"
         expect_output_has "compose.yaml:18: services.ci-runner.ports: not honoured: the engine has no port publishing yet"
         down
-        # a named volume is refused before anything is made
+        # a service with only `build` is refused before anything is made
         project <<'EOF'
 services:
-  dind:
-    image: busybox
+  app:
+    build: .
     volumes:
-      - dind-certs:/certs
+      - data:/data
 volumes:
-  dind-certs:
+  data:
 EOF
-        expect_up_refused "compose.yaml:5: services.dind.volumes[0]: named volume \"dind-certs\": the engine has no named volumes yet"
+        expect_up_refused "compose.yaml:3: services.app.build: the engine has no image builder"
+        sk volume ls -q
+        [ -z "$output" ] || fail "a volume was created: $output"
 }
 
 t_errors_name_file_line_key() {
@@ -617,6 +619,354 @@ PY
         echo "$ours" | grep -q 'name: compose10' || fail "no name: $ours"
 }
 
+# The volumes of the engine (their names, one a line).
+volume_names() {
+        "$STOCKADE" volume ls -q 2>/dev/null || true
+}
+
+t_dind_shared_volume() {
+        # the reference's Docker-in-Docker shape: dind writes its certificates into the named volume
+        # dind-certs, ci-runner mounts it read-only; busybox commands in place of the daemon and the client
+        project <<'EOF'
+services:
+  dind:
+    image: busybox
+    privileged: true
+    environment:
+      DOCKER_TLS_CERTDIR: /certs
+    command: sh -c 'echo issued-by-dind > "$$DOCKER_TLS_CERTDIR/cert.pem" && sleep 60'
+    volumes:
+      - dind-certs:/certs
+
+  ci-runner:
+    image: busybox
+    command: sleep 60
+    environment:
+      DOCKER_HOST: tcp://dind:2376
+      DOCKER_TLS_VERIFY: 1
+      DOCKER_CERT_PATH: /certs/client
+    volumes:
+      - dind-certs:/certs/client:ro
+    depends_on:
+      - dind
+
+volumes:
+  dind-certs:
+EOF
+        sk compose -p "$P" up -d
+        expect_status 0
+        expect_output_has " Volume \"${P}_dind-certs\"  Created"
+        expect_output_has "Container $P-ci-runner-1  Started"
+        local i
+        for i in $(seq 50); do
+                sk compose -p "$P" exec -T ci-runner cat /certs/client/cert.pem
+                [ "$output" = issued-by-dind ] && break
+                sleep 0.1
+        done
+        [ "$output" = issued-by-dind ] || fail "ci-runner does not see dind's certificate: $output"
+        # read-only inside ci-runner, by the mount itself
+        sk compose -p "$P" exec -T ci-runner sh -c 'echo forged > /certs/client/cert.pem'
+        [ "$status" -ne 0 ] || fail "ci-runner wrote into the read-only volume"
+        expect_output_has "Read-only file system"
+        sk compose -p "$P" exec -T ci-runner grep " /certs/client " /proc/mounts
+        echo "$output" | grep -E '^[^ ]+ /certs/client [^ ]+ ro[,]' >/dev/null || fail "ci-runner's mount: $output"
+        sk compose -p "$P" exec -T dind grep " /certs " /proc/mounts
+        echo "$output" | grep -E '^[^ ]+ /certs [^ ]+ rw[,]' >/dev/null || fail "dind's mount: $output"
+        # both mount the one volume, the project's
+        sk inspect --format '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}' "$P-ci-runner-1"
+        [ "$output" = "volume ${P}_dind-certs /certs/client false" ] || fail "ci-runner's Mounts: $output"
+        sk inspect --format '{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}' "$P-dind-1"
+        [ "$output" = "volume ${P}_dind-certs /certs true" ] || fail "dind's Mounts: $output"
+        [ "$(cat "$STOCKADE_DATA_ROOT/volumes/${P}_dind-certs/_data/cert.pem")" = issued-by-dind ] || fail "not in the volume"
+        sk compose -p "$P" down -t 1 -v
+        expect_status 0
+        expect_output_has " Volume ${P}_dind-certs  Removed"
+}
+
+t_volume_survives_down() {
+        project <<'EOF'
+services:
+  app:
+    image: busybox
+    command: sh -c 'echo run >> /data/runs; echo scratch > /scratch/f; sleep 60'
+    volumes:
+      - type: volume
+        source: data
+        target: /data
+      - /scratch
+volumes:
+  data:
+EOF
+        sk compose -p "$P" up -d
+        expect_status 0
+        expect_output_has " Volume \"${P}_data\"  Created"
+        local anon
+        anon=$(jq -r '.Mounts[] | select(.Destination == "/scratch") | .Name' "$STOCKADE_DATA_ROOT/containers/$(svc_id app)/container.json")
+        [ -n "$anon" ] && [ "$anon" != null ] || fail "no anonymous volume at /scratch"
+        down
+        volume_names | grep -qx "${P}_data" || fail "down without -v removed the volume: $(volume_names)"
+        volume_names | grep -qx "$anon" || fail "down without -v removed the anonymous volume"
+        # a second up reuses the volume: what the first run wrote is there
+        sk compose -p "$P" up -d
+        expect_status 0
+        case "$output" in *"Volume \"${P}_data\"  Created"*) fail "the volume was made again: $output" ;; esac
+        local i
+        for i in $(seq 50); do
+                sk compose -p "$P" exec -T app cat /data/runs
+                [ "$output" = "$(printf 'run\nrun')" ] && break
+                sleep 0.1
+        done
+        [ "$output" = "$(printf 'run\nrun')" ] || fail "the data did not survive down and up: $output"
+        # the new container has an anonymous volume of its own; the first one's, orphaned by the plain
+        # down, is no container's any more and stays (as with docker compose) until a prune
+        local anon2
+        anon2=$(jq -r '.Mounts[] | select(.Destination == "/scratch") | .Name' "$STOCKADE_DATA_ROOT/containers/$(svc_id app)/container.json")
+        [ "$anon2" != "$anon" ] || fail "the anonymous volume was reused"
+        sk compose -p "$P" down -t 1 -v
+        expect_status 0
+        expect_output_has " Volume ${P}_data  Removed"
+        expect_output_has " Volume $anon2  Removed"
+        case "$output" in *"Volume $anon "*) fail "down -v removed another container's anonymous volume: $output" ;; esac
+        [ "$(volume_names)" = "$anon" ] || fail "after down -v: $(volume_names)"
+        "$STOCKADE" volume rm "$anon" >/dev/null
+}
+
+t_external_volume() {
+        project <<'EOF'
+services:
+  app:
+    image: busybox
+    command: sh -c 'cat /certs/token; echo used > /certs/by-app; sleep 60'
+    volumes:
+      - certs:/certs
+      - cache:/cache
+volumes:
+  certs:
+    external: true
+    name: ${CERTS_VOLUME:-site-certs}
+  cache:
+EOF
+        # missing: a clear error, and nothing made (not even the project's other volume)
+        sk compose -p "$P" up -d
+        expect_status 125
+        expect_output_has "compose.yaml:9: volumes.certs: external volume \"site-certs\" not found"
+        [ -z "$(all_container_ids)" ] || fail "a container was created"
+        [ -z "$(volume_names)" ] || fail "a volume was created: $(volume_names)"
+        # present: used as it is
+        "$STOCKADE" volume create site-certs >/dev/null
+        echo secret-token >"$STOCKADE_DATA_ROOT/volumes/site-certs/_data/token"
+        sk compose -p "$P" up -d
+        expect_status 0
+        case "$output" in *"Volume \"site-certs\""*) fail "the external volume was created: $output" ;; esac
+        local i
+        for i in $(seq 50); do
+                [ -f "$STOCKADE_DATA_ROOT/volumes/site-certs/_data/by-app" ] && break
+                sleep 0.1
+        done
+        [ -f "$STOCKADE_DATA_ROOT/volumes/site-certs/_data/by-app" ] || fail "the container did not write into site-certs"
+        sk compose -p "$P" logs --no-log-prefix app
+        expect_output_has "secret-token"
+        # down -v removes the project's volume, never the external one
+        sk compose -p "$P" down -t 1 -v
+        expect_status 0
+        expect_output_has " Volume ${P}_cache  Removed"
+        case "$output" in *"Volume site-certs"*) fail "down -v touched the external volume: $output" ;; esac
+        sk volume inspect --format '{{.Name}}' site-certs
+        [ "$output" = site-certs ] || fail "the external volume is gone: $output"
+        [ "$(cat "$STOCKADE_DATA_ROOT/volumes/site-certs/_data/token")" = secret-token ] || fail "its data changed"
+        "$STOCKADE" volume rm site-certs >/dev/null
+}
+
+# `up -d` refused with MESSAGE, for a service that mounts volume `data`, whose keys come from stdin.
+data_volume_refused() {
+        project < <(printf 'services:\n  app:\n    image: busybox\n    volumes: [data:/data]\nvolumes:\n  data:\n'; cat)
+        expect_up_refused "$1"
+}
+
+t_volume_errors() {
+        project <<'EOF'
+services:
+  app:
+    image: busybox
+    volumes:
+      - nope:/data
+volumes:
+  data:
+EOF
+        sk compose -p "$P" config
+        expect_status 125
+        expect_output_has "compose.yaml:5: services.app.volumes[0]: service \"app\" refers to undefined volume nope: invalid compose project"
+        expect_up_refused "service \"app\" refers to undefined volume nope"
+        data_volume_refused "compose.yaml:7: volumes.data.driver: volume driver \"flocker\": the engine has the local driver only" <<'EOF'
+    driver: flocker
+EOF
+        data_volume_refused "compose.yaml:7: volumes.data.driver_opts: invalid option: \"size\"" <<'EOF'
+    driver_opts:
+      type: tmpfs
+      size: 1m
+EOF
+        data_volume_refused "compose.yaml:8: volumes.data.driver: volume \"data\" is external" <<'EOF'
+    external: true
+    driver: local
+EOF
+        [ -z "$(volume_names)" ] || fail "a volume was created: $(volume_names)"
+}
+
+t_volume_tmpfs_and_labels() {
+        project <<'EOF'
+services:
+  app:
+    image: busybox
+    command: sleep 60
+    volumes:
+      - scratch:/scratch
+volumes:
+  scratch:
+    driver: local
+    driver_opts:
+      type: tmpfs
+      device: tmpfs
+      o: size=8m,mode=0770
+    labels:
+      - com.example.purpose=scratch
+      - com.example.flag
+EOF
+        sk compose -p "$P" up -d
+        expect_status 0
+        expect_output_has " Volume \"${P}_scratch\"  Created"
+        sk compose -p "$P" exec -T app grep " /scratch " /proc/mounts
+        echo "$output" | grep -E '^tmpfs /scratch tmpfs rw,.*size=8192k,mode=770' >/dev/null || fail "not a tmpfs of 8m: $output"
+        sk volume inspect --format '{{json .Labels}} {{json .Options}} {{.Driver}}' "${P}_scratch"
+        local labels opts
+        labels=$(echo "$output" | cut -d' ' -f1)
+        opts=$(echo "$output" | cut -d' ' -f2)
+        [ "$(echo "$labels" | jq -cS 'del(.["com.docker.compose.version"])')" = \
+                "{\"com.docker.compose.project\":\"$P\",\"com.docker.compose.volume\":\"scratch\",\"com.example.flag\":\"\",\"com.example.purpose\":\"scratch\"}" ] ||
+                fail "labels: $labels"
+        [ "$(echo "$labels" | jq -r '.["com.docker.compose.version"]')" = "$("$STOCKADE" --version | awk '{print $3}')" ] ||
+                fail "com.docker.compose.version: $labels"
+        [ "$(echo "$opts" | jq -cS .)" = '{"device":"tmpfs","o":"size=8m,mode=0770","type":"tmpfs"}' ] || fail "options: $opts"
+        sk volume ls --filter "label=com.docker.compose.project=$P" -q
+        [ "$output" = "${P}_scratch" ] || fail "volume ls by label: $output"
+        # the volume exists: another size in the file is said, and the volume is used as it is
+        sed -i 's/size=8m/size=16m/' compose.yaml
+        sk compose -p "$P" up -d
+        expect_status 0
+        expect_output_has "WARNING: compose.yaml:8: volumes.scratch: volume \"${P}_scratch\" exists with other driver_opts"
+        sk compose -p "$P" exec -T app grep " /scratch " /proc/mounts
+        echo "$output" | grep -E 'size=8192k' >/dev/null || fail "the tmpfs changed: $output"
+        sk compose -p "$P" down -t 1 -v
+        expect_status 0
+        expect_output_has " Volume ${P}_scratch  Removed"
+        [ -z "$(volume_names)" ] || fail "left: $(volume_names)"
+}
+
+t_recreate_keeps_anonymous_volumes() {
+        # an image with a VOLUME, and the service's own anonymous volumes: a recreated container gets
+        # them all back, as docker compose carries them over
+        bash "$REPO_ROOT/tools/busybox-image.sh" --tar "$WORK/busybox.tar" >/dev/null
+        sk import --change 'VOLUME /cache' "$WORK/busybox.tar" busybox-volume
+        expect_status 0
+        project <<'EOF'
+services:
+  app:
+    image: busybox-volume
+    command: sh -c 'for d in /scratch /cache; do echo run >> $$d/runs; done; sleep 60'
+    volumes:
+      - /scratch
+      - type: volume
+        target: /readonly
+        read_only: true
+EOF
+        sk compose -p "$P" up -d
+        expect_status 0
+        local before after i
+        before=$(jq -cS '[.Mounts[] | {(.Destination): .Name}] | add' "$STOCKADE_DATA_ROOT/containers/$(svc_id app)/container.json")
+        [ "$(echo "$before" | jq 'keys | length')" = 3 ] || fail "mounts: $before"
+        sed -i 's/sleep 60/sleep 61/' compose.yaml
+        sk compose -p "$P" up -d
+        expect_output_has "Container $P-app-1  Recreate"
+        after=$(jq -cS '[.Mounts[] | {(.Destination): .Name}] | add' "$STOCKADE_DATA_ROOT/containers/$(svc_id app)/container.json")
+        [ "$after" = "$before" ] || fail "the recreated container has other volumes: $before / $after"
+        [ "$(volume_names | wc -l)" = 3 ] || fail "volumes: $(volume_names)"
+        for i in $(seq 50); do
+                sk compose -p "$P" exec -T app cat /scratch/runs /cache/runs
+                [ "$output" = "$(printf 'run\nrun\nrun\nrun')" ] && break
+                sleep 0.1
+        done
+        [ "$output" = "$(printf 'run\nrun\nrun\nrun')" ] || fail "the data of the first container is gone: $output"
+        sk compose -p "$P" down -t 1 -v
+        expect_status 0
+        [ -z "$(volume_names)" ] || fail "down -v left: $(volume_names)"
+}
+
+# docker-compose 1.29 prints the top-level volumes in the form ours must have
+t_config_volumes_match_docker_compose() {
+        command -v docker-compose >/dev/null || fail "docker-compose missing: tools/setup.sh installs it"
+        project <<'EOF'
+services:
+  app:
+    image: busybox
+    volumes:
+      - data:/data:ro
+      - type: volume
+        source: cache
+        target: /cache
+        volume:
+          nocopy: true
+      - certs:/certs
+      - legacy:/legacy
+      - /anonymous
+volumes:
+  data:
+  cache:
+    driver: local
+    driver_opts:
+      type: tmpfs
+      device: tmpfs
+      o: size=${CACHE_SIZE:-10m}
+    labels:
+      - com.example.tier=cache
+      - com.example.bare
+  certs:
+    external: true
+    name: site-certs
+  legacy:
+    external:
+      name: old-style
+  named:
+    name: ${NAMED:-custom}-volume
+    labels:
+      com.example.k: v
+EOF
+        local ours theirs
+        ours=$("$STOCKADE" compose -p "$P" config --volumes 2>/dev/null) || fail "config --volumes failed"
+        theirs=$(docker-compose -p "$P" config --volumes 2>/dev/null) || fail "docker-compose config --volumes failed"
+        [ "$ours" = "$theirs" ] || fail "config --volumes: $ours / docker-compose: $theirs"
+        ours=$("$STOCKADE" compose -p "$P" config 2>/dev/null) || fail "config failed"
+        theirs=$(docker-compose -p "$P" config 2>/dev/null) || fail "docker-compose config failed"
+        python3 - "$ours" "$theirs" <<'PY' || fail "volumes differ from docker-compose's"
+import sys, yaml
+ours, theirs = (yaml.safe_load(t) for t in sys.argv[1:3])
+bad = 0
+if ours["volumes"] != theirs["volumes"]:
+    print(f"volumes: ours {ours['volumes']!r}, docker-compose {theirs['volumes']!r}", file=sys.stderr)
+    bad = 1
+# the services' volumes in the long syntax, the source as written (the key, not the volume's name)
+want = [
+    {"type": "volume", "source": "data", "target": "/data", "read_only": True},
+    {"type": "volume", "source": "cache", "target": "/cache", "volume": {"nocopy": True}},
+    {"type": "volume", "source": "certs", "target": "/certs"},
+    {"type": "volume", "source": "legacy", "target": "/legacy"},
+    {"type": "volume", "target": "/anonymous"},
+]
+if ours["services"]["app"]["volumes"] != want:
+    print(f"services.app.volumes: {ours['services']['app']['volumes']!r}", file=sys.stderr)
+    bad = 1
+sys.exit(bad)
+PY
+}
+
 run_test "reference: resources (deploy limits and reservations, ulimits) in the cgroups and inside" t_resources
 run_test "reference: OOM behaviour (oom_kill_disable, oom_score_adj), an OOM kill" t_oom_behaviour
 run_test "reference: a custom seccomp profile through security_opt" t_seccomp
@@ -627,7 +977,14 @@ run_test "depends_on: service_completed_successfully, service_healthy, failures"
 run_test "foreground up: prefixed logs, Ctrl-C stops the services" t_foreground_up_and_interrupt
 run_test "labels, ps by label, recreate on change, stop/start/restart, down -v" t_labels_ps_down_recreate
 run_test "run --rm and exec, .env and the shell's environment" t_run_and_exec
-run_test "socket mount warning, keys that cannot be honoured, named volumes refused" t_socket_warning_and_unhonoured
+run_test "socket mount warning, keys that cannot be honoured, build alone refused" t_socket_warning_and_unhonoured
 run_test "errors name file, line and key; unknown keys warn" t_errors_name_file_line_key
 run_test "config agrees with docker-compose on interpolation, anchors, merge keys and -f merges" t_config_matches_docker_compose
+run_test "reference: Docker-in-Docker's dind-certs volume, written by one service, read-only in the other" t_dind_shared_volume
+run_test "a named volume's data survives down and up; down -v removes it and the anonymous one" t_volume_survives_down
+run_test "external volumes: missing is an error that makes nothing; present is used, never removed" t_external_volume
+run_test "volume errors name file, line and key: undefined volume, driver, driver_opts, external" t_volume_errors
+run_test "driver_opts type=tmpfs is a tmpfs inside; labels on the volume" t_volume_tmpfs_and_labels
+run_test "config prints top-level volumes as docker-compose does" t_config_volumes_match_docker_compose
+run_test "a recreated container keeps its anonymous volumes (the service's and the image's VOLUME)" t_recreate_keeps_anonymous_volumes
 finish

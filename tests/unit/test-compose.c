@@ -526,7 +526,9 @@ TEST(unhonoured_keys_and_socket_mounts)
                             "      DOCKER_HOST: tcp://docker-proxy:2375\n"
                             "    ports: [\"8080:80\"]\n"
                             "    volumes: [certs:/certs]\n"
-                            "    depends_on: [docker-proxy]\n");
+                            "    depends_on: [docker-proxy]\n"
+                            "volumes:\n"
+                            "  certs:\n");
         ASSERT_OK(load(files, NULL, &p, &err));
         ComposeService *proxy = compose_service(p, "docker-proxy"), *ci = compose_service(p, "ci-runner");
         /* dependency order */
@@ -541,6 +543,151 @@ TEST(unhonoured_keys_and_socket_mounts)
         }
         ASSERT_TRUE(ports);
         ASSERT_TRUE(name);
-        ASSERT_EQ(strv_length(ci->blocking), 1);
-        ASSERT_TRUE(strstr(ci->blocking[0], "named volume \"certs\""));
+        /* a named volume is no longer a reason to refuse the service */
+        ASSERT_EQ(strv_length(ci->blocking), 0);
+        ASSERT_EQ(strv_length(p->unhonoured), 0);
+}
+
+TEST(top_level_volumes)
+{
+        _cleanup_(compose_project_freep) ComposeProject *p = NULL;
+        char *files[] = { (char *)"compose.yaml", (char *)"override.yaml", NULL };
+        char *env[] = { (char *)"SIZE=16m", NULL };
+        Error *err = NULL;
+        ComposeVolume *v;
+
+        fresh_dir();
+        put("compose.yaml", "name: VP\n"
+                            "services:\n"
+                            "  app:\n"
+                            "    image: busybox\n"
+                            "    volumes:\n"
+                            "      - data:/data:ro\n"
+                            "      - type: volume\n"
+                            "        source: cache\n"
+                            "        target: /cache\n"
+                            "        volume: {nocopy: true}\n"
+                            "      - ext:/ext\n"
+                            "      - /anon\n"
+                            "      - {type: volume, target: /anon2, read_only: true}\n"
+                            "  other:\n"
+                            "    image: busybox\n"
+                            "    volumes: [\"legacy:/legacy:ro,nocopy\"]\n"
+                            "volumes:\n"
+                            "  data:\n"
+                            "  cache:\n"
+                            "    driver: local\n"
+                            "    driver_opts: {type: tmpfs, device: tmpfs, o: \"size=${SIZE}\"}\n"
+                            "    labels: [com.example.tier=cache, com.example.bare]\n"
+                            "    x-note: ignored\n"
+                            "    bogus: 1\n"
+                            "  ext:\n"
+                            "    external: true\n"
+                            "  ext2:\n"
+                            "    external: true\n"
+                            "    name: real-ext\n"
+                            "  legacy:\n"
+                            "    external: {name: old-style}\n"
+                            "  named:\n"
+                            "    name: custom-name\n");
+        put("override.yaml", "volumes:\n"
+                             "  cache:\n"
+                             "    labels: {com.example.extra: \"1\"}\n");
+        ASSERT_OK(load(files, env, &p, &err));
+        ASSERT_EQ(p->n_volumes, 6);
+        /* <project>_<key>, unless name: says otherwise; an external one is its key or name:, unprefixed */
+        ASSERT_STR(compose_volume(p, "data")->name, "vp_data");
+        ASSERT_TRUE(!compose_volume(p, "data")->external);
+        ASSERT_STR(compose_volume(p, "cache")->name, "vp_cache");
+        ASSERT_STR(compose_volume(p, "ext")->name, "ext");
+        ASSERT_TRUE(compose_volume(p, "ext")->external);
+        ASSERT_STR(compose_volume(p, "ext2")->name, "real-ext");
+        ASSERT_STR(compose_volume(p, "legacy")->name, "old-style");
+        ASSERT_TRUE(compose_volume(p, "legacy")->external);
+        ASSERT_STR(compose_volume(p, "named")->name, "custom-name");
+        ASSERT_TRUE(compose_volume(p, "nope") == NULL);
+        ASSERT_STR(compose_volume(p, "data")->where, "compose.yaml:18: volumes.data");
+
+        /* labels: the file's (a list, merged with the override's mapping) and compose's own */
+        v = compose_volume(p, "cache");
+        ASSERT_STR(json_string_value(json_object_get(v->labels, "com.example.tier")), "cache");
+        ASSERT_STR(json_string_value(json_object_get(v->labels, "com.example.bare")), "");
+        ASSERT_STR(json_string_value(json_object_get(v->labels, "com.example.extra")), "1");
+        ASSERT_STR(json_string_value(json_object_get(v->labels, "com.docker.compose.project")), "vp");
+        ASSERT_STR(json_string_value(json_object_get(v->labels, "com.docker.compose.volume")), "cache");
+        ASSERT_STR(json_string_value(json_object_get(v->labels, "com.docker.compose.version")), COMPOSE_VERSION);
+        ASSERT_STR(json_string_value(json_object_get(v->driver_opts, "o")), "size=16m");
+        ASSERT_STR(json_string_value(json_object_get(v->driver_opts, "type")), "tmpfs");
+        bool bogus = false;
+        for (size_t i = 0; p->warnings && p->warnings[i]; i++)
+                bogus |= strstr(p->warnings[i], "compose.yaml:24: volumes.cache.bogus: unknown key, ignored") != NULL;
+        ASSERT_TRUE(bogus);
+
+        /* the model as docker-compose's config prints it */
+        json_t *vols = json_object_get(p->model, "volumes");
+        ASSERT_EQ(json_object_size(json_object_get(vols, "data")), 0);
+        ASSERT_TRUE(json_object_get(json_object_get(vols, "cache"), "bogus") == NULL);
+        ASSERT_TRUE(json_object_get(json_object_get(vols, "cache"), "x-note") == NULL);
+        ASSERT_TRUE(json_is_true(json_object_get(json_object_get(vols, "legacy"), "external")));
+        ASSERT_STR(json_string_value(json_object_get(json_object_get(vols, "legacy"), "name")), "old-style");
+        ASSERT_STR(json_string_value(json_object_get(json_object_get(vols, "ext"), "name")), "ext");
+        ASSERT_TRUE(json_object_get(json_object_get(vols, "named"), "external") == NULL);
+
+        /* service mounts: the volume's engine name; without a source, anonymous */
+        static const struct {
+                const char *service, *flag, *value, *path;
+        } mounts[] = {
+                { "app", "--volume", "vp_data:/data:ro", "services.app.volumes[0]" },
+                { "app", "--volume", "vp_cache:/cache:nocopy", "services.app.volumes[1]" },
+                { "app", "--volume", "ext:/ext", "services.app.volumes[2]" },
+                { "app", "--volume", "/anon", "services.app.volumes[3]" },
+                { "app", "--mount", "type=volume,target=/anon2,readonly", "services.app.volumes[4]" },
+                { "other", "--volume", "old-style:/legacy:ro,nocopy", "services.other.volumes[0]" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(mounts); i++) {
+                const ComposeFlag *f = NULL;
+                ComposeService *svc = compose_service(p, mounts[i].service);
+                for (size_t j = 0; j < svc->n_flags && !f; j++)
+                        if (STREQ(svc->flags[j].path, mounts[i].path))
+                                f = &svc->flags[j];
+                ASSERT_TRUE(f != NULL);
+                ASSERT_STR(f->flag, mounts[i].flag);
+                ASSERT_STR(f->value, mounts[i].value);
+        }
+        ComposeService *s = compose_service(p, "app");
+        ASSERT_EQ(strv_length(s->volumes), 3);
+        ASSERT_EQ(strv_length(s->blocking), 0);
+        /* config keeps the key as the source */
+        ASSERT_STR(json_string_value(json_object_get(json_array_get(json_object_get(s->model, "volumes"), 0), "source")), "data");
+        s = compose_service(p, "other");
+        ASSERT_TRUE(json_is_true(json_object_get(json_object_get(json_array_get(json_object_get(s->model, "volumes"), 0), "volume"),
+                                                 "nocopy")));
+}
+
+TEST(top_level_volume_errors)
+{
+        expect_error("services:\n  app:\n    image: busybox\n    volumes:\n      - nope:/data\nvolumes:\n  data:\n",
+                     "compose.yaml:5: services.app.volumes[0]: service \"app\" refers to undefined volume nope: invalid compose "
+                     "project", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\n    volumes:\n      - {type: volume, source: nope, target: /d}\n",
+                     "compose.yaml:5: services.app.volumes[0]: service \"app\" refers to undefined volume nope", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    driver: nfs\n",
+                     "compose.yaml:6: volumes.data.driver: volume driver \"nfs\": the engine has the local driver only", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    external: true\n    labels: [a=b]\n",
+                     "compose.yaml:7: volumes.data.labels: volume \"data\" is external", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    external: maybe\n",
+                     "compose.yaml:6: volumes.data.external: expected true or false", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    driver_opts: {type: tmpfs, size: 1m}\n",
+                     "compose.yaml:6: volumes.data.driver_opts: invalid option: \"size\"", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    driver_opts: [type=tmpfs]\n",
+                     "compose.yaml:6: volumes.data.driver_opts: expected a mapping", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    name: \"bad/name\"\n",
+                     "compose.yaml:6: volumes.data.name: create bad/name: \"bad/name\" includes invalid characters", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data:\n    labels: {com.docker.compose.project: x}\n",
+                     "compose.yaml:6: volumes.data.labels.com.docker.compose.project: labels com.docker.compose.* are compose's own",
+                     tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\nvolumes:\n  data: [1]\n",
+                     "compose.yaml:5: volumes.data: expected a mapping", tap_failed);
+        expect_error("services:\n  app:\n    image: busybox\n    volumes:\n      - data:/d:nocopy,rx\nvolumes:\n  data:\n",
+                     "compose.yaml:5: services.app.volumes[0]: invalid volume \"data:/d:nocopy,rx\": mode \"rx\"", tap_failed);
 }
