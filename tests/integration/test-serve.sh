@@ -478,13 +478,17 @@ version: "2.4"
 services:
   app:
     image: busybox
-    command: sh -c 'grep -E "^(CapEff|NoNewPrivs):" /proc/self/status; sleep 30'
+    command: sh -c 'grep -E "^(CapEff|NoNewPrivs):" /proc/self/status; echo kept >/data/f; sleep 30'
     read_only: true
     cap_drop: [ALL]
     security_opt: ["no-new-privileges:true"]
     mem_limit: 64m
     pids_limit: 20
     network_mode: none
+    volumes:
+      - data:/data
+volumes:
+  data:
 EOF
         (cd "$WORK/proj11" && docker-compose -p proj11 up -d) >"$WORK/compose.log" 2>&1 || fail "compose up: $(cat "$WORK/compose.log")"
         local id
@@ -497,8 +501,17 @@ EOF
         output=$("$DOCKER" logs "$id" 2>&1)
         expect_output_has "CapEff:	0000000000000000"
         expect_output_has "NoNewPrivs:	1"
-        (cd "$WORK/proj11" && docker-compose -p proj11 down -t 1) >>"$WORK/compose.log" 2>&1 || fail "compose down: $(cat "$WORK/compose.log")"
+        # its named volume, made through the API with compose's labels, written on a read-only root
+        output=$("$DOCKER" volume inspect --format '{{index .Labels "com.docker.compose.project"}} {{index .Labels "com.docker.compose.volume"}}' proj11_data 2>&1)
+        [ "$output" = "proj11 data" ] || fail "the project's volume: $output"
+        for _ in $(seq 1 50); do
+                [ -f "$STOCKADE_DATA_ROOT/volumes/proj11_data/_data/f" ] && break
+                sleep 0.1
+        done
+        [ "$(cat "$STOCKADE_DATA_ROOT/volumes/proj11_data/_data/f" 2>&1)" = kept ] || fail "nothing written into the volume"
+        (cd "$WORK/proj11" && docker-compose -p proj11 down -v -t 1) >>"$WORK/compose.log" 2>&1 || fail "compose down: $(cat "$WORK/compose.log")"
         [ -z "$("$DOCKER" ps -aq)" ] || fail "compose down left containers"
+        [ -z "$("$DOCKER" volume ls -q)" ] || fail "compose down -v left volumes: $("$DOCKER" volume ls -q)"
 }
 
 t_tls() {
@@ -577,6 +590,6 @@ run_test "Debian's docker 20.10 client (volumes too)" t_docker20_client
 run_test "hostile requests: malformed, oversized, smuggling, slow; keep-alive" t_hostile_requests
 run_test "every request audited with the peer's uid (SO_PEERCRED)" t_audit
 run_test "the connection cap answers 503 and frees places" t_connection_cap
-run_test "docker-compose 1.29 brings up a hardened service" t_compose
+run_test "docker-compose 1.29 brings up a hardened service with a named volume; down -v" t_compose
 run_test "tcp:// with --tlsverify: the docker CLI with client certificates; none or plain HTTP refused; audited" t_tls
 finish
