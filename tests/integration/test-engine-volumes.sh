@@ -10,7 +10,12 @@ mk_image() {
         local ref=$1 dir=$WORK/img-$RANDOM args=()
         shift
         mkdir -p "$dir/root"
-        bash "$REPO_ROOT/tools/busybox-image.sh" --tar "$dir/base.tar" >/dev/null 2>&1 || fail "busybox tar"
+        # the VM lane hands over the busybox rootfs tarball (BUSYBOX_TAR); here it is made
+        if [ -n "${BUSYBOX_TAR:-}" ]; then
+                cp "$BUSYBOX_TAR" "$dir/base.tar"
+        else
+                bash "$REPO_ROOT/tools/busybox-image.sh" --tar "$dir/base.tar" >"$dir/log" 2>&1 || fail "busybox tar: $(cat "$dir/log")"
+        fi
         tar -C "$dir/root" -xf "$dir/base.tar"
         [ -d "$WORK/extra" ] && cp -a "$WORK/extra/." "$dir/root/"
         tar -C "$dir/root" --numeric-owner -cf "$dir/image.tar" .

@@ -17,15 +17,18 @@ set -u
 set -o pipefail
 
 # The test files (in tests/integration/) run in the guest, in this order.
-VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh test-engine-apparmor.sh test-engine-run.sh test-engine-lifecycle.sh test-events.sh)
+VM_TEST_FILES=(test-limits.sh test-cgroups.sh test-apparmor.sh test-engine-apparmor.sh test-engine-run.sh test-engine-lifecycle.sh test-events.sh
+        test-engine-volumes.sh)
 # STOCKADE_VM_FILES (space-separated) runs only those, for working on one file.
 [ -z "${STOCKADE_VM_FILES:-}" ] || read -r -a VM_TEST_FILES <<<"$STOCKADE_VM_FILES"
 # Of the engine's files, the tests whose paths differ on cgroup v2 (limits, OOM via memory.events,
 # update, stats, the monitor's oom events, pause through cgroup.freeze) and a few end-to-end ones; the
-# rest do not depend on the cgroup version.
+# rest do not depend on the cgroup version.  The volume tests run on Debian's kernel besides this
+# machine's (statx's mount-root flag, overlayfs as copy-up's source, tmpfs and bind volumes).
 VM_ENGINE_TESTS="t_run_rm_echo t_exit_codes t_rm_leaves_nothing t_memory_limits t_cpu_limits t_pids_and_ulimits
 t_oom_killed t_fork_bomb_contained t_default_security t_create_start_stop_rm t_rename_update_stats
-t_lifecycle_replay t_oom_events t_more_actions t_aa_default_profile t_aa_default_applied t_aa_peers t_aa_explicit_profile t_aa_load_command"
+t_lifecycle_replay t_oom_events t_more_actions t_aa_default_profile t_aa_default_applied t_aa_peers t_aa_explicit_profile t_aa_load_command
+t_named_volume t_copy_up t_hostile_image t_anonymous t_mount_and_typed"
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO_ROOT=$(cd "$HERE/../.." && pwd)
