@@ -178,7 +178,7 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
 {
         _cleanup_free_ char *gen = NULL, *root = volume_root(e), *tmp = NULL, *final = NULL, *created = NULL;
         _cleanup_json_ json_t *rec = NULL;
-        _cleanup_close_ int tfd = -EBADF;
+        _cleanup_close_ int tfd = -EBADF, lock = -EBADF;
         const char *k;
         json_t *v;
         int r;
@@ -216,9 +216,11 @@ int volume_create(Engine *e, const char *name, const char *driver, json_t *label
                 return 0;
         }
 
-        r = mkdir_p(root, 0700);
+        /* shared, beside any the caller holds: prune's exclusive section may then sweep the temporary
+         * entries a killed command left, knowing that none belongs to a create under way */
+        r = volumes_lock(e, false, &lock, err);
         if (r < 0)
-                return error_set(err, -r, "creating %s", root);
+                return r;
         {
                 _cleanup_free_ char *rnd = container_new_id();
                 tmp = xasprintf("%s/.new-%.16s", root, rnd);
@@ -569,6 +571,36 @@ void volume_filter_done(VolumeFilter *f)
         *f = (VolumeFilter)VOLUME_FILTER_INIT;
 }
 
+/*
+ * What killed commands left: a create's ".new-*" (never renamed into place) and a removal's ".rm-*"
+ * (renamed out of sight, not yet deleted).  Only under the exclusive lock, when no create runs.
+ */
+static void sweep_leftovers(Engine *e)
+{
+        _cleanup_free_ char *root = volume_root(e);
+        _cleanup_close_ int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_strv_ char **names = xcalloc(1, sizeof(char *));
+        DIR *d;
+        struct dirent *de;
+        int fd;
+
+        if (dfd < 0 || (fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3)) < 0)
+                return;
+        if (!(d = fdopendir(fd))) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(d)))
+                if (str_has_prefix(de->d_name, ".new-") || str_has_prefix(de->d_name, ".rm-"))
+                        strv_push(&names, de->d_name);
+        closedir(d);
+        for (size_t i = 0; names[i]; i++) {
+                int r = rm_rf_at(dfd, names[i]);
+                if (r < 0)
+                        fprintf(stderr, "stockade: warning: removing %s/%s: %s\n", root, names[i], strerror(-r));
+        }
+}
+
 int volume_prune(Engine *e, bool all, char *const *label, char *const *label_not, char ***ret_names,
                  uint64_t *ret_size, Error **err)
 {
@@ -589,6 +621,7 @@ int volume_prune(Engine *e, bool all, char *const *label, char *const *label_not
                 strv_free(gone);
                 return r;
         }
+        sweep_leftovers(e);
         json_array_foreach(vols, i, v) {
                 const char *name = json_string_value(json_object_get(v, "Name"));
                 json_t *labels = json_object_get(v, "Labels");

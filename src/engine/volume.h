@@ -57,8 +57,9 @@ int volume_check_options(json_t *opts, Error **err);
 
 /*
  * Creates volume `name` (NULL: an anonymous one) unless it exists.  driver NULL or "local"; others are
- * refused.  labels and opts: objects of strings (borrowed, may be NULL).  The caller holds the volumes
- * lock (either kind: creation takes its own exclusive section through a rename).  *ret: its inspect
+ * refused.  labels and opts: objects of strings (borrowed, may be NULL).  It takes the volumes lock
+ * shared (a caller may hold it shared already, never exclusive); the volume appears whole through a
+ * rename.  *ret: its inspect
  * form (new reference); *ret_created: whether it was made now (then a "create" event was logged).
  * An existing volume is returned as it is (as dockerd does), unless its driver differs.
  */
@@ -93,7 +94,7 @@ void volume_remove_anonymous(Engine *e, json_t *record);
 /*
  * `volume prune`: every unused volume that is anonymous (all: every unused one) and has the labels
  * `label` asks ("key", "key=value"; "label!" forms negate; NULL: none).  *ret_names: what went;
- * *ret_size: the bytes freed.
+ * *ret_size: the bytes freed.  Also removes the temporary entries a killed create or rm left.
  */
 int volume_prune(Engine *e, bool all, char *const *label, char *const *label_not, char ***ret_names,
                  uint64_t *ret_size, Error **err);

@@ -241,8 +241,14 @@ t_anonymous() {
         [ -d "$VOLS/labelled" ] || fail "label!= filter ignored"
         [ -d "$VOLS/keepme" ] && fail "prune -a left an unused named volume"
         sk rm -v "$id"
+        # what a killed create or rm leaves is swept by prune
+        mkdir -p "$VOLS/.new-0123456789abcdef/_data" "$VOLS/.rm-0123456789abcdef/_data"
+        touch "$VOLS/.rm-0123456789abcdef/_data/x"
+        sk volume ls -q
+        [[ $output != *0123456789abcdef* ]] || fail "a temporary entry listed: $output"
         sk volume prune -f -a
         [ -z "$(volume_names)" ] || fail "volumes left: $(volume_names)"
+        [ -z "$(ls -A "$VOLS" | grep -v '^\.lock$')" ] || fail "prune left: $(ls -A "$VOLS")"
 }
 
 t_mount_and_typed() {
