@@ -119,7 +119,7 @@ static bool opt_listed(const char *opts, const char *word)
         return false;
 }
 
-static json_t *mounts_for_inspect(json_t *host, json_t *vols)
+static json_t *mounts_for_inspect(json_t *host, json_t *vols, json_t *from_binds)
 {
         json_t *out = json_array();
         size_t i;
@@ -143,6 +143,11 @@ static json_t *mounts_for_inspect(json_t *host, json_t *vols)
                                                      "Mode", "", "RW", !json_is_true(json_object_get(v, "ReadOnly")),
                                                      "Propagation", type && STREQ(type, "bind") ? "rprivate" : ""));
         }
+        json_array_foreach(from_binds, i, v)
+                json_array_append_new(out, json_pack("{s:s, s:O, s:O, s:O, s:O, s:s}", "Type", "bind", "Source",
+                                                     json_object_get(v, "Source"), "Destination", json_object_get(v, "Destination"),
+                                                     "Mode", json_object_get(v, "Mode"), "RW", json_object_get(v, "RW"),
+                                                     "Propagation", "rprivate"));
         json_array_foreach(vols, i, v)
                 json_array_append_new(out, json_pack("{s:s, s:O, s:O, s:O, s:s, s:O, s:O, s:s}", "Type", "volume", "Name",
                                                      json_object_get(v, "Name"), "Source", json_object_get(v, "Source"),
@@ -193,6 +198,55 @@ static int want_volume(json_t *vols, json_t *dests, const char *name, const char
 }
 
 /*
+ * --volumes-from (HostConfig.VolumesFrom, "CONTAINER[:ro|rw]"): the volumes and bind mounts of each
+ * container, at the same destinations, read-only with ":ro", as they are in it otherwise (docker's
+ * rule).  A destination the container's own mounts already take is left to them.  Volumes go into
+ * `want` (never copied up: they are in use), binds into `binds` ({Source, Destination, RW}).
+ */
+static int volumes_from(Engine *e, json_t *host, json_t *want, json_t *dests, json_t *binds, Error **err)
+{
+        size_t i, k;
+        json_t *v, *m;
+        int r;
+
+        json_array_foreach(json_object_get(host, "VolumesFrom"), i, v) {
+                _cleanup_free_ char *ref = xstrdup(json_string_value(v) ?: ""), *id = NULL, *what = NULL;
+                _cleanup_json_ json_t *rec = NULL;
+                char *mode = strchr(ref, ':');
+                if (mode)
+                        *mode++ = '\0';
+                what = xasprintf("--volumes-from %s", json_string_value(v) ?: "");
+                if (!*ref || (mode && !STREQ(mode, "ro") && !STREQ(mode, "rw")))
+                        return error_setx(err, EINVAL, "HostConfig.VolumesFrom[%zu]: invalid value \"%s\" (CONTAINER[:ro|rw])",
+                                          i, json_string_value(v) ?: "");
+                r = container_lookup(e, ref, &id, err);
+                if (r >= 0)
+                        r = container_load(e, id, &rec, err);
+                if (r < 0)
+                        return error_wrap(err, "%s", what);
+                json_array_foreach(json_object_get(rec, "Mounts"), k, m) {
+                        const char *type = json_string_value(json_object_get(m, "Type")) ?: "";
+                        const char *dst = json_string_value(json_object_get(m, "Destination"));
+                        bool rw = mode ? STREQ(mode, "rw") : json_is_true(json_object_get(m, "RW"));
+                        if (!dst || json_object_get(dests, dst))
+                                continue;
+                        if (STREQ(type, "volume")) {
+                                r = want_volume(want, dests, json_string_value(json_object_get(m, "Name")), dst, rw,
+                                                mode ? mode : json_string_value(json_object_get(m, "Mode")) ?: "", false, false,
+                                                NULL, NULL, NULL, what, err);
+                                if (r < 0)
+                                        return r;
+                        } else if (STREQ(type, "bind")) {
+                                json_object_set_new(dests, dst, json_true());
+                                json_array_append_new(binds, json_pack("{s:O, s:s, s:b, s:s}", "Source", json_object_get(m, "Source"),
+                                                                       "Destination", dst, "RW", rw, "Mode", mode ? mode : ""));
+                        }
+                }
+        }
+        return 0;
+}
+
+/*
  * The volumes a container mounts, from HostConfig.Binds (NAME:/dst, /dst), HostConfig.Mounts (type
  * volume), then Config.Volumes (the API's form of `-v /dst`, as docker's CLI sends it) and the image's
  * Volumes not covered by a mount of the user's, each made unless it exists.
@@ -200,8 +254,8 @@ static int want_volume(json_t *vols, json_t *dests, const char *name, const char
  * inspect shows; *ret_created: the volumes made here (for the rollback of a failed create).  The caller
  * holds the volumes lock (shared).
  */
-static int resolve_volumes(Engine *e, json_t *host, json_t *config_volumes, json_t *image_volumes, json_t **ret,
-                           char ***ret_created, Error **err)
+static int resolve_volumes(Engine *e, json_t *host, json_t *config_volumes, json_t *image_volumes, json_t *from_binds,
+                           json_t **ret, char ***ret_created, Error **err)
 {
         json_t *const anonymous[] = { config_volumes, image_volumes };
         static const char *const anonymous_what[] = { "Config.Volumes", "the image's VOLUME" };
@@ -265,6 +319,9 @@ static int resolve_volumes(Engine *e, json_t *host, json_t *config_volumes, json
         }
         json_object_foreach(json_object_get(host, "Tmpfs"), k, v)
                 json_object_set_new(dests, k, json_true());
+        r = volumes_from(e, host, want, dests, from_binds, err);
+        if (r < 0)
+                goto fail;
         if (config_volumes && !json_is_null(config_volumes) && !json_is_object(config_volumes)) {
                 r = error_setx(err, EINVAL, "Config.Volumes: expected an object whose keys are container paths");
                 goto fail;
@@ -344,7 +401,7 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         _cleanup_(image_store_closep) ImageStore *store = NULL;
         _cleanup_free_ char *image_id = NULL, *id = NULL, *dir = NULL, *rt_path = NULL, *created = NULL, *image_ref = NULL;
         _cleanup_strv_ char **rt_args = NULL, **vols_made = NULL;
-        _cleanup_json_ json_t *vols = NULL;
+        _cleanup_json_ json_t *vols = NULL, *from_binds = NULL;
         _cleanup_close_ int vlock = -EBADF;
         const char *image = json_string_value(json_object_get(config, "Image"));
         json_t *ic, *args, *v;
@@ -489,11 +546,15 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
         r = volumes_lock(e, false, &vlock, err);
         if (r < 0)
                 return r;
-        r = resolve_volumes(e, host, json_object_get(config, "Volumes"), json_object_get(ic, "Volumes"), &vols, &vols_made, err);
+        from_binds = json_array();
+        r = resolve_volumes(e, host, json_object_get(config, "Volumes"), json_object_get(ic, "Volumes"), from_binds, &vols,
+                            &vols_made, err);
         if (r < 0)
                 goto fail_volumes;
-        json_object_set_new(record, "Mounts", mounts_for_inspect(host, vols));
+        json_object_set_new(record, "Mounts", mounts_for_inspect(host, vols, from_binds));
         json_object_set(json_object_get(record, "Stockade"), "Volumes", vols);
+        if (json_array_size(from_binds))
+                json_object_set(json_object_get(record, "Stockade"), "FromBinds", from_binds);
 
         r = container_create_record(e, record, name, &id, err);
         if (r < 0)

@@ -161,6 +161,7 @@ int security_opt_split(const char *opt, char **ret_key, char **ret_value, bool *
 typedef struct ParseCtx {
         RunOpts *o;
         json_t *labels, *tmpfs, *ulimits, *binds, *mounts, *env, *secopts, *capadd, *capdrop, *groupadd, *sysctls;
+        json_t *volumes_from;
         json_t *health; /* --health-*: HealthConfig's durations and retries */
         json_t *devices;
 } ParseCtx;
@@ -372,6 +373,20 @@ static int set_volume(const Pflag *f, const char *v, void *ud, Error **err)
                                 return error_setx(err, EINVAL, "invalid volume specification: '%s': invalid mode: %s", v, t);
         }
         json_array_append_new(c->binds, json_string(v));
+        return 0;
+}
+
+/* --volumes-from CONTAINER[:ro|rw]: resolved at create, when the container is looked up. */
+static int set_volumes_from(const Pflag *f, const char *v, void *ud, Error **err)
+{
+        ParseCtx *c = ud;
+        const char *colon = strchr(v, ':');
+
+        if (colon == v || !*v)
+                return error_setx(err, EINVAL, "invalid value \"%s\": a container name or id is needed", v);
+        if (colon && !STREQ(colon + 1, "ro") && !STREQ(colon + 1, "rw"))
+                return error_setx(err, EINVAL, "invalid mode for volumes-from: %s (ro or rw)", colon + 1);
+        json_array_append_new(c->volumes_from, json_string(v));
         return 0;
 }
 
@@ -704,6 +719,7 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
         c.tmpfs = json_object();
         c.ulimits = json_array();
         c.binds = json_array();
+        c.volumes_from = json_array();
         c.mounts = json_array();
         c.env = json_array();
         c.secopts = json_array();
@@ -726,6 +742,7 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 { "entrypoint", 0, PFLAG_STRING, &entrypoint, NULL, "Overwrite the default ENTRYPOINT of the image" },
                 { "volume", 'v', PFLAG_CUSTOM, NULL, set_volume, "Bind mount a host path or a volume ([/host/path|NAME:]/container[:ro])" },
                 { "mount", 0, PFLAG_CUSTOM, NULL, set_mount, "Attach a filesystem mount (type=bind|volume|tmpfs,...)" },
+                { "volumes-from", 0, PFLAG_CUSTOM, NULL, set_volumes_from, "Mount the volumes and binds of a container (CONTAINER[:ro|rw])" },
                 { "hostname", 'h', PFLAG_STRING, &hostname, NULL, "Container host name" },
                 { "network", 0, PFLAG_STRING, &network, NULL, "Connect a container to a network (none, host)" },
                 { "net", 0, PFLAG_STRING, &network, NULL, "Alias of --network" },
@@ -858,6 +875,8 @@ int runopts_parse(bool is_run, int argc, char **argv, int *index, RunOpts *o, Er
                 json_object_set(o->host, "Binds", c.binds);
         if (json_array_size(c.mounts))
                 json_object_set(o->host, "Mounts", c.mounts);
+        if (json_array_size(c.volumes_from))
+                json_object_set(o->host, "VolumesFrom", c.volumes_from);
         if (json_object_size(c.tmpfs))
                 json_object_set(o->host, "Tmpfs", c.tmpfs);
         json_object_set(o->host, "Ulimits", c.ulimits);
@@ -889,6 +908,7 @@ out:
         json_decref(c.tmpfs);
         json_decref(c.ulimits);
         json_decref(c.binds);
+        json_decref(c.volumes_from);
         json_decref(c.mounts);
         json_decref(c.env);
         json_decref(c.secopts);

@@ -419,6 +419,19 @@ static int add_user_mounts(json_t *mounts, json_t *host, json_t *stockade, Error
                 }
                 json_array_append_new(user, bm);
         }
+        /* --volumes-from's binds, resolved at create (lifecycle.c) */
+        json_array_foreach(json_object_get(stockade, "FromBinds"), i, v) {
+                const char *src = json_string_value(json_object_get(v, "Source"));
+                const char *dst = json_string_value(json_object_get(v, "Destination"));
+                struct stat st;
+                if (!src || !dst)
+                        continue;
+                if (stat(src, &st) < 0) {
+                        json_decref(user);
+                        return error_set(err, errno, "--volumes-from: bind source path does not exist: %s", src);
+                }
+                json_array_append_new(user, bind_mount(src, dst, !json_is_true(json_object_get(v, "RW")), NULL));
+        }
         /* volumes: their _data bound in, resolved at create (lifecycle.c, volume.h) */
         json_array_foreach(json_object_get(stockade, "Volumes"), i, v) {
                 const char *src = json_string_value(json_object_get(v, "Source"));

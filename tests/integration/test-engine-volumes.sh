@@ -287,6 +287,44 @@ t_mount_and_typed() {
         expect_status 0
 }
 
+t_volumes_from() {
+        mkdir -p "$WORK/hostro"
+        echo host >"$WORK/hostro/h"
+        sk create --name vsrc -v vf:/data -v "$WORK/hostro:/host:ro" busybox true
+        expect_status 0
+        sk run --rm -v vf:/data busybox sh -c 'echo shared >/data/f'
+        sk_out run --rm --volumes-from vsrc busybox sh -c 'cat /data/f /host/h; echo more >>/data/f; touch /host/x'
+        [ "$output" = $'shared\nhost' ] || fail "through --volumes-from: $output"
+        [[ $errout == *"Read-only file system"* ]] || fail "the source's :ro bind became writable: $errout"
+        [ "$(wc -l <"$VOLS/vf/_data/f")" = 2 ] || fail "the volume was not writable"
+        sk_out run --rm --volumes-from vsrc:ro busybox sh -c 'echo x >/data/f'
+        [[ $errout == *"Read-only file system"* ]] || fail ":ro did not make the volume read-only: $errout"
+        # a mount of the container's own at the same destination wins
+        sk_out run --rm --volumes-from vsrc -v other:/data busybox ls -A /data
+        [ -z "$output" ] || fail "--volumes-from over the container's own -v: $output"
+        sk_out create --name vdst --volumes-from vsrc:ro busybox true
+        sk inspect --format '{{json .Mounts}}' vdst
+        jq -e --arg h "$WORK/hostro" 'sort_by(.Destination) | .[0].Type == "volume" and .[0].Name == "vf" and .[0].RW == false and
+                .[0].Mode == "ro" and .[1].Type == "bind" and .[1].Source == $h and .[1].RW == false' <<<"$output" >/dev/null ||
+                fail "Mounts: $output"
+        sk inspect --format '{{json .HostConfig.VolumesFrom}}' vdst
+        [ "$output" = '["vsrc:ro"]' ] || fail "HostConfig.VolumesFrom: $output"
+        sk rm vsrc
+        sk volume rm vf
+        expect_status 1
+        expect_output_has "volume is in use - [$(jq -r .Id "$STOCKADE_DATA_ROOT/containers/"*/container.json)]"
+        sk rm vdst
+        sk volume rm vf other
+        expect_status 0
+        sk run --rm --volumes-from nosuch busybox true
+        expect_status 125
+        expect_output_has "No such container: nosuch"
+        sk run --rm --volumes-from vsrc:rx busybox true
+        expect_status 125
+        expect_output_has "invalid mode for volumes-from: rx"
+        [ -z "$(all_container_ids)" ] || fail "refused runs left containers"
+}
+
 t_bad_input() {
         local before
         before=$(volume_names)
@@ -377,6 +415,7 @@ run_test "copy-up: the image's files, owners, modes, times, links and fifos, no 
 run_test "a hostile image or container: symlinks never lead the copy or rm out" t_hostile_image
 run_test "anonymous volumes: -v /dst, an image's VOLUME, rm -v, run --rm, prune" t_anonymous
 run_test "--mount type=volume, tmpfs and bind volumes (rm never deletes through a bind)" t_mount_and_typed
+run_test "--volumes-from: volumes and binds of another container, :ro, the container's own mounts first" t_volumes_from
 run_test "bad names, paths, options and drivers: clear errors, nothing left" t_bad_input
 run_test "concurrent runs share one volume; rm racing creates never orphans a container" t_concurrent
 finish
