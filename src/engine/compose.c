@@ -26,6 +26,7 @@ typedef struct LoadCtx {
         ComposeProject *p;
         json_t *env;            /* interpolation variables */
         json_t *locs;
+        json_t *services;       /* the normalised services, while they are built */
 } LoadCtx;
 
 /* "file:line" of a key path, or of its nearest parent that has one. */
@@ -686,7 +687,8 @@ static const struct {
 
 static const char *const known_other[] = { "image", "build", "command", "entrypoint", "environment", "env_file", "labels",
                                            "sysctls", "ulimits", "logging", "volumes", "depends_on", "healthcheck",
-                                           "container_name", "stop_grace_period", "deploy", "security_opt", "cpus" };
+                                           "container_name", "stop_grace_period", "deploy", "security_opt", "cpus",
+                                           "volumes_from" };
 
 static bool is_socket_path(const char *p)
 {
@@ -940,6 +942,9 @@ static int map_flags(LoadCtx *c, ComposeService *s, json_t *svc, const char *key
         return 0;
 }
 
+static int volumes_from_entry(LoadCtx *c, json_t *services, json_t *v, const char *path, char **ret_service,
+                              char **ret_name, char **ret_mode, Error **err);
+
 static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeService *s, Error **err)
 {
         _cleanup_free_ char *path = xasprintf("services.%s", name);
@@ -1164,6 +1169,27 @@ static int build_service(LoadCtx *c, const char *name, json_t *svc, ComposeServi
                 if ((r = svc_volumes(c, s, v, p, err)) < 0)
                         return r;
         }
+        if ((v = json_object_get(svc, "volumes_from"))) {
+                json_t *services = c->services, *x;
+                size_t i;
+                if (!json_is_array(v)) {
+                        _cleanup_free_ char *p = jx_path(path, "volumes_from");
+                        return fail_at(c, err, p, "expected a list");
+                }
+                json_array_foreach(v, i, x) {
+                        _cleanup_free_ char *p = xasprintf("%s.volumes_from[%zu]", path, i), *from = NULL, *n = NULL,
+                                            *mode = NULL, *cname = NULL, *arg = NULL;
+                        if ((r = volumes_from_entry(c, services, x, p, &from, &n, &mode, err)) < 0)
+                                return r;
+                        if (from) {
+                                /* the service's container: its container_name, else compose's own name */
+                                const char *cn = json_string_value(json_object_get(json_object_get(services, from), "container_name"));
+                                cname = cn ? xstrdup(cn) : xasprintf("%s-%s-1", c->p->name, from);
+                        }
+                        arg = xasprintf("%s%s%s", cname ? cname : n, *mode ? ":" : "", mode);
+                        add_flag(s, "--volumes-from", arg, p);
+                }
+        }
         if ((v = json_object_get(svc, "deploy"))) {
                 _cleanup_free_ char *p = jx_path(path, "deploy");
                 if ((r = svc_deploy(c, s, svc, v, p, err)) < 0)
@@ -1316,6 +1342,34 @@ static int read_text(const char *path, char **ret, size_t *ret_len, Error **err)
         return 0;
 }
 
+/*
+ * One entry of volumes_from: "[service:]SERVICE[:ro|rw]" or "container:NAME[:ro|rw]".  *ret_service: the
+ * service named (NULL for a container), *ret_name: the service or container, *ret_mode: "" or the mode.
+ */
+static int volumes_from_entry(LoadCtx *c, json_t *services, json_t *v, const char *path, char **ret_service,
+                              char **ret_name, char **ret_mode, Error **err)
+{
+        const char *s = json_string_value(v);
+        bool container = s && str_has_prefix(s, "container:");
+        /* "service:NAME" is docker-compose 1's own spelling, as its `config` prints it */
+        size_t skip = container ? 10 : s && str_has_prefix(s, "service:") ? 8 : 0;
+        _cleanup_free_ char *copy = xstrdup(s ? s + skip : "");
+        char *mode = strchr(copy, ':');
+
+        if (!s)
+                return fail_at(c, err, path, "expected a string (SERVICE[:ro|rw] or container:NAME[:ro|rw])");
+        if (mode)
+                *mode++ = '\0';
+        if (!*copy || (mode && !STREQ(mode, "ro") && !STREQ(mode, "rw")))
+                return fail_at(c, err, path, "invalid volumes_from \"%s\" (SERVICE[:ro|rw] or container:NAME[:ro|rw])", s);
+        if (!container && !json_object_get(services, copy))
+                return fail_at(c, err, path, "service \"%s\" not found (a container is given as container:NAME)", copy);
+        *ret_service = container ? NULL : xstrdup(copy);
+        *ret_mode = xstrdup(mode ? mode : "");
+        *ret_name = TAKE_PTR(copy);
+        return 0;
+}
+
 /* Every service after those it depends on (depth first); a cycle is an error. */
 static int order_visit(LoadCtx *c, json_t *services, const char *name, json_t *state, char ***order, Error **err)
 {
@@ -1351,6 +1405,20 @@ static int order_visit(LoadCtx *c, json_t *services, const char *name, json_t *s
                 int r = order_visit(c, services, k, state, order, err);
                 if (r < 0)
                         return r;
+        }
+        {
+                /* a service whose volumes this one mounts is made first, as docker compose orders them */
+                json_t *vf = json_object_get(json_object_get(services, name), "volumes_from"), *x;
+                size_t i;
+                json_array_foreach(vf, i, x) {
+                        _cleanup_free_ char *p = xasprintf("services.%s.volumes_from[%zu]", name, i), *svc = NULL,
+                                            *n = NULL, *mode = NULL;
+                        int r = volumes_from_entry(c, services, x, p, &svc, &n, &mode, err);
+                        if (r >= 0 && svc)
+                                r = order_visit(c, services, svc, state, order, err);
+                        if (r < 0)
+                                return r;
+                }
         }
         json_object_set_new(state, name, json_integer(2));
         strv_push(order, name);
@@ -1791,6 +1859,7 @@ static int load(const ComposeLoadOpts *o, ComposeProject *p, Error **err)
         json_object_foreach(services, k, v)
                 if ((r = order_visit(&c, services, k, state, &order, err)) < 0)
                         return r;
+        c.services = services;
         p->services = xcalloc(strv_length(order), sizeof(ComposeService));
         for (size_t i = 0; order[i]; i++) {
                 ComposeService *s = &p->services[p->n_services++];

@@ -683,6 +683,70 @@ EOF
         expect_output_has " Volume ${P}_dind-certs  Removed"
 }
 
+t_volumes_from() {
+        # volumes_from: a service mounts another's volumes (read-only with :ro), made after it even
+        # though it is listed first and has no depends_on; a container is given as container:NAME
+        sk create --name "$P-outside" -v "${P}_outside:/outside" busybox true
+        project <<EOF
+services:
+  reader:
+    image: busybox
+    command: sleep 60
+    volumes_from:
+      - writer:ro
+      - container:${P}-outside
+  writer:
+    image: busybox
+    command: sh -c 'echo written > /shared/f && sleep 60'
+    volumes:
+      - shared:/shared
+volumes:
+  shared:
+EOF
+        sk compose -p "$P" up -d
+        expect_status 0
+        [[ $output == *"Container $P-writer-1  Created"*"Container $P-reader-1  Created"* ]] || fail "order: $output"
+        local i
+        for i in $(seq 50); do
+                sk compose -p "$P" exec -T reader cat /shared/f
+                [ "$output" = written ] && break
+                sleep 0.1
+        done
+        [ "$output" = written ] || fail "reader does not see writer's volume: $output"
+        sk compose -p "$P" exec -T reader sh -c 'echo x > /shared/f'
+        expect_output_has "Read-only file system"
+        sk compose -p "$P" exec -T reader sh -c 'echo ok > /outside/f && cat /outside/f'
+        [ "$output" = ok ] || fail "the container's volume: $output"
+        sk inspect --format '{{json .HostConfig.VolumesFrom}}' "$P-reader-1"
+        [ "$output" = "[\"$P-writer-1:ro\",\"$P-outside\"]" ] || fail "VolumesFrom: $output"
+        sk compose -p "$P" down -t 1 -v
+        expect_status 0
+        sk rm "$P-outside"
+        sk volume rm "${P}_outside"
+        expect_status 0
+        # an unknown service, and a bad mode, named with file and line
+        project <<'EOF'
+services:
+  a:
+    image: busybox
+    volumes_from: [nope]
+EOF
+        sk compose -p "$P" config
+        expect_status 125
+        expect_output_has 'services.a.volumes_from[0]: service "nope" not found'
+        project <<'EOF'
+services:
+  a:
+    image: busybox
+    volumes_from: ["b:rx"]
+  b:
+    image: busybox
+EOF
+        sk compose -p "$P" config
+        expect_status 125
+        expect_output_has 'invalid volumes_from "b:rx"'
+}
+
 t_volume_survives_down() {
         project <<'EOF'
 services:
@@ -981,6 +1045,7 @@ run_test "socket mount warning, keys that cannot be honoured, build alone refuse
 run_test "errors name file, line and key; unknown keys warn" t_errors_name_file_line_key
 run_test "config agrees with docker-compose on interpolation, anchors, merge keys and -f merges" t_config_matches_docker_compose
 run_test "reference: Docker-in-Docker's dind-certs volume, written by one service, read-only in the other" t_dind_shared_volume
+run_test "volumes_from: another service's volumes (:ro) and a container's; made after the service; errors" t_volumes_from
 run_test "a named volume's data survives down and up; down -v removes it and the anonymous one" t_volume_survives_down
 run_test "external volumes: missing is an error that makes nothing; present is used, never removed" t_external_volume
 run_test "volume errors name file, line and key: undefined volume, driver, driver_opts, external" t_volume_errors
