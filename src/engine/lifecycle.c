@@ -222,8 +222,16 @@ static int volumes_from(Engine *e, json_t *host, json_t *want, json_t *dests, js
                 r = container_lookup(e, ref, &id, err);
                 if (r >= 0)
                         r = container_load(e, id, &rec, err);
-                if (r < 0)
-                        return error_wrap(err, "%s", what);
+                if (r < 0) {
+                        /* a bad parameter, not a missing object: over the API a 404 on create sends the
+                         * docker CLI off to pull the image, hiding this message */
+                        if (r == -ENOENT && err && *err) {
+                                (*err)->errnum = EINVAL;
+                                r = -EINVAL;
+                        }
+                        error_wrap(err, "%s", what);
+                        return r;
+                }
                 json_array_foreach(json_object_get(rec, "Mounts"), k, m) {
                         const char *type = json_string_value(json_object_get(m, "Type")) ?: "";
                         const char *dst = json_string_value(json_object_get(m, "Destination"));

@@ -285,6 +285,15 @@ t_volumes() {
         "$DOCKER" run --rm -v data11:/data busybox sh -c 'echo kept >/data/f'
         output=$("$DOCKER" run --rm -v data11:/data:ro busybox sh -c 'cat /data/f; touch /data/g 2>&1 || true')
         [[ "$output" == "kept"*"Read-only file system"* ]] || fail "a second container reads (ro): $output"
+        # --volumes-from: the volume read-only through another container; a missing one is named (a
+        # 404 would send the CLI off to pull the image)
+        id=$("$DOCKER" create -v data11:/data busybox true)
+        output=$("$DOCKER" run --rm --volumes-from "$id:ro" busybox sh -c 'cat /data/f; touch /data/g 2>&1 || true')
+        [[ "$output" == "kept"*"Read-only file system"* ]] || fail "--volumes-from ID:ro: $output"
+        "$DOCKER" rm "$id" >/dev/null
+        output=$("$DOCKER" run --rm --volumes-from nosuch11 busybox true 2>&1) && fail "--volumes-from nosuch11 ran"
+        [[ "$output" == *"--volumes-from nosuch11: No such container: nosuch11"* && "$output" != *"Unable to find image"* ]] ||
+                fail "--volumes-from a missing container: $output"
         # in use (by a container that never ran): refused with dockerd's message, the volume kept
         id=$("$DOCKER" create -v data11:/data busybox true)
         status=0
