@@ -259,11 +259,12 @@ static int volumes_from(Engine *e, json_t *host, json_t *want, json_t *dests, js
  * volume), then Config.Volumes (the API's form of `-v /dst`, as docker's CLI sends it) and the image's
  * Volumes not covered by a mount of the user's, each made unless it exists.
  * *ret: [{Name, Source, Destination, RW, Mode, Copy, Idmap, Propagation}], what start mounts and
- * inspect shows; *ret_created: the volumes made here (for the rollback of a failed create).  The caller
- * holds the volumes lock (shared).
+ * inspect shows; *ret_created: the volumes made here (for the rollback of a failed create).  *ret_lock:
+ * the volumes lock, taken shared before the first volume is resolved when there is one (a container
+ * without volumes takes no lock), for the caller to hold until the record that names them is saved.
  */
 static int resolve_volumes(Engine *e, json_t *host, json_t *config_volumes, json_t *image_volumes, json_t *from_binds,
-                           json_t **ret, char ***ret_created, Error **err)
+                           int *ret_lock, json_t **ret, char ***ret_created, Error **err)
 {
         json_t *const anonymous[] = { config_volumes, image_volumes };
         static const char *const anonymous_what[] = { "Config.Volumes", "the image's VOLUME" };
@@ -343,6 +344,8 @@ static int resolve_volumes(Engine *e, json_t *host, json_t *config_volumes, json
                                 goto fail;
                 }
 
+        if (json_array_size(want) > 0 && (r = volumes_lock(e, false, ret_lock, err)) < 0)
+                goto fail;
         json_array_foreach(want, i, v) {
                 const char *name = json_string_value(json_object_get(v, "Name"));
                 json_t *dc = json_object_get(v, "DriverConfig");
@@ -549,14 +552,11 @@ int lifecycle_create(Engine *e, json_t *config_in, json_t *host_in, const char *
                 }
         }
 
-        /* Volumes last, right before the record that names them: held (shared) until the record is
-         * saved, so a `volume rm` that scans the records cannot slip in between. */
-        r = volumes_lock(e, false, &vlock, err);
-        if (r < 0)
-                return r;
+        /* Volumes last, right before the record that names them: their lock is held (shared) until the
+         * record is saved, so a `volume rm` that scans the records cannot slip in between. */
         from_binds = json_array();
-        r = resolve_volumes(e, host, json_object_get(config, "Volumes"), json_object_get(ic, "Volumes"), from_binds, &vols,
-                            &vols_made, err);
+        r = resolve_volumes(e, host, json_object_get(config, "Volumes"), json_object_get(ic, "Volumes"), from_binds, &vlock,
+                            &vols, &vols_made, err);
         if (r < 0)
                 goto fail_volumes;
         json_object_set_new(record, "Mounts", mounts_for_inspect(host, vols, from_binds));
